@@ -1,0 +1,244 @@
+//! The case (留言件): one citizen message and everything done with it.
+
+use crate::deadline::{Deadline, DeadlineClass};
+use crate::ids::{CaseId, CaseNumber, JurisdictionId, MailboxId, UnitId};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What the citizen says the message is (留言类型).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// 建议
+    Suggestion,
+    /// 咨询
+    Consultation,
+    /// 投诉
+    Complaint,
+    /// 求助
+    Help,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Suggestion, Kind::Consultation, Kind::Complaint, Kind::Help];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Suggestion => "建议",
+            Kind::Consultation => "咨询",
+            Kind::Complaint => "投诉",
+            Kind::Help => "求助",
+        }
+    }
+
+    /// The deadline class the source document gives this kind by default.
+    pub fn default_class(self) -> DeadlineClass {
+        match self {
+            Kind::Suggestion | Kind::Consultation => DeadlineClass::Simple,
+            Kind::Complaint | Kind::Help => DeadlineClass::Standard,
+        }
+    }
+}
+
+/// Where a case stands in the workflow (DESIGN §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    Submitted,
+    Accepted,
+    Invalid,
+    Dispatched,
+    InProgress,
+    Reported,
+    Replied,
+    Closed,
+}
+
+impl CaseStatus {
+    pub const ALL: [CaseStatus; 8] = [
+        CaseStatus::Submitted,
+        CaseStatus::Accepted,
+        CaseStatus::Invalid,
+        CaseStatus::Dispatched,
+        CaseStatus::InProgress,
+        CaseStatus::Reported,
+        CaseStatus::Replied,
+        CaseStatus::Closed,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CaseStatus::Submitted => "待受理",
+            CaseStatus::Accepted => "已受理",
+            CaseStatus::Invalid => "无效留言",
+            CaseStatus::Dispatched => "待签收",
+            CaseStatus::InProgress => "办理中",
+            CaseStatus::Reported => "已反馈",
+            CaseStatus::Replied => "已答复",
+            CaseStatus::Closed => "已办结",
+        }
+    }
+
+    /// Open cases still need someone to act before the citizen has an answer.
+    pub fn is_open(self) -> bool {
+        !matches!(self, CaseStatus::Invalid | CaseStatus::Replied | CaseStatus::Closed)
+    }
+}
+
+/// 交办 or 转办.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DispatchMode {
+    /// 交办: the unit reports its result to the dispatcher, which replies to the citizen.
+    Assign,
+    /// 转办: the unit replies to the citizen itself.
+    Transfer,
+}
+
+impl DispatchMode {
+    pub fn label(self) -> &'static str {
+        match self {
+            DispatchMode::Assign => "交办",
+            DispatchMode::Transfer => "转办",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dispatch {
+    pub mode: DispatchMode,
+    pub lead: UnitId,
+    pub co_handlers: Vec<UnitId>,
+    pub class: DeadlineClass,
+    /// Working days granted for the class (the approved number for `Special`).
+    pub days: u32,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Citizen {
+    pub name: String,
+    pub phone: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub unit: UnitId,
+    pub text: String,
+    /// A co-handler's contribution (协办意见) rather than the lead's report.
+    pub co_handler: bool,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    pub unit: UnitId,
+    pub text: String,
+    pub public: bool,
+    /// The text with personal data masked; present exactly when the reply is public.
+    pub masked_text: Option<String>,
+    pub at: DateTime<Utc>,
+    /// Whether the reply came before the deadline passed.
+    pub on_time: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meeting {
+    pub unit: UnitId,
+    pub held_on: NaiveDate,
+    pub place: String,
+    pub summary: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionRequest {
+    pub unit: UnitId,
+    pub days: u32,
+    /// 情况说明
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    pub decision: Option<ExtensionDecision>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionDecision {
+    pub approved: bool,
+    pub note: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rating {
+    pub satisfied: bool,
+    pub comment: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnRecord {
+    pub unit: UnitId,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The case as stored. Its audit events are stored beside it, not inside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    pub id: CaseId,
+    pub number: CaseNumber,
+    /// Digest of the citizen's query code (查询码); the code itself is never stored.
+    pub query_code_digest: String,
+    pub mailbox: MailboxId,
+    pub jurisdiction: JurisdictionId,
+    /// The unit that accepts and dispatches this case (the mailbox's dispatcher).
+    pub dispatcher: UnitId,
+    pub kind: Kind,
+    pub title: String,
+    pub body: String,
+    pub citizen: Citizen,
+    /// The citizen agreed that the message and reply may be published.
+    pub publishable: bool,
+    pub submitted_at: DateTime<Utc>,
+    pub status: CaseStatus,
+    /// Incremented by every state change; stores write only over the version they read.
+    pub version: u64,
+    /// Number of audit events written so far; the next event gets `events + 1`.
+    pub events: u64,
+    pub invalid_reason: Option<String>,
+    pub dispatch: Option<Dispatch>,
+    pub received_at: Option<DateTime<Utc>>,
+    pub deadline: Option<Deadline>,
+    pub reports: Vec<Report>,
+    pub reply: Option<Reply>,
+    /// Replies of earlier rounds, before a reopen (重办).
+    pub earlier_replies: Vec<Reply>,
+    pub meetings: Vec<Meeting>,
+    pub extensions: Vec<ExtensionRequest>,
+    pub returns: Vec<ReturnRecord>,
+    pub urges: u32,
+    pub supervised: bool,
+    pub rating: Option<Rating>,
+    pub reopened: u32,
+    pub featured: bool,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl Case {
+    pub fn pending_extension(&self) -> Option<&ExtensionRequest> {
+        self.extensions.iter().rev().find(|e| e.decision.is_none())
+    }
+
+    pub fn lead(&self) -> Option<&UnitId> {
+        self.dispatch.as_ref().map(|d| &d.lead)
+    }
+
+    /// Units the case is currently with: the lead and its co-handlers.
+    pub fn handling_units(&self) -> impl Iterator<Item = &UnitId> {
+        self.dispatch.iter().flat_map(|d| std::iter::once(&d.lead).chain(d.co_handlers.iter()))
+    }
+
+    pub fn is_handled_by(&self, unit: &UnitId) -> bool {
+        self.handling_units().any(|u| u == unit)
+    }
+}

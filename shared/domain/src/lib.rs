@@ -1,0 +1,20 @@
+//! Domain of the Mayor's Mailbox (市长信箱): the organisation, cases and their workflow, working-day
+//! deadlines and access rules. Pure code: no I/O, no AWS, no database, no HTTP, no clock — callers
+//! pass the time in — so every deployment shares exactly the same rules.
+
+pub mod access;
+pub mod calendar;
+pub mod case;
+pub mod deadline;
+pub mod ids;
+pub mod mask;
+pub mod org;
+pub mod workflow;
+
+pub use access::{authorize, can_view, AccessError, Action, Actor, Role};
+pub use calendar::{Calendar, CalendarError, DayKind};
+pub use case::{Case, CaseStatus, DispatchMode, Kind};
+pub use deadline::{Deadline, DeadlineClass, DeadlinePolicy};
+pub use ids::{CaseId, CaseNumber, JurisdictionId, MailboxId, UnitId, UserId};
+pub use org::{OrgError, Organisation};
+pub use workflow::{AuditEvent, Command, Context, EventKind, WorkflowError};

@@ -1,0 +1,569 @@
+//! The workflow (办理流程) of a case — the state machine of DESIGN §5.
+//!
+//! [`Case::apply`] checks access, checks the move is legal, and either changes the case and returns
+//! the audit events that record the change, or changes nothing and returns a typed error.
+
+use crate::access::{authorize, AccessError, Action, Actor, Role};
+use crate::calendar::Calendar;
+use crate::case::{
+    Case, CaseStatus, Citizen, Dispatch, DispatchMode, ExtensionDecision, ExtensionRequest, Kind, Meeting, Rating,
+    Reply, Report, ReturnRecord,
+};
+use crate::deadline::{cst_date, Deadline, DeadlineClass, DeadlineError};
+use crate::ids::{CaseId, CaseNumber, MailboxId, UnitId, UserId};
+use crate::mask::mask_personal_data;
+use crate::org::{Organisation, UnitKind};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Longest free text accepted in a staff action (reasons, reports, replies), in characters.
+pub const MAX_TEXT_CHARS: usize = 5000;
+
+/// What every transition needs besides the case: the organisation, the calendar and the time.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub org: &'a Organisation,
+    pub calendar: &'a Calendar,
+    pub now: DateTime<Utc>,
+}
+
+/// A request to move a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Command {
+    Accept,
+    Reject {
+        reason: String,
+    },
+    Dispatch {
+        mode: DispatchMode,
+        lead: UnitId,
+        #[serde(default)]
+        co_handlers: Vec<UnitId>,
+        class: DeadlineClass,
+        /// Only for `special`: the approved number of working days.
+        #[serde(default)]
+        special_days: Option<u32>,
+    },
+    Receive,
+    Return {
+        reason: String,
+    },
+    Contribute {
+        text: String,
+    },
+    Report {
+        text: String,
+    },
+    Reply {
+        text: String,
+        public: bool,
+    },
+    RecordMeeting {
+        held_on: NaiveDate,
+        place: String,
+        summary: String,
+    },
+    RequestExtension {
+        days: u32,
+        reason: String,
+    },
+    DecideExtension {
+        approve: bool,
+        #[serde(default)]
+        note: String,
+    },
+    Urge {
+        #[serde(default)]
+        note: String,
+    },
+    Supervise {
+        #[serde(default)]
+        note: String,
+    },
+    Rate {
+        satisfied: bool,
+        #[serde(default)]
+        comment: String,
+    },
+    Reopen {
+        reason: String,
+    },
+    Close,
+    Feature,
+    RecomputeDeadline,
+}
+
+impl Command {
+    pub fn action(&self) -> Action {
+        match self {
+            Command::Accept => Action::Accept,
+            Command::Reject { .. } => Action::Reject,
+            Command::Dispatch { .. } => Action::Dispatch,
+            Command::Receive => Action::Receive,
+            Command::Return { .. } => Action::Return,
+            Command::Contribute { .. } => Action::Contribute,
+            Command::Report { .. } => Action::Report,
+            Command::Reply { .. } => Action::Reply,
+            Command::RecordMeeting { .. } => Action::RecordMeeting,
+            Command::RequestExtension { .. } => Action::RequestExtension,
+            Command::DecideExtension { .. } => Action::DecideExtension,
+            Command::Urge { .. } => Action::Urge,
+            Command::Supervise { .. } => Action::Supervise,
+            Command::Rate { .. } => Action::Rate,
+            Command::Reopen { .. } => Action::Reopen,
+            Command::Close => Action::Close,
+            Command::Feature => Action::Feature,
+            Command::RecomputeDeadline => Action::RecomputeDeadline,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkflowError {
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    #[error("留言当前状态为“{}”，不能{}", .status.label(), .action.label())]
+    IllegalTransition { status: CaseStatus, action: Action },
+    #[error("{field}：{message}")]
+    Invalid { field: &'static str, message: String },
+    #[error(transparent)]
+    Deadline(#[from] DeadlineError),
+    #[error("已有待审批的延期申请")]
+    ExtensionPending,
+    #[error("没有待审批的延期申请")]
+    NoPendingExtension,
+    #[error("留言人未同意公开，只能选择不公开答复")]
+    PublicationNotAllowed,
+    #[error("没有需要变更的内容")]
+    Unchanged,
+}
+
+/// Who did it, as recorded in the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorRef {
+    pub user: UserId,
+    pub role: Role,
+    pub unit: Option<UnitId>,
+}
+
+impl From<&Actor> for ActorRef {
+    fn from(a: &Actor) -> Self {
+        ActorRef { user: a.user.clone(), role: a.role, unit: a.unit.clone() }
+    }
+}
+
+/// One entry of a case's append-only audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub case: CaseId,
+    /// 1, 2, 3… per case; a store refuses a second event with the same number.
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub actor: ActorRef,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    Submitted { mailbox: MailboxId, kind: Kind },
+    Accepted,
+    Rejected { reason: String },
+    Dispatched { mode: DispatchMode, lead: UnitId, co_handlers: Vec<UnitId>, class: DeadlineClass, days: u32 },
+    Received { due_on: NaiveDate, provisional: bool },
+    Returned { reason: String },
+    Contributed,
+    Reported,
+    Replied { public: bool, on_time: bool },
+    MeetingRecorded { held_on: NaiveDate },
+    ExtensionRequested { days: u32, reason: String },
+    ExtensionDecided { approved: bool, note: String, due_on: Option<NaiveDate> },
+    Urged { note: String },
+    Supervised { note: String },
+    Rated { satisfied: bool },
+    Reopened { reason: String, due_on: NaiveDate },
+    Closed,
+    Featured,
+    DeadlineRecomputed { from: NaiveDate, to: NaiveDate, provisional: bool },
+}
+
+/// What a citizen submits; parsed and size-checked at the edge before it gets here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewCase {
+    pub mailbox: MailboxId,
+    pub kind: Kind,
+    pub title: String,
+    pub body: String,
+    pub citizen: Citizen,
+    pub publishable: bool,
+}
+
+fn text(field: &'static str, value: &str) -> Result<String, WorkflowError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(WorkflowError::Invalid { field, message: "不能为空".into() });
+    }
+    if v.chars().count() > MAX_TEXT_CHARS {
+        return Err(WorkflowError::Invalid { field, message: format!("不能超过{MAX_TEXT_CHARS}个字") });
+    }
+    Ok(v.to_owned())
+}
+
+impl Case {
+    /// A newly submitted case and its first audit event.
+    pub fn submit(
+        ctx: &Context,
+        id: CaseId,
+        number: CaseNumber,
+        query_code_digest: String,
+        new: NewCase,
+    ) -> Result<(Case, AuditEvent), WorkflowError> {
+        let mailbox = ctx
+            .org
+            .mailbox(&new.mailbox)
+            .ok_or(WorkflowError::Invalid { field: "mailbox", message: "信箱不存在".into() })?;
+        let case = Case {
+            id: id.clone(),
+            number,
+            query_code_digest,
+            mailbox: mailbox.id.clone(),
+            jurisdiction: mailbox.jurisdiction.clone(),
+            dispatcher: mailbox.dispatcher.clone(),
+            kind: new.kind,
+            title: text("title", &new.title)?,
+            body: text("body", &new.body)?,
+            citizen: new.citizen,
+            publishable: new.publishable,
+            submitted_at: ctx.now,
+            status: CaseStatus::Submitted,
+            version: 1,
+            events: 1,
+            invalid_reason: None,
+            dispatch: None,
+            received_at: None,
+            deadline: None,
+            reports: Vec::new(),
+            reply: None,
+            earlier_replies: Vec::new(),
+            meetings: Vec::new(),
+            extensions: Vec::new(),
+            returns: Vec::new(),
+            urges: 0,
+            supervised: false,
+            rating: None,
+            reopened: 0,
+            featured: false,
+            closed_at: None,
+        };
+        let event = AuditEvent {
+            case: id,
+            seq: 1,
+            at: ctx.now,
+            actor: ActorRef { user: UserId::new("citizen"), role: Role::Citizen, unit: None },
+            kind: EventKind::Submitted { mailbox: case.mailbox.clone(), kind: case.kind },
+        };
+        Ok((case, event))
+    }
+
+    /// Applies `command` for `actor`. On success the case has moved (its version is one higher) and
+    /// the returned events — at least one — record the move; on error the case is unchanged.
+    pub fn apply(&mut self, ctx: &Context, actor: &Actor, command: Command) -> Result<Vec<AuditEvent>, WorkflowError> {
+        let action = command.action();
+        authorize(actor, action, self)?;
+        let mut next = self.clone();
+        let kinds = next.transition(ctx, actor, command)?;
+        debug_assert!(!kinds.is_empty(), "every accepted action is recorded");
+        next.version += 1;
+        let events = kinds
+            .into_iter()
+            .map(|kind| {
+                next.events += 1;
+                AuditEvent { case: next.id.clone(), seq: next.events, at: ctx.now, actor: actor.into(), kind }
+            })
+            .collect();
+        *self = next;
+        Ok(events)
+    }
+
+    fn require(&self, action: Action, allowed: &[CaseStatus]) -> Result<(), WorkflowError> {
+        if allowed.contains(&self.status) {
+            Ok(())
+        } else {
+            Err(WorkflowError::IllegalTransition { status: self.status, action })
+        }
+    }
+
+    fn acting_unit(actor: &Actor) -> UnitId {
+        actor.unit.clone().unwrap_or_else(|| UnitId::new("system"))
+    }
+
+    fn transition(&mut self, ctx: &Context, actor: &Actor, command: Command) -> Result<Vec<EventKind>, WorkflowError> {
+        use CaseStatus as S;
+        let action = command.action();
+        let now = ctx.now;
+        let policy = &ctx.org.deadlines;
+        match command {
+            Command::Accept => {
+                self.require(action, &[S::Submitted])?;
+                self.status = S::Accepted;
+                Ok(vec![EventKind::Accepted])
+            }
+            Command::Reject { reason } => {
+                self.require(action, &[S::Submitted, S::Accepted])?;
+                let reason = text("reason", &reason)?;
+                self.status = S::Invalid;
+                self.invalid_reason = Some(reason.clone());
+                Ok(vec![EventKind::Rejected { reason }])
+            }
+            Command::Dispatch { mode, lead, co_handlers, class, special_days } => {
+                self.require(action, &[S::Accepted])?;
+                self.check_targets(ctx.org, &lead, &co_handlers)?;
+                let days = policy.days_for(class, special_days)?;
+                self.dispatch =
+                    Some(Dispatch { mode, lead: lead.clone(), co_handlers: co_handlers.clone(), class, days, at: now });
+                self.status = S::Dispatched;
+                Ok(vec![EventKind::Dispatched { mode, lead, co_handlers, class, days }])
+            }
+            Command::Receive => {
+                self.require(action, &[S::Dispatched])?;
+                let dispatch = self.dispatch.as_ref().expect("a dispatched case has a dispatch");
+                // The clock starts on the day of receipt (签收), which itself is not counted.
+                let deadline = Deadline::start(ctx.calendar, cst_date(now), dispatch.class, dispatch.days)?;
+                let event = EventKind::Received { due_on: deadline.due_on, provisional: deadline.provisional };
+                self.deadline = Some(deadline);
+                self.received_at = Some(now);
+                self.status = S::InProgress;
+                Ok(vec![event])
+            }
+            Command::Return { reason } => {
+                self.require(action, &[S::Dispatched, S::InProgress])?;
+                let reason = text("reason", &reason)?;
+                self.returns.push(ReturnRecord { unit: Self::acting_unit(actor), reason: reason.clone(), at: now });
+                // Back to the dispatcher: the routing, the clock and any open request end here.
+                self.dispatch = None;
+                self.deadline = None;
+                self.received_at = None;
+                self.close_pending_extension(now, "案件已退回");
+                self.status = S::Accepted;
+                Ok(vec![EventKind::Returned { reason }])
+            }
+            Command::Contribute { text: t } => {
+                self.require(action, &[S::InProgress])?;
+                let t = text("text", &t)?;
+                self.reports.push(Report { unit: Self::acting_unit(actor), text: t, co_handler: true, at: now });
+                Ok(vec![EventKind::Contributed])
+            }
+            Command::Report { text: t } => {
+                self.require(action, &[S::InProgress])?;
+                let t = text("text", &t)?;
+                self.reports.push(Report { unit: Self::acting_unit(actor), text: t, co_handler: false, at: now });
+                self.close_pending_extension(now, "已反馈办理结果");
+                self.status = S::Reported;
+                Ok(vec![EventKind::Reported])
+            }
+            Command::Reply { text: t, public } => {
+                let mode = self.dispatch.as_ref().map(|d| d.mode);
+                match mode {
+                    Some(DispatchMode::Transfer) => self.require(action, &[S::InProgress])?,
+                    _ => self.require(action, &[S::Reported])?,
+                }
+                let t = text("text", &t)?;
+                if public && !self.publishable {
+                    return Err(WorkflowError::PublicationNotAllowed);
+                }
+                let on_time = self.deadline.as_ref().is_none_or(|d| !d.is_overdue(now));
+                let masked_text = public.then(|| mask_personal_data(&t, &[self.citizen.name.as_str()]));
+                self.reply =
+                    Some(Reply { unit: Self::acting_unit(actor), text: t, public, masked_text, at: now, on_time });
+                self.close_pending_extension(now, "已答复");
+                self.status = S::Replied;
+                Ok(vec![EventKind::Replied { public, on_time }])
+            }
+            Command::RecordMeeting { held_on, place, summary } => {
+                self.require(action, &[S::InProgress, S::Reported, S::Replied])?;
+                if held_on > cst_date(now) {
+                    return Err(WorkflowError::Invalid {
+                        field: "held_on", message: "见面日期不能晚于今天".into()
+                    });
+                }
+                let meeting = Meeting {
+                    unit: Self::acting_unit(actor),
+                    held_on,
+                    place: text("place", &place)?,
+                    summary: text("summary", &summary)?,
+                    recorded_at: now,
+                };
+                self.meetings.push(meeting);
+                Ok(vec![EventKind::MeetingRecorded { held_on }])
+            }
+            Command::RequestExtension { days, reason } => {
+                self.require(action, &[S::InProgress])?;
+                if self.pending_extension().is_some() {
+                    return Err(WorkflowError::ExtensionPending);
+                }
+                let reason = text("reason", &reason)?;
+                let deadline = self.deadline.as_ref().expect("a case in progress has a deadline");
+                // Refuse at once what could never be approved.
+                deadline.extended(ctx.calendar, policy, days)?;
+                self.extensions.push(ExtensionRequest {
+                    unit: Self::acting_unit(actor),
+                    days,
+                    reason: reason.clone(),
+                    at: now,
+                    decision: None,
+                });
+                Ok(vec![EventKind::ExtensionRequested { days, reason }])
+            }
+            Command::DecideExtension { approve, note } => {
+                self.require(action, &[S::InProgress])?;
+                let days = self.pending_extension().ok_or(WorkflowError::NoPendingExtension)?.days;
+                let mut due_on = None;
+                if approve {
+                    let deadline = self.deadline.as_ref().expect("a case in progress has a deadline");
+                    let extended = deadline.extended(ctx.calendar, policy, days)?;
+                    due_on = Some(extended.due_on);
+                    self.deadline = Some(extended);
+                } else if note.trim().is_empty() {
+                    return Err(WorkflowError::Invalid {
+                        field: "note", message: "不同意延期须说明理由".into()
+                    });
+                }
+                let note = note.trim().to_owned();
+                let pending = self.extensions.iter_mut().rev().find(|e| e.decision.is_none()).expect("checked above");
+                pending.decision = Some(ExtensionDecision { approved: approve, note: note.clone(), at: now });
+                Ok(vec![EventKind::ExtensionDecided { approved: approve, note, due_on }])
+            }
+            Command::Urge { note } => {
+                self.require(action, &[S::Dispatched, S::InProgress, S::Reported])?;
+                self.urges += 1;
+                Ok(vec![EventKind::Urged { note: note.trim().to_owned() }])
+            }
+            Command::Supervise { note } => {
+                self.require(action, &[S::Accepted, S::Dispatched, S::InProgress, S::Reported])?;
+                if self.supervised {
+                    return Err(WorkflowError::Unchanged);
+                }
+                self.supervised = true;
+                Ok(vec![EventKind::Supervised { note: note.trim().to_owned() }])
+            }
+            Command::Rate { satisfied, comment } => {
+                self.require(action, &[S::Replied])?;
+                let comment = if satisfied { comment.trim().to_owned() } else { text("comment", &comment)? };
+                self.rating = Some(Rating { satisfied, comment, at: now });
+                self.status = S::Closed;
+                self.closed_at = Some(now);
+                Ok(vec![EventKind::Rated { satisfied }, EventKind::Closed])
+            }
+            Command::Reopen { reason } => {
+                self.require(action, &[S::Closed])?;
+                if self.rating.as_ref().is_none_or(|r| r.satisfied) {
+                    return Err(WorkflowError::Invalid {
+                        field: "rating",
+                        message: "只有市民不满意的留言才能重办".into(),
+                    });
+                }
+                let reason = text("reason", &reason)?;
+                let dispatch = self.dispatch.as_ref().expect("a replied case was dispatched");
+                // 重办: the same unit handles it again with a fresh clock from today.
+                let deadline = Deadline::start(ctx.calendar, cst_date(now), dispatch.class, dispatch.days)?;
+                let due_on = deadline.due_on;
+                self.deadline = Some(deadline);
+                self.received_at = Some(now);
+                self.earlier_replies.extend(self.reply.take());
+                self.rating = None;
+                self.closed_at = None;
+                self.reopened += 1;
+                self.status = S::InProgress;
+                Ok(vec![EventKind::Reopened { reason, due_on }])
+            }
+            Command::Close => {
+                self.require(action, &[S::Replied])?;
+                self.status = S::Closed;
+                self.closed_at = Some(now);
+                Ok(vec![EventKind::Closed])
+            }
+            Command::Feature => {
+                self.require(action, &[S::Replied, S::Closed])?;
+                if !self.reply.as_ref().is_some_and(|r| r.public) {
+                    return Err(WorkflowError::Invalid {
+                        field: "reply",
+                        message: "只有公开答复的留言才能设为典型案例".into(),
+                    });
+                }
+                if self.featured {
+                    return Err(WorkflowError::Unchanged);
+                }
+                self.featured = true;
+                Ok(vec![EventKind::Featured])
+            }
+            Command::RecomputeDeadline => {
+                self.require(action, &[S::InProgress, S::Reported])?;
+                let deadline = self.deadline.as_ref().expect("a received case has a deadline");
+                let Some(new) = deadline.recomputed(ctx.calendar)? else {
+                    return Err(WorkflowError::Unchanged);
+                };
+                let event = EventKind::DeadlineRecomputed {
+                    from: deadline.due_on,
+                    to: new.due_on,
+                    provisional: new.provisional,
+                };
+                self.deadline = Some(new);
+                Ok(vec![event])
+            }
+        }
+    }
+
+    /// A pending extension request ends without approval when the case moves on.
+    fn close_pending_extension(&mut self, now: DateTime<Utc>, note: &str) {
+        if let Some(pending) = self.extensions.iter_mut().rev().find(|e| e.decision.is_none()) {
+            pending.decision = Some(ExtensionDecision { approved: false, note: note.into(), at: now });
+        }
+    }
+
+    /// Which units the dispatcher of this case may send it to.
+    fn check_targets(&self, org: &Organisation, lead: &UnitId, co_handlers: &[UnitId]) -> Result<(), WorkflowError> {
+        let dispatcher = org.unit(&self.dispatcher).expect("the case's dispatcher is in the organisation");
+        let may_receive = |unit: &UnitId| -> bool {
+            let Some(u) = org.unit(unit) else { return false };
+            match dispatcher.kind {
+                // A bureau handles its own mailbox.
+                UnitKind::Bureau => u.id == dispatcher.id,
+                _ if dispatcher.jurisdiction == org.city => {
+                    matches!(u.kind, UnitKind::Bureau | UnitKind::DistrictGovernment)
+                }
+                // A district 信访局 dispatches within its district.
+                _ => {
+                    u.jurisdiction == dispatcher.jurisdiction
+                        && matches!(u.kind, UnitKind::Bureau | UnitKind::DistrictGovernment)
+                }
+            }
+        };
+        if !may_receive(lead) {
+            return Err(WorkflowError::Invalid {
+                field: "lead", message: format!("不能交办或转办给单位“{lead}”")
+            });
+        }
+        for (i, co) in co_handlers.iter().enumerate() {
+            if co == lead || co_handlers[..i].contains(co) {
+                return Err(WorkflowError::Invalid {
+                    field: "co_handlers", message: format!("单位“{co}”重复")
+                });
+            }
+            if !may_receive(co) {
+                return Err(WorkflowError::Invalid {
+                    field: "co_handlers", message: format!("不能请单位“{co}”协办")
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The jurisdiction whose queue a dispatched case must cross, when its lead unit is outside the
+    /// case's own jurisdiction (e.g. the city dispatching to 邻水县人民政府).
+    pub fn handoff_jurisdiction<'o>(&self, org: &'o Organisation) -> Option<&'o crate::org::Jurisdiction> {
+        let lead = self.dispatch.as_ref()?.lead.clone();
+        org.jurisdiction_of(&lead).filter(|j| j.id != self.jurisdiction)
+    }
+}

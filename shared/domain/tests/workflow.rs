@@ -1,0 +1,507 @@
+//! Every transition of the case workflow, and the illegal ones.
+
+mod common;
+
+use chrono::NaiveDate;
+use common::*;
+use mailbox_domain::deadline::DeadlineClass;
+use mailbox_domain::workflow::{Command, EventKind, WorkflowError};
+use mailbox_domain::{AccessError, Action, Actor, Case, CaseStatus, DispatchMode, Kind, UnitId};
+
+fn transfer(lead: &str) -> Command {
+    Command::Dispatch {
+        mode: DispatchMode::Transfer,
+        lead: UnitId::new(lead),
+        co_handlers: vec![],
+        class: DeadlineClass::Standard,
+        special_days: None,
+    }
+}
+
+fn apply(case: &mut Case, now: &str, actor: &Actor, cmd: Command) -> Vec<EventKind> {
+    let before = case.clone();
+    let events =
+        case.apply(&ctx(now), actor, cmd.clone()).unwrap_or_else(|e| panic!("{cmd:?} by {:?} failed: {e}", actor.role));
+    assert!(!events.is_empty());
+    assert_eq!(case.version, before.version + 1);
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, before.events + 1 + i as u64, "events are numbered without gaps");
+    }
+    events.into_iter().map(|e| e.kind).collect()
+}
+
+fn refuse(case: &mut Case, now: &str, actor: &Actor, cmd: Command) -> WorkflowError {
+    let before = case.clone();
+    let err = case.apply(&ctx(now), actor, cmd).expect_err("must be refused");
+    assert_eq!(*case, before, "a refused command changes nothing");
+    err
+}
+
+#[test]
+fn transfer_life_from_submission_to_satisfied_rating() {
+    // Monday 2026-11-23 10:00 in China.
+    let mut case = submit("mayor", Kind::Complaint, true, "2026-11-23T02:00:00Z");
+    assert_eq!(case.status, CaseStatus::Submitted);
+    let d = city_dispatcher();
+    apply(&mut case, "2026-11-23T03:00:00Z", &d, Command::Accept);
+    assert_eq!(case.status, CaseStatus::Accepted);
+    apply(&mut case, "2026-11-23T04:00:00Z", &d, transfer("housing-construction"));
+    assert_eq!(case.status, CaseStatus::Dispatched);
+    assert!(case.deadline.is_none(), "the clock starts at receipt, not at dispatch");
+
+    let h = handler("housing-construction");
+    // Received Tuesday 11-24: 20 working days from 11-25 → 12-22 (no holidays in between).
+    let ev = apply(&mut case, "2026-11-24T01:00:00Z", &h, Command::Receive);
+    let due = NaiveDate::from_ymd_opt(2026, 12, 22).unwrap();
+    assert_eq!(ev, vec![EventKind::Received { due_on: due, provisional: false }]);
+    assert_eq!(case.status, CaseStatus::InProgress);
+
+    let reply = "王小明您好：道路已于本周修复。如有问题请致电13812345678。".to_string();
+    let ev = apply(&mut case, "2026-12-01T01:00:00Z", &h, Command::Reply { text: reply.clone(), public: true });
+    assert_eq!(ev, vec![EventKind::Replied { public: true, on_time: true }]);
+    let r = case.reply.as_ref().unwrap();
+    assert_eq!(r.text, reply, "staff keep the full text");
+    let masked = r.masked_text.as_deref().unwrap();
+    assert!(!masked.contains("13812345678") && !masked.contains("王小明"), "{masked}");
+
+    let citizen = Actor::citizen(case.id.clone());
+    let ev =
+        apply(&mut case, "2026-12-02T01:00:00Z", &citizen, Command::Rate { satisfied: true, comment: String::new() });
+    assert_eq!(ev, vec![EventKind::Rated { satisfied: true }, EventKind::Closed]);
+    assert_eq!(case.status, CaseStatus::Closed);
+    assert!(case.closed_at.is_some());
+}
+
+#[test]
+fn assign_life_with_co_handler_report_and_dispatcher_reply() {
+    let mut case = submit("mayor", Kind::Help, false, "2026-11-23T02:00:00Z");
+    let d = city_dispatcher();
+    apply(&mut case, "2026-11-23T03:00:00Z", &d, Command::Accept);
+    let cmd = Command::Dispatch {
+        mode: DispatchMode::Assign,
+        lead: UnitId::new("transport"),
+        co_handlers: vec![UnitId::new("public-security"), UnitId::new("guangan-qu-gov")],
+        class: DeadlineClass::Coordinated,
+        special_days: None,
+    };
+    apply(&mut case, "2026-11-23T04:00:00Z", &d, cmd);
+    let lead = handler("transport");
+    let co = handler("public-security");
+    // A co-handler can neither receive nor report.
+    assert!(matches!(
+        refuse(&mut case, "2026-11-24T01:00:00Z", &co, Command::Receive),
+        WorkflowError::Access(AccessError::Forbidden(_))
+    ));
+    apply(&mut case, "2026-11-24T01:00:00Z", &lead, Command::Receive);
+    assert_eq!(case.deadline.as_ref().unwrap().base_days, 40);
+    apply(&mut case, "2026-11-25T01:00:00Z", &co, Command::Contribute { text: "已安排交警巡查。".into() });
+    // An assigned case is not replied by the unit.
+    assert!(matches!(
+        refuse(&mut case, "2026-11-26T01:00:00Z", &lead, Command::Reply { text: "x".into(), public: false }),
+        WorkflowError::Access(AccessError::Forbidden(_))
+    ));
+    apply(&mut case, "2026-11-26T01:00:00Z", &lead, Command::Report { text: "已完成整改。".into() });
+    assert_eq!(case.status, CaseStatus::Reported);
+    assert_eq!(case.reports.len(), 2);
+    // The citizen did not agree to publication.
+    assert_eq!(
+        refuse(&mut case, "2026-11-26T02:00:00Z", &d, Command::Reply { text: "答复".into(), public: true }),
+        WorkflowError::PublicationNotAllowed
+    );
+    apply(&mut case, "2026-11-26T02:00:00Z", &d, Command::Reply { text: "您反映的问题已处理。".into(), public: false });
+    assert!(case.reply.as_ref().unwrap().masked_text.is_none());
+    apply(&mut case, "2026-12-20T02:00:00Z", &d, Command::Close);
+    assert_eq!(case.status, CaseStatus::Closed);
+}
+
+#[test]
+fn reject_as_invalid_needs_a_reason_and_ends_the_case() {
+    let mut case = submit("mayor", Kind::Suggestion, true, "2026-11-23T02:00:00Z");
+    let d = city_dispatcher();
+    assert!(matches!(
+        refuse(&mut case, "2026-11-23T03:00:00Z", &d, Command::Reject { reason: "  ".into() }),
+        WorkflowError::Invalid { field: "reason", .. }
+    ));
+    apply(&mut case, "2026-11-23T03:00:00Z", &d, Command::Reject { reason: "广告信息".into() });
+    assert_eq!(case.status, CaseStatus::Invalid);
+    assert_eq!(case.invalid_reason.as_deref(), Some("广告信息"));
+    assert!(matches!(
+        refuse(&mut case, "2026-11-23T04:00:00Z", &d, Command::Accept),
+        WorkflowError::IllegalTransition { status: CaseStatus::Invalid, action: Action::Accept }
+    ));
+}
+
+#[test]
+fn return_sends_the_case_back_and_hides_it_from_the_unit() {
+    let mut case = submit("mayor", Kind::Complaint, true, "2026-11-23T02:00:00Z");
+    let d = city_dispatcher();
+    apply(&mut case, "2026-11-23T03:00:00Z", &d, Command::Accept);
+    apply(&mut case, "2026-11-23T04:00:00Z", &d, transfer("water"));
+    let water = handler("water");
+    apply(&mut case, "2026-11-24T01:00:00Z", &water, Command::Receive);
+    assert!(matches!(
+        refuse(&mut case, "2026-11-24T02:00:00Z", &water, Command::Return { reason: "".into() }),
+        WorkflowError::Invalid { .. }
+    ));
+    apply(
+        &mut case,
+        "2026-11-24T02:00:00Z",
+        &water,
+        Command::Return { reason: "不属于本单位职责，应由住建局办理".into() },
+    );
+    assert_eq!(case.status, CaseStatus::Accepted);
+    assert!(case.dispatch.is_none() && case.deadline.is_none());
+    assert_eq!(case.returns.len(), 1);
+    assert_eq!(
+        refuse(&mut case, "2026-11-24T03:00:00Z", &water, Command::Receive),
+        WorkflowError::Access(AccessError::NotFound)
+    );
+    // Re-dispatch to the right unit; its clock starts at its own receipt.
+    apply(&mut case, "2026-11-24T05:00:00Z", &d, transfer("housing-construction"));
+    apply(&mut case, "2026-11-25T01:00:00Z", &handler("housing-construction"), Command::Receive);
+    assert_eq!(case.deadline.as_ref().unwrap().received_on, NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
+}
+
+#[test]
+fn extension_request_approval_refusal_and_cap() {
+    let mut case = submit("mayor", Kind::Complaint, true, "2026-11-23T02:00:00Z");
+    let d = city_dispatcher();
+    apply(&mut case, "2026-11-23T03:00:00Z", &d, Command::Accept);
+    apply(&mut case, "2026-11-23T04:00:00Z", &d, transfer("transport"));
+    let h = handler("transport");
+    apply(&mut case, "2026-11-24T01:00:00Z", &h, Command::Receive);
+    let due = case.deadline.as_ref().unwrap().due_on;
+    // 20 + 41 > 60: refused at request time.
+    assert!(matches!(
+        refuse(&mut case, "2026-11-25T01:00:00Z", &h, Command::RequestExtension { days: 41, reason: "需协调".into() }),
+        WorkflowError::Deadline(_)
+    ));
+    assert!(matches!(
+        refuse(&mut case, "2026-11-25T01:00:00Z", &d, Command::DecideExtension { approve: true, note: String::new() }),
+        WorkflowError::NoPendingExtension
+    ));
+    apply(&mut case, "2026-11-25T01:00:00Z", &h, Command::RequestExtension { days: 10, reason: "需现场调查".into() });
+    assert_eq!(
+        refuse(&mut case, "2026-11-25T02:00:00Z", &h, Command::RequestExtension { days: 5, reason: "再延".into() }),
+        WorkflowError::ExtensionPending
+    );
+    // Units cannot approve their own request.
+    assert!(matches!(
+        refuse(&mut case, "2026-11-25T02:00:00Z", &h, Command::DecideExtension { approve: true, note: String::new() }),
+        WorkflowError::Access(_)
+    ));
+    let ev =
+        apply(&mut case, "2026-11-25T03:00:00Z", &d, Command::DecideExtension { approve: true, note: String::new() });
+    let new_due = case.deadline.as_ref().unwrap().due_on;
+    assert!(new_due > due);
+    assert_eq!(ev, vec![EventKind::ExtensionDecided { approved: true, note: String::new(), due_on: Some(new_due) }]);
+    assert_eq!(case.deadline.as_ref().unwrap().total_days(), 30);
+    // A refusal must say why, and leaves the deadline alone.
+    apply(&mut case, "2026-11-26T01:00:00Z", &h, Command::RequestExtension { days: 5, reason: "再次延期".into() });
+    assert!(matches!(
+        refuse(&mut case, "2026-11-26T02:00:00Z", &d, Command::DecideExtension { approve: false, note: String::new() }),
+        WorkflowError::Invalid { field: "note", .. }
+    ));
+    apply(
+        &mut case,
+        "2026-11-26T02:00:00Z",
+        &d,
+        Command::DecideExtension { approve: false, note: "理由不充分".into() },
+    );
+    assert_eq!(case.deadline.as_ref().unwrap().due_on, new_due);
+}
+
+#[test]
+fn unsatisfied_rating_and_reopen() {
+    let mut case = submit("mayor", Kind::Complaint, true, "2026-11-23T02:00:00Z");
+    let d = city_dispatcher();
+    let h = handler("transport");
+    apply(&mut case, "2026-11-23T03:00:00Z", &d, Command::Accept);
+    apply(&mut case, "2026-11-23T04:00:00Z", &d, transfer("transport"));
+    apply(&mut case, "2026-11-24T01:00:00Z", &h, Command::Receive);
+    apply(&mut case, "2026-11-25T01:00:00Z", &h, Command::Reply { text: "已处理".into(), public: false });
+    let citizen = Actor::citizen(case.id.clone());
+    assert!(matches!(
+        refuse(&mut case, "2026-11-26T01:00:00Z", &citizen, Command::Rate { satisfied: false, comment: "".into() }),
+        WorkflowError::Invalid { field: "comment", .. }
+    ));
+    // Another citizen's proof does not open this case.
+    let stranger = Actor::citizen(mailbox_domain::CaseId::new("c-other"));
+    assert_eq!(
+        refuse(&mut case, "2026-11-26T01:00:00Z", &stranger, Command::Rate { satisfied: true, comment: "".into() }),
+        WorkflowError::Access(AccessError::NotFound)
+    );
+    apply(
+        &mut case,
+        "2026-11-26T01:00:00Z",
+        &citizen,
+        Command::Rate { satisfied: false, comment: "路面还有坑".into() },
+    );
+    assert_eq!(case.status, CaseStatus::Closed);
+    let ev = apply(&mut case, "2026-11-27T01:00:00Z", &d, Command::Reopen { reason: "市民不满意，重新办理".into() });
+    assert!(matches!(ev[0], EventKind::Reopened { .. }));
+    assert_eq!(case.status, CaseStatus::InProgress);
+    assert_eq!(case.reopened, 1);
+    assert!(case.reply.is_none() && case.earlier_replies.len() == 1);
+    assert_eq!(case.deadline.as_ref().unwrap().received_on, NaiveDate::from_ymd_opt(2026, 11, 27).unwrap());
+    // A satisfied case cannot be reopened.
+    apply(&mut case, "2026-11-30T01:00:00Z", &h, Command::Reply { text: "已重新处理".into(), public: false });
+    apply(&mut case, "2026-11-30T02:00:00Z", &citizen, Command::Rate { satisfied: true, comment: String::new() });
+    assert!(matches!(
+        refuse(&mut case, "2026-11-30T03:00:00Z", &d, Command::Reopen { reason: "x".into() }),
+        WorkflowError::Invalid { field: "rating", .. }
+    ));
+}
+
+#[test]
+fn meeting_urge_supervise_and_feature() {
+    let mut case = submit("mayor", Kind::Complaint, true, "2026-11-23T02:00:00Z");
+    let d = city_dispatcher();
+    let h = handler("health");
+    let s = supervisor();
+    apply(&mut case, "2026-11-23T03:00:00Z", &d, Command::Accept);
+    apply(&mut case, "2026-11-23T03:30:00Z", &s, Command::Supervise { note: "重要事项".into() });
+    assert_eq!(
+        refuse(&mut case, "2026-11-23T03:40:00Z", &s, Command::Supervise { note: String::new() }),
+        WorkflowError::Unchanged
+    );
+    apply(&mut case, "2026-11-23T04:00:00Z", &d, transfer("health"));
+    apply(&mut case, "2026-11-23T05:00:00Z", &d, Command::Urge { note: "请尽快签收".into() });
+    apply(&mut case, "2026-11-24T01:00:00Z", &h, Command::Receive);
+    apply(&mut case, "2026-11-24T02:00:00Z", &Actor::system(), Command::Urge { note: "即将到期".into() });
+    assert_eq!(case.urges, 2);
+    let tomorrow = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    assert!(matches!(
+        refuse(
+            &mut case,
+            "2026-11-24T03:00:00Z",
+            &h,
+            Command::RecordMeeting { held_on: tomorrow, place: "卫健委".into(), summary: "面谈".into() }
+        ),
+        WorkflowError::Invalid { field: "held_on", .. }
+    ));
+    apply(
+        &mut case,
+        "2026-11-24T03:00:00Z",
+        &h,
+        Command::RecordMeeting {
+            held_on: tomorrow.pred_opt().unwrap(),
+            place: "卫健委".into(),
+            summary: "与留言人面谈并说明处理方案".into(),
+        },
+    );
+    assert_eq!(case.meetings.len(), 1);
+    assert!(matches!(
+        refuse(&mut case, "2026-11-24T04:00:00Z", &s, Command::Feature),
+        WorkflowError::IllegalTransition { .. }
+    ));
+    apply(&mut case, "2026-11-25T01:00:00Z", &h, Command::Reply { text: "已解决".into(), public: true });
+    apply(&mut case, "2026-11-25T02:00:00Z", &s, Command::Feature);
+    assert!(case.featured);
+    assert_eq!(refuse(&mut case, "2026-11-25T03:00:00Z", &s, Command::Feature), WorkflowError::Unchanged);
+}
+
+#[test]
+fn dispatch_targets_follow_the_mailbox() {
+    // District mailbox: dispatched by the district 信访局 within its district only.
+    let mut case = submit("linshui-head", Kind::Complaint, true, "2026-11-23T02:00:00Z");
+    let city = city_dispatcher();
+    assert_eq!(
+        refuse(&mut case, "2026-11-23T03:00:00Z", &city, Command::Accept),
+        WorkflowError::Access(AccessError::NotFound)
+    );
+    let ls = staff(mailbox_domain::Role::Dispatcher, "linshui-xfj");
+    apply(&mut case, "2026-11-23T03:00:00Z", &ls, Command::Accept);
+    assert!(matches!(
+        refuse(&mut case, "2026-11-23T04:00:00Z", &ls, transfer("transport")),
+        WorkflowError::Invalid { field: "lead", .. }
+    ));
+    assert!(matches!(
+        refuse(&mut case, "2026-11-23T04:00:00Z", &ls, transfer("linshui-xfj")),
+        WorkflowError::Invalid { field: "lead", .. }
+    ));
+    apply(&mut case, "2026-11-23T04:00:00Z", &ls, transfer("linshui-gov"));
+    assert!(case.handoff_jurisdiction(org()).is_none(), "stays inside 邻水县");
+
+    // Bureau mailbox: the bureau dispatches to itself.
+    let mut case = submit("transport-head", Kind::Consultation, true, "2026-11-23T02:00:00Z");
+    let tb = staff(mailbox_domain::Role::Dispatcher, "transport");
+    apply(&mut case, "2026-11-23T03:00:00Z", &tb, Command::Accept);
+    assert!(matches!(
+        refuse(&mut case, "2026-11-23T04:00:00Z", &tb, transfer("water")),
+        WorkflowError::Invalid { field: "lead", .. }
+    ));
+    apply(
+        &mut case,
+        "2026-11-23T04:00:00Z",
+        &tb,
+        Command::Dispatch {
+            mode: DispatchMode::Transfer,
+            lead: UnitId::new("transport"),
+            co_handlers: vec![],
+            class: DeadlineClass::Simple,
+            special_days: None,
+        },
+    );
+
+    // City mailbox dispatched to a district government crosses that district's queue.
+    let mut case = submit("mayor", Kind::Complaint, true, "2026-11-23T02:00:00Z");
+    apply(&mut case, "2026-11-23T03:00:00Z", &city, Command::Accept);
+    let dup = Command::Dispatch {
+        mode: DispatchMode::Assign,
+        lead: UnitId::new("water"),
+        co_handlers: vec![UnitId::new("water")],
+        class: DeadlineClass::Coordinated,
+        special_days: None,
+    };
+    assert!(matches!(
+        refuse(&mut case, "2026-11-23T04:00:00Z", &city, dup),
+        WorkflowError::Invalid { field: "co_handlers", .. }
+    ));
+    let special = Command::Dispatch {
+        mode: DispatchMode::Assign,
+        lead: UnitId::new("linshui-gov"),
+        co_handlers: vec![],
+        class: DeadlineClass::Special,
+        special_days: Some(61),
+    };
+    assert!(matches!(refuse(&mut case, "2026-11-23T04:00:00Z", &city, special), WorkflowError::Deadline(_)));
+    apply(&mut case, "2026-11-23T04:00:00Z", &city, transfer("linshui-gov"));
+    assert_eq!(case.handoff_jurisdiction(org()).unwrap().name, "邻水县");
+}
+
+#[test]
+fn calendar_change_recomputes_a_provisional_deadline_once() {
+    let mut case = submit("mayor", Kind::Suggestion, true, "2026-12-27T02:00:00Z");
+    let d = city_dispatcher();
+    apply(&mut case, "2026-12-27T03:00:00Z", &d, Command::Accept);
+    apply(
+        &mut case,
+        "2026-12-27T04:00:00Z",
+        &d,
+        Command::Dispatch {
+            mode: DispatchMode::Transfer,
+            lead: UnitId::new("commerce"),
+            co_handlers: vec![],
+            class: DeadlineClass::Simple,
+            special_days: None,
+        },
+    );
+    apply(&mut case, "2026-12-28T01:00:00Z", &handler("commerce"), Command::Receive);
+    let dl = case.deadline.clone().unwrap();
+    assert!(dl.provisional);
+    assert_eq!(dl.due_on, NaiveDate::from_ymd_opt(2027, 1, 4).unwrap());
+
+    let mut calendar = mailbox_domain::Calendar::builtin().clone();
+    calendar
+        .import_holiday_cn(r#"{"year": 2027, "papers": ["notice"], "days": [{"name": "元旦", "date": "2027-01-01", "isOffDay": true}]}"#)
+        .unwrap();
+    let ctx2 = mailbox_domain::Context { org: org(), calendar: &calendar, now: at("2026-12-29T01:00:00Z") };
+    let events = case.apply(&ctx2, &Actor::system(), Command::RecomputeDeadline).unwrap();
+    assert!(matches!(events[0].kind, EventKind::DeadlineRecomputed { provisional: false, .. }));
+    assert_eq!(case.deadline.as_ref().unwrap().due_on, NaiveDate::from_ymd_opt(2027, 1, 5).unwrap());
+    assert_eq!(case.apply(&ctx2, &Actor::system(), Command::RecomputeDeadline), Err(WorkflowError::Unchanged));
+}
+
+#[test]
+fn late_reply_is_recorded_as_not_on_time() {
+    let mut case = submit("mayor", Kind::Consultation, true, "2026-11-23T02:00:00Z");
+    let d = city_dispatcher();
+    let h = handler("education");
+    apply(&mut case, "2026-11-23T03:00:00Z", &d, Command::Accept);
+    apply(
+        &mut case,
+        "2026-11-23T04:00:00Z",
+        &d,
+        Command::Dispatch {
+            mode: DispatchMode::Transfer,
+            lead: UnitId::new("education"),
+            co_handlers: vec![],
+            class: DeadlineClass::Simple,
+            special_days: None,
+        },
+    );
+    apply(&mut case, "2026-11-23T05:00:00Z", &h, Command::Receive);
+    // Due at the end of Monday 11-30 (China); 16:00 UTC is midnight there.
+    assert_eq!(case.deadline.as_ref().unwrap().due_on, NaiveDate::from_ymd_opt(2026, 11, 30).unwrap());
+    let ev = apply(&mut case, "2026-11-30T16:00:00Z", &h, Command::Reply { text: "答复".into(), public: false });
+    assert_eq!(ev, vec![EventKind::Replied { public: false, on_time: false }]);
+}
+
+/// Every status × every command that is not allowed in it: a typed error, nothing changed.
+#[test]
+fn illegal_transitions_are_typed_errors() {
+    use CaseStatus as S;
+    let cmds: Vec<(Command, &[S])> = vec![
+        (Command::Accept, &[S::Submitted]),
+        (Command::Reject { reason: "r".into() }, &[S::Submitted, S::Accepted]),
+        (transfer("transport"), &[S::Accepted]),
+        (Command::Receive, &[S::Dispatched]),
+        (Command::Return { reason: "r".into() }, &[S::Dispatched, S::InProgress]),
+        (Command::Reply { text: "t".into(), public: false }, &[S::InProgress]),
+        (Command::Urge { note: String::new() }, &[S::Dispatched, S::InProgress, S::Reported]),
+        (Command::Close, &[S::Replied]),
+        (Command::Rate { satisfied: true, comment: String::new() }, &[S::Replied]),
+    ];
+    for status in [S::Submitted, S::Accepted, S::Invalid, S::Dispatched, S::InProgress, S::Replied, S::Closed] {
+        let case = case_in(status);
+        for (cmd, allowed) in &cmds {
+            if allowed.contains(&status) {
+                continue;
+            }
+            let actor = actor_for(cmd, &case);
+            let mut c = case.clone();
+            let err = refuse(&mut c, "2026-11-26T05:00:00Z", &actor, cmd.clone());
+            if actor.role == mailbox_domain::Role::Handler && case.dispatch.is_none() {
+                // Not dispatched to the unit: it may not know the case exists.
+                assert_eq!(err, WorkflowError::Access(AccessError::NotFound), "{cmd:?} in {status:?}");
+            } else {
+                assert!(matches!(err, WorkflowError::IllegalTransition { .. }), "{cmd:?} in {status:?} gave {err:?}");
+            }
+        }
+    }
+}
+
+fn actor_for(cmd: &Command, case: &Case) -> Actor {
+    match cmd {
+        Command::Receive | Command::Return { .. } | Command::Reply { .. } => handler("transport"),
+        Command::Rate { .. } => Actor::citizen(case.id.clone()),
+        _ => city_dispatcher(),
+    }
+}
+
+/// A transfer case to 交通运输局, driven to `status`.
+fn case_in(status: CaseStatus) -> Case {
+    use CaseStatus as S;
+    let mut case = submit("mayor", Kind::Complaint, true, "2026-11-23T02:00:00Z");
+    let d = city_dispatcher();
+    let h = handler("transport");
+    let path: Vec<(Actor, Command)> = match status {
+        S::Submitted => vec![],
+        S::Invalid => vec![(d.clone(), Command::Reject { reason: "重复留言".into() })],
+        _ => {
+            let mut p = vec![(d.clone(), Command::Accept)];
+            let rest = [
+                (S::Dispatched, d.clone(), transfer("transport")),
+                (S::InProgress, h.clone(), Command::Receive),
+                (S::Replied, h.clone(), Command::Reply { text: "已处理".into(), public: false }),
+                (S::Closed, d.clone(), Command::Close),
+            ];
+            for (reached, actor, cmd) in rest {
+                if status == S::Accepted {
+                    break;
+                }
+                p.push((actor, cmd));
+                if reached == status {
+                    break;
+                }
+            }
+            p
+        }
+    };
+    for (actor, cmd) in path {
+        apply(&mut case, "2026-11-24T01:00:00Z", &actor, cmd);
+    }
+    assert_eq!(case.status, status);
+    case
+}
