@@ -1,6 +1,7 @@
 //! `mailbox`: the embedded deployment's command line.
 
 mod calendar_cmd;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -16,6 +17,8 @@ struct Cli {
 enum Command {
     /// Working-day calendar of the State Council's holiday notices.
     Calendar(calendar_cmd::CalendarArgs),
+    /// Runs the whole system: HTTP API, workers and scheduler, on one SQLite file.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Calendar(args) => calendar_cmd::run(args),
+        Command::Serve(args) => serve_blocking(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -44,4 +48,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn serve_blocking(args: serve::ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve::run(args))
 }

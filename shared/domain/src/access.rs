@@ -6,6 +6,7 @@ use crate::ids::{CaseId, UnitId, UserId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// A member of the public who proved, with number and query code, that the case is theirs.
@@ -40,6 +41,7 @@ impl Role {
 
 /// Who is acting. Built at the edge (session, JWT claims, query code); handlers never see credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Actor {
     pub user: UserId,
     pub role: Role,
@@ -65,6 +67,7 @@ impl Actor {
 
 /// Everything that can be done to a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     View,

@@ -28,6 +28,7 @@ pub enum CalendarError {
 
 /// What kind of day a date is, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DayKind {
     /// An ordinary Monday–Friday.
@@ -57,6 +58,7 @@ impl DayKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DayInfo {
     pub date: NaiveDate,
     #[serde(flatten)]
@@ -80,6 +82,7 @@ struct Exception {
 
 /// Result of counting working days from a day of receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Span {
     pub start: NaiveDate,
     pub working_days: u32,
@@ -95,6 +98,7 @@ pub struct Span {
 
 /// What an import changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportSummary {
     pub year: i32,
     pub days: usize,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the citizen says the message is (留言类型).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// 建议
@@ -42,6 +43,7 @@ impl Kind {
 
 /// Where a case stands in the workflow (DESIGN §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CaseStatus {
     Submitted,
@@ -87,6 +89,7 @@ impl CaseStatus {
 
 /// 交办 or 转办.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DispatchMode {
     /// 交办: the unit reports its result to the dispatcher, which replies to the citizen.
@@ -105,6 +108,7 @@ impl DispatchMode {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Dispatch {
     pub mode: DispatchMode,
     pub lead: UnitId,
@@ -116,12 +120,14 @@ pub struct Dispatch {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Citizen {
     pub name: String,
     pub phone: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Report {
     pub unit: UnitId,
     pub text: String,
@@ -131,6 +137,7 @@ pub struct Report {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reply {
     pub unit: UnitId,
     pub text: String,
@@ -143,6 +150,7 @@ pub struct Reply {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Meeting {
     pub unit: UnitId,
     pub held_on: NaiveDate,
@@ -152,6 +160,7 @@ pub struct Meeting {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExtensionRequest {
     pub unit: UnitId,
     pub days: u32,
@@ -162,6 +171,7 @@ pub struct ExtensionRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExtensionDecision {
     pub approved: bool,
     pub note: String,
@@ -169,6 +179,7 @@ pub struct ExtensionDecision {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rating {
     pub satisfied: bool,
     pub comment: String,
@@ -176,6 +187,7 @@ pub struct Rating {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReturnRecord {
     pub unit: UnitId,
     pub reason: String,
@@ -184,6 +196,7 @@ pub struct ReturnRecord {
 
 /// The case as stored. Its audit events are stored beside it, not inside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Case {
     pub id: CaseId,
     pub number: CaseNumber,

@@ -29,6 +29,7 @@ pub fn end_of_cst_day(date: NaiveDate) -> DateTime<Utc> {
 
 /// Deadline classes of the source document (DESIGN §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeadlineClass {
     /// 建议、咨询
@@ -65,6 +66,7 @@ impl DeadlineClass {
 
 /// A city's deadline policy; the defaults are the source document's numbers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct DeadlinePolicy {
     pub simple: u32,
@@ -159,6 +161,7 @@ impl DeadlinePolicy {
 
 /// A running deadline of a received case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Deadline {
     /// The day the handling unit received (签收) the case, in China; not itself counted.
     pub received_on: NaiveDate,
@@ -174,6 +177,7 @@ pub struct Deadline {
 
 /// A deadline's account of itself, for staff and citizens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Explanation {
     pub received_on: NaiveDate,
     pub class: DeadlineClass,

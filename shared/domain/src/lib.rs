@@ -9,6 +9,7 @@ pub mod deadline;
 pub mod ids;
 pub mod mask;
 pub mod org;
+pub mod stats;
 pub mod workflow;
 
 pub use access::{authorize, can_view, AccessError, Action, Actor, Role};

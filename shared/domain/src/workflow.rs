@@ -29,6 +29,7 @@ pub struct Context<'a> {
 
 /// A request to move a case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Command {
     Accept,
@@ -141,6 +142,7 @@ pub enum WorkflowError {
 
 /// Who did it, as recorded in the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActorRef {
     pub user: UserId,
     pub role: Role,
@@ -155,6 +157,7 @@ impl From<&Actor> for ActorRef {
 
 /// One entry of a case's append-only audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEvent {
     pub case: CaseId,
     /// 1, 2, 3… per case; a store refuses a second event with the same number.
@@ -166,6 +169,7 @@ pub struct AuditEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     Submitted { mailbox: MailboxId, kind: Kind },
@@ -191,6 +195,7 @@ pub enum EventKind {
 
 /// What a citizen submits; parsed and size-checked at the edge before it gets here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewCase {
     pub mailbox: MailboxId,
     pub kind: Kind,

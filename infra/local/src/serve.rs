@@ -1,0 +1,179 @@
+//! `mailbox serve`: the whole system in one process — HTTP API, hand-off workers, deadline
+//! scheduler — on one SQLite file.
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use mailbox_app::accounts::{hash_password, Account, AccountStore, LocalAuth};
+use mailbox_app::http::{router, AppState, SessionAuthenticator};
+use mailbox_app::ports::{HandoffQueue, SystemClock};
+use mailbox_app::service::handoff_queue;
+use mailbox_app::{Adapters, App};
+use mailbox_domain::{Calendar, Organisation, Role, UnitId};
+use mailbox_store_sqlite::{QueueConfig, SqliteStore};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Folder of the database (created on first start).
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: String,
+    /// Seconds between deadline checks.
+    #[arg(long, default_value_t = 60)]
+    sweep_interval: u64,
+}
+
+/// Password of every demo account; printed at start so that a new user can sign in.
+pub const DEMO_PASSWORD: &str = "mailbox-demo";
+
+/// Demo staff: one or more per role, across the city, a district and bureaus.
+const DEMO_ACCOUNTS: &[(&str, &str, Role, Option<&str>)] = &[
+    ("admin", "系统管理员", Role::Admin, None),
+    ("zfb", "市政府办督查员", Role::Supervisor, Some("city-gov-office")),
+    ("xfj", "市信访局受理员", Role::Dispatcher, Some("city-xfj")),
+    ("ls-xfj", "邻水县信访局受理员", Role::Dispatcher, Some("linshui-xfj")),
+    ("jtj-xx", "交通运输局信箱管理员", Role::Dispatcher, Some("transport")),
+    ("jtj", "交通运输局承办员", Role::Handler, Some("transport")),
+    ("zjj", "住房城乡建设局承办员", Role::Handler, Some("housing-construction")),
+    ("slj", "水利局承办员", Role::Handler, Some("water")),
+    ("gaj", "公安局承办员", Role::Handler, Some("public-security")),
+    ("ls-gov", "邻水县政府承办员", Role::Handler, Some("linshui-gov")),
+];
+
+pub fn queue_names(org: &Organisation) -> Vec<String> {
+    org.jurisdictions.iter().map(|j| handoff_queue(j.id.as_str())).collect()
+}
+
+async fn seed_accounts(store: &SqliteStore) -> Result<bool> {
+    if !store.accounts().await?.is_empty() {
+        return Ok(false);
+    }
+    let hash = hash_password(DEMO_PASSWORD);
+    for (username, name, role, unit) in DEMO_ACCOUNTS {
+        let account = Account {
+            username: (*username).into(),
+            display_name: (*name).into(),
+            password_hash: hash.clone(),
+            role: *role,
+            unit: unit.map(UnitId::new),
+            failed_logins: 0,
+            locked_until: None,
+        };
+        store.put_account(&account).await?;
+    }
+    Ok(true)
+}
+
+pub async fn run(args: ServeArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    let org = Arc::new(Organisation::guangan());
+    let db = args.data_dir.join("mailbox.db");
+    let store = SqliteStore::open(&db, QueueConfig { queues: queue_names(&org), max_receives: 5 })
+        .with_context(|| format!("cannot open {}", db.display()))?;
+    let seeded = seed_accounts(&store).await?;
+    let clock = Arc::new(SystemClock);
+    let shared = Arc::new(store.clone());
+    let adapters =
+        Adapters { store: shared.clone(), queue: shared.clone(), notifier: shared.clone(), clock: clock.clone() };
+    let app = Arc::new(App::new(org.clone(), Calendar::builtin().clone(), adapters));
+    let local = Arc::new(LocalAuth { accounts: shared.clone() });
+    let state = AppState {
+        app: app.clone(),
+        auth: Arc::new(SessionAuthenticator { local: local.clone(), clock }),
+        local: Some(local),
+    };
+
+    for queue in queue_names(&org) {
+        tokio::spawn(handoff_worker(app.clone(), shared.clone(), queue));
+    }
+    tokio::spawn(scheduler(app.clone(), Duration::from_secs(args.sweep_interval.max(1))));
+
+    let listener =
+        tokio::net::TcpListener::bind(&args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    print_banner(addr, &db, seeded);
+    let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown()).await?;
+    Ok(())
+}
+
+fn print_banner(addr: SocketAddr, db: &std::path::Path, seeded: bool) {
+    println!("市长信箱 listening on http://{addr}");
+    println!("database: {}", db.display());
+    if seeded {
+        println!("demo staff accounts created (password for all: {DEMO_PASSWORD}):");
+        for (username, name, role, _) in DEMO_ACCOUNTS {
+            println!("  {username:<8} {name} ({})", role.label());
+        }
+    }
+    println!(
+        "sign in: POST http://{addr}/api/v1/auth/login {{\"username\": \"xfj\", \"password\": \"{DEMO_PASSWORD}\"}}"
+    );
+}
+
+/// Consumes one jurisdiction's hand-off queue with the same handler the AWS `handoff` function
+/// uses. A message that fails stays in the queue and is retried after its visibility timeout; after
+/// five receives it moves to the dead-letter state.
+async fn handoff_worker(app: Arc<App>, queue: Arc<SqliteStore>, name: String) {
+    loop {
+        let batch = match queue.receive(&name, 10, Duration::from_secs(30)).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(queue = %name, error = %e, "cannot receive");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        }
+        for message in batch {
+            match app.take_handoff(&message.body).await {
+                Ok(outcome) => {
+                    tracing::info!(queue = %name, id = %message.id, ?outcome, "hand-off taken in");
+                    if let Err(e) = queue.delete(&name, &message.receipt).await {
+                        tracing::error!(queue = %name, error = %e, "cannot delete hand-off");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(queue = %name, id = %message.id, receives = message.receive_count, error = %e, "hand-off failed; will retry")
+                }
+            }
+        }
+    }
+}
+
+/// Calls the deadline check periodically, as EventBridge does on AWS.
+async fn scheduler(app: Arc<App>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        match app.deadline_sweep().await {
+            Ok(report) if report.examined > 0 => tracing::info!(?report, "deadline sweep"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "deadline sweep failed"),
+        }
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

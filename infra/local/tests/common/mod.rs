@@ -1,0 +1,158 @@
+//! A real `mailbox serve` process on a free port with a fresh data folder, and an HTTP client.
+#![allow(dead_code)]
+
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const PASSWORD: &str = "mailbox-demo";
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub dir: PathBuf,
+}
+
+pub fn temp_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mailbox-e2e-{label}-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn rand_suffix() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 % 1_000_000_007
+}
+
+impl Server {
+    pub fn start(label: &str) -> Server {
+        Server::start_in(&temp_dir(label))
+    }
+
+    /// Starts a server on `dir` (reusing its database if there is one) and waits until it listens.
+    pub fn start_in(dir: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mailbox"))
+            .args(["serve", "--data-dir", dir.to_str().unwrap(), "--addr", "127.0.0.1:0", "--sweep-interval", "1"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("mailbox starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().expect("a first line").unwrap();
+        let base = first
+            .split("listening on ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("unexpected banner {first}"))
+            .trim()
+            .to_owned();
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, base, dir: dir.to_path_buf() }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn client() -> Client {
+    Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+pub struct Api {
+    pub http: Client,
+    pub base: String,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Api {
+    pub fn new(server: &Server) -> Api {
+        Api { http: client(), base: server.base.clone() }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, body }
+    }
+
+    pub async fn login(&self, user: &str) -> String {
+        let r = self
+            .call(Method::POST, "/api/v1/auth/login", None, Some(json!({"username": user, "password": PASSWORD})))
+            .await;
+        assert_eq!(r.status, 200, "login {user}: {}", r.body);
+        r.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Submits a message; returns (number, query code).
+    pub async fn submit(&self, mailbox: &str, kind: &str, public: bool) -> (String, String) {
+        let body = json!({
+            "mailbox": mailbox, "kind": kind, "title": "小区门口道路破损严重",
+            "body": "某小区门口道路坑洼，雨天积水。我叫王小明，电话13812345678。",
+            "name": "王小明", "phone": "13812345678", "public": public
+        });
+        let r = self.call(Method::POST, "/api/v1/cases", None, Some(body)).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        (r.body["number"].as_str().unwrap().into(), r.body["query_code"].as_str().unwrap().into())
+    }
+
+    pub async fn citizen(&self, number: &str, code: &str) -> Reply {
+        self.call(Method::GET, &format!("/api/v1/cases/{number}?query_code={code}"), None, None).await
+    }
+
+    /// The case id of a number, as a dispatcher finds it in the inbox.
+    pub async fn find(&self, token: &str, number: &str) -> Value {
+        let r = self.call(Method::GET, "/api/v1/staff/inbox?limit=500", Some(token), None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["number"] == number)
+            .cloned()
+            .unwrap_or_else(|| panic!("{number} not in inbox"))
+    }
+
+    /// Performs an action; returns the reply (status and case view).
+    pub async fn act(&self, token: &str, id: &str, version: Option<u64>, command: Value) -> Reply {
+        let action = command["action"].as_str().unwrap().to_owned();
+        let body = json!({"version": version, "command": command});
+        self.call(Method::POST, &format!("/api/v1/staff/cases/{id}/actions/{action}"), Some(token), Some(body)).await
+    }
+
+    /// Performs an action that must succeed; returns the case view.
+    pub async fn ok(&self, token: &str, id: &str, command: Value) -> Value {
+        let r = self.act(token, id, None, command.clone()).await;
+        assert_eq!(r.status, 200, "{command}: {}", r.body);
+        r.body
+    }
+}

@@ -1,0 +1,338 @@
+//! End-to-end scenarios over HTTP against a real `mailbox serve` process.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn status(view: &Value) -> &str {
+    view["case"]["status"].as_str().unwrap()
+}
+
+fn transfer(lead: &str, class: &str) -> Value {
+    json!({"action": "dispatch", "mode": "transfer", "lead": lead, "class": class})
+}
+
+#[tokio::test]
+async fn mayor_mailbox_transfer_life_with_public_reply_and_rating() {
+    let server = Server::start("mayor");
+    let api = Api::new(&server);
+    let (number, code) = api.submit("mayor", "complaint", true).await;
+    let xfj = api.login("xfj").await;
+    let id = api.find(&xfj, &number).await["id"].as_str().unwrap().to_owned();
+    api.ok(&xfj, &id, json!({"action": "accept"})).await;
+    let view = api.ok(&xfj, &id, transfer("transport", "standard")).await;
+    assert_eq!(status(&view), "dispatched");
+
+    let jtj = api.login("jtj").await;
+    let inbox = api.call(Method::GET, "/api/v1/staff/inbox?status=dispatched", Some(&jtj), None).await;
+    assert!(inbox.body.as_array().unwrap().iter().any(|c| c["number"] == number.as_str()));
+    let view = api.ok(&jtj, &id, json!({"action": "receive"})).await;
+    assert_eq!(status(&view), "in_progress");
+    assert!(view["deadline"]["due_on"].is_string(), "{view}");
+    assert!(view["allowed_actions"].as_array().unwrap().contains(&json!("reply")));
+    let reply = "王小明您好，路面已修复。如有问题请拨打13812345678。";
+    let view = api.ok(&jtj, &id, json!({"action": "reply", "text": reply, "public": true})).await;
+    let masked = view["case"]["reply"]["masked_text"].as_str().unwrap();
+    assert!(!masked.contains("13812345678") && !masked.contains("王小明"), "{masked}");
+
+    let seen = api.citizen(&number, &code).await;
+    assert_eq!(seen.status, 200);
+    assert_eq!(seen.body["status"], "replied");
+    assert_eq!(seen.body["reply"]["text"], reply, "the citizen reads the full reply");
+    assert_eq!(seen.body["handling_unit"], "广安市交通运输局");
+    assert!(seen.body["timeline"].as_array().unwrap().len() >= 5);
+    let rated = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/cases/{number}/rating"),
+            None,
+            Some(json!({"query_code": code, "satisfied": true})),
+        )
+        .await;
+    assert_eq!(rated.status, 200, "{}", rated.body);
+    assert_eq!(rated.body["status"], "closed");
+}
+
+#[tokio::test]
+async fn district_mailbox_assign_life_and_bureau_mailbox() {
+    let server = Server::start("district");
+    let api = Api::new(&server);
+    // District head's mailbox, dispatched by the district's 信访局, assigned (交办).
+    let (number, code) = api.submit("linshui-head", "help", false).await;
+    let ls = api.login("ls-xfj").await;
+    let id = api.find(&ls, &number).await["id"].as_str().unwrap().to_owned();
+    // The city's 信访局 does not see it.
+    let xfj = api.login("xfj").await;
+    assert_eq!(api.act(&xfj, &id, None, json!({"action": "accept"})).await.status, 404);
+    api.ok(&ls, &id, json!({"action": "accept"})).await;
+    api.ok(&ls, &id, json!({"action": "dispatch", "mode": "assign", "lead": "linshui-gov", "class": "standard"})).await;
+    let gov = api.login("ls-gov").await;
+    api.ok(&gov, &id, json!({"action": "receive"})).await;
+    let refused = api.act(&gov, &id, None, json!({"action": "reply", "text": "x", "public": false})).await;
+    assert_eq!(refused.status, 403, "assigned cases are replied by the dispatcher: {}", refused.body);
+    let view = api.ok(&gov, &id, json!({"action": "report", "text": "已协调解决。"})).await;
+    assert_eq!(status(&view), "reported");
+    let private_only = api.act(&ls, &id, None, json!({"action": "reply", "text": "答复", "public": true})).await;
+    assert_eq!(private_only.status, 400);
+    assert_eq!(private_only.body["error"]["code"], "publication_not_allowed");
+    api.ok(&ls, &id, json!({"action": "reply", "text": "您好，问题已解决。", "public": false})).await;
+    let view = api.ok(&ls, &id, json!({"action": "close"})).await;
+    assert_eq!(status(&view), "closed");
+    assert_eq!(api.citizen(&number, &code).await.body["status"], "closed");
+
+    // Bureau head's mailbox: the bureau dispatches to itself and replies.
+    let (number, _) = api.submit("transport-head", "consultation", true).await;
+    let box_admin = api.login("jtj-xx").await;
+    let id = api.find(&box_admin, &number).await["id"].as_str().unwrap().to_owned();
+    api.ok(&box_admin, &id, json!({"action": "accept"})).await;
+    let wrong = api.act(&box_admin, &id, None, transfer("water", "simple")).await;
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    api.ok(&box_admin, &id, transfer("transport", "simple")).await;
+    let jtj = api.login("jtj").await;
+    api.ok(&jtj, &id, json!({"action": "receive"})).await;
+    let view =
+        api.ok(&jtj, &id, json!({"action": "reply", "text": "您好，可在政务服务中心办理。", "public": true})).await;
+    assert_eq!(status(&view), "replied");
+}
+
+#[tokio::test]
+async fn return_redispatch_co_handlers_extension_and_cross_jurisdiction_handoff() {
+    let server = Server::start("return");
+    let api = Api::new(&server);
+    let xfj = api.login("xfj").await;
+    let (number, _) = api.submit("mayor", "complaint", true).await;
+    let id = api.find(&xfj, &number).await["id"].as_str().unwrap().to_owned();
+    api.ok(&xfj, &id, json!({"action": "accept"})).await;
+    api.ok(&xfj, &id, transfer("water", "standard")).await;
+    let slj = api.login("slj").await;
+    api.ok(&slj, &id, json!({"action": "receive"})).await;
+    let view = api.ok(&slj, &id, json!({"action": "return", "reason": "不属于本单位职责"})).await;
+    assert_eq!(status(&view), "accepted");
+    assert_eq!(api.call(Method::GET, &format!("/api/v1/staff/cases/{id}"), Some(&slj), None).await.status, 404);
+
+    // Re-dispatch as a multi-department case with a co-handler.
+    let cmd = json!({"action": "dispatch", "mode": "assign", "lead": "transport", "co_handlers": ["public-security"], "class": "coordinated"});
+    api.ok(&xfj, &id, cmd).await;
+    let jtj = api.login("jtj").await;
+    let gaj = api.login("gaj").await;
+    assert_eq!(api.act(&gaj, &id, None, json!({"action": "receive"})).await.status, 403);
+    let view = api.ok(&jtj, &id, json!({"action": "receive"})).await;
+    assert_eq!(view["deadline"]["total_days"], 40);
+    api.ok(&gaj, &id, json!({"action": "contribute", "text": "已加强巡逻。"})).await;
+    api.ok(&jtj, &id, json!({"action": "request_extension", "days": 10, "reason": "需多部门现场核查"})).await;
+    let view = api.ok(&xfj, &id, json!({"action": "decide_extension", "approve": true})).await;
+    assert_eq!(view["deadline"]["total_days"], 50);
+    let too_much = api.act(&jtj, &id, None, json!({"action": "request_extension", "days": 11, "reason": "再延"})).await;
+    assert_eq!(too_much.status, 400, "never beyond 60 working days: {}", too_much.body);
+    api.ok(&jtj, &id, json!({"action": "report", "text": "已整改"})).await;
+    api.ok(&xfj, &id, json!({"action": "reply", "text": "已整改完毕", "public": true})).await;
+
+    // City → district: the hand-off crosses 邻水县's queue and the worker notifies the unit.
+    let (number, _) = api.submit("mayor", "complaint", true).await;
+    let id = api.find(&xfj, &number).await["id"].as_str().unwrap().to_owned();
+    api.ok(&xfj, &id, json!({"action": "accept"})).await;
+    api.ok(&xfj, &id, transfer("linshui-gov", "standard")).await;
+    let gov = api.login("ls-gov").await;
+    let mut delivered = false;
+    for _ in 0..50 {
+        let outbox = api.call(Method::GET, "/api/v1/staff/outbox", Some(&gov), None).await;
+        delivered = outbox
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["subject"].as_str().unwrap_or("").starts_with("上级交办留言已送达"));
+        if delivered {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(delivered, "the 邻水县 hand-off worker took the case in");
+}
+
+#[tokio::test]
+async fn invalid_rating_reopen_conflict_and_other_unit() {
+    let server = Server::start("reopen");
+    let api = Api::new(&server);
+    let xfj = api.login("xfj").await;
+
+    let (number, code) = api.submit("mayor", "suggestion", true).await;
+    let id = api.find(&xfj, &number).await["id"].as_str().unwrap().to_owned();
+    let view = api.ok(&xfj, &id, json!({"action": "reject", "reason": "内容与政务无关的广告"})).await;
+    assert_eq!(status(&view), "invalid");
+    assert_eq!(api.citizen(&number, &code).await.body["invalid_reason"], "内容与政务无关的广告");
+
+    let (number, code) = api.submit("mayor", "complaint", true).await;
+    let case = api.find(&xfj, &number).await;
+    let id = case["id"].as_str().unwrap().to_owned();
+    let version = case["version"].as_u64().unwrap();
+    // Two dispatchers act on the same version at once: exactly one wins, the other gets 409.
+    let xfj2 = api.login("xfj").await;
+    let (a, b) = tokio::join!(
+        api.act(&xfj, &id, Some(version), json!({"action": "accept"})),
+        api.act(&xfj2, &id, Some(version), json!({"action": "accept"})),
+    );
+    let mut codes = [a.status.as_u16(), b.status.as_u16()];
+    codes.sort_unstable();
+    assert_eq!(codes, [200, 409], "{} / {}", a.body, b.body);
+    let loser = if a.status == 409 { &a.body } else { &b.body };
+    assert_eq!(loser["error"]["code"], "stale_version");
+    let events =
+        api.call(Method::GET, &format!("/api/v1/staff/cases/{id}"), Some(&xfj), None).await.body["events"].clone();
+    assert_eq!(events.as_array().unwrap().len(), 2, "one acceptance recorded, not two");
+    api.ok(&xfj, &id, transfer("housing-construction", "standard")).await;
+    // A handler of another unit gets 404, never a hint that the case exists.
+    let slj = api.login("slj").await;
+    assert_eq!(api.call(Method::GET, &format!("/api/v1/staff/cases/{id}"), Some(&slj), None).await.status, 404);
+    assert_eq!(api.act(&slj, &id, None, json!({"action": "receive"})).await.status, 404);
+    let zjj = api.login("zjj").await;
+    api.ok(&zjj, &id, json!({"action": "receive"})).await;
+    api.ok(&zjj, &id, json!({"action": "reply", "text": "已处理", "public": false})).await;
+    let path = format!("/api/v1/cases/{number}/rating");
+    let no_reason = api.call(Method::POST, &path, None, Some(json!({"query_code": code, "satisfied": false}))).await;
+    assert_eq!(no_reason.status, 400);
+    let rated = api
+        .call(
+            Method::POST,
+            &path,
+            None,
+            Some(json!({"query_code": code, "satisfied": false, "comment": "路面仍有坑洼"})),
+        )
+        .await;
+    assert_eq!(rated.status, 200);
+    let view = api.ok(&xfj, &id, json!({"action": "reopen", "reason": "市民不满意，重新办理"})).await;
+    assert_eq!(status(&view), "in_progress");
+    assert_eq!(api.citizen(&number, &code).await.body["status"], "in_progress");
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_and_writes_nothing() {
+    let server = Server::start("input");
+    let api = Api::new(&server);
+    let zfb = api.login("zfb").await;
+    let count = || async {
+        api.call(Method::GET, "/api/v1/staff/inbox?limit=500", Some(&zfb), None).await.body.as_array().unwrap().len()
+    };
+    let before = count().await;
+    let good = json!({"mailbox": "mayor", "kind": "complaint", "title": "标题", "body": "内容", "name": "张三", "phone": "13812345678", "public": true});
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (json!({"mailbox": "nowhere"}), 400, "unknown_mailbox"),
+        (json!({"kind": "praise"}), 400, "invalid_kind"),
+        (json!({"title": "长".repeat(101)}), 400, "title_too_long"),
+        (json!({"body": ""}), 400, "body_required"),
+        (json!({"phone": "110"}), 400, "phone_invalid"),
+        (json!({"title": 5}), 400, "malformed_json"),
+        (json!({"body": "<script>alert(1)</script>\u{0}"}), 400, "invalid_characters"),
+    ];
+    for (patch, want, code) in cases {
+        let mut body = good.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = api.call(Method::POST, "/api/v1/cases", None, Some(body)).await;
+        assert_eq!(r.status.as_u16(), want, "{patch}: {}", r.body);
+        assert_eq!(r.body["error"]["code"], code, "{patch}");
+        assert!(!r.body["error"]["message"].as_str().unwrap().is_empty());
+    }
+    let url = server.url("/api/v1/cases");
+    let raw = |body: Vec<u8>, ct: &'static str| api.http.post(&url).header("content-type", ct).body(body).send();
+    let r = raw(b"{\"title\": \"\xff\xfe\"}".to_vec(), "application/json").await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "invalid_encoding");
+    let r = raw(b"mailbox=mayor".to_vec(), "application/x-www-form-urlencoded").await.unwrap();
+    assert_eq!(r.status(), 415);
+    let big = serde_json::to_vec(&json!({"body": "字".repeat(40_000)})).unwrap();
+    let r = raw(big, "application/json").await.unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "request_too_large");
+    let r = raw(b"{not json".to_vec(), "application/json").await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(count().await, before, "nothing was written");
+
+    // Idempotency: the same key again is the same case; the same key with another body is refused.
+    let send = |key: &'static str, body: Value| api.http.post(&url).header("idempotency-key", key).json(&body).send();
+    let first: Value = send("key-1", good.clone()).await.unwrap().json().await.unwrap();
+    let again = send("key-1", good.clone()).await.unwrap();
+    assert_eq!(again.status(), 201);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(first["number"], again["number"]);
+    assert_eq!(first["query_code"], again["query_code"]);
+    let mut other = good.clone();
+    other["title"] = json!("另一条");
+    assert_eq!(send("key-1", other).await.unwrap().status(), 409);
+    assert_eq!(count().await, before + 1);
+}
+
+#[tokio::test]
+async fn citizen_codes_are_rate_limited_and_staff_auth_is_enforced() {
+    let server = Server::start("auth");
+    let api = Api::new(&server);
+    let (number, code) = api.submit("mayor", "consultation", true).await;
+    assert_eq!(api.citizen(&number, "WRONGCODE0").await.status, 404);
+    assert_eq!(api.citizen("GA000000000000", &code).await.status, 404, "no hint that a number exists");
+    for _ in 0..4 {
+        api.citizen(&number, "WRONGCODE0").await;
+    }
+    assert_eq!(api.citizen(&number, &code).await.status, 429, "even the right code waits after repeated failures");
+
+    // Staff routes need a signed-in user.
+    assert_eq!(api.call(Method::GET, "/api/v1/staff/inbox", None, None).await.status, 401);
+    assert_eq!(api.call(Method::GET, "/api/v1/staff/inbox", Some("not-a-token"), None).await.status, 401);
+    // Citizens and admins have no inbox.
+    let admin = api.login("admin").await;
+    assert_eq!(api.call(Method::GET, "/api/v1/staff/inbox", Some(&admin), None).await.status, 403);
+
+    // Cookie sessions need the CSRF token on state-changing requests.
+    let jar = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let login: Value = jar
+        .post(server.url("/api/v1/auth/login"))
+        .json(&json!({"username": "zfb", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let csrf = login["csrf_token"].as_str().unwrap();
+    assert_eq!(jar.get(server.url("/api/v1/auth/me")).send().await.unwrap().status(), 200);
+    let no_csrf = jar.post(server.url("/api/v1/auth/logout")).send().await.unwrap();
+    assert_eq!(no_csrf.status(), 403);
+    let with_csrf = jar.post(server.url("/api/v1/auth/logout")).header("x-csrf-token", csrf).send().await.unwrap();
+    assert_eq!(with_csrf.status(), 204);
+    assert_eq!(jar.get(server.url("/api/v1/auth/me")).send().await.unwrap().status(), 401);
+
+    // Five wrong passwords lock the account, even for the right password.
+    for _ in 0..5 {
+        let r = api
+            .call(Method::POST, "/api/v1/auth/login", None, Some(json!({"username": "gaj", "password": "wrong"})))
+            .await;
+        assert_eq!(r.status, 400);
+    }
+    let r = api
+        .call(Method::POST, "/api/v1/auth/login", None, Some(json!({"username": "gaj", "password": PASSWORD})))
+        .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.body["error"]["code"], "account_locked");
+}
+
+#[tokio::test]
+async fn health_openapi_and_unknown_routes() {
+    let server = Server::start("misc");
+    let api = Api::new(&server);
+    let r = api.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(r.status, 200);
+    let doc = api.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(doc.status, 200);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(doc.body["paths"]["/api/v1/cases"]["post"].is_object());
+    let r = api.call(Method::GET, "/api/v1/nothing-here", None, None).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body["error"]["code"], "not_found");
+    let r = api.call(Method::DELETE, "/api/v1/mailboxes", None, None).await;
+    assert_eq!(r.status, 405);
+    let resp = api.http.get(server.url("/api/v1/mailboxes")).send().await.unwrap();
+    assert!(resp.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
+}

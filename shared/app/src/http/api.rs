@@ -1,0 +1,342 @@
+//! Route handlers. Each is a thin translation between HTTP and a use case in [`crate::service`].
+
+use super::extract::{session_token, ClientAddr, JsonBody, Staff};
+use super::{error_response, AppState, ErrorBody, SESSION_COOKIE};
+use crate::accounts::{Me, SESSION_HOURS};
+use crate::error::AppError;
+use crate::input::SubmitRequest;
+use crate::ports::Notification;
+use crate::service::Submitted;
+use crate::views::{CaseSummary, CitizenCaseView, MailboxView, StaffCaseView, UnitView};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use mailbox_domain::workflow::Command;
+use mailbox_domain::{Action, CaseId, CaseStatus, Role};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+fn enum_name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AppError> {
+    q.map(|Query(v)| v).map_err(|e| AppError::Invalid {
+        code: "invalid_query",
+        field: None,
+        message: format!("查询参数不正确：{}", e.body_text()),
+    })
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, description = "The server is up", body = String)))]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub async fn not_found() -> Response {
+    error_response(StatusCode::NOT_FOUND, "not_found", "页面不存在", None)
+}
+
+pub async fn method_not_allowed() -> Response {
+    error_response(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "不支持该请求方法", None)
+}
+
+#[utoipa::path(get, path = "/api/v1/mailboxes", tag = "public",
+    responses((status = 200, description = "All mailboxes", body = Vec<MailboxView>)))]
+pub async fn mailboxes(State(s): State<AppState>) -> Json<Vec<MailboxView>> {
+    let org = &s.app.org;
+    Json(
+        org.mailboxes
+            .iter()
+            .map(|m| MailboxView {
+                id: m.id.to_string(),
+                name: m.name.clone(),
+                kind: enum_name(&m.kind),
+                jurisdiction: m.jurisdiction.to_string(),
+            })
+            .collect(),
+    )
+}
+
+#[utoipa::path(post, path = "/api/v1/cases", tag = "public", request_body = SubmitRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the same case")),
+    responses(
+        (status = 201, description = "Submitted; keep the query code", body = Submitted),
+        (status = 400, description = "Invalid input", body = ErrorBody),
+        (status = 409, description = "Idempotency key used for another request", body = ErrorBody),
+        (status = 413, description = "Request too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+    ))]
+pub async fn submit(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: JsonBody<SubmitRequest>,
+) -> Result<Response, AppError> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let k = v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 128);
+            Some(k.ok_or_else(|| {
+                AppError::invalid("invalid_idempotency_key", "Idempotency-Key", "请求标识须为 1 至 128 个可见字符")
+            })?)
+        }
+    };
+    let submitted = s.app.submit(&body.0, key).await?;
+    Ok((StatusCode::CREATED, Json(submitted)).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QueryCodeParams {
+    /// The query code (查询码) given at submission.
+    pub query_code: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/cases/{number}", tag = "public",
+    params(("number" = String, Path, description = "Case number"), QueryCodeParams),
+    responses(
+        (status = 200, description = "The case as its citizen sees it", body = CitizenCaseView),
+        (status = 400, description = "Missing query code", body = ErrorBody),
+        (status = 404, description = "No case with this number and code", body = ErrorBody),
+        (status = 429, description = "Too many wrong codes", body = ErrorBody),
+    ))]
+pub async fn citizen_case(
+    State(s): State<AppState>,
+    Path(number): Path<String>,
+    ClientAddr(client): ClientAddr,
+    q: Result<Query<QueryCodeParams>, QueryRejection>,
+) -> Result<Json<CitizenCaseView>, AppError> {
+    let q = query(q)?;
+    Ok(Json(s.app.citizen_view(&number, &q.query_code, &client).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RatingRequest {
+    pub query_code: String,
+    pub satisfied: bool,
+    /// Required when not satisfied: what is still wrong.
+    #[serde(default)]
+    pub comment: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{number}/rating", tag = "public", request_body = RatingRequest,
+    params(("number" = String, Path, description = "Case number")),
+    responses(
+        (status = 200, description = "Rated; the case is closed", body = CitizenCaseView),
+        (status = 400, description = "Invalid input", body = ErrorBody),
+        (status = 404, description = "No case with this number and code", body = ErrorBody),
+        (status = 409, description = "Not replied yet, or already rated", body = ErrorBody),
+        (status = 413, description = "Request too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 429, description = "Too many wrong codes", body = ErrorBody),
+    ))]
+pub async fn citizen_rate(
+    State(s): State<AppState>,
+    Path(number): Path<String>,
+    ClientAddr(client): ClientAddr,
+    JsonBody(r): JsonBody<RatingRequest>,
+) -> Result<Json<CitizenCaseView>, AppError> {
+    Ok(Json(s.app.citizen_rate(&number, &r.query_code, &client, r.satisfied, r.comment).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// Bearer token for API clients (the browser gets the same in an HttpOnly cookie).
+    pub token: String,
+    /// Send back in `X-CSRF-Token` on state-changing requests authenticated by the cookie.
+    pub csrf_token: String,
+    pub user: Me,
+}
+
+fn me_view(s: &AppState, username: &str, display_name: &str, role: Role, unit: Option<&mailbox_domain::UnitId>) -> Me {
+    Me {
+        username: username.into(),
+        display_name: display_name.into(),
+        role,
+        unit: unit.map(|u| u.to_string()),
+        unit_name: unit.map(|u| crate::views::unit_name(&s.app.org, u)),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "staff", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in; also sets the session cookie", body = LoginResponse),
+        (status = 400, description = "Wrong user name or password", body = ErrorBody),
+        (status = 409, description = "Account locked after repeated failures", body = ErrorBody),
+        (status = 413, description = "Request too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+    ))]
+pub async fn login(State(s): State<AppState>, JsonBody(r): JsonBody<LoginRequest>) -> Result<Response, AppError> {
+    let local = s.local.as_ref().ok_or(AppError::NotFound)?;
+    let ok = local.login(r.username.trim(), &r.password, s.app.now()).await?;
+    tracing::info!(user = %ok.account.username, "signed in");
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+        ok.token,
+        SESSION_HOURS * 3600
+    );
+    let a = &ok.account;
+    let body = LoginResponse {
+        token: ok.token.clone(),
+        csrf_token: ok.csrf_token,
+        user: me_view(&s, &a.username, &a.display_name, a.role, a.unit.as_ref()),
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "staff",
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Missing CSRF token", body = ErrorBody),
+    ))]
+pub async fn logout(State(s): State<AppState>, _staff: Staff, headers: HeaderMap) -> Result<Response, AppError> {
+    if let (Some(local), Some((token, _))) = (s.local.as_ref(), session_token(&headers)) {
+        local.logout(&token).await?;
+    }
+    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "staff",
+    responses((status = 200, description = "The signed-in user", body = Me), (status = 401, description = "Not signed in", body = ErrorBody)))]
+pub async fn me_handler(State(s): State<AppState>, Staff(id): Staff) -> Json<Me> {
+    let a = &id.actor;
+    Json(me_view(&s, a.user.as_str(), &id.display_name, a.role, a.unit.as_ref()))
+}
+
+#[utoipa::path(get, path = "/api/v1/staff/units", tag = "staff",
+    responses((status = 200, description = "Units a case can be dispatched to", body = Vec<UnitView>), (status = 401, description = "Not signed in", body = ErrorBody)))]
+pub async fn units(State(s): State<AppState>, _staff: Staff) -> Json<Vec<UnitView>> {
+    Json(
+        s.app
+            .org
+            .units
+            .iter()
+            .map(|u| UnitView {
+                id: u.id.to_string(),
+                name: u.name.clone(),
+                jurisdiction: u.jurisdiction.to_string(),
+                kind: enum_name(&u.kind),
+            })
+            .collect(),
+    )
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InboxParams {
+    /// Comma-separated statuses, e.g. `dispatched,in_progress`; all when absent.
+    pub status: Option<String>,
+    /// At most this many cases (1–500, default 200).
+    pub limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/v1/staff/inbox", tag = "staff", params(InboxParams),
+    responses(
+        (status = 200, description = "The user's cases, earliest deadline first", body = Vec<CaseSummary>),
+        (status = 400, description = "Bad filter", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The role has no inbox", body = ErrorBody),
+    ))]
+pub async fn inbox(
+    State(s): State<AppState>,
+    Staff(id): Staff,
+    q: Result<Query<InboxParams>, QueryRejection>,
+) -> Result<Json<Vec<CaseSummary>>, AppError> {
+    let q = query(q)?;
+    let mut statuses = Vec::new();
+    for word in q.status.as_deref().unwrap_or("").split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        let status: CaseStatus = serde_json::from_value(serde_json::Value::String(word.into()))
+            .map_err(|_| AppError::invalid("invalid_status", "status", format!("未知的状态“{word}”")))?;
+        statuses.push(status);
+    }
+    let limit = q.limit.unwrap_or(200);
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::invalid("invalid_limit", "limit", "limit 须在 1 至 500 之间"));
+    }
+    Ok(Json(s.app.inbox(&id.actor, statuses, limit as usize).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/staff/outbox", tag = "staff",
+    responses(
+        (status = 200, description = "Notifications for the user's unit (all units for supervisors and admins)", body = Vec<NotificationView>),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+pub async fn outbox(State(s): State<AppState>, Staff(id): Staff) -> Result<Json<Vec<NotificationView>>, AppError> {
+    let unit = match id.actor.role {
+        Role::Supervisor | Role::Admin => None,
+        _ => id.actor.unit.clone(),
+    };
+    let list = s.app.store.notifications(unit.as_ref(), 200).await?;
+    Ok(Json(list.into_iter().map(NotificationView::from).collect()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationView {
+    pub unit: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<Notification> for NotificationView {
+    fn from(n: Notification) -> Self {
+        NotificationView { unit: n.unit.to_string(), subject: n.subject, body: n.body, created_at: n.created_at }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/staff/cases/{id}", tag = "staff",
+    params(("id" = String, Path, description = "Case id")),
+    responses(
+        (status = 200, description = "The case, its audit trail, deadline explanation and the actions allowed now", body = StaffCaseView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "No such case, or not visible to this user", body = ErrorBody),
+    ))]
+pub async fn staff_case(
+    State(s): State<AppState>,
+    Staff(id): Staff,
+    Path(case): Path<String>,
+) -> Result<Json<StaffCaseView>, AppError> {
+    Ok(Json(s.app.staff_view(&id.actor, &CaseId::new(case)).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ActionRequest {
+    /// The case version the user saw; a stale version is refused with 409.
+    pub version: Option<u64>,
+    pub command: Command,
+}
+
+#[utoipa::path(post, path = "/api/v1/staff/cases/{id}/actions/{action}", tag = "staff", request_body = ActionRequest,
+    params(("id" = String, Path, description = "Case id"), ("action" = Action, Path, description = "Must equal command.action")),
+    responses(
+        (status = 200, description = "Done; the case as it is now", body = StaffCaseView),
+        (status = 400, description = "Invalid input", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not allowed for this user, or missing CSRF token", body = ErrorBody),
+        (status = 404, description = "No such case, or not visible to this user", body = ErrorBody),
+        (status = 409, description = "Stale version, or not possible in the case's status", body = ErrorBody),
+        (status = 413, description = "Request too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+    ))]
+pub async fn act(
+    State(s): State<AppState>,
+    Staff(id): Staff,
+    Path((case, action)): Path<(String, String)>,
+    JsonBody(r): JsonBody<ActionRequest>,
+) -> Result<Json<StaffCaseView>, AppError> {
+    if enum_name(&r.command.action()) != action {
+        return Err(AppError::invalid("action_mismatch", "action", "路径中的操作与请求内容不一致"));
+    }
+    let case = s.app.act(&id.actor, &CaseId::new(case), r.version, r.command).await?;
+    Ok(Json(s.app.view_of(&id.actor, case).await?))
+}

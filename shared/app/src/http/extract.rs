@@ -1,0 +1,110 @@
+//! Extractors that turn a request into checked values, answering bad input with a clear Chinese
+//! error and a stable code before any handler runs.
+
+use super::{error_response, AppState, CSRF_HEADER, SESSION_COOKIE};
+use crate::accounts::Identity;
+use crate::error::AppError;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+
+/// A JSON body: `application/json`, at most the request limit, UTF-8, well-formed.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(error_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "请求内容须为 JSON（Content-Type: application/json）",
+                None,
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| error_response(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", "请求内容过大", None))?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            error_response(StatusCode::BAD_REQUEST, "invalid_encoding", "请求内容须为 UTF-8 编码", None)
+        })?;
+        serde_json::from_str(text).map(JsonBody).map_err(|e| {
+            let message = format!("请求格式不正确：{}", e);
+            error_response(StatusCode::BAD_REQUEST, "malformed_json", &message, None)
+        })
+    }
+}
+
+/// The client's address, for rate limiting; never logged with personal data.
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .or_else(|| parts.extensions.get::<SourceIp>().map(|s| s.0.clone()))
+            .unwrap_or_else(|| "unknown".into());
+        Ok(ClientAddr(addr))
+    }
+}
+
+/// The client address as the AWS deployment learns it from API Gateway's request context.
+#[derive(Clone)]
+pub struct SourceIp(pub String);
+
+/// A signed-in staff member. State-changing requests authenticated by cookie must carry the
+/// session's CSRF token in `X-CSRF-Token`; bearer-token requests need not (browsers never add them).
+pub struct Staff(pub Identity);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let identity = state
+            .auth
+            .identify(&parts.headers)
+            .await
+            .map_err(IntoResponse::into_response)?
+            .ok_or_else(|| AppError::Unauthorized.into_response())?;
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if let (false, Some(expected)) = (safe, identity.csrf_token.as_deref()) {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+            if sent.is_empty() || sent != expected {
+                return Err(error_response(StatusCode::FORBIDDEN, "csrf", "页面已过期，请刷新后重试", None));
+            }
+        }
+        Ok(Staff(identity))
+    }
+}
+
+/// The session token from the `Authorization: Bearer` header (preferred) or the session cookie,
+/// and whether it came from the cookie.
+pub fn session_token(headers: &HeaderMap) -> Option<(String, bool)> {
+    if let Some(bearer) =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some((bearer.trim().to_owned(), false));
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| (v.to_owned(), true))
+}

@@ -1,0 +1,142 @@
+//! The HTTP API, one `axum::Router` for both deployments: `axum::serve` mounts it in the embedded
+//! host, `lambda_http::run` in each HTTP function.
+
+pub mod api;
+pub mod extract;
+pub mod openapi;
+
+use crate::accounts::LocalAuth;
+use crate::error::AppError;
+use crate::service::App;
+use async_trait::async_trait;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+/// Where a request's staff identity comes from: the embedded host's sessions, or API Gateway's
+/// JWT claims on AWS.
+#[async_trait]
+pub trait Authenticator: Send + Sync + 'static {
+    async fn identify(&self, headers: &HeaderMap) -> Result<Option<crate::accounts::Identity>, AppError>;
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub app: Arc<App>,
+    pub auth: Arc<dyn Authenticator>,
+    /// Local accounts: present in the embedded host, which then also serves login and logout.
+    pub local: Option<Arc<LocalAuth>>,
+}
+
+pub const SESSION_COOKIE: &str = "mb_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The error body of every non-2xx answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable code, e.g. `title_too_long`.
+    pub code: String,
+    /// Message for people, in Chinese.
+    pub message: String,
+    /// The request field at fault, when there is one.
+    pub field: Option<String>,
+}
+
+pub fn error_response(status: StatusCode, code: &str, message: &str, field: Option<&str>) -> Response {
+    let body = ErrorBody {
+        error: ErrorDetail { code: code.into(), message: message.into(), field: field.map(str::to_owned) },
+    };
+    (status, Json(body)).into_response()
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let message = self.to_string();
+        match self {
+            AppError::Invalid { code, field, .. } => error_response(StatusCode::BAD_REQUEST, code, &message, field),
+            AppError::NotFound => error_response(StatusCode::NOT_FOUND, "not_found", &message, None),
+            AppError::Forbidden(_) => error_response(StatusCode::FORBIDDEN, "forbidden", &message, None),
+            AppError::Conflict { code, .. } => error_response(StatusCode::CONFLICT, code, &message, None),
+            AppError::Unauthorized => error_response(StatusCode::UNAUTHORIZED, "unauthorized", &message, None),
+            AppError::RateLimited => error_response(StatusCode::TOO_MANY_REQUESTS, "rate_limited", &message, None),
+            AppError::Internal(cause) => {
+                // The cause goes to the log, never to the client.
+                tracing::error!(%cause, "internal error");
+                error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", "服务暂时不可用，请稍后再试", None)
+            }
+        }
+    }
+}
+
+/// Every route of the API.
+pub fn router(state: AppState) -> Router {
+    let mut api = Router::new()
+        .route("/api/v1/mailboxes", get(api::mailboxes))
+        .route("/api/v1/cases", post(api::submit))
+        .route("/api/v1/cases/{number}", get(api::citizen_case))
+        .route("/api/v1/cases/{number}/rating", post(api::citizen_rate))
+        .route("/api/v1/auth/me", get(api::me_handler))
+        .route("/api/v1/staff/units", get(api::units))
+        .route("/api/v1/staff/inbox", get(api::inbox))
+        .route("/api/v1/staff/outbox", get(api::outbox))
+        .route("/api/v1/staff/cases/{id}", get(api::staff_case))
+        .route("/api/v1/staff/cases/{id}/actions/{action}", post(api::act));
+    if state.local.is_some() {
+        api = api.route("/api/v1/auth/login", post(api::login)).route("/api/v1/auth/logout", post(api::logout));
+    }
+    api.route("/healthz", get(api::healthz))
+        .route("/api/openapi.json", get(openapi::document))
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(crate::input::REQUEST_MAX_BYTES))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// Headers on every response: no sniffing, no framing, a strict Content-Security-Policy, and no
+/// caching of anything that may carry personal data.
+async fn security_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    let set = |h: &mut HeaderMap, k: header::HeaderName, v: &'static str| {
+        h.entry(k).or_insert(HeaderValue::from_static(v));
+    };
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(h, header::REFERRER_POLICY, "no-referrer");
+    set(
+        h,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    );
+    set(h, header::CACHE_CONTROL, "no-store");
+    response
+}
+
+/// The embedded host's authenticator: local sessions, by cookie or bearer token.
+pub struct SessionAuthenticator {
+    pub local: Arc<LocalAuth>,
+    pub clock: Arc<dyn crate::ports::Clock>,
+}
+
+#[async_trait]
+impl Authenticator for SessionAuthenticator {
+    async fn identify(&self, headers: &HeaderMap) -> Result<Option<crate::accounts::Identity>, AppError> {
+        let Some((token, from_cookie)) = extract::session_token(headers) else { return Ok(None) };
+        let identity = self.local.identify(&token, self.clock.now()).await?;
+        Ok(identity.map(|mut i| {
+            if !from_cookie {
+                i.csrf_token = None;
+            }
+            i
+        }))
+    }
+}

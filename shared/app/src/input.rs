@@ -1,0 +1,165 @@
+//! Parsing at the edge: a submission that passes here is valid (DESIGN §8).
+
+use crate::error::AppError;
+use mailbox_domain::case::Citizen;
+use mailbox_domain::workflow::NewCase;
+use mailbox_domain::{Kind, MailboxId, Organisation};
+use regex::Regex;
+use serde::Deserialize;
+use std::sync::OnceLock;
+use utoipa::ToSchema;
+
+pub const TITLE_MAX: usize = 100;
+pub const BODY_MAX: usize = 5000;
+pub const NAME_MAX: usize = 50;
+/// Largest request body accepted anywhere in the API.
+pub const REQUEST_MAX_BYTES: usize = 64 * 1024;
+
+/// A citizen's message as posted to `POST /api/v1/cases`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct SubmitRequest {
+    /// Mailbox id from `GET /api/v1/mailboxes`, e.g. `mayor`.
+    #[schema(example = "mayor")]
+    pub mailbox: String,
+    /// `suggestion` (建议), `consultation` (咨询), `complaint` (投诉) or `help` (求助).
+    #[schema(example = "complaint")]
+    pub kind: String,
+    #[schema(example = "小区门口道路破损")]
+    pub title: String,
+    pub body: String,
+    pub name: String,
+    /// Mobile (13812345678) or landline with area code (0826-2345678).
+    #[schema(example = "13812345678")]
+    pub phone: String,
+    /// Whether the message and its reply may be published (personal data masked).
+    pub public: bool,
+}
+
+fn phone_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^(?:1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$").expect("valid regex"))
+}
+
+fn has_control_chars(s: &str) -> bool {
+    s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+}
+
+fn field(value: &str, name: &'static str, label: &str, max: usize) -> Result<String, AppError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(AppError::invalid(required_code(name), name, format!("请填写{label}")));
+    }
+    if v.chars().count() > max {
+        return Err(AppError::invalid(too_long_code(name), name, format!("{label}不能超过{max}个字")));
+    }
+    if has_control_chars(v) {
+        return Err(AppError::invalid("invalid_characters", name, format!("{label}含有不允许的控制字符")));
+    }
+    Ok(v.to_owned())
+}
+
+fn required_code(name: &str) -> &'static str {
+    match name {
+        "title" => "title_required",
+        "body" => "body_required",
+        "name" => "name_required",
+        _ => "field_required",
+    }
+}
+
+fn too_long_code(name: &str) -> &'static str {
+    match name {
+        "title" => "title_too_long",
+        "body" => "body_too_long",
+        "name" => "name_too_long",
+        _ => "field_too_long",
+    }
+}
+
+pub fn parse_kind(s: &str) -> Option<Kind> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+}
+
+impl SubmitRequest {
+    /// Checks every field; the first problem is reported.
+    pub fn parse(&self, org: &Organisation) -> Result<NewCase, AppError> {
+        if self.mailbox.trim().is_empty() {
+            return Err(AppError::invalid("mailbox_required", "mailbox", "请选择信箱"));
+        }
+        let mailbox = MailboxId::new(self.mailbox.trim());
+        if org.mailbox(&mailbox).is_none() {
+            return Err(AppError::invalid("unknown_mailbox", "mailbox", "信箱不存在"));
+        }
+        let kind = parse_kind(self.kind.trim())
+            .ok_or_else(|| AppError::invalid("invalid_kind", "kind", "请选择留言类型：建议、咨询、投诉或求助"))?;
+        let title = field(&self.title, "title", "标题", TITLE_MAX)?;
+        let body = field(&self.body, "body", "留言内容", BODY_MAX)?;
+        let name = field(&self.name, "name", "姓名", NAME_MAX)?;
+        let phone = self.phone.trim();
+        if phone.is_empty() {
+            return Err(AppError::invalid("phone_required", "phone", "请填写联系电话"));
+        }
+        if !phone_re().is_match(phone) {
+            return Err(AppError::invalid(
+                "phone_invalid",
+                "phone",
+                "联系电话格式不正确，请填写手机号或带区号的固定电话",
+            ));
+        }
+        Ok(NewCase {
+            mailbox,
+            kind,
+            title,
+            body,
+            citizen: Citizen { name, phone: phone.to_owned() },
+            publishable: self.public,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok() -> SubmitRequest {
+        SubmitRequest {
+            mailbox: "mayor".into(),
+            kind: "complaint".into(),
+            title: "标题".into(),
+            body: "内容".into(),
+            name: "张三".into(),
+            phone: "13812345678".into(),
+            public: true,
+        }
+    }
+
+    fn code(r: SubmitRequest) -> &'static str {
+        match r.parse(&Organisation::guangan()) {
+            Err(AppError::Invalid { code, .. }) => code,
+            other => panic!("expected invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn valid_request_parses() {
+        let new = ok().parse(&Organisation::guangan()).unwrap();
+        assert_eq!(new.kind, Kind::Complaint);
+    }
+
+    #[test]
+    fn each_rule_has_its_code() {
+        assert_eq!(code(SubmitRequest { mailbox: "nowhere".into(), ..ok() }), "unknown_mailbox");
+        assert_eq!(code(SubmitRequest { mailbox: "".into(), ..ok() }), "mailbox_required");
+        assert_eq!(code(SubmitRequest { kind: "praise".into(), ..ok() }), "invalid_kind");
+        assert_eq!(code(SubmitRequest { title: " ".into(), ..ok() }), "title_required");
+        assert_eq!(code(SubmitRequest { title: "长".repeat(101), ..ok() }), "title_too_long");
+        assert_eq!(code(SubmitRequest { body: "长".repeat(5001), ..ok() }), "body_too_long");
+        assert_eq!(code(SubmitRequest { name: "".into(), ..ok() }), "name_required");
+        assert_eq!(code(SubmitRequest { phone: "12345".into(), ..ok() }), "phone_invalid");
+        assert_eq!(code(SubmitRequest { phone: "".into(), ..ok() }), "phone_required");
+        assert_eq!(code(SubmitRequest { body: "a\u{0}b".into(), ..ok() }), "invalid_characters");
+        assert!(SubmitRequest { phone: "0826-2345678".into(), ..ok() }.parse(&Organisation::guangan()).is_ok());
+        assert!(SubmitRequest { title: "长".repeat(100), ..ok() }.parse(&Organisation::guangan()).is_ok());
+    }
+}

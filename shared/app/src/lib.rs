@@ -1,0 +1,13 @@
+//! Use cases of the Mayor's Mailbox over its ports, and the HTTP API both deployments serve.
+
+pub mod accounts;
+pub mod error;
+pub mod http;
+pub mod input;
+pub mod limiter;
+pub mod ports;
+pub mod service;
+pub mod views;
+
+pub use error::AppError;
+pub use service::{Adapters, App};

@@ -1,0 +1,183 @@
+//! Ports: what the use cases need from the outside world. Each deployment provides adapters
+//! (SQLite in the embedded host, DynamoDB/SQS on AWS); one conformance suite checks every adapter.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use mailbox_domain::case::Case;
+use mailbox_domain::stats::CounterDelta;
+use mailbox_domain::workflow::AuditEvent;
+use mailbox_domain::{CaseId, CaseNumber, CaseStatus, MailboxId, UnitId};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The record does not exist.
+    #[error("not found")]
+    NotFound,
+    /// Someone else wrote first (stale version, duplicate event or key).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The storage could not be reached or refused the write; the caller may retry.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The submission's idempotency record: a retried POST with the same key gets the same case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub key: String,
+    /// Digest of the request body: the same key with a different request is refused.
+    pub fingerprint: String,
+    /// The query code handed out for this submission, kept so that a retry can return it again.
+    pub query_code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateOutcome {
+    Created,
+    /// The idempotency key was used before for the same request: the case it created.
+    Existing {
+        case: Box<Case>,
+        query_code: String,
+    },
+    /// The idempotency key was used before for a different request.
+    KeyReused,
+}
+
+/// A notification to staff (SMS/e-mail on AWS, the outbox table in the embedded host).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Unique per notification: writing the same key twice keeps one.
+    pub key: String,
+    pub unit: UnitId,
+    pub subject: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Which cases a list asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Cases whose dispatching unit is this one (a dispatcher's inbox).
+    Dispatcher(UnitId),
+    /// Cases dispatched to this unit as lead or co-handler (a handler's inbox).
+    Handler(UnitId),
+    /// Every case (supervisors).
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseQuery {
+    pub scope: Scope,
+    /// Only these statuses; empty means all.
+    pub statuses: Vec<CaseStatus>,
+    pub limit: usize,
+}
+
+/// Storage of cases, their audit trails and statistics counters.
+#[async_trait]
+pub trait CaseStore: Send + Sync + 'static {
+    /// Stores a new case with its first event and counter changes in one transaction. With an
+    /// idempotency record, a second call with the same key stores nothing and returns the first case.
+    async fn create(
+        &self,
+        case: &Case,
+        event: &AuditEvent,
+        counters: &[CounterDelta],
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> StoreResult<CreateOutcome>;
+
+    /// Writes a new version of a case over `expected_version`, with its events, counter changes and
+    /// notifications, in one transaction. `Conflict` if the stored version is another.
+    async fn update(
+        &self,
+        case: &Case,
+        expected_version: u64,
+        events: &[AuditEvent],
+        counters: &[CounterDelta],
+        notifications: &[Notification],
+    ) -> StoreResult<()>;
+
+    async fn get(&self, id: &CaseId) -> StoreResult<Option<Case>>;
+    async fn get_by_number(&self, number: &CaseNumber) -> StoreResult<Option<Case>>;
+    /// The audit trail, oldest first.
+    async fn events(&self, id: &CaseId) -> StoreResult<Vec<AuditEvent>>;
+    /// Cases in scope, earliest due first (cases without a deadline after, oldest first).
+    async fn list(&self, query: &CaseQuery) -> StoreResult<Vec<Case>>;
+    /// Open cases with a deadline before `before`, earliest first, without reading any other case.
+    async fn due_before(&self, before: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Case>>;
+    /// Replied cases whose reply is public, newest first, optionally for one mailbox and month
+    /// (`YYYY-MM` of the reply, China time).
+    async fn public_replies(
+        &self,
+        mailbox: Option<&MailboxId>,
+        month: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Case>>;
+    /// Counters whose key starts with `prefix`.
+    async fn counters(&self, prefix: &str) -> StoreResult<Vec<(String, i64)>>;
+    /// Next value of a named sequence (1, 2, …); gaps are possible, repeats are not.
+    async fn next_sequence(&self, name: &str) -> StoreResult<u64>;
+    /// Notifications not yet delivered, oldest first (the embedded outbox; on AWS, a record of what was sent).
+    async fn notifications(&self, unit: Option<&UnitId>, limit: usize) -> StoreResult<Vec<Notification>>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+    #[error("unknown queue {0}")]
+    UnknownQueue(String),
+}
+
+pub type QueueResult<T> = Result<T, QueueError>;
+
+/// A message taken from a queue; invisible to others until its visibility timeout passes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub id: String,
+    pub body: String,
+    /// How many times it has been received, this time included.
+    pub receive_count: u32,
+    /// Proof of this receipt, needed to delete the message.
+    pub receipt: String,
+}
+
+/// Durable hand-off queues between jurisdictions, each with a dead-letter queue: a message received
+/// more than the queue's maximum number of times is moved there instead of being delivered again.
+#[async_trait]
+pub trait HandoffQueue: Send + Sync + 'static {
+    async fn send(&self, queue: &str, body: &str) -> QueueResult<()>;
+    async fn receive(&self, queue: &str, max: usize, visibility: Duration) -> QueueResult<Vec<Received>>;
+    /// Acknowledges a message; deleting with a stale receipt (the message was received again since)
+    /// leaves it in the queue.
+    async fn delete(&self, queue: &str, receipt: &str) -> QueueResult<()>;
+    /// Messages in the queue's dead-letter queue.
+    async fn dead_letters(&self, queue: &str) -> QueueResult<Vec<Received>>;
+}
+
+/// The time, injectable so that tests can move it.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Delivery of notifications to staff. The embedded host keeps them in its outbox table (shown in
+/// the console); on AWS an SNS/SES adapter sends them. Writing the same key twice keeps one.
+#[async_trait]
+pub trait Notifier: Send + Sync + 'static {
+    async fn notify(&self, notifications: &[Notification]) -> StoreResult<()>;
+}

@@ -1,0 +1,429 @@
+//! The use cases. Every deployment calls these; only the adapters behind the ports differ.
+
+use crate::error::AppError;
+use crate::input::SubmitRequest;
+use crate::limiter::AttemptLimiter;
+use crate::ports::{
+    CaseQuery, CaseStore, Clock, CreateOutcome, HandoffQueue, IdempotencyRecord, Notification, Notifier, Scope,
+};
+use crate::views::{self, CaseSummary, CitizenCaseView, StaffCaseView};
+use chrono::{DateTime, Utc};
+use mailbox_domain::case::Case;
+use mailbox_domain::deadline::cst;
+use mailbox_domain::stats::counter_deltas;
+use mailbox_domain::workflow::{AuditEvent, Command, Context, EventKind, WorkflowError};
+use mailbox_domain::{
+    authorize, can_view, Action, Actor, Calendar, CaseId, CaseNumber, CaseStatus, Organisation, Role,
+};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use utoipa::ToSchema;
+
+/// Characters of query codes: no 0/O, 1/I/L, so that codes read aloud or copied by hand survive.
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+const CODE_LEN: usize = 10;
+
+/// The queue through which a jurisdiction takes in cases dispatched to its units.
+pub fn handoff_queue(jurisdiction: &str) -> String {
+    format!("handoff-{jurisdiction}")
+}
+
+/// The body of a hand-off message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handoff {
+    pub case: CaseId,
+    /// The case version written by the dispatch; a later version means the message is old news.
+    pub version: u64,
+    pub lead: mailbox_domain::UnitId,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Submitted {
+    /// The case number (留言编号).
+    pub number: String,
+    /// The secret to follow the case (查询码); shown once, keep it.
+    pub query_code: String,
+    pub status: CaseStatus,
+    pub submitted_at: DateTime<Utc>,
+    /// True when this answers a retry with the same Idempotency-Key.
+    pub replayed: bool,
+}
+
+/// What a deadline sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    pub examined: usize,
+    pub supervised: usize,
+    pub already_done: usize,
+}
+
+pub struct App {
+    pub org: Arc<Organisation>,
+    calendar: RwLock<Arc<Calendar>>,
+    pub store: Arc<dyn CaseStore>,
+    pub queue: Arc<dyn HandoffQueue>,
+    pub notifier: Arc<dyn Notifier>,
+    pub clock: Arc<dyn Clock>,
+    limiter: AttemptLimiter,
+}
+
+/// The adapters an [`App`] runs on.
+pub struct Adapters {
+    pub store: Arc<dyn CaseStore>,
+    pub queue: Arc<dyn HandoffQueue>,
+    pub notifier: Arc<dyn Notifier>,
+    pub clock: Arc<dyn Clock>,
+}
+
+fn digest(case: &CaseId, code: &str) -> String {
+    hex::encode(Sha256::digest(format!("{case}:{code}").as_bytes()))
+}
+
+/// Compares in time independent of where the strings differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl App {
+    pub fn new(org: Arc<Organisation>, calendar: Calendar, adapters: Adapters) -> App {
+        App {
+            org,
+            calendar: RwLock::new(Arc::new(calendar)),
+            store: adapters.store,
+            queue: adapters.queue,
+            notifier: adapters.notifier,
+            clock: adapters.clock,
+            limiter: AttemptLimiter::new(5, Duration::from_secs(15 * 60)),
+        }
+    }
+
+    pub fn calendar(&self) -> Arc<Calendar> {
+        self.calendar.read().expect("calendar lock").clone()
+    }
+
+    pub fn set_calendar(&self, calendar: Calendar) {
+        *self.calendar.write().expect("calendar lock") = Arc::new(calendar);
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// A citizen submits a message. With an idempotency key, a retry returns the first answer.
+    pub async fn submit(&self, request: &SubmitRequest, idempotency_key: Option<&str>) -> Result<Submitted, AppError> {
+        let new = request.parse(&self.org)?;
+        let now = self.now();
+        let day = now.with_timezone(&cst()).format("%Y%m%d").to_string();
+        let seq = self.store.next_sequence(&format!("case-number:{day}")).await?;
+        let number = CaseNumber::new(format!("{}{day}{seq:04}", self.org.case_prefix));
+        let id = CaseId::new(format!("c{}", hex::encode(rand::thread_rng().gen::<[u8; 12]>())));
+        let query_code = new_query_code();
+        let calendar = self.calendar();
+        let ctx = Context { org: &self.org, calendar: &calendar, now };
+        let (case, event) = Case::submit(&ctx, id.clone(), number, digest(&id, &query_code), new)?;
+        let counters = counter_deltas(None, &case);
+        let record = idempotency_key.map(|key| IdempotencyRecord {
+            key: key.to_owned(),
+            fingerprint: fingerprint(request),
+            query_code: query_code.clone(),
+        });
+        match self.store.create(&case, &event, &counters, record.as_ref()).await? {
+            CreateOutcome::Created => {
+                tracing::info!(case = %case.id, number = %case.number, mailbox = %case.mailbox, "case submitted");
+                Ok(Submitted {
+                    number: case.number.to_string(),
+                    query_code,
+                    status: case.status,
+                    submitted_at: case.submitted_at,
+                    replayed: false,
+                })
+            }
+            CreateOutcome::Existing { case, query_code } => Ok(Submitted {
+                number: case.number.to_string(),
+                query_code,
+                status: case.status,
+                submitted_at: case.submitted_at,
+                replayed: true,
+            }),
+            CreateOutcome::KeyReused => Err(AppError::Conflict {
+                code: "idempotency_key_reused",
+                message: "该请求标识已用于另一条留言，请刷新页面后重新提交".into(),
+            }),
+        }
+    }
+
+    /// Finds the citizen's case by number and query code; repeated wrong codes are refused for a while.
+    async fn citizen_case(&self, number: &str, query_code: &str, client: &str) -> Result<Case, AppError> {
+        let now = self.now();
+        let keys = [format!("n:{number}"), format!("c:{client}")];
+        if keys.iter().any(|k| self.limiter.blocked(k, now)) {
+            return Err(AppError::RateLimited);
+        }
+        let found = self.store.get_by_number(&CaseNumber::new(number)).await?;
+        let code = query_code.trim().to_ascii_uppercase();
+        match found {
+            Some(case) if same(&case.query_code_digest, &digest(&case.id, &code)) => Ok(case),
+            _ => {
+                for k in &keys {
+                    self.limiter.fail(k, now);
+                }
+                Err(AppError::NotFound)
+            }
+        }
+    }
+
+    pub async fn citizen_view(
+        &self,
+        number: &str,
+        query_code: &str,
+        client: &str,
+    ) -> Result<CitizenCaseView, AppError> {
+        let case = self.citizen_case(number, query_code, client).await?;
+        let events = self.store.events(&case.id).await?;
+        Ok(views::citizen_view(&self.org, &case, &events))
+    }
+
+    pub async fn citizen_rate(
+        &self,
+        number: &str,
+        query_code: &str,
+        client: &str,
+        satisfied: bool,
+        comment: String,
+    ) -> Result<CitizenCaseView, AppError> {
+        let case = self.citizen_case(number, query_code, client).await?;
+        let actor = Actor::citizen(case.id.clone());
+        let case = self.act(&actor, &case.id, Some(case.version), Command::Rate { satisfied, comment }).await?;
+        let events = self.store.events(&case.id).await?;
+        Ok(views::citizen_view(&self.org, &case, &events))
+    }
+
+    /// A staff (or system) action on a case, written over `expected_version` when given.
+    pub async fn act(
+        &self,
+        actor: &Actor,
+        id: &CaseId,
+        expected_version: Option<u64>,
+        command: Command,
+    ) -> Result<Case, AppError> {
+        let mut case = self.store.get(id).await?.ok_or(AppError::NotFound)?;
+        if !can_view(actor, &case) {
+            return Err(AppError::NotFound);
+        }
+        if expected_version.is_some_and(|v| v != case.version) {
+            return Err(AppError::stale());
+        }
+        let before = case.clone();
+        let calendar = self.calendar();
+        let ctx = Context { org: &self.org, calendar: &calendar, now: self.now() };
+        let events = case.apply(&ctx, actor, command)?;
+        let counters = counter_deltas(Some(&before), &case);
+        let notifications = self.notifications_for(&case, &events);
+        self.store.update(&case, before.version, &events, &counters, &notifications).await?;
+        tracing::info!(case = %case.id, version = case.version, user = %actor.user, events = events.len(), "case updated");
+        self.hand_off(&case, &events).await;
+        Ok(case)
+    }
+
+    /// Cases dispatched to a unit of another jurisdiction cross that jurisdiction's queue. Sent after
+    /// the commit: if sending fails, the case is still in the unit's inbox (the store is the truth),
+    /// and the failure is logged for the operator.
+    async fn hand_off(&self, case: &Case, events: &[AuditEvent]) {
+        if !events.iter().any(|e| matches!(e.kind, EventKind::Dispatched { .. })) {
+            return;
+        }
+        let (Some(jurisdiction), Some(lead)) = (case.handoff_jurisdiction(&self.org), case.lead()) else { return };
+        let message = Handoff { case: case.id.clone(), version: case.version, lead: lead.clone() };
+        let body = serde_json::to_string(&message).expect("hand-off serialises");
+        if let Err(e) = self.queue.send(&handoff_queue(jurisdiction.id.as_str()), &body).await {
+            tracing::error!(case = %case.id, error = %e, "hand-off not sent; the case stays in the unit's inbox");
+        }
+    }
+
+    fn notifications_for(&self, case: &Case, events: &[AuditEvent]) -> Vec<Notification> {
+        let mut out = Vec::new();
+        for e in events {
+            let (unit, subject) = match &e.kind {
+                EventKind::Dispatched { mode, lead, .. } => {
+                    (lead.clone(), format!("新{}留言：{}", mode.label(), case.title))
+                }
+                EventKind::Returned { .. } => (case.dispatcher.clone(), format!("留言被退回：{}", case.title)),
+                EventKind::Reported => (case.dispatcher.clone(), format!("承办单位已反馈：{}", case.title)),
+                EventKind::ExtensionRequested { .. } => {
+                    (case.dispatcher.clone(), format!("延期申请待审批：{}", case.title))
+                }
+                EventKind::Urged { .. } => match case.lead() {
+                    Some(lead) => (lead.clone(), format!("催办：{}", case.title)),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            out.push(Notification {
+                key: format!("{}:{}", case.id, e.seq),
+                unit,
+                subject,
+                body: format!("留言编号 {}", case.number),
+                created_at: e.at,
+            });
+        }
+        out
+    }
+
+    pub async fn staff_view(&self, actor: &Actor, id: &CaseId) -> Result<StaffCaseView, AppError> {
+        let case = self.store.get(id).await?.ok_or(AppError::NotFound)?;
+        if !can_view(actor, &case) {
+            return Err(AppError::NotFound);
+        }
+        self.view_of(actor, case).await
+    }
+
+    /// The view of a case the actor has just acted on. It is built even when the action took the
+    /// case out of the actor's sight (a unit returning it), so that the actor sees what they did.
+    pub async fn view_of(&self, actor: &Actor, case: Case) -> Result<StaffCaseView, AppError> {
+        let events = self.store.events(&case.id).await?;
+        let calendar = self.calendar();
+        let personal = authorize(actor, Action::ViewPersonalData, &case).is_ok();
+        let allowed_actions =
+            if can_view(actor, &case) { self.allowed_actions(actor, &case, &calendar) } else { Vec::new() };
+        let deadline = case.deadline.as_ref().and_then(|d| d.explain(&calendar).ok());
+        let mailbox_name = self.org.mailbox(&case.mailbox).map_or_else(|| case.mailbox.to_string(), |m| m.name.clone());
+        let case = if personal { case } else { views::without_personal_data(&case) };
+        Ok(StaffCaseView { case, mailbox_name, personal_data_visible: personal, events, deadline, allowed_actions })
+    }
+
+    /// Actions the actor may take now: allowed by the access rules and by the case's status.
+    fn allowed_actions(&self, actor: &Actor, case: &Case, calendar: &Calendar) -> Vec<Action> {
+        let ctx = Context { org: &self.org, calendar, now: self.now() };
+        probe_commands(case)
+            .into_iter()
+            .filter(|cmd| {
+                let mut probe = case.clone();
+                match probe.apply(&ctx, actor, cmd.clone()) {
+                    Ok(_) => true,
+                    // The probe's placeholder text may be refused; the action itself is possible.
+                    Err(WorkflowError::Invalid { .. } | WorkflowError::Deadline(_)) => true,
+                    Err(_) => false,
+                }
+            })
+            .map(|cmd| cmd.action())
+            .collect()
+    }
+
+    pub async fn inbox(
+        &self,
+        actor: &Actor,
+        statuses: Vec<CaseStatus>,
+        limit: usize,
+    ) -> Result<Vec<CaseSummary>, AppError> {
+        let scope = match (actor.role, &actor.unit) {
+            (Role::Dispatcher, Some(u)) => Scope::Dispatcher(u.clone()),
+            (Role::Handler, Some(u)) => Scope::Handler(u.clone()),
+            (Role::Supervisor, _) => Scope::All,
+            _ => return Err(AppError::Forbidden("该账号没有留言收件箱".into())),
+        };
+        let cases = self.store.list(&CaseQuery { scope, statuses, limit }).await?;
+        let now = self.now();
+        let calendar = self.calendar();
+        Ok(cases.iter().filter(|c| can_view(actor, c)).map(|c| views::summary(c, now, &calendar)).collect())
+    }
+
+    /// Takes in one hand-off message (the `handoff` queue consumer). Idempotent: a redelivered or
+    /// outdated message changes nothing. An unreadable message is an error, so the queue retries it
+    /// and finally moves it to the dead-letter queue.
+    pub async fn take_handoff(&self, body: &str) -> Result<HandoffOutcome, AppError> {
+        let message: Handoff = serde_json::from_str(body)
+            .map_err(|e| AppError::invalid("malformed_handoff", "body", format!("hand-off message unreadable: {e}")))?;
+        let case = self.store.get(&message.case).await?.ok_or(AppError::NotFound)?;
+        let current = case.lead() == Some(&message.lead) && case.status == CaseStatus::Dispatched;
+        if !current {
+            return Ok(HandoffOutcome::Outdated);
+        }
+        let notification = Notification {
+            key: format!("handoff:{}:{}", case.id, message.version),
+            unit: message.lead.clone(),
+            subject: format!("上级交办留言已送达：{}", case.title),
+            body: format!("留言编号 {}，请及时签收", case.number),
+            created_at: self.now(),
+        };
+        self.notifier.notify(&[notification]).await?;
+        Ok(HandoffOutcome::Delivered)
+    }
+
+    /// The scheduled deadline check: escalates (督办) each overdue open case to supervision, once.
+    /// Reads only the cases that are due, through the store's due-date index.
+    pub async fn deadline_sweep(&self) -> Result<SweepReport, AppError> {
+        let now = self.now();
+        let mut report = SweepReport::default();
+        let due = self.store.due_before(now, 1000).await?;
+        for case in due {
+            report.examined += 1;
+            if case.supervised {
+                report.already_done += 1;
+                continue;
+            }
+            let note = "已超过办理时限，自动转督办".to_string();
+            match self.act(&Actor::system(), &case.id, Some(case.version), Command::Supervise { note }).await {
+                Ok(_) => report.supervised += 1,
+                // Another sweep or a person got there first: nothing more to do.
+                Err(AppError::Conflict { .. }) => report.already_done += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(report)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandoffOutcome {
+    Delivered,
+    /// The case moved on (received, returned, re-dispatched) since the message was sent.
+    Outdated,
+}
+
+fn new_query_code() -> String {
+    let mut rng = rand::thread_rng();
+    (0..CODE_LEN).map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char).collect()
+}
+
+fn fingerprint(r: &SubmitRequest) -> String {
+    let canonical = serde_json::json!([r.mailbox, r.kind, r.title, r.body, r.name, r.phone, r.public]);
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+/// One command of each kind, with placeholder arguments, to ask the workflow what is possible.
+fn probe_commands(case: &Case) -> Vec<Command> {
+    use mailbox_domain::deadline::DeadlineClass;
+    let lead = case.lead().cloned().unwrap_or_else(|| mailbox_domain::UnitId::new("-"));
+    let t = || "-".to_string();
+    vec![
+        Command::Accept,
+        Command::Reject { reason: t() },
+        Command::Dispatch {
+            mode: mailbox_domain::DispatchMode::Transfer,
+            lead,
+            co_handlers: vec![],
+            class: DeadlineClass::Simple,
+            special_days: None,
+        },
+        Command::Receive,
+        Command::Return { reason: t() },
+        Command::Contribute { text: t() },
+        Command::Report { text: t() },
+        Command::Reply { text: t(), public: false },
+        Command::RecordMeeting {
+            held_on: mailbox_domain::deadline::cst_date(case.submitted_at),
+            place: t(),
+            summary: t(),
+        },
+        Command::RequestExtension { days: 1, reason: t() },
+        Command::DecideExtension { approve: false, note: t() },
+        Command::Urge { note: t() },
+        Command::Supervise { note: t() },
+        Command::Reopen { reason: t() },
+        Command::Close,
+        Command::Feature,
+    ]
+}

@@ -1,0 +1,193 @@
+//! What each audience sees of a case: citizens a status-level timeline without staff names or
+//! internal steps; staff the whole case, with personal data only where their role allows it.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use mailbox_domain::case::{Case, Rating};
+use mailbox_domain::deadline::Explanation;
+use mailbox_domain::mask::{mask_name, mask_personal_data};
+use mailbox_domain::workflow::{AuditEvent, EventKind};
+use mailbox_domain::{Action, CaseStatus, Kind, Organisation, UnitId};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MailboxView {
+    pub id: String,
+    pub name: String,
+    /// `mayor`, `district_head` or `bureau_head`.
+    pub kind: String,
+    pub jurisdiction: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UnitView {
+    pub id: String,
+    pub name: String,
+    pub jurisdiction: String,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    pub at: DateTime<Utc>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CitizenReply {
+    pub text: String,
+    pub at: DateTime<Utc>,
+    pub unit: String,
+}
+
+/// A case as its citizen sees it after proving number + query code.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CitizenCaseView {
+    pub number: String,
+    pub mailbox: String,
+    pub mailbox_name: String,
+    pub kind: Kind,
+    pub title: String,
+    pub body: String,
+    pub status: CaseStatus,
+    pub status_label: String,
+    pub submitted_at: DateTime<Utc>,
+    pub handling_unit: Option<String>,
+    pub due_on: Option<NaiveDate>,
+    pub due_provisional: bool,
+    pub invalid_reason: Option<String>,
+    pub reply: Option<CitizenReply>,
+    pub rating: Option<Rating>,
+    /// The reply can be rated now.
+    pub can_rate: bool,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// A short line of a list (inbox, search).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CaseSummary {
+    pub id: String,
+    pub number: String,
+    pub title: String,
+    pub kind: Kind,
+    pub status: CaseStatus,
+    pub status_label: String,
+    pub mailbox: String,
+    pub lead: Option<String>,
+    pub submitted_at: DateTime<Utc>,
+    pub due_on: Option<NaiveDate>,
+    pub due_at: Option<DateTime<Utc>>,
+    /// `overdue`, `due_soon` (within a working day), `normal`, or `none` without a deadline.
+    pub urgency: String,
+    pub supervised: bool,
+    pub version: u64,
+}
+
+/// The whole case for staff.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StaffCaseView {
+    pub case: Case,
+    pub mailbox_name: String,
+    pub personal_data_visible: bool,
+    pub events: Vec<AuditEvent>,
+    pub deadline: Option<Explanation>,
+    /// Actions this user's role allows on the case now.
+    pub allowed_actions: Vec<Action>,
+}
+
+pub fn unit_name(org: &Organisation, id: &UnitId) -> String {
+    org.unit(id).map_or_else(|| id.to_string(), |u| u.name.clone())
+}
+
+/// One line of the citizen's timeline, or `None` for internal steps.
+fn citizen_line(org: &Organisation, event: &AuditEvent) -> Option<String> {
+    Some(match &event.kind {
+        EventKind::Submitted { .. } => "留言已提交".into(),
+        EventKind::Accepted => "信访局已受理".into(),
+        EventKind::Rejected { reason } => format!("经审核为无效留言：{reason}"),
+        EventKind::Dispatched { mode, lead, .. } => format!("已{}至{}", mode.label(), unit_name(org, lead)),
+        EventKind::Received { due_on, .. } => format!("承办单位已签收，办理时限至{due_on}"),
+        EventKind::Returned { .. } => "承办单位已退回，信访局正在重新交办".into(),
+        EventKind::Reported => "承办单位已反馈办理结果".into(),
+        EventKind::Replied { .. } => "已答复".into(),
+        EventKind::ExtensionDecided { approved: true, due_on: Some(d), .. } => format!("办理时限延长至{d}"),
+        EventKind::Rated { satisfied } => if *satisfied { "您评价为满意" } else { "您评价为不满意" }.into(),
+        EventKind::Reopened { due_on, .. } => format!("已重新办理，办理时限至{due_on}"),
+        EventKind::Closed => "已办结".into(),
+        EventKind::DeadlineRecomputed { to, .. } => format!("节假日安排调整，办理时限调整为{to}"),
+        _ => return None,
+    })
+}
+
+pub fn citizen_view(org: &Organisation, case: &Case, events: &[AuditEvent]) -> CitizenCaseView {
+    let mailbox_name = org.mailbox(&case.mailbox).map_or_else(|| case.mailbox.to_string(), |m| m.name.clone());
+    CitizenCaseView {
+        number: case.number.to_string(),
+        mailbox: case.mailbox.to_string(),
+        mailbox_name,
+        kind: case.kind,
+        title: case.title.clone(),
+        body: case.body.clone(),
+        status: case.status,
+        status_label: case.status.label().into(),
+        submitted_at: case.submitted_at,
+        handling_unit: case.lead().map(|u| unit_name(org, u)),
+        due_on: case.deadline.as_ref().map(|d| d.due_on),
+        due_provisional: case.deadline.as_ref().is_some_and(|d| d.provisional),
+        invalid_reason: case.invalid_reason.clone(),
+        reply: case.reply.as_ref().map(|r| CitizenReply {
+            text: r.text.clone(),
+            at: r.at,
+            unit: unit_name(org, &r.unit),
+        }),
+        rating: case.rating.clone(),
+        can_rate: case.status == CaseStatus::Replied,
+        timeline: events
+            .iter()
+            .filter_map(|e| citizen_line(org, e).map(|text| TimelineEntry { at: e.at, text }))
+            .collect(),
+    }
+}
+
+pub fn urgency(case: &Case, now: DateTime<Utc>, calendar: &mailbox_domain::Calendar) -> &'static str {
+    let Some(deadline) = case.deadline.as_ref().filter(|_| case.status.is_open()) else { return "none" };
+    if deadline.is_overdue(now) {
+        return "overdue";
+    }
+    let today = mailbox_domain::deadline::cst_date(now);
+    if calendar.working_days_between(today, deadline.due_on) <= 1 {
+        "due_soon"
+    } else {
+        "normal"
+    }
+}
+
+pub fn summary(case: &Case, now: DateTime<Utc>, calendar: &mailbox_domain::Calendar) -> CaseSummary {
+    CaseSummary {
+        id: case.id.to_string(),
+        number: case.number.to_string(),
+        title: case.title.clone(),
+        kind: case.kind,
+        status: case.status,
+        status_label: case.status.label().into(),
+        mailbox: case.mailbox.to_string(),
+        lead: case.lead().map(|u| u.to_string()),
+        submitted_at: case.submitted_at,
+        due_on: case.deadline.as_ref().map(|d| d.due_on),
+        due_at: case.deadline.as_ref().map(|d| d.due_at()),
+        urgency: urgency(case, now, calendar).into(),
+        supervised: case.supervised,
+        version: case.version,
+    }
+}
+
+/// The case with personal data masked, for staff who may see the case but not who wrote it.
+pub fn without_personal_data(case: &Case) -> Case {
+    let mut c = case.clone();
+    let name = case.citizen.name.as_str();
+    c.citizen.name = mask_name(name);
+    c.citizen.phone = mask_personal_data(&case.citizen.phone, &[]);
+    c.title = mask_personal_data(&case.title, &[name]);
+    c.body = mask_personal_data(&case.body, &[name]);
+    c
+}

@@ -1,0 +1,49 @@
+//! Conformance suites for the ports, written once and run against every adapter: SQLite always,
+//! DynamoDB and SQS against a local emulator. An adapter's test file instantiates them with
+//! [`case_store_suite!`] and [`queue_suite!`], giving a function that makes a fresh adapter.
+//!
+//! Ids are random per check, so suites may share one table or database.
+
+pub mod queue;
+pub mod store;
+
+/// One `#[tokio::test]` per case-store check. `$make` is an async expression giving a fresh store.
+#[macro_export]
+macro_rules! case_store_suite {
+    ($make:expr) => {
+        $crate::case_store_suite!(@tests $make;
+            create_then_read, idempotent_create, stale_update_changes_nothing, concurrent_updates_one_wins,
+            duplicate_event_is_refused, list_by_scope_status_and_due, due_before_reads_only_open_due_cases,
+            public_replies_by_mailbox_and_month, counters_by_prefix, sequences_never_repeat, notifications_are_deduplicated);
+    };
+    (@tests $make:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let store = $make.await;
+                $crate::store::$name(&store).await;
+            }
+        )*
+    };
+}
+
+/// One `#[tokio::test]` per queue check. `$make` is an async expression giving a fresh queue that
+/// knows the queues [`queue::QUEUE_A`] and [`queue::QUEUE_B`] and moves a message to the dead-letter
+/// queue after [`queue::MAX_RECEIVES`] receives.
+#[macro_export]
+macro_rules! queue_suite {
+    ($make:expr) => {
+        $crate::queue_suite!(@tests $make;
+            send_receive_delete, invisible_until_timeout_then_redelivered, stale_receipt_keeps_message,
+            poison_message_goes_to_dead_letters_without_blocking, unknown_queue_is_an_error, queues_are_separate);
+    };
+    (@tests $make:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let queue = $make.await;
+                $crate::queue::$name(&queue).await;
+            }
+        )*
+    };
+}

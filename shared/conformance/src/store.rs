@@ -1,0 +1,283 @@
+//! Checks of the `CaseStore` port.
+
+use chrono::{DateTime, Duration, Utc};
+use mailbox_app::ports::{CaseQuery, CaseStore, CreateOutcome, IdempotencyRecord, Notification, Scope, StoreError};
+use mailbox_domain::case::{Case, Citizen};
+use mailbox_domain::deadline::DeadlineClass;
+use mailbox_domain::stats::counter_deltas;
+use mailbox_domain::workflow::{AuditEvent, Command, Context, NewCase};
+use mailbox_domain::{
+    Actor, Calendar, CaseId, CaseNumber, CaseStatus, DispatchMode, Kind, MailboxId, Organisation, Role, UnitId,
+};
+use rand::Rng;
+use std::sync::OnceLock;
+
+fn org() -> &'static Organisation {
+    static ORG: OnceLock<Organisation> = OnceLock::new();
+    ORG.get_or_init(Organisation::guangan)
+}
+
+fn token() -> String {
+    hex::encode(rand::thread_rng().gen::<[u8; 6]>())
+}
+
+fn at(days: i64) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-02T02:00:00Z").unwrap().with_timezone(&Utc) + Duration::days(days)
+}
+
+fn ctx(now: DateTime<Utc>) -> Context<'static> {
+    Context { org: org(), calendar: Calendar::builtin(), now }
+}
+
+/// A new case with a unique id and number, submitted `day` days after 2026-11-02.
+fn new_case(mailbox: &str, day: i64) -> (Case, AuditEvent) {
+    let t = token();
+    let new = NewCase {
+        mailbox: MailboxId::new(mailbox),
+        kind: Kind::Complaint,
+        title: format!("测试留言 {t}"),
+        body: "内容".into(),
+        citizen: Citizen { name: "张三".into(), phone: "13812345678".into() },
+        publishable: true,
+    };
+    Case::submit(&ctx(at(day)), CaseId::new(format!("c-{t}")), CaseNumber::new(format!("T{t}")), "digest".into(), new)
+        .unwrap()
+}
+
+async fn create<S: CaseStore>(store: &S, mailbox: &str, day: i64) -> Case {
+    let (case, event) = new_case(mailbox, day);
+    let outcome = store.create(&case, &event, &counter_deltas(None, &case), None).await.unwrap();
+    assert_eq!(outcome, CreateOutcome::Created);
+    case
+}
+
+/// Applies `cmd` and writes it; returns the new case.
+async fn step<S: CaseStore>(store: &S, case: &Case, actor: &Actor, cmd: Command, day: i64) -> Case {
+    let mut next = case.clone();
+    let events = next.apply(&ctx(at(day)), actor, cmd).unwrap();
+    store.update(&next, case.version, &events, &counter_deltas(Some(case), &next), &[]).await.unwrap();
+    next
+}
+
+fn dispatcher() -> Actor {
+    Actor::staff("d", Role::Dispatcher, Some(UnitId::new("city-xfj")))
+}
+
+fn handler(unit: &str) -> Actor {
+    Actor::staff("h", Role::Handler, Some(UnitId::new(unit)))
+}
+
+/// A mayor's-mailbox case transferred to `lead` with a co-handler, received on `day`.
+async fn in_progress<S: CaseStore>(store: &S, lead: &str, co: &str, day: i64) -> Case {
+    let case = create(store, "mayor", day).await;
+    let case = step(store, &case, &dispatcher(), Command::Accept, day).await;
+    let dispatch = Command::Dispatch {
+        mode: DispatchMode::Transfer,
+        lead: UnitId::new(lead),
+        co_handlers: vec![UnitId::new(co)],
+        class: DeadlineClass::Simple,
+        special_days: None,
+    };
+    let case = step(store, &case, &dispatcher(), dispatch, day).await;
+    step(store, &case, &handler(lead), Command::Receive, day).await
+}
+
+async fn replied<S: CaseStore>(store: &S, lead: &str, day: i64, public: bool) -> Case {
+    let case = in_progress(store, lead, "water", day).await;
+    step(store, &case, &handler(lead), Command::Reply { text: "已处理，联系电话13812345678".into(), public }, day + 1)
+        .await
+}
+
+pub async fn create_then_read<S: CaseStore>(store: &S) {
+    let case = create(store, "mayor", 0).await;
+    assert_eq!(store.get(&case.id).await.unwrap().as_ref(), Some(&case));
+    assert_eq!(store.get_by_number(&case.number).await.unwrap().as_ref(), Some(&case));
+    assert_eq!(store.get(&CaseId::new("c-missing")).await.unwrap(), None);
+    assert_eq!(store.get_by_number(&CaseNumber::new("T-missing")).await.unwrap(), None);
+    let events = store.events(&case.id).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].seq, 1);
+}
+
+pub async fn idempotent_create<S: CaseStore>(store: &S) {
+    let key = format!("key-{}", token());
+    let record = IdempotencyRecord { key: key.clone(), fingerprint: "f1".into(), query_code: "CODE1".into() };
+    let (first, event) = new_case("mayor", 0);
+    let counters = counter_deltas(None, &first);
+    assert_eq!(store.create(&first, &event, &counters, Some(&record)).await.unwrap(), CreateOutcome::Created);
+    // A retry builds a new case (new id and number); the store answers with the first.
+    let (retry, retry_event) = new_case("mayor", 0);
+    match store.create(&retry, &retry_event, &counter_deltas(None, &retry), Some(&record)).await.unwrap() {
+        CreateOutcome::Existing { case, query_code } => {
+            assert_eq!(*case, first);
+            assert_eq!(query_code, "CODE1");
+        }
+        other => panic!("expected the first case, got {other:?}"),
+    }
+    assert_eq!(store.get(&retry.id).await.unwrap(), None, "the retry stored nothing");
+    let other = IdempotencyRecord { fingerprint: "f2".into(), ..record };
+    let (third, third_event) = new_case("mayor", 0);
+    assert_eq!(store.create(&third, &third_event, &[], Some(&other)).await.unwrap(), CreateOutcome::KeyReused);
+    assert_eq!(store.get(&third.id).await.unwrap(), None);
+}
+
+pub async fn stale_update_changes_nothing<S: CaseStore>(store: &S) {
+    let case = create(store, "mayor", 0).await;
+    let prefix = mailbox_domain::stats::Cell::of(&case).key();
+    let before_counters = store.counters(&prefix).await.unwrap();
+    let accepted = step(store, &case, &dispatcher(), Command::Accept, 0).await;
+    assert_eq!(accepted.version, case.version + 1);
+    // Someone writes over the old version again.
+    let mut stale = case.clone();
+    let events = stale.apply(&ctx(at(0)), &dispatcher(), Command::Reject { reason: "重复".into() }).unwrap();
+    let err = store
+        .update(&stale, case.version, &events, &counter_deltas(Some(&case), &stale), &[])
+        .await
+        .expect_err("stale version is refused");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    // The version check alone refuses it, even when no event number collides.
+    let err = store.update(&stale, case.version, &[], &[], &[]).await.expect_err("stale version is refused");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.get(&case.id).await.unwrap().unwrap(), accepted);
+    assert_eq!(store.events(&case.id).await.unwrap().len(), 2, "the refused write added no event");
+    let submitted_cell = store.counters(&prefix).await.unwrap();
+    assert_eq!(
+        submitted_cell.iter().map(|(_, v)| v).sum::<i64>(),
+        before_counters.iter().map(|(_, v)| v).sum::<i64>() - 1
+    );
+}
+
+pub async fn concurrent_updates_one_wins<S: CaseStore>(store: &S) {
+    let case = create(store, "mayor", 0).await;
+    let mut a = case.clone();
+    let ea = a.apply(&ctx(at(0)), &dispatcher(), Command::Accept).unwrap();
+    let mut b = case.clone();
+    let eb = b.apply(&ctx(at(0)), &dispatcher(), Command::Reject { reason: "广告".into() }).unwrap();
+    let (ca, cb) = (counter_deltas(Some(&case), &a), counter_deltas(Some(&case), &b));
+    let (ra, rb) =
+        tokio::join!(store.update(&a, case.version, &ea, &ca, &[]), store.update(&b, case.version, &eb, &cb, &[]),);
+    assert_eq!(ra.is_ok() as u8 + rb.is_ok() as u8, 1, "exactly one wins: {ra:?} {rb:?}");
+    let stored = store.get(&case.id).await.unwrap().unwrap();
+    assert_eq!(stored, if ra.is_ok() { a } else { b });
+    assert_eq!(store.events(&case.id).await.unwrap().len(), 2);
+}
+
+pub async fn duplicate_event_is_refused<S: CaseStore>(store: &S) {
+    let case = create(store, "mayor", 0).await;
+    let mut next = case.clone();
+    let mut events = next.apply(&ctx(at(0)), &dispatcher(), Command::Accept).unwrap();
+    events[0].seq = 1; // already taken by the submission
+    let err = store.update(&next, case.version, &events, &[], &[]).await.expect_err("duplicate event");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.get(&case.id).await.unwrap().unwrap(), case, "nothing of the write remains");
+}
+
+pub async fn list_by_scope_status_and_due<S: CaseStore>(store: &S) {
+    // Unique units are not available, so look only at our own cases among whatever the store holds.
+    let late = in_progress(store, "transport", "water", 0).await;
+    let early = in_progress(store, "transport", "health", -3).await;
+    let waiting = create(store, "mayor", 0).await;
+    let ours = |cases: Vec<Case>| -> Vec<CaseId> {
+        cases.into_iter().map(|c| c.id).filter(|id| [&late.id, &early.id, &waiting.id].contains(&id)).collect()
+    };
+    let q = |scope, statuses| CaseQuery { scope, statuses, limit: 100_000 };
+    let transport = ours(store.list(&q(Scope::Handler(UnitId::new("transport")), vec![])).await.unwrap());
+    assert_eq!(transport, vec![early.id.clone(), late.id.clone()], "earliest deadline first");
+    let health = ours(store.list(&q(Scope::Handler(UnitId::new("health")), vec![])).await.unwrap());
+    assert_eq!(health, vec![early.id.clone()], "co-handlers see the case too");
+    let dispatcher = ours(store.list(&q(Scope::Dispatcher(UnitId::new("city-xfj")), vec![])).await.unwrap());
+    assert_eq!(
+        dispatcher,
+        vec![early.id.clone(), late.id.clone(), waiting.id.clone()],
+        "cases without a deadline last"
+    );
+    let submitted = ours(store.list(&q(Scope::All, vec![CaseStatus::Submitted])).await.unwrap());
+    assert_eq!(submitted, vec![waiting.id.clone()]);
+    let none = ours(store.list(&q(Scope::Dispatcher(UnitId::new("linshui-xfj")), vec![])).await.unwrap());
+    assert!(none.is_empty());
+}
+
+pub async fn due_before_reads_only_open_due_cases<S: CaseStore>(store: &S) {
+    let due = in_progress(store, "commerce", "water", -30).await;
+    let answered = replied(store, "commerce", -30, false).await;
+    let later = in_progress(store, "commerce", "water", 0).await;
+    let cut = due.deadline.as_ref().unwrap().due_at() + Duration::seconds(1);
+    assert!(later.deadline.as_ref().unwrap().due_at() > cut);
+    let found: Vec<CaseId> = store.due_before(cut, 100_000).await.unwrap().into_iter().map(|c| c.id).collect();
+    assert!(found.contains(&due.id));
+    assert!(!found.contains(&answered.id), "a replied case left the index");
+    assert!(!found.contains(&later.id));
+    let all = store.due_before(cut, 100_000).await.unwrap();
+    assert!(all
+        .windows(2)
+        .all(|w| w[0].deadline.as_ref().unwrap().due_at() <= w[1].deadline.as_ref().unwrap().due_at()));
+}
+
+pub async fn public_replies_by_mailbox_and_month<S: CaseStore>(store: &S) {
+    let public = replied(store, "education", 0, true).await;
+    let private = replied(store, "education", 0, false).await;
+    let month = "2026-11";
+    let found: Vec<CaseId> = store
+        .public_replies(Some(&MailboxId::new("mayor")), Some(month), 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert!(found.contains(&public.id));
+    assert!(!found.contains(&private.id));
+    let other_month = store.public_replies(None, Some("2020-01"), 100_000).await.unwrap();
+    assert!(!other_month.iter().any(|c| c.id == public.id));
+    let other_box = store.public_replies(Some(&MailboxId::new("linshui-head")), None, 100_000).await.unwrap();
+    assert!(!other_box.iter().any(|c| c.id == public.id));
+}
+
+pub async fn counters_by_prefix<S: CaseStore>(store: &S) {
+    let case = create(store, "mayor", 0).await;
+    let key = mailbox_domain::stats::Cell::of(&case).key();
+    let before: i64 = store.counters(&key).await.unwrap().iter().map(|(_, v)| v).sum();
+    let _ = create(store, "mayor", 0).await;
+    let after = store.counters(&key).await.unwrap();
+    assert_eq!(after.iter().map(|(_, v)| v).sum::<i64>(), before + 1);
+    assert!(after.iter().all(|(k, _)| k.starts_with(&key)));
+    assert!(store.counters(&format!("no-such-prefix-{}", token())).await.unwrap().is_empty());
+}
+
+pub async fn sequences_never_repeat<S: CaseStore>(store: &S) {
+    let name = format!("seq-{}", token());
+    let mut handles = Vec::new();
+    for _ in 0..20 {
+        handles.push(store.next_sequence(&name));
+    }
+    let mut values: Vec<u64> = Vec::new();
+    for h in handles {
+        values.push(h.await.unwrap());
+    }
+    values.sort_unstable();
+    values.dedup();
+    assert_eq!(values.len(), 20);
+    assert_eq!(values[0], 1);
+}
+
+pub async fn notifications_are_deduplicated<S: CaseStore>(store: &S) {
+    let case = create(store, "mayor", 0).await;
+    let unit = UnitId::new(format!("unit-{}", token()));
+    let n = Notification {
+        key: format!("n-{}", token()),
+        unit: unit.clone(),
+        subject: "新转办留言".into(),
+        body: "请签收".into(),
+        created_at: at(0),
+    };
+    let mut next = case.clone();
+    let events = next.apply(&ctx(at(0)), &dispatcher(), Command::Accept).unwrap();
+    store.update(&next, case.version, &events, &[], std::slice::from_ref(&n)).await.unwrap();
+    let listed = store.notifications(Some(&unit), 10).await.unwrap();
+    assert_eq!(listed, vec![n.clone()]);
+    // A later write carrying the same notification (a retried delivery) keeps one.
+    let mut supervised = next.clone();
+    let supervisor = Actor::staff("s", Role::Supervisor, Some(UnitId::new("city-gov-office")));
+    let events = supervised.apply(&ctx(at(0)), &supervisor, Command::Supervise { note: String::new() }).unwrap();
+    store.update(&supervised, next.version, &events, &[], std::slice::from_ref(&n)).await.unwrap();
+    assert_eq!(store.notifications(Some(&unit), 10).await.unwrap().len(), 1);
+}

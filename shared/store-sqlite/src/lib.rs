@@ -1,0 +1,621 @@
+//! SQLite adapters of the ports: one database file in WAL mode holds cases, audit events,
+//! statistics counters, idempotency records, the hand-off queues, the notification outbox and
+//! local accounts. Writes go through one group-commit writer; reads use a small connection pool.
+
+mod schema;
+mod writer;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use mailbox_app::accounts::{Account, AccountStore, Session};
+use mailbox_app::ports::{
+    CaseQuery, CaseStore, CreateOutcome, HandoffQueue, IdempotencyRecord, Notification, Notifier, QueueError,
+    QueueResult, Received, Scope, StoreError, StoreResult,
+};
+use mailbox_domain::case::Case;
+use mailbox_domain::deadline::cst;
+use mailbox_domain::stats::CounterDelta;
+use mailbox_domain::workflow::AuditEvent;
+use mailbox_domain::{CaseId, CaseNumber, CaseStatus, MailboxId, UnitId};
+use rand::RngCore;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use writer::{map_err, Writer};
+
+/// How the hand-off queues behave.
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// Known queue names; others are refused, as SQS refuses a queue that does not exist.
+    pub queues: Vec<String>,
+    /// A message received this many times without being deleted goes to the dead-letter queue.
+    pub max_receives: u32,
+}
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Writer,
+    readers: Mutex<Vec<Connection>>,
+    queues: HashSet<String>,
+    max_receives: u32,
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn now_ms() -> i64 {
+    ms(Utc::now())
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("domain types serialise")
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn status_name(s: CaseStatus) -> String {
+    serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(path, flags).map_err(map_err)?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(map_err)?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: impl AsRef<Path>, queues: QueueConfig) -> StoreResult<SqliteStore> {
+        let path = path.as_ref().to_path_buf();
+        let conn = open_connection(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)?;
+        // WAL lets readers run beside the writer; synchronous=FULL makes every COMMIT durable
+        // (fsync of the WAL) before the writer answers.
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(map_err)?;
+        schema::migrate(&conn)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path,
+                writer: Writer::start(conn),
+                readers: Mutex::new(Vec::new()),
+                queues: queues.queues.into_iter().collect(),
+                max_receives: queues.max_receives.max(1),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().expect("reader pool").pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => open_connection(&inner.path, OpenFlags::SQLITE_OPEN_READ_ONLY)?,
+            };
+            let result = f(&conn);
+            let mut pool = inner.readers.lock().expect("reader pool");
+            if pool.len() < 8 {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.inner.writer.write(f).await
+    }
+
+    fn check_queue(&self, queue: &str) -> QueueResult<()> {
+        if self.inner.queues.contains(queue) {
+            Ok(())
+        } else {
+            Err(QueueError::UnknownQueue(queue.to_owned()))
+        }
+    }
+
+    /// Reads every case (for `stats reconcile` and tests, never on a request path).
+    pub async fn all_cases(&self) -> StoreResult<Vec<Case>> {
+        self.read(|c| query_cases(c, "SELECT doc FROM cases ORDER BY submitted_ms", [])).await
+    }
+}
+
+/// The indexed columns of a case row, derived from the case.
+struct Row {
+    open_due_ms: Option<i64>,
+    sort_due_ms: Option<i64>,
+    public_month: Option<String>,
+    reply_ms: Option<i64>,
+}
+
+fn row_of(case: &Case) -> Row {
+    let due = case.deadline.as_ref().map(|d| ms(d.due_at()));
+    let public = case.reply.as_ref().filter(|r| r.public);
+    Row {
+        // Sparse: only open cases with a running deadline are in the due-date index.
+        open_due_ms: due.filter(|_| matches!(case.status, CaseStatus::InProgress | CaseStatus::Reported)),
+        sort_due_ms: due,
+        public_month: public.map(|r| r.at.with_timezone(&cst()).format("%Y-%m").to_string()),
+        reply_ms: case.reply.as_ref().map(|r| ms(r.at)),
+    }
+}
+
+fn write_case(conn: &Connection, case: &Case, insert: bool, expected_version: u64) -> StoreResult<()> {
+    let row = row_of(case);
+    let status = status_name(case.status);
+    let doc = to_json(case);
+    if insert {
+        conn.execute(
+            "INSERT INTO cases (id, number, dispatcher, mailbox, status, open_due_ms, sort_due_ms, submitted_ms, public_month, reply_ms, version, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![case.id.as_str(), case.number.as_str(), case.dispatcher.as_str(), case.mailbox.as_str(), status,
+                row.open_due_ms, row.sort_due_ms, ms(case.submitted_at), row.public_month, row.reply_ms, case.version as i64, doc],
+        )
+        .map_err(map_err)?;
+    } else {
+        let changed = conn
+            .execute(
+                "UPDATE cases SET status = ?1, open_due_ms = ?2, sort_due_ms = ?3, public_month = ?4, reply_ms = ?5, version = ?6, doc = ?7
+                 WHERE id = ?8 AND version = ?9",
+                params![status, row.open_due_ms, row.sort_due_ms, row.public_month, row.reply_ms, case.version as i64, doc,
+                    case.id.as_str(), expected_version as i64],
+            )
+            .map_err(map_err)?;
+        if changed == 0 {
+            return Err(StoreError::Conflict(format!("case {} is not at version {expected_version}", case.id)));
+        }
+        conn.execute("DELETE FROM case_units WHERE case_id = ?1", [case.id.as_str()]).map_err(map_err)?;
+    }
+    for unit in case.handling_units() {
+        conn.execute(
+            "INSERT OR IGNORE INTO case_units (unit, case_id) VALUES (?1, ?2)",
+            params![unit.as_str(), case.id.as_str()],
+        )
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+fn write_events(conn: &Connection, events: &[AuditEvent]) -> StoreResult<()> {
+    for e in events {
+        conn.execute(
+            "INSERT INTO events (case_id, seq, doc) VALUES (?1, ?2, ?3)",
+            params![e.case.as_str(), e.seq as i64, to_json(e)],
+        )
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+fn write_counters(conn: &Connection, counters: &[CounterDelta]) -> StoreResult<()> {
+    for c in counters {
+        conn.execute(
+            "INSERT INTO counters (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+            params![c.key, c.delta],
+        )
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+fn write_notifications(conn: &Connection, notifications: &[Notification]) -> StoreResult<()> {
+    for n in notifications {
+        conn.execute(
+            "INSERT OR IGNORE INTO outbox (key, unit, doc, created_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![n.key, n.unit.as_str(), to_json(n), ms(n.created_at)],
+        )
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+fn query_cases<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> StoreResult<Vec<Case>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
+    let docs = stmt
+        .query_map(params, |r| r.get::<_, String>(0))
+        .map_err(map_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(map_err)?;
+    docs.iter().map(|d| from_json(d)).collect()
+}
+
+fn get_case(conn: &Connection, id: &str) -> StoreResult<Option<Case>> {
+    conn.query_row("SELECT doc FROM cases WHERE id = ?1", [id], |r| r.get::<_, String>(0))
+        .optional()
+        .map_err(map_err)?
+        .map(|d| from_json(&d))
+        .transpose()
+}
+
+#[async_trait]
+impl CaseStore for SqliteStore {
+    async fn create(
+        &self,
+        case: &Case,
+        event: &AuditEvent,
+        counters: &[CounterDelta],
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> StoreResult<CreateOutcome> {
+        let (case, event, counters, idempotency) =
+            (case.clone(), event.clone(), counters.to_vec(), idempotency.cloned());
+        self.write(move |conn| {
+            if let Some(record) = &idempotency {
+                let existing = conn
+                    .query_row(
+                        "SELECT case_id, fingerprint, query_code FROM idempotency WHERE key = ?1",
+                        [&record.key],
+                        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+                    )
+                    .optional()
+                    .map_err(map_err)?;
+                if let Some((case_id, fingerprint, query_code)) = existing {
+                    if fingerprint != record.fingerprint {
+                        return Ok(CreateOutcome::KeyReused);
+                    }
+                    let case = get_case(conn, &case_id)?.ok_or_else(|| StoreError::Corrupt(format!("idempotency record points at missing case {case_id}")))?;
+                    return Ok(CreateOutcome::Existing { case: Box::new(case), query_code });
+                }
+                conn.execute(
+                    "INSERT INTO idempotency (key, case_id, fingerprint, query_code, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![record.key, case.id.as_str(), record.fingerprint, record.query_code, now_ms()],
+                )
+                .map_err(map_err)?;
+            }
+            write_case(conn, &case, true, 0)?;
+            write_events(conn, std::slice::from_ref(&event))?;
+            write_counters(conn, &counters)?;
+            Ok(CreateOutcome::Created)
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        case: &Case,
+        expected_version: u64,
+        events: &[AuditEvent],
+        counters: &[CounterDelta],
+        notifications: &[Notification],
+    ) -> StoreResult<()> {
+        let (case, events, counters, notifications) =
+            (case.clone(), events.to_vec(), counters.to_vec(), notifications.to_vec());
+        self.write(move |conn| {
+            write_case(conn, &case, false, expected_version)?;
+            write_events(conn, &events)?;
+            write_counters(conn, &counters)?;
+            write_notifications(conn, &notifications)
+        })
+        .await
+    }
+
+    async fn get(&self, id: &CaseId) -> StoreResult<Option<Case>> {
+        let id = id.to_string();
+        self.read(move |c| get_case(c, &id)).await
+    }
+
+    async fn get_by_number(&self, number: &CaseNumber) -> StoreResult<Option<Case>> {
+        let number = number.to_string();
+        self.read(move |c| Ok(query_cases(c, "SELECT doc FROM cases WHERE number = ?1", [number])?.pop())).await
+    }
+
+    async fn events(&self, id: &CaseId) -> StoreResult<Vec<AuditEvent>> {
+        let id = id.to_string();
+        self.read(move |c| {
+            let mut stmt =
+                c.prepare_cached("SELECT doc FROM events WHERE case_id = ?1 ORDER BY seq").map_err(map_err)?;
+            let docs = stmt
+                .query_map([id], |r| r.get::<_, String>(0))
+                .map_err(map_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(map_err)?;
+            docs.iter().map(|d| from_json(d)).collect()
+        })
+        .await
+    }
+
+    async fn list(&self, query: &CaseQuery) -> StoreResult<Vec<Case>> {
+        let query = query.clone();
+        self.read(move |c| {
+            let statuses: Vec<String> = query.statuses.iter().map(|s| status_name(*s)).collect();
+            let status_filter = if statuses.is_empty() {
+                String::new()
+            } else {
+                // Status names come from our own enum, never from the request text.
+                format!(" AND c.status IN ({})", statuses.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(","))
+            };
+            let order = " ORDER BY c.sort_due_ms IS NULL, c.sort_due_ms, c.submitted_ms LIMIT ?2";
+            let limit = query.limit as i64;
+            match &query.scope {
+                Scope::Dispatcher(unit) => query_cases(c, &format!("SELECT c.doc FROM cases c WHERE c.dispatcher = ?1{status_filter}{order}"), params![unit.as_str(), limit]),
+                Scope::Handler(unit) => query_cases(
+                    c,
+                    &format!("SELECT c.doc FROM case_units u JOIN cases c ON c.id = u.case_id WHERE u.unit = ?1{status_filter}{order}"),
+                    params![unit.as_str(), limit],
+                ),
+                Scope::All => query_cases(c, &format!("SELECT c.doc FROM cases c WHERE ?1 = ?1{status_filter}{order}"), params!["", limit]),
+            }
+        })
+        .await
+    }
+
+    async fn due_before(&self, before: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Case>> {
+        self.read(move |c| {
+            query_cases(
+                c,
+                "SELECT doc FROM cases WHERE open_due_ms IS NOT NULL AND open_due_ms < ?1 ORDER BY open_due_ms LIMIT ?2",
+                params![ms(before), limit as i64],
+            )
+        })
+        .await
+    }
+
+    async fn public_replies(
+        &self,
+        mailbox: Option<&MailboxId>,
+        month: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Case>> {
+        let (mailbox, month) = (mailbox.map(|m| m.to_string()), month.map(str::to_owned));
+        self.read(move |c| {
+            query_cases(
+                c,
+                "SELECT doc FROM cases WHERE public_month IS NOT NULL AND (?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR public_month = ?2)
+                 ORDER BY reply_ms DESC LIMIT ?3",
+                params![mailbox, month, limit as i64],
+            )
+        })
+        .await
+    }
+
+    async fn counters(&self, prefix: &str) -> StoreResult<Vec<(String, i64)>> {
+        let prefix = prefix.to_owned();
+        self.read(move |c| {
+            // A range scan on the key: [prefix, prefix + U+10FFFF).
+            let end = format!("{prefix}\u{10FFFF}");
+            let mut stmt = c
+                .prepare_cached("SELECT key, value FROM counters WHERE key >= ?1 AND key < ?2 ORDER BY key")
+                .map_err(map_err)?;
+            let rows = stmt.query_map([&prefix, &end], |r| Ok((r.get(0)?, r.get(1)?))).map_err(map_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
+        })
+        .await
+    }
+
+    async fn next_sequence(&self, name: &str) -> StoreResult<u64> {
+        let name = name.to_owned();
+        self.write(move |c| {
+            c.query_row(
+                "INSERT INTO sequences (name, value) VALUES (?1, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
+                [name],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|v| v as u64)
+            .map_err(map_err)
+        })
+        .await
+    }
+
+    async fn notifications(&self, unit: Option<&UnitId>, limit: usize) -> StoreResult<Vec<Notification>> {
+        let unit = unit.map(|u| u.to_string());
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT doc FROM outbox WHERE (?1 IS NULL OR unit = ?1) ORDER BY created_ms DESC, key LIMIT ?2",
+                )
+                .map_err(map_err)?;
+            let docs = stmt
+                .query_map(params![unit, limit as i64], |r| r.get::<_, String>(0))
+                .map_err(map_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(map_err)?;
+            docs.iter().map(|d| from_json(d)).collect()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Notifier for SqliteStore {
+    async fn notify(&self, notifications: &[Notification]) -> StoreResult<()> {
+        let notifications = notifications.to_vec();
+        self.write(move |c| write_notifications(c, &notifications)).await
+    }
+}
+
+fn new_receipt(id: i64) -> String {
+    let mut bytes = [0u8; 12];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("{id}-{}", hex::encode(bytes))
+}
+
+fn queue_err(e: StoreError) -> QueueError {
+    QueueError::Unavailable(e.to_string())
+}
+
+#[async_trait]
+impl HandoffQueue for SqliteStore {
+    async fn send(&self, queue: &str, body: &str) -> QueueResult<()> {
+        self.check_queue(queue)?;
+        let (queue, body) = (queue.to_owned(), body.to_owned());
+        self.write(move |c| {
+            let now = now_ms();
+            c.execute(
+                "INSERT INTO queue (queue, body, visible_ms, created_ms) VALUES (?1, ?2, ?3, ?3)",
+                params![queue, body, now],
+            )
+            .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+        .map_err(queue_err)
+    }
+
+    async fn receive(&self, queue: &str, max: usize, visibility: Duration) -> QueueResult<Vec<Received>> {
+        self.check_queue(queue)?;
+        let queue = queue.to_owned();
+        let max_receives = self.inner.max_receives as i64;
+        self.write(move |c| {
+            let now = now_ms();
+            // Redrive: a message that was received max_receives times and came back is dead.
+            c.execute(
+                "UPDATE queue SET dead = 1 WHERE queue = ?1 AND dead = 0 AND visible_ms <= ?2 AND receive_count >= ?3",
+                params![queue, now, max_receives],
+            )
+            .map_err(map_err)?;
+            let mut stmt = c
+                .prepare_cached("SELECT id, body, receive_count FROM queue WHERE queue = ?1 AND dead = 0 AND visible_ms <= ?2 ORDER BY id LIMIT ?3")
+                .map_err(map_err)?;
+            let rows = stmt
+                .query_map(params![queue, now, max as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
+                .map_err(map_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(map_err)?;
+            let visible = now + visibility.as_millis() as i64;
+            let mut out = Vec::with_capacity(rows.len());
+            for (id, body, count) in rows {
+                let receipt = new_receipt(id);
+                c.execute("UPDATE queue SET receive_count = ?1, visible_ms = ?2, receipt = ?3 WHERE id = ?4", params![count + 1, visible, receipt, id])
+                    .map_err(map_err)?;
+                out.push(Received { id: id.to_string(), body, receive_count: (count + 1) as u32, receipt });
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(queue_err)
+    }
+
+    async fn delete(&self, queue: &str, receipt: &str) -> QueueResult<()> {
+        self.check_queue(queue)?;
+        let (queue, receipt) = (queue.to_owned(), receipt.to_owned());
+        self.write(move |c| {
+            c.execute("DELETE FROM queue WHERE queue = ?1 AND receipt = ?2 AND dead = 0", params![queue, receipt])
+                .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+        .map_err(queue_err)
+    }
+
+    async fn dead_letters(&self, queue: &str) -> QueueResult<Vec<Received>> {
+        self.check_queue(queue)?;
+        let queue = queue.to_owned();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT id, body, receive_count FROM queue WHERE queue = ?1 AND dead = 1 ORDER BY id")
+                .map_err(map_err)?;
+            let rows = stmt
+                .query_map([queue], |r| {
+                    Ok(Received {
+                        id: r.get::<_, i64>(0)?.to_string(),
+                        body: r.get(1)?,
+                        receive_count: r.get::<_, i64>(2)? as u32,
+                        receipt: String::new(),
+                    })
+                })
+                .map_err(map_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
+        })
+        .await
+        .map_err(queue_err)
+    }
+}
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn account(&self, username: &str) -> StoreResult<Option<Account>> {
+        let username = username.to_owned();
+        self.read(move |c| {
+            c.query_row("SELECT doc FROM accounts WHERE username = ?1", [username], |r| r.get::<_, String>(0))
+                .optional()
+                .map_err(map_err)?
+                .map(|d| from_json(&d))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn accounts(&self) -> StoreResult<Vec<Account>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT doc FROM accounts ORDER BY username").map_err(map_err)?;
+            let docs = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(map_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(map_err)?;
+            docs.iter().map(|d| from_json(d)).collect()
+        })
+        .await
+    }
+
+    async fn put_account(&self, account: &Account) -> StoreResult<()> {
+        let account = account.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO accounts (username, doc) VALUES (?1, ?2) ON CONFLICT(username) DO UPDATE SET doc = excluded.doc",
+                params![account.username, to_json(&account)],
+            )
+            .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_session(&self, session: &Session) -> StoreResult<()> {
+        let session = session.clone();
+        self.write(move |c| {
+            // Expired sessions are cleared as new ones are made.
+            c.execute("DELETE FROM sessions WHERE expires_ms <= ?1", [now_ms()]).map_err(map_err)?;
+            c.execute(
+                "INSERT INTO sessions (token_hash, doc, expires_ms) VALUES (?1, ?2, ?3)",
+                params![session.token_hash, to_json(&session), ms(session.expires_at)],
+            )
+            .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |c| {
+            c.query_row("SELECT doc FROM sessions WHERE token_hash = ?1", [token_hash], |r| r.get::<_, String>(0))
+                .optional()
+                .map_err(map_err)?
+                .map(|d| from_json(&d))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |c| {
+            c.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash]).map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,59 @@
+//! The database schema, created on first open. `user_version` records what has been applied.
+
+use crate::writer::map_err;
+use mailbox_app::ports::StoreResult;
+use rusqlite::Connection;
+
+const V1: &str = "
+CREATE TABLE cases (
+    id TEXT PRIMARY KEY,
+    number TEXT NOT NULL UNIQUE,
+    dispatcher TEXT NOT NULL,
+    mailbox TEXT NOT NULL,
+    status TEXT NOT NULL,
+    open_due_ms INTEGER,      -- due instant while in progress; NULL otherwise (sparse index)
+    sort_due_ms INTEGER,      -- due instant for ordering lists
+    submitted_ms INTEGER NOT NULL,
+    public_month TEXT,        -- YYYY-MM (China) of a public reply; NULL otherwise
+    reply_ms INTEGER,
+    version INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX cases_dispatcher ON cases (dispatcher, status, sort_due_ms);
+CREATE INDEX cases_open_due ON cases (open_due_ms) WHERE open_due_ms IS NOT NULL;
+CREATE INDEX cases_public ON cases (public_month, mailbox, reply_ms) WHERE public_month IS NOT NULL;
+CREATE INDEX cases_sort ON cases (sort_due_ms, submitted_ms);
+CREATE TABLE case_units (unit TEXT NOT NULL, case_id TEXT NOT NULL, PRIMARY KEY (unit, case_id)) WITHOUT ROWID;
+CREATE INDEX case_units_case ON case_units (case_id);
+CREATE TABLE events (case_id TEXT NOT NULL, seq INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (case_id, seq)) WITHOUT ROWID;
+CREATE TABLE counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE idempotency (
+    key TEXT PRIMARY KEY, case_id TEXT NOT NULL, fingerprint TEXT NOT NULL, query_code TEXT NOT NULL, created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE outbox (key TEXT PRIMARY KEY, unit TEXT NOT NULL, doc TEXT NOT NULL, created_ms INTEGER NOT NULL);
+CREATE INDEX outbox_unit ON outbox (unit, created_ms);
+CREATE TABLE queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    body TEXT NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    visible_ms INTEGER NOT NULL,
+    receipt TEXT,
+    dead INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX queue_ready ON queue (queue, dead, visible_ms);
+CREATE INDEX queue_receipt ON queue (receipt);
+CREATE TABLE accounts (username TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, doc TEXT NOT NULL, expires_ms INTEGER NOT NULL);
+CREATE TABLE calendar_notices (year INTEGER PRIMARY KEY, json TEXT NOT NULL);
+";
+
+pub fn migrate(conn: &Connection) -> StoreResult<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_err)?;
+    if version < 1 {
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {V1} PRAGMA user_version = 1; COMMIT;")).map_err(map_err)?;
+    }
+    Ok(())
+}
