@@ -11,3 +11,41 @@ pub fn shared_data() -> PathBuf {
     assert!(dir.is_dir(), "reference data folder {} is missing (set MAILBOX_SHARED_DATA)", dir.display());
     dir
 }
+
+use chrono::{DateTime, Utc};
+use mailbox_app::ports::ManualClock;
+use mailbox_app::{Adapters, App};
+use mailbox_domain::{Calendar, Organisation};
+use mailbox_store_sqlite::{QueueConfig, SqliteStore};
+use std::sync::Arc;
+
+/// An [`App`] on a fresh SQLite database with a clock the test moves.
+pub struct Harness {
+    pub app: Arc<App>,
+    pub store: SqliteStore,
+    pub clock: Arc<ManualClock>,
+}
+
+impl Harness {
+    pub fn new(label: &str, now: DateTime<Utc>) -> Harness {
+        let dir = std::env::temp_dir().join(format!(
+            "mailbox-harness-{label}-{}-{}",
+            std::process::id(),
+            now.timestamp_micros()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let org = Arc::new(Organisation::guangan());
+        let queues = org.jurisdictions.iter().map(|j| mailbox_app::service::handoff_queue(j.id.as_str())).collect();
+        let store = SqliteStore::open(dir.join("mailbox.db"), QueueConfig { queues, max_receives: 5 }).unwrap();
+        let clock = Arc::new(ManualClock::new(now));
+        let shared = Arc::new(store.clone());
+        let adapters =
+            Adapters { store: shared.clone(), queue: shared.clone(), notifier: shared, clock: clock.clone() };
+        Harness { app: Arc::new(App::new(org, Calendar::builtin().clone(), adapters)), store, clock }
+    }
+}
+
+pub fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}

@@ -1,5 +1,6 @@
 //! `mailbox`: the embedded deployment's command line.
 
+mod bench;
 mod calendar_cmd;
 mod serve;
 
@@ -19,6 +20,17 @@ enum Command {
     Calendar(calendar_cmd::CalendarArgs),
     /// Runs the whole system: HTTP API, workers and scheduler, on one SQLite file.
     Serve(serve::ServeArgs),
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// POST /api/v1/cases at rising concurrency beside raw-SQLite and trivial-endpoint ceilings.
+    Submit(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +52,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Calendar(args) => calendar_cmd::run(args),
         Command::Serve(args) => serve_blocking(args),
+        Command::Bench { which: BenchCommand::Submit(args) } => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -110,7 +110,8 @@ pub trait CaseStore: Send + Sync + 'static {
     async fn events(&self, id: &CaseId) -> StoreResult<Vec<AuditEvent>>;
     /// Cases in scope, earliest due first (cases without a deadline after, oldest first).
     async fn list(&self, query: &CaseQuery) -> StoreResult<Vec<Case>>;
-    /// Open cases with a deadline before `before`, earliest first, without reading any other case.
+    /// Open cases whose deadline has passed by `before` (due instant at or before it), earliest
+    /// first, without reading any other case.
     async fn due_before(&self, before: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Case>>;
     /// Replied cases whose reply is public, newest first, optionally for one mailbox and month
     /// (`YYYY-MM` of the reply, China time).
@@ -180,4 +181,27 @@ impl Clock for SystemClock {
 #[async_trait]
 pub trait Notifier: Send + Sync + 'static {
     async fn notify(&self, notifications: &[Notification]) -> StoreResult<()>;
+}
+
+/// A clock that stands still until moved: for tests, replays and benchmarks.
+pub struct ManualClock(std::sync::Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(at: DateTime<Utc>) -> ManualClock {
+        ManualClock(std::sync::Mutex::new(at))
+    }
+
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().expect("clock lock") = at;
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        *self.0.lock().expect("clock lock") += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock lock")
+    }
 }

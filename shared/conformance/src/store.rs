@@ -201,7 +201,8 @@ pub async fn due_before_reads_only_open_due_cases<S: CaseStore>(store: &S) {
     let due = in_progress(store, "commerce", "water", -30).await;
     let answered = replied(store, "commerce", -30, false).await;
     let later = in_progress(store, "commerce", "water", 0).await;
-    let cut = due.deadline.as_ref().unwrap().due_at() + Duration::seconds(1);
+    // Inclusive: a case is overdue at the very instant its deadline passes.
+    let cut = due.deadline.as_ref().unwrap().due_at();
     assert!(later.deadline.as_ref().unwrap().due_at() > cut);
     let found: Vec<CaseId> = store.due_before(cut, 100_000).await.unwrap().into_iter().map(|c| c.id).collect();
     assert!(found.contains(&due.id));

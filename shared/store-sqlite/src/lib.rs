@@ -365,7 +365,7 @@ impl CaseStore for SqliteStore {
         self.read(move |c| {
             query_cases(
                 c,
-                "SELECT doc FROM cases WHERE open_due_ms IS NOT NULL AND open_due_ms < ?1 ORDER BY open_due_ms LIMIT ?2",
+                "SELECT doc FROM cases WHERE open_due_ms IS NOT NULL AND open_due_ms <= ?1 ORDER BY open_due_ms LIMIT ?2",
                 params![ms(before), limit as i64],
             )
         })

@@ -1,0 +1,106 @@
+//! Crash safety: SIGKILL the server during a stream of submissions, restart it on the same data,
+//! and check that every submission answered 201 is there, and that clients retrying with their
+//! idempotency keys get the same case back and never a second one.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const CLIENTS: usize = 8;
+const PER_CLIENT: usize = 40;
+
+fn body(key: &str) -> Value {
+    json!({"mailbox": "mayor", "kind": "complaint", "title": format!("崩溃测试 {key}"), "body": "路灯不亮",
+           "name": "赵六", "phone": "13700000000", "public": false})
+}
+
+#[derive(Default)]
+struct Log {
+    /// Every key sent, answered or not.
+    attempted: Vec<String>,
+    /// key → (number, query code) for answers with 201.
+    answered: HashMap<String, (String, String)>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_server_loses_no_answered_submission_and_retries_make_no_duplicates() {
+    let dir = temp_dir("crash");
+    let mut server = Server::start_in(&dir);
+    let log = Arc::new(Mutex::new(Log::default()));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for c in 0..CLIENTS {
+        let (log, answered, url) = (log.clone(), answered.clone(), server.url("/api/v1/cases"));
+        tasks.push(tokio::spawn(async move {
+            let http = client();
+            for i in 0..PER_CLIENT {
+                let key = format!("crash-{c}-{i}");
+                log.lock().unwrap().attempted.push(key.clone());
+                let sent = http.post(&url).header("idempotency-key", &key).json(&body(&key)).send().await;
+                let Ok(resp) = sent else { return }; // the server is gone
+                let status = resp.status();
+                assert!(!status.is_server_error(), "{status}");
+                let Ok(v) = resp.json::<Value>().await else { return };
+                if status == 201 {
+                    let entry =
+                        (v["number"].as_str().unwrap().to_owned(), v["query_code"].as_str().unwrap().to_owned());
+                    log.lock().unwrap().answered.insert(key, entry);
+                    answered.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }));
+    }
+    // Kill in the middle of the stream.
+    for _ in 0..600 {
+        if answered.load(Ordering::SeqCst) >= 60 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.kill(); // SIGKILL: no shutdown, no flush
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let log = Arc::try_unwrap(log).ok().unwrap().into_inner().unwrap();
+    assert!(log.answered.len() >= 60, "the stream was running when the server died");
+    assert!(log.attempted.len() < CLIENTS * PER_CLIENT, "the kill interrupted the stream");
+
+    let server = Server::start_in(&dir);
+    let api = Api::new(&server);
+    for (key, (number, code)) in &log.answered {
+        let r = api.citizen(number, code).await;
+        assert_eq!(r.status, 200, "{key}: answered 201 before the crash, must survive it");
+    }
+    // Every client retries everything it sent, answered or not.
+    for key in &log.attempted {
+        let r = api
+            .http
+            .post(server.url("/api/v1/cases"))
+            .header("idempotency-key", key)
+            .json(&body(key))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{key}");
+        let v: Value = r.json().await.unwrap();
+        if let Some((number, code)) = log.answered.get(key) {
+            assert_eq!(v["number"].as_str().unwrap(), number, "{key}: a retry returns the same case");
+            assert_eq!(v["query_code"].as_str().unwrap(), code);
+            assert_eq!(v["replayed"], true);
+        }
+    }
+    let zfb = api.login("zfb").await;
+    let all = api.call(Method::GET, "/api/v1/staff/inbox?limit=500", Some(&zfb), None).await;
+    let titles: Vec<&str> = all.body.as_array().unwrap().iter().map(|c| c["title"].as_str().unwrap()).collect();
+    assert_eq!(titles.len(), log.attempted.len(), "one case per idempotency key, no duplicates");
+    let mut unique = titles.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), titles.len());
+}
