@@ -48,19 +48,100 @@ async fn overdue_case_is_escalated_exactly_once_even_with_racing_sweeps() {
 
     h.clock.set(at("2026-11-30T15:59:59Z"));
     let report = h.app.deadline_sweep().await.unwrap();
-    assert_eq!(report.examined, 0, "nothing is due yet");
+    assert_eq!(report.escalated, 0, "due soon (urged), not yet overdue");
 
     h.clock.set(at("2026-11-30T16:00:00Z"));
     let (a, b) = tokio::join!(h.app.deadline_sweep(), h.app.deadline_sweep());
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.supervised + b.supervised, 1, "{a:?} {b:?}");
-    assert_eq!(a.examined, 1, "only the due case was read");
+    assert_eq!(a.escalated + b.escalated, 1, "{a:?} {b:?}");
     let again = h.app.deadline_sweep().await.unwrap();
-    assert_eq!(again.supervised, 0);
+    assert_eq!(again.escalated + again.urged, 0);
 
     let events = h.store.events(&late).await.unwrap();
-    let escalations = events.iter().filter(|e| matches!(e.kind, EventKind::Supervised { .. })).count();
-    assert_eq!(escalations, 1);
+    let count = |f: fn(&EventKind) -> bool| events.iter().filter(|e| f(&e.kind)).count();
+    assert_eq!(count(|k| matches!(k, EventKind::Supervised { .. })), 1);
+    assert_eq!(count(|k| matches!(k, EventKind::MarkedOverdue { .. })), 1);
+    assert_eq!(count(|k| matches!(k, EventKind::ExplanationRequested { .. })), 1);
     assert!(h.store.get(&late).await.unwrap().unwrap().supervised);
     assert!(!h.store.get(&on_time).await.unwrap().unwrap().supervised);
+}
+
+/// A case crosses "due soon", "due" and "overdue" with two sweeps racing at every step: exactly one
+/// urge, one escalation, one explanation request; the unit is notified and can then explain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn due_soon_due_and_overdue_each_happen_once() {
+    // Received Monday 2026-11-23; 5 working days → due at the end of Monday 11-30. The urge window
+    // (1 working day left) opens on Friday 11-27, since the weekend does not count.
+    let h = Harness::new("crossing", at("2026-11-23T02:00:00Z"));
+    let id = received_case(&h).await;
+    let case = h.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(case.next_alarm, Some(at("2026-11-26T16:00:00Z")), "urge alarm at 00:00 China time on Friday");
+
+    let race = || async {
+        let (a, b) = tokio::join!(h.app.deadline_sweep(), h.app.deadline_sweep());
+        let (a, b) = (a.unwrap(), b.unwrap());
+        (a.urged + b.urged, a.escalated + b.escalated)
+    };
+    // Thursday: not yet due soon; the sweep reads nothing.
+    h.clock.set(at("2026-11-26T08:00:00Z"));
+    assert_eq!(race().await, (0, 0));
+    assert_eq!(h.app.deadline_sweep().await.unwrap().examined, 0);
+    // Friday: due soon → one urge.
+    h.clock.set(at("2026-11-27T01:00:00Z"));
+    assert_eq!(race().await, (1, 0));
+    h.clock.set(at("2026-11-28T01:00:00Z"));
+    assert_eq!(race().await, (0, 0), "still due soon on Saturday: no second urge");
+    // Monday during the day: due today, not yet overdue.
+    h.clock.set(at("2026-11-30T09:00:00Z"));
+    assert_eq!(race().await, (0, 0));
+    // Past the end of Monday: overdue → one escalation and one explanation request.
+    h.clock.set(at("2026-11-30T16:00:01Z"));
+    assert_eq!(race().await, (0, 1));
+    h.clock.set(at("2026-12-01T16:00:01Z"));
+    assert_eq!(race().await, (0, 0));
+
+    let events = h.store.events(&id).await.unwrap();
+    let count = |f: fn(&EventKind) -> bool| events.iter().filter(|e| f(&e.kind)).count();
+    assert_eq!(count(|k| matches!(k, EventKind::Urged { .. })), 1);
+    assert_eq!(count(|k| matches!(k, EventKind::MarkedOverdue { .. })), 1);
+    assert_eq!(count(|k| matches!(k, EventKind::Supervised { .. })), 1);
+    assert_eq!(count(|k| matches!(k, EventKind::ExplanationRequested { .. })), 1);
+    let case = h.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(case.next_alarm, None, "nothing left to watch for this deadline");
+
+    let transport = UnitId::new("transport");
+    let notes = h.store.notifications(Some(&transport), 50).await.unwrap();
+    assert!(notes.iter().any(|n| n.subject.starts_with("催办")), "{notes:?}");
+    assert!(notes.iter().any(|n| n.subject.contains("请提交情况说明")));
+    let office = h.store.notifications(Some(&UnitId::new("city-gov-office")), 50).await.unwrap();
+    assert!(office.iter().any(|n| n.subject.starts_with("超期督办")));
+
+    let jtj = Actor::staff("jtj", Role::Handler, Some(transport));
+    h.app.act(&jtj, &id, None, Command::Explain { text: "需协调供电部门，已书面说明".into() }).await.unwrap();
+    // An approved extension gives a new deadline, which is watched again from the start.
+    let d = Actor::staff("xfj", Role::Dispatcher, Some(UnitId::new("city-xfj")));
+    let jtj = Actor::staff("jtj", Role::Handler, Some(UnitId::new("transport")));
+    h.app.act(&jtj, &id, None, Command::RequestExtension { days: 10, reason: "需协调".into() }).await.unwrap();
+    let case = h.app.act(&d, &id, None, Command::DecideExtension { approve: true, note: String::new() }).await.unwrap();
+    assert!(case.next_alarm.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_digest_lists_what_waits_once_per_unit_and_day() {
+    let h = Harness::new("digest", at("2026-11-23T02:00:00Z"));
+    let _overdue = received_case(&h).await;
+    h.app.submit(&request(), None).await.unwrap(); // not accepted
+                                                   // Wednesday 2026-12-02, 09:00 China time.
+    h.clock.set(at("2026-12-02T01:00:00Z"));
+    let first = h.app.daily_digest().await.unwrap();
+    let again = h.app.daily_digest().await.unwrap();
+    assert_eq!(first.units_notified, 2, "the handling unit and the dispatcher");
+    assert_eq!(again.units_notified, 2);
+    let transport = h.store.notifications(Some(&UnitId::new("transport")), 50).await.unwrap();
+    let digests: Vec<_> = transport.iter().filter(|n| n.key.starts_with("digest:2026-12-02")).collect();
+    assert_eq!(digests.len(), 1, "sending twice keeps one");
+    assert!(digests[0].body.contains("已超期 1 件"), "{}", digests[0].body);
+    let xfj = h.store.notifications(Some(&UnitId::new("city-xfj")), 50).await.unwrap();
+    let digest = xfj.iter().find(|n| n.key.starts_with("digest:")).unwrap();
+    assert!(digest.body.contains("未受理 1 件"), "{}", digest.body);
 }

@@ -6,10 +6,6 @@ use anyhow::Result;
 use clap::Args;
 use mailbox_app::accounts::LocalAuth;
 use mailbox_app::http::{router, AppState, SessionAuthenticator};
-use mailbox_app::ports::SystemClock;
-use mailbox_app::{Adapters, App};
-use mailbox_domain::{Calendar, Organisation};
-use mailbox_store_sqlite::{QueueConfig, SqliteStore};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -68,19 +64,10 @@ fn raw_insert_rate(dir: &Path, seconds: u64) -> Result<f64> {
 }
 
 async fn start_server(dir: &Path) -> Result<SocketAddr> {
-    let org = Arc::new(Organisation::guangan());
-    let store = SqliteStore::open(
-        dir.join("mailbox.db"),
-        QueueConfig { queues: crate::serve::queue_names(&org), max_receives: 5 },
-    )?;
-    let shared = Arc::new(store);
-    let clock = Arc::new(SystemClock);
-    let adapters =
-        Adapters { store: shared.clone(), queue: shared.clone(), notifier: shared.clone(), clock: clock.clone() };
-    let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
-    let local = Arc::new(LocalAuth { accounts: shared });
-    let state =
-        AppState { app, auth: Arc::new(SessionAuthenticator { local: local.clone(), clock }), local: Some(local) };
+    let (app, store) = crate::serve::open_app(dir).await?;
+    let local = Arc::new(LocalAuth { accounts: store });
+    let auth = Arc::new(SessionAuthenticator { local: local.clone(), clock: app.clock.clone() });
+    let state = AppState { app, auth, local: Some(local) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {

@@ -1,6 +1,7 @@
 //! `mailbox`: the embedded deployment's command line.
 
 mod bench;
+mod bench_sweep;
 mod calendar_cmd;
 mod serve;
 
@@ -20,6 +21,11 @@ enum Command {
     Calendar(calendar_cmd::CalendarArgs),
     /// Runs the whole system: HTTP API, workers and scheduler, on one SQLite file.
     Serve(serve::ServeArgs),
+    /// Statistics maintenance.
+    Stats {
+        #[command(subcommand)]
+        which: StatsCommand,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -28,9 +34,22 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum StatsCommand {
+    /// Recomputes every statistics counter from the cases and their audit trails and reports any
+    /// difference (exit code 1 when there is one).
+    Reconcile {
+        /// Folder of the database.
+        #[arg(long, default_value = "data")]
+        data_dir: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum BenchCommand {
     /// POST /api/v1/cases at rising concurrency beside raw-SQLite and trivial-endpoint ceilings.
     Submit(bench::BenchArgs),
+    /// The deadline sweep over many open cases of which few are due, beside reads by key.
+    Sweep(bench_sweep::SweepArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +72,8 @@ fn main() -> ExitCode {
         Command::Calendar(args) => calendar_cmd::run(args),
         Command::Serve(args) => serve_blocking(args),
         Command::Bench { which: BenchCommand::Submit(args) } => bench::run(args),
+        Command::Bench { which: BenchCommand::Sweep(args) } => bench_sweep::run(args),
+        Command::Stats { which: StatsCommand::Reconcile { data_dir } } => reconcile(&data_dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -71,4 +92,24 @@ fn serve_blocking(args: serve::ServeArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve::run(args))
+}
+
+fn reconcile(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    if !data_dir.join("mailbox.db").exists() {
+        anyhow::bail!("no database in {}", data_dir.display());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let report = runtime.block_on(async {
+        let (app, _) = serve::open_app(data_dir).await?;
+        anyhow::Ok(app.reconcile().await?)
+    })?;
+    println!("cases: {}, counters: {}, differences: {}", report.cases, report.counters, report.differences.len());
+    for (key, stored, expected) in &report.differences {
+        println!("  {key}: stored {stored}, recomputed {expected}");
+    }
+    if report.differences.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("{} counters differ from the cases", report.differences.len())
+    }
 }

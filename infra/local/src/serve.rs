@@ -7,7 +7,8 @@ use mailbox_app::accounts::{hash_password, Account, AccountStore, LocalAuth};
 use mailbox_app::http::{router, AppState, SessionAuthenticator};
 use mailbox_app::ports::{HandoffQueue, SystemClock};
 use mailbox_app::service::handoff_queue;
-use mailbox_app::{Adapters, App};
+use mailbox_app::Adapters;
+use mailbox_app::App;
 use mailbox_domain::{Calendar, Organisation, Role, UnitId};
 use mailbox_store_sqlite::{QueueConfig, SqliteStore};
 use std::net::SocketAddr;
@@ -69,18 +70,31 @@ async fn seed_accounts(store: &SqliteStore) -> Result<bool> {
     Ok(true)
 }
 
-pub async fn run(args: ServeArgs) -> Result<()> {
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+/// The app on the database in `data_dir` (created if needed), with the stored holiday notices loaded.
+pub async fn open_app(data_dir: &std::path::Path) -> Result<(Arc<App>, Arc<SqliteStore>)> {
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     let org = Arc::new(Organisation::guangan());
-    let db = args.data_dir.join("mailbox.db");
+    let db = data_dir.join("mailbox.db");
     let store = SqliteStore::open(&db, QueueConfig { queues: queue_names(&org), max_receives: 5 })
         .with_context(|| format!("cannot open {}", db.display()))?;
-    let seeded = seed_accounts(&store).await?;
-    let clock = Arc::new(SystemClock);
-    let shared = Arc::new(store.clone());
-    let adapters =
-        Adapters { store: shared.clone(), queue: shared.clone(), notifier: shared.clone(), clock: clock.clone() };
-    let app = Arc::new(App::new(org.clone(), Calendar::builtin().clone(), adapters));
+    let shared = Arc::new(store);
+    let adapters = Adapters {
+        store: shared.clone(),
+        queue: shared.clone(),
+        notifier: shared.clone(),
+        clock: Arc::new(SystemClock),
+    };
+    let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
+    app.load_stored_notices().await?;
+    Ok((app, shared))
+}
+
+pub async fn run(args: ServeArgs) -> Result<()> {
+    let (app, shared) = open_app(&args.data_dir).await?;
+    let org = app.org.clone();
+    let db = shared.path().to_path_buf();
+    let seeded = seed_accounts(&shared).await?;
+    let clock = app.clock.clone();
     let local = Arc::new(LocalAuth { accounts: shared.clone() });
     let state = AppState {
         app: app.clone(),
@@ -149,15 +163,29 @@ async fn handoff_worker(app: Arc<App>, queue: Arc<SqliteStore>, name: String) {
     }
 }
 
-/// Calls the deadline check periodically, as EventBridge does on AWS.
+/// Calls the deadline check periodically, and the daily digest once a day from 09:00 China time,
+/// as the two EventBridge schedules do on AWS. Both handlers are idempotent, so a restart that
+/// runs them again changes nothing.
 async fn scheduler(app: Arc<App>, every: Duration) {
     let mut ticks = tokio::time::interval(every);
+    let mut digest_done: Option<chrono::NaiveDate> = None;
     loop {
         ticks.tick().await;
         match app.deadline_sweep().await {
             Ok(report) if report.examined > 0 => tracing::info!(?report, "deadline sweep"),
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "deadline sweep failed"),
+        }
+        let local = app.now().with_timezone(&mailbox_domain::deadline::cst());
+        let today = local.date_naive();
+        if chrono::Timelike::hour(&local) >= 9 && digest_done != Some(today) {
+            match app.daily_digest().await {
+                Ok(report) => {
+                    tracing::info!(?report, "daily digest");
+                    digest_done = Some(today);
+                }
+                Err(e) => tracing::error!(error = %e, "daily digest failed"),
+            }
         }
     }
 }

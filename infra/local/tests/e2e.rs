@@ -336,3 +336,71 @@ async fn health_openapi_and_unknown_routes() {
     let resp = api.http.get(server.url("/api/v1/mailboxes")).send().await.unwrap();
     assert!(resp.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
 }
+
+#[tokio::test]
+async fn public_report_replies_assessment_exports_calendar_import_and_reconcile() {
+    let server = Server::start("reports");
+    let api = Api::new(&server);
+    let xfj = api.login("xfj").await;
+    let jtj = api.login("jtj").await;
+    let (number, _) = api.submit("mayor", "complaint", true).await;
+    let id = api.find(&xfj, &number).await["id"].as_str().unwrap().to_owned();
+    api.ok(&xfj, &id, json!({"action": "accept"})).await;
+    api.ok(&xfj, &id, transfer("transport", "standard")).await;
+    api.ok(&jtj, &id, json!({"action": "receive"})).await;
+    api.ok(&jtj, &id, json!({"action": "reply", "text": "王小明您好，已修复，电话13812345678。", "public": true}))
+        .await;
+    let zfb = api.login("zfb").await;
+    api.ok(&zfb, &id, json!({"action": "feature"})).await;
+    let (_, _) = api.submit("mayor", "suggestion", false).await;
+
+    let stats = api.call(Method::GET, "/api/v1/public/stats", None, None).await;
+    assert_eq!(stats.status, 200, "{}", stats.body);
+    assert_eq!(stats.body["total"]["received"], 2);
+    assert_eq!(stats.body["total"]["replied"], 1);
+    assert_eq!(stats.body["total"]["in_progress"], 1);
+    assert_eq!(stats.body["replied_on_time"], 1);
+    assert_eq!(stats.body["featured"].as_array().unwrap().len(), 1);
+    assert_eq!(api.call(Method::GET, "/api/v1/public/stats?month=2026-13", None, None).await.status, 400);
+
+    let replies = api.call(Method::GET, "/api/v1/public/replies?mailbox=mayor&q=修复", None, None).await;
+    assert_eq!(replies.status, 200);
+    let list = replies.body.as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    let text = list[0].to_string();
+    assert!(!text.contains("13812345678") && !text.contains("王小明"), "masked: {text}");
+    assert!(list[0]["body"].as_str().unwrap().contains("138****5678"));
+
+    let path = |f: &str| format!("/api/v1/staff/assessment?from=2020-01&to=2030-12&format={f}");
+    let rows = api.call(Method::GET, &path("json"), Some(&zfb), None).await;
+    assert_eq!(rows.status, 200);
+    let transport = rows.body.as_array().unwrap().iter().find(|r| r["unit"] == "transport").cloned().unwrap();
+    assert_eq!(transport["on_time"], 1);
+    assert_eq!(transport["on_time_rate"], 1.0);
+    assert_eq!(api.call(Method::GET, &path("json"), Some(&jtj), None).await.status, 403, "supervisors only");
+    let csv = api.http.get(server.url(&path("csv"))).bearer_auth(&zfb).send().await.unwrap();
+    assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let csv = csv.text().await.unwrap();
+    assert!(csv.contains("广安市交通运输局"), "{csv}");
+    let xlsx = api.http.get(server.url(&path("xlsx"))).bearer_auth(&zfb).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(&xlsx[..2], b"PK", "an XLSX file is a zip");
+
+    let notice =
+        json!({"year": 2027, "papers": ["test"], "days": [{"name": "元旦", "date": "2027-01-01", "isOffDay": true}]});
+    let admin = api.login("admin").await;
+    assert_eq!(api.call(Method::POST, "/api/v1/admin/calendar", Some(&zfb), Some(notice.clone())).await.status, 403);
+    let bad = api.call(Method::POST, "/api/v1/admin/calendar", Some(&admin), Some(json!({"year": "x"}))).await;
+    assert_eq!(bad.status, 400);
+    let imported = api.call(Method::POST, "/api/v1/admin/calendar", Some(&admin), Some(notice)).await;
+    assert_eq!(imported.status, 200, "{}", imported.body);
+    assert_eq!(imported.body["year"], 2027);
+
+    // The counters agree with the cases (the CLI reads the same database).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailbox"))
+        .args(["stats", "reconcile", "--data-dir", server.dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("cases: 2,") && stdout.contains("differences: 0"), "{stdout}");
+}

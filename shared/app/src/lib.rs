@@ -2,10 +2,12 @@
 
 pub mod accounts;
 pub mod error;
+pub mod export;
 pub mod http;
 pub mod input;
 pub mod limiter;
 pub mod ports;
+pub mod reports;
 pub mod service;
 pub mod views;
 

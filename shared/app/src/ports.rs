@@ -110,9 +110,9 @@ pub trait CaseStore: Send + Sync + 'static {
     async fn events(&self, id: &CaseId) -> StoreResult<Vec<AuditEvent>>;
     /// Cases in scope, earliest due first (cases without a deadline after, oldest first).
     async fn list(&self, query: &CaseQuery) -> StoreResult<Vec<Case>>;
-    /// Open cases whose deadline has passed by `before` (due instant at or before it), earliest
-    /// first, without reading any other case.
-    async fn due_before(&self, before: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Case>>;
+    /// Cases whose `next_alarm` is at or before `at` (the deadline sweep's work), earliest first,
+    /// through an index that holds only cases with an alarm set: no other case is read.
+    async fn alarms_due(&self, at: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Case>>;
     /// Replied cases whose reply is public, newest first, optionally for one mailbox and month
     /// (`YYYY-MM` of the reply, China time).
     async fn public_replies(
@@ -125,6 +125,13 @@ pub trait CaseStore: Send + Sync + 'static {
     async fn counters(&self, prefix: &str) -> StoreResult<Vec<(String, i64)>>;
     /// Next value of a named sequence (1, 2, …); gaps are possible, repeats are not.
     async fn next_sequence(&self, name: &str) -> StoreResult<u64>;
+    /// Every case, a page at a time in id order after `after`. For maintenance (reconciling
+    /// statistics), never on a request or scheduled path.
+    async fn scan(&self, after: Option<&CaseId>, limit: usize) -> StoreResult<Vec<Case>>;
+    /// Stores an imported holiday notice (holiday-cn JSON) so it is loaded at every start.
+    async fn save_notice(&self, year: i32, json: &str) -> StoreResult<()>;
+    /// The stored holiday notices, by year.
+    async fn notices(&self) -> StoreResult<Vec<(i32, String)>>;
     /// Notifications not yet delivered, oldest first (the embedded outbox; on AWS, a record of what was sent).
     async fn notifications(&self, unit: Option<&UnitId>, limit: usize) -> StoreResult<Vec<Notification>>;
 }

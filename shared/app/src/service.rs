@@ -10,7 +10,7 @@ use crate::views::{self, CaseSummary, CitizenCaseView, StaffCaseView};
 use chrono::{DateTime, Utc};
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
-use mailbox_domain::stats::counter_deltas;
+use mailbox_domain::stats::{change_deltas, counter_deltas};
 use mailbox_domain::workflow::{AuditEvent, Command, Context, EventKind, WorkflowError};
 use mailbox_domain::{
     authorize, can_view, Action, Actor, Calendar, CaseId, CaseNumber, CaseStatus, Organisation, Role,
@@ -55,8 +55,10 @@ pub struct Submitted {
 /// What a deadline sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
+    /// Cases read (only those with an alarm due).
     pub examined: usize,
-    pub supervised: usize,
+    pub urged: usize,
+    pub escalated: usize,
     pub already_done: usize,
 }
 
@@ -220,7 +222,7 @@ impl App {
         let calendar = self.calendar();
         let ctx = Context { org: &self.org, calendar: &calendar, now: self.now() };
         let events = case.apply(&ctx, actor, command)?;
-        let counters = counter_deltas(Some(&before), &case);
+        let counters = change_deltas(&before, &case, &events, &calendar);
         let notifications = self.notifications_for(&case, &events);
         self.store.update(&case, before.version, &events, &counters, &notifications).await?;
         tracing::info!(case = %case.id, version = case.version, user = %actor.user, events = events.len(), "case updated");
@@ -259,6 +261,25 @@ impl App {
                     Some(lead) => (lead.clone(), format!("催办：{}", case.title)),
                     None => continue,
                 },
+                EventKind::ExplanationRequested { due_on } => match case.lead() {
+                    Some(lead) => (lead.clone(), format!("已超过办理时限（{due_on}），请提交情况说明：{}", case.title)),
+                    None => continue,
+                },
+                EventKind::MarkedOverdue { due_on } => {
+                    // The supervisors (政府办) and the dispatcher both hear of a missed deadline.
+                    for office in
+                        self.org.units.iter().filter(|u| u.kind == mailbox_domain::org::UnitKind::GovernmentOffice)
+                    {
+                        out.push(Notification {
+                            key: format!("{}:{}:{}", case.id, e.seq, office.id),
+                            unit: office.id.clone(),
+                            subject: format!("超期督办（时限{due_on}）：{}", case.title),
+                            body: format!("留言编号 {}", case.number),
+                            created_at: e.at,
+                        });
+                    }
+                    (case.dispatcher.clone(), format!("留言已超期（时限{due_on}）：{}", case.title))
+                }
                 _ => continue,
             };
             out.push(Notification {
@@ -352,27 +373,48 @@ impl App {
         Ok(HandoffOutcome::Delivered)
     }
 
-    /// The scheduled deadline check: escalates (督办) each overdue open case to supervision, once.
-    /// Reads only the cases that are due, through the store's due-date index.
+    /// The scheduled deadline check (the `deadlines` handler): for each case whose alarm is due —
+    /// and only those, read through the alarm index — the urge when the deadline is near, or at
+    /// expiry: overdue, escalation (督办) and a request for an explanation. Each happens once per
+    /// deadline: the case records it, and of two sweeps racing only one write wins.
     pub async fn deadline_sweep(&self) -> Result<SweepReport, AppError> {
+        const PAGE: usize = 500;
         let now = self.now();
+        let system = Actor::system();
         let mut report = SweepReport::default();
-        let due = self.store.due_before(now, 1000).await?;
-        for case in due {
-            report.examined += 1;
-            if case.supervised {
-                report.already_done += 1;
-                continue;
+        loop {
+            let due = self.store.alarms_due(now, PAGE).await?;
+            let batch = due.len();
+            let mut acted = 0;
+            // A few at a time, so the store can commit their writes together.
+            for chunk in due.chunks(16) {
+                let results = futures::future::join_all(
+                    chunk.iter().map(|c| self.act(&system, &c.id, Some(c.version), Command::DeadlineAlarm)),
+                )
+                .await;
+                for (case, result) in chunk.iter().zip(results) {
+                    report.examined += 1;
+                    match result {
+                        Ok(updated) => {
+                            acted += 1;
+                            if updated.overdue_due.is_some() && updated.overdue_due != case.overdue_due {
+                                report.escalated += 1;
+                            } else {
+                                report.urged += 1;
+                            }
+                        }
+                        // Another sweep or a person got there first, or nothing was left to do.
+                        Err(AppError::Conflict { .. }) => report.already_done += 1,
+                        Err(e) => return Err(e),
+                    }
+                }
             }
-            let note = "已超过办理时限，自动转督办".to_string();
-            match self.act(&Actor::system(), &case.id, Some(case.version), Command::Supervise { note }).await {
-                Ok(_) => report.supervised += 1,
-                // Another sweep or a person got there first: nothing more to do.
-                Err(AppError::Conflict { .. }) => report.already_done += 1,
-                Err(e) => return Err(e),
+            // A full page may hide more: the cases acted on left the due part of the index. A page
+            // where nothing could be done would only come back the same, so stop there.
+            if batch < PAGE || acted == 0 {
+                return Ok(report);
             }
         }
-        Ok(report)
     }
 }
 

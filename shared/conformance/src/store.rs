@@ -197,21 +197,49 @@ pub async fn list_by_scope_status_and_due<S: CaseStore>(store: &S) {
     assert!(none.is_empty());
 }
 
-pub async fn due_before_reads_only_open_due_cases<S: CaseStore>(store: &S) {
+pub async fn alarms_due_reads_only_cases_with_a_due_alarm<S: CaseStore>(store: &S) {
     let due = in_progress(store, "commerce", "water", -30).await;
     let answered = replied(store, "commerce", -30, false).await;
     let later = in_progress(store, "commerce", "water", 0).await;
-    // Inclusive: a case is overdue at the very instant its deadline passes.
-    let cut = due.deadline.as_ref().unwrap().due_at();
-    assert!(later.deadline.as_ref().unwrap().due_at() > cut);
-    let found: Vec<CaseId> = store.due_before(cut, 100_000).await.unwrap().into_iter().map(|c| c.id).collect();
-    assert!(found.contains(&due.id));
-    assert!(!found.contains(&answered.id), "a replied case left the index");
-    assert!(!found.contains(&later.id));
-    let all = store.due_before(cut, 100_000).await.unwrap();
-    assert!(all
-        .windows(2)
-        .all(|w| w[0].deadline.as_ref().unwrap().due_at() <= w[1].deadline.as_ref().unwrap().due_at()));
+    assert!(answered.next_alarm.is_none(), "a replied case has nothing left to watch");
+    // Inclusive: the alarm is due at the very instant it is set for.
+    let cut = due.next_alarm.expect("a case in progress has an alarm");
+    assert!(later.next_alarm.unwrap() > cut);
+    let found = store.alarms_due(cut, 100_000).await.unwrap();
+    let ids: Vec<&CaseId> = found.iter().map(|c| &c.id).collect();
+    assert!(ids.contains(&&due.id));
+    assert!(!ids.contains(&&answered.id), "a replied case left the index");
+    assert!(!ids.contains(&&later.id));
+    assert!(found.iter().all(|c| c.next_alarm.is_some_and(|a| a <= cut)));
+    assert!(found.windows(2).all(|w| w[0].next_alarm <= w[1].next_alarm));
+}
+
+pub async fn scan_pages_through_every_case<S: CaseStore>(store: &S) {
+    let mine =
+        [create(store, "mayor", 0).await.id, create(store, "mayor", 0).await.id, create(store, "mayor", 0).await.id];
+    let mut seen = Vec::new();
+    let mut after: Option<CaseId> = None;
+    loop {
+        let page = store.scan(after.as_ref(), 2).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 2);
+        after = page.last().map(|c| c.id.clone());
+        seen.extend(page.into_iter().map(|c| c.id));
+    }
+    for id in &mine {
+        assert_eq!(seen.iter().filter(|s| *s == id).count(), 1, "{id} once");
+    }
+}
+
+pub async fn notices_are_stored_by_year<S: CaseStore>(store: &S) {
+    store.save_notice(2031, r#"{"year": 2031, "papers": ["a"], "days": []}"#).await.unwrap();
+    store.save_notice(2031, r#"{"year": 2031, "papers": ["b"], "days": []}"#).await.unwrap();
+    let notices = store.notices().await.unwrap();
+    let ours: Vec<_> = notices.iter().filter(|(y, _)| *y == 2031).collect();
+    assert_eq!(ours.len(), 1, "a year's notice is replaced, not added");
+    assert!(ours[0].1.contains("\"b\""));
 }
 
 pub async fn public_replies_by_mailbox_and_month<S: CaseStore>(store: &S) {

@@ -90,10 +90,14 @@ pub enum Action {
     Close,
     Feature,
     RecomputeDeadline,
+    /// The sweep's automatic urge, expiry and escalation.
+    DeadlineAlarm,
+    /// A unit's explanation (情况说明) of a missed deadline.
+    Explain,
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 22] = [
         Action::View,
         Action::ViewPersonalData,
         Action::Accept,
@@ -114,6 +118,8 @@ impl Action {
         Action::Close,
         Action::Feature,
         Action::RecomputeDeadline,
+        Action::DeadlineAlarm,
+        Action::Explain,
     ];
 
     pub fn label(self) -> &'static str {
@@ -138,6 +144,8 @@ impl Action {
             Action::Close => "办结",
             Action::Feature => "设为典型案例",
             Action::RecomputeDeadline => "重算时限",
+            Action::DeadlineAlarm => "时限提醒",
+            Action::Explain => "提交情况说明",
         }
     }
 }
@@ -209,7 +217,7 @@ pub fn authorize(actor: &Actor, action: Action, case: &Case) -> Result<(), Acces
             }
             true
         }
-        (R::Lead, Receive | Return | RecordMeeting | RequestExtension) => true,
+        (R::Lead, Receive | Return | RecordMeeting | RequestExtension | Explain) => true,
         (R::Lead, Report) => {
             if mode != Some(DispatchMode::Assign) {
                 return Err(AccessError::Forbidden("转办件由承办单位直接答复，无需向信访局反馈"));
@@ -224,7 +232,7 @@ pub fn authorize(actor: &Actor, action: Action, case: &Case) -> Result<(), Acces
         }
         (R::CoHandler, Contribute) => true,
         (R::Supervisor, Urge | Supervise | Feature) => true,
-        (R::System, Urge | Supervise | RecomputeDeadline) => true,
+        (R::System, Urge | Supervise | RecomputeDeadline | DeadlineAlarm) => true,
         _ => false,
     };
     if allowed {

@@ -280,6 +280,25 @@ impl Calendar {
         Ok(span)
     }
 
+    /// The first day from which at most `n` working days remain until `due` (the day itself not
+    /// counted): the start of the "due soon" window in which a unit is urged.
+    pub fn window_start(&self, due: NaiveDate, n: u32) -> NaiveDate {
+        let mut day = due;
+        let mut counted = 0;
+        while counted < n {
+            if self.is_working_day(day) {
+                counted += 1;
+            }
+            day = day.pred_opt().unwrap_or(day);
+        }
+        // Days off just before the window belong to it: on the Friday before a Monday deadline,
+        // one working day remains.
+        while !self.is_working_day(day) {
+            day = day.pred_opt().unwrap_or(day);
+        }
+        day
+    }
+
     /// Working days strictly after `from` up to and including `to` (0 when `to <= from`).
     pub fn working_days_between(&self, from: NaiveDate, to: NaiveDate) -> u32 {
         from.iter_days().skip(1).take_while(|d| *d <= to).filter(|d| self.is_working_day(*d)).count() as u32
@@ -386,6 +405,22 @@ mod tests {
         let cal = Calendar::builtin();
         assert!(cal.add_working_days(d("2026-01-01"), MAX_WORKING_DAYS + 1).is_err());
         assert!(cal.add_working_days(d("2026-01-01"), MAX_WORKING_DAYS).is_ok());
+    }
+
+    #[test]
+    fn window_start_reaches_back_over_days_off() {
+        let cal = Calendar::builtin();
+        // Due Friday 2026-12-04, one working day: the window opens Thursday.
+        assert_eq!(cal.window_start(d("2026-12-04"), 1), d("2026-12-03"));
+        // Due Monday 2026-11-30: on Friday 11-27 only Monday remains.
+        assert_eq!(cal.window_start(d("2026-11-30"), 1), d("2026-11-27"));
+        // Due Thursday 2026-10-08 after National Day: the window opens Wednesday 09-30.
+        assert_eq!(cal.window_start(d("2026-10-08"), 1), d("2026-09-30"));
+        for (due, n) in [("2026-12-04", 0), ("2026-12-04", 3), ("2026-10-12", 2)] {
+            let start = cal.window_start(d(due), n);
+            assert_eq!(cal.working_days_between(start, d(due)), n);
+            assert!(cal.working_days_between(start.pred_opt().unwrap(), d(due)) > n);
+        }
     }
 
     #[test]

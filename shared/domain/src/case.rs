@@ -235,6 +235,27 @@ pub struct Case {
     pub reopened: u32,
     pub featured: bool,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The deadline (its last day) for which the automatic urge (催办) was sent.
+    #[serde(default)]
+    pub urged_due: Option<NaiveDate>,
+    /// The deadline that passed and was escalated (督办, explanation requested).
+    #[serde(default)]
+    pub overdue_due: Option<NaiveDate>,
+    /// Explanations (情况说明) a unit gave for a missed deadline.
+    #[serde(default)]
+    pub explanations: Vec<LateExplanation>,
+    /// When the deadline sweep must next look at this case (urge, then expiry); `None` when there
+    /// is nothing left to watch. Stores index it, so the sweep reads only cases that need it.
+    #[serde(default)]
+    pub next_alarm: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LateExplanation {
+    pub unit: UnitId,
+    pub text: String,
+    pub at: DateTime<Utc>,
 }
 
 impl Case {
@@ -253,5 +274,10 @@ impl Case {
 
     pub fn is_handled_by(&self, unit: &UnitId) -> bool {
         self.handling_units().any(|u| u == unit)
+    }
+
+    /// An open case whose deadline has passed.
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.status == CaseStatus::InProgress && self.deadline.as_ref().is_some_and(|d| d.is_overdue(now))
     }
 }

@@ -27,6 +27,15 @@ pub fn end_of_cst_day(date: NaiveDate) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// The first instant of `date` in China: 00:00 CST.
+pub fn start_of_cst_day(date: NaiveDate) -> DateTime<Utc> {
+    cst()
+        .from_local_datetime(&date.and_time(NaiveTime::MIN))
+        .single()
+        .expect("fixed offsets have no gaps")
+        .with_timezone(&Utc)
+}
+
 /// Deadline classes of the source document (DESIGN §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

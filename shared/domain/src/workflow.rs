@@ -6,10 +6,10 @@
 use crate::access::{authorize, AccessError, Action, Actor, Role};
 use crate::calendar::Calendar;
 use crate::case::{
-    Case, CaseStatus, Citizen, Dispatch, DispatchMode, ExtensionDecision, ExtensionRequest, Kind, Meeting, Rating,
-    Reply, Report, ReturnRecord,
+    Case, CaseStatus, Citizen, Dispatch, DispatchMode, ExtensionDecision, ExtensionRequest, Kind, LateExplanation,
+    Meeting, Rating, Reply, Report, ReturnRecord,
 };
-use crate::deadline::{cst_date, Deadline, DeadlineClass, DeadlineError};
+use crate::deadline::{cst_date, start_of_cst_day, Deadline, DeadlineClass, DeadlineError};
 use crate::ids::{CaseId, CaseNumber, MailboxId, UnitId, UserId};
 use crate::mask::mask_personal_data;
 use crate::org::{Organisation, UnitKind};
@@ -93,6 +93,12 @@ pub enum Command {
     Close,
     Feature,
     RecomputeDeadline,
+    /// The deadline sweep's step: the urge when the deadline is near, or expiry (mark overdue,
+    /// escalate, ask for an explanation) when it has passed — each once per deadline.
+    DeadlineAlarm,
+    Explain {
+        text: String,
+    },
 }
 
 impl Command {
@@ -116,6 +122,8 @@ impl Command {
             Command::Close => Action::Close,
             Command::Feature => Action::Feature,
             Command::RecomputeDeadline => Action::RecomputeDeadline,
+            Command::DeadlineAlarm => Action::DeadlineAlarm,
+            Command::Explain { .. } => Action::Explain,
         }
     }
 }
@@ -172,25 +180,77 @@ pub struct AuditEvent {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
-    Submitted { mailbox: MailboxId, kind: Kind },
+    Submitted {
+        mailbox: MailboxId,
+        kind: Kind,
+    },
     Accepted,
-    Rejected { reason: String },
-    Dispatched { mode: DispatchMode, lead: UnitId, co_handlers: Vec<UnitId>, class: DeadlineClass, days: u32 },
-    Received { due_on: NaiveDate, provisional: bool },
-    Returned { reason: String },
+    Rejected {
+        reason: String,
+    },
+    Dispatched {
+        mode: DispatchMode,
+        lead: UnitId,
+        co_handlers: Vec<UnitId>,
+        class: DeadlineClass,
+        days: u32,
+    },
+    Received {
+        due_on: NaiveDate,
+        provisional: bool,
+    },
+    Returned {
+        reason: String,
+    },
     Contributed,
     Reported,
-    Replied { public: bool, on_time: bool },
-    MeetingRecorded { held_on: NaiveDate },
-    ExtensionRequested { days: u32, reason: String },
-    ExtensionDecided { approved: bool, note: String, due_on: Option<NaiveDate> },
-    Urged { note: String },
-    Supervised { note: String },
-    Rated { satisfied: bool },
-    Reopened { reason: String, due_on: NaiveDate },
+    Replied {
+        public: bool,
+        on_time: bool,
+    },
+    MeetingRecorded {
+        held_on: NaiveDate,
+    },
+    ExtensionRequested {
+        days: u32,
+        reason: String,
+    },
+    ExtensionDecided {
+        approved: bool,
+        note: String,
+        due_on: Option<NaiveDate>,
+    },
+    Urged {
+        note: String,
+    },
+    Supervised {
+        note: String,
+    },
+    Rated {
+        satisfied: bool,
+    },
+    Reopened {
+        reason: String,
+        due_on: NaiveDate,
+    },
     Closed,
     Featured,
-    DeadlineRecomputed { from: NaiveDate, to: NaiveDate, provisional: bool },
+    DeadlineRecomputed {
+        from: NaiveDate,
+        to: NaiveDate,
+        provisional: bool,
+    },
+    /// The deadline passed without a report or reply.
+    MarkedOverdue {
+        due_on: NaiveDate,
+    },
+    /// The unit is asked to explain the missed deadline (情况说明).
+    ExplanationRequested {
+        due_on: NaiveDate,
+    },
+    Explained {
+        text: String,
+    },
 }
 
 /// What a citizen submits; parsed and size-checked at the edge before it gets here.
@@ -261,6 +321,10 @@ impl Case {
             reopened: 0,
             featured: false,
             closed_at: None,
+            urged_due: None,
+            overdue_due: None,
+            explanations: Vec::new(),
+            next_alarm: None,
         };
         let event = AuditEvent {
             case: id,
@@ -280,6 +344,7 @@ impl Case {
         let mut next = self.clone();
         let kinds = next.transition(ctx, actor, command)?;
         debug_assert!(!kinds.is_empty(), "every accepted action is recorded");
+        next.next_alarm = next.compute_next_alarm(ctx);
         next.version += 1;
         let events = kinds
             .into_iter()
@@ -503,6 +568,18 @@ impl Case {
                 self.featured = true;
                 Ok(vec![EventKind::Featured])
             }
+            Command::DeadlineAlarm => self.alarm(ctx),
+            Command::Explain { text: t } => {
+                self.require(action, &[S::InProgress])?;
+                if self.overdue_due.is_none() {
+                    return Err(WorkflowError::Invalid {
+                        field: "text", message: "尚未超期，无需提交情况说明".into()
+                    });
+                }
+                let t = text("text", &t)?;
+                self.explanations.push(LateExplanation { unit: Self::acting_unit(actor), text: t.clone(), at: now });
+                Ok(vec![EventKind::Explained { text: t }])
+            }
             Command::RecomputeDeadline => {
                 self.require(action, &[S::InProgress, S::Reported])?;
                 let deadline = self.deadline.as_ref().expect("a received case has a deadline");
@@ -518,6 +595,54 @@ impl Case {
                 Ok(vec![event])
             }
         }
+    }
+
+    /// When the sweep must next look at the case: the start of the urge window, then the deadline
+    /// itself; nothing once both happened for the current deadline or the case left `in_progress`.
+    pub fn compute_next_alarm(&self, ctx: &Context) -> Option<DateTime<Utc>> {
+        if self.status != CaseStatus::InProgress {
+            return None;
+        }
+        let deadline = self.deadline.as_ref()?;
+        if self.overdue_due == Some(deadline.due_on) {
+            return None;
+        }
+        if self.urged_due != Some(deadline.due_on) {
+            let start = ctx.calendar.window_start(deadline.due_on, ctx.org.deadlines.urge_within);
+            return Some(start_of_cst_day(start).min(deadline.due_at()));
+        }
+        Some(deadline.due_at())
+    }
+
+    fn alarm(&mut self, ctx: &Context) -> Result<Vec<EventKind>, WorkflowError> {
+        self.require(Action::DeadlineAlarm, &[CaseStatus::InProgress])?;
+        let deadline = self.deadline.clone().expect("a case in progress has a deadline");
+        let due_on = deadline.due_on;
+        if deadline.is_overdue(ctx.now) {
+            if self.overdue_due == Some(due_on) {
+                return Err(WorkflowError::Unchanged);
+            }
+            self.overdue_due = Some(due_on);
+            // Past the deadline an urge is moot.
+            self.urged_due = Some(due_on);
+            let mut events = vec![EventKind::MarkedOverdue { due_on }];
+            if !self.supervised {
+                self.supervised = true;
+                events.push(EventKind::Supervised { note: "超过办理时限，自动转督办".into() });
+            }
+            events.push(EventKind::ExplanationRequested { due_on });
+            return Ok(events);
+        }
+        let window = ctx.calendar.window_start(due_on, ctx.org.deadlines.urge_within);
+        if ctx.now >= start_of_cst_day(window) && self.urged_due != Some(due_on) {
+            self.urged_due = Some(due_on);
+            self.urges += 1;
+            let left = ctx.calendar.working_days_between(cst_date(ctx.now), due_on);
+            return Ok(vec![EventKind::Urged {
+                note: format!("系统催办：距办理时限（{due_on}）还有{left}个工作日")
+            }]);
+        }
+        Err(WorkflowError::Unchanged)
     }
 
     /// A pending extension request ends without approval when the case moves on.

@@ -25,6 +25,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use writer::{map_err, Writer};
 
+/// The deadline sweep's query: only rows in the partial alarm index, earliest first.
+pub const ALARMS_DUE_SQL: &str =
+    "SELECT doc FROM cases WHERE alarm_ms IS NOT NULL AND alarm_ms <= ?1 ORDER BY alarm_ms LIMIT ?2";
+
 /// How the hand-off queues behave.
 #[derive(Debug, Clone)]
 pub struct QueueConfig {
@@ -136,16 +140,11 @@ impl SqliteStore {
             Err(QueueError::UnknownQueue(queue.to_owned()))
         }
     }
-
-    /// Reads every case (for `stats reconcile` and tests, never on a request path).
-    pub async fn all_cases(&self) -> StoreResult<Vec<Case>> {
-        self.read(|c| query_cases(c, "SELECT doc FROM cases ORDER BY submitted_ms", [])).await
-    }
 }
 
 /// The indexed columns of a case row, derived from the case.
 struct Row {
-    open_due_ms: Option<i64>,
+    alarm_ms: Option<i64>,
     sort_due_ms: Option<i64>,
     public_month: Option<String>,
     reply_ms: Option<i64>,
@@ -155,8 +154,8 @@ fn row_of(case: &Case) -> Row {
     let due = case.deadline.as_ref().map(|d| ms(d.due_at()));
     let public = case.reply.as_ref().filter(|r| r.public);
     Row {
-        // Sparse: only open cases with a running deadline are in the due-date index.
-        open_due_ms: due.filter(|_| matches!(case.status, CaseStatus::InProgress | CaseStatus::Reported)),
+        // Sparse: only cases the deadline sweep still has to look at are in the alarm index.
+        alarm_ms: case.next_alarm.map(ms),
         sort_due_ms: due,
         public_month: public.map(|r| r.at.with_timezone(&cst()).format("%Y-%m").to_string()),
         reply_ms: case.reply.as_ref().map(|r| ms(r.at)),
@@ -169,18 +168,18 @@ fn write_case(conn: &Connection, case: &Case, insert: bool, expected_version: u6
     let doc = to_json(case);
     if insert {
         conn.execute(
-            "INSERT INTO cases (id, number, dispatcher, mailbox, status, open_due_ms, sort_due_ms, submitted_ms, public_month, reply_ms, version, doc)
+            "INSERT INTO cases (id, number, dispatcher, mailbox, status, alarm_ms, sort_due_ms, submitted_ms, public_month, reply_ms, version, doc)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![case.id.as_str(), case.number.as_str(), case.dispatcher.as_str(), case.mailbox.as_str(), status,
-                row.open_due_ms, row.sort_due_ms, ms(case.submitted_at), row.public_month, row.reply_ms, case.version as i64, doc],
+                row.alarm_ms, row.sort_due_ms, ms(case.submitted_at), row.public_month, row.reply_ms, case.version as i64, doc],
         )
         .map_err(map_err)?;
     } else {
         let changed = conn
             .execute(
-                "UPDATE cases SET status = ?1, open_due_ms = ?2, sort_due_ms = ?3, public_month = ?4, reply_ms = ?5, version = ?6, doc = ?7
+                "UPDATE cases SET status = ?1, alarm_ms = ?2, sort_due_ms = ?3, public_month = ?4, reply_ms = ?5, version = ?6, doc = ?7
                  WHERE id = ?8 AND version = ?9",
-                params![status, row.open_due_ms, row.sort_due_ms, row.public_month, row.reply_ms, case.version as i64, doc,
+                params![status, row.alarm_ms, row.sort_due_ms, row.public_month, row.reply_ms, case.version as i64, doc,
                     case.id.as_str(), expected_version as i64],
             )
             .map_err(map_err)?;
@@ -361,13 +360,37 @@ impl CaseStore for SqliteStore {
         .await
     }
 
-    async fn due_before(&self, before: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Case>> {
+    async fn alarms_due(&self, at: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Case>> {
+        self.read(move |c| query_cases(c, ALARMS_DUE_SQL, params![ms(at), limit as i64])).await
+    }
+
+    async fn scan(&self, after: Option<&CaseId>, limit: usize) -> StoreResult<Vec<Case>> {
+        let after = after.map(|a| a.to_string()).unwrap_or_default();
         self.read(move |c| {
-            query_cases(
-                c,
-                "SELECT doc FROM cases WHERE open_due_ms IS NOT NULL AND open_due_ms <= ?1 ORDER BY open_due_ms LIMIT ?2",
-                params![ms(before), limit as i64],
+            query_cases(c, "SELECT doc FROM cases WHERE id > ?1 ORDER BY id LIMIT ?2", params![after, limit as i64])
+        })
+        .await
+    }
+
+    async fn save_notice(&self, year: i32, json: &str) -> StoreResult<()> {
+        let json = json.to_owned();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO calendar_notices (year, json) VALUES (?1, ?2) ON CONFLICT(year) DO UPDATE SET json = excluded.json",
+                params![year, json],
             )
+            .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn notices(&self) -> StoreResult<Vec<(i32, String)>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT year, json FROM calendar_notices ORDER BY year").map_err(map_err)?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(map_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
         })
         .await
     }

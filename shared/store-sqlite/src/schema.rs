@@ -11,7 +11,7 @@ CREATE TABLE cases (
     dispatcher TEXT NOT NULL,
     mailbox TEXT NOT NULL,
     status TEXT NOT NULL,
-    open_due_ms INTEGER,      -- due instant while in progress; NULL otherwise (sparse index)
+    alarm_ms INTEGER,         -- the case's next_alarm: when the deadline sweep must look at it (sparse)
     sort_due_ms INTEGER,      -- due instant for ordering lists
     submitted_ms INTEGER NOT NULL,
     public_month TEXT,        -- YYYY-MM (China) of a public reply; NULL otherwise
@@ -20,7 +20,7 @@ CREATE TABLE cases (
     doc TEXT NOT NULL
 );
 CREATE INDEX cases_dispatcher ON cases (dispatcher, status, sort_due_ms);
-CREATE INDEX cases_open_due ON cases (open_due_ms) WHERE open_due_ms IS NOT NULL;
+CREATE INDEX cases_alarm ON cases (alarm_ms) WHERE alarm_ms IS NOT NULL;
 CREATE INDEX cases_public ON cases (public_month, mailbox, reply_ms) WHERE public_month IS NOT NULL;
 CREATE INDEX cases_sort ON cases (sort_due_ms, submitted_ms);
 CREATE TABLE case_units (unit TEXT NOT NULL, case_id TEXT NOT NULL, PRIMARY KEY (unit, case_id)) WITHOUT ROWID;

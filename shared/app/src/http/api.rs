@@ -340,3 +340,182 @@ pub async fn act(
     let case = s.app.act(&id.actor, &CaseId::new(case), r.version, r.command).await?;
     Ok(Json(s.app.view_of(&id.actor, case).await?))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MonthParams {
+    /// `YYYY-MM`; the current month (China time) when absent.
+    pub month: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/public/stats", tag = "public", params(MonthParams),
+    responses(
+        (status = 200, description = "Received, invalid, replied, in progress — in all and by mailbox; on-time rate; featured cases", body = crate::reports::MonthlyReport),
+        (status = 400, description = "Bad month", body = ErrorBody),
+    ))]
+pub async fn public_stats(
+    State(s): State<AppState>,
+    q: Result<Query<MonthParams>, QueryRejection>,
+) -> Result<Json<crate::reports::MonthlyReport>, AppError> {
+    let q = query(q)?;
+    let month = q
+        .month
+        .unwrap_or_else(|| s.app.now().with_timezone(&mailbox_domain::deadline::cst()).format("%Y-%m").to_string());
+    Ok(Json(s.app.monthly_report(&month).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RepliesParams {
+    pub mailbox: Option<String>,
+    /// `YYYY-MM` of the reply.
+    pub month: Option<String>,
+    /// Words to look for in title, message and reply.
+    pub q: Option<String>,
+    /// 1–200, default 50.
+    pub limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/v1/public/replies", tag = "public", params(RepliesParams),
+    responses(
+        (status = 200, description = "Replied cases that may be published, personal data masked, newest first", body = Vec<crate::reports::PublicCase>),
+        (status = 400, description = "Bad filter", body = ErrorBody),
+    ))]
+pub async fn public_replies(
+    State(s): State<AppState>,
+    q: Result<Query<RepliesParams>, QueryRejection>,
+) -> Result<Json<Vec<crate::reports::PublicCase>>, AppError> {
+    let q = query(q)?;
+    let month = q.month.as_deref().filter(|m| !m.is_empty()).map(crate::reports::parse_month).transpose()?;
+    let mailbox = q.mailbox.as_deref().filter(|m| !m.is_empty()).map(mailbox_domain::MailboxId::new);
+    if mailbox.as_ref().is_some_and(|m| s.app.org.mailbox(m).is_none()) {
+        return Err(AppError::invalid("unknown_mailbox", "mailbox", "信箱不存在"));
+    }
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(AppError::invalid("invalid_limit", "limit", "limit 须在 1 至 200 之间"));
+    }
+    if q.q.as_deref().is_some_and(|w| w.chars().count() > 50) {
+        return Err(AppError::invalid("query_too_long", "q", "搜索词不能超过50个字"));
+    }
+    Ok(Json(s.app.public_replies(mailbox.as_ref(), month.as_deref(), q.q.as_deref(), limit as usize).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AssessmentParams {
+    /// First month, `YYYY-MM`.
+    pub from: String,
+    /// Last month, `YYYY-MM`.
+    pub to: String,
+    /// `json` (default), `csv` or `xlsx`.
+    pub format: Option<String>,
+}
+
+pub fn assessment_table(rows: &[crate::reports::UnitAssessment]) -> crate::export::Table {
+    use crate::export::Cell;
+    let headers = [
+        "单位",
+        "交办转办",
+        "签收",
+        "答复",
+        "按时",
+        "超时",
+        "退回",
+        "延期",
+        "催办",
+        "超期",
+        "满意",
+        "不满意",
+        "按时率",
+        "满意率",
+        "平均办理工作日",
+    ];
+    crate::export::Table {
+        sheet: "单位考核".into(),
+        headers: headers.iter().map(|h| h.to_string()).collect(),
+        rows: rows
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::from(r.name.as_str()),
+                    r.dispatched.into(),
+                    r.received.into(),
+                    r.replied.into(),
+                    r.on_time.into(),
+                    r.late.into(),
+                    r.returned.into(),
+                    r.extensions.into(),
+                    r.urged.into(),
+                    r.overdue.into(),
+                    r.satisfied.into(),
+                    r.unsatisfied.into(),
+                    r.on_time_rate.into(),
+                    r.satisfaction_rate.into(),
+                    r.average_reply_working_days.into(),
+                ]
+            })
+            .collect(),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/staff/assessment", tag = "staff", params(AssessmentParams),
+    responses(
+        (status = 200, description = "Per unit: received, on time, late, returned, extensions, satisfaction (JSON, CSV or XLSX)", body = Vec<crate::reports::UnitAssessment>),
+        (status = 400, description = "Bad period or format", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Supervisors and admins only", body = ErrorBody),
+    ))]
+pub async fn assessment(
+    State(s): State<AppState>,
+    Staff(id): Staff,
+    q: Result<Query<AssessmentParams>, QueryRejection>,
+) -> Result<Response, AppError> {
+    if !matches!(id.actor.role, Role::Supervisor | Role::Admin) {
+        return Err(AppError::Forbidden("单位考核仅供督办人员查看".into()));
+    }
+    let q = query(q)?;
+    let rows = s.app.assessment(&q.from, &q.to).await?;
+    let name = format!("assessment-{}-{}", q.from, q.to);
+    match q.format.as_deref().unwrap_or("json") {
+        "json" => Ok(Json(rows).into_response()),
+        "csv" => Ok(file(
+            crate::export::to_csv(&assessment_table(&rows))?,
+            "text/csv; charset=utf-8",
+            &format!("{name}.csv"),
+        )),
+        "xlsx" => Ok(file(
+            crate::export::to_xlsx(&assessment_table(&rows))?,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            &format!("{name}.xlsx"),
+        )),
+        _ => Err(AppError::invalid("invalid_format", "format", "format 须为 json、csv 或 xlsx")),
+    }
+}
+
+pub fn file(bytes: Vec<u8>, content_type: &'static str, filename: &str) -> Response {
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    ([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], bytes)
+        .into_response()
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/calendar", tag = "staff",
+    request_body(content = String, description = "A holiday-cn file: {year, papers, days: [{name, date, isOffDay}]}", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Imported; open deadlines recomputed", body = crate::reports::CalendarImport),
+        (status = 400, description = "Not a valid holiday file", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Admins only, or missing CSRF token", body = ErrorBody),
+        (status = 413, description = "Request too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+    ))]
+pub async fn import_calendar(
+    State(s): State<AppState>,
+    Staff(id): Staff,
+    JsonBody(file): JsonBody<serde_json::Value>,
+) -> Result<Json<crate::reports::CalendarImport>, AppError> {
+    if id.actor.role != Role::Admin {
+        return Err(AppError::Forbidden("只有系统管理员可以导入节假日安排".into()));
+    }
+    Ok(Json(s.app.import_calendar(&file.to_string()).await?))
+}

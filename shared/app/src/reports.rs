@@ -1,0 +1,389 @@
+//! Supervision and statistics over the stored counters: the daily digest, the monthly public
+//! report, unit assessment, public replies, calendar imports and reconciling the counters.
+
+use crate::error::AppError;
+use crate::ports::{CaseQuery, Notification, Scope};
+use crate::service::App;
+use crate::views::unit_name;
+use chrono::{DateTime, NaiveDate, Utc};
+use mailbox_domain::case::Case;
+use mailbox_domain::deadline::cst_date;
+use mailbox_domain::mask::mask_personal_data;
+use mailbox_domain::org::UnitKind;
+use mailbox_domain::stats::{expected_counters, metric, parse_event_key, Cell, Figures, CELL_PREFIX, EVENT_PREFIX};
+use mailbox_domain::workflow::Command;
+use mailbox_domain::{Actor, CaseStatus, Kind, MailboxId, UnitId};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MailboxFigures {
+    pub mailbox: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PublicCase {
+    pub number: String,
+    pub mailbox: String,
+    pub mailbox_name: String,
+    pub kind: Kind,
+    /// Title and texts with personal data masked.
+    pub title: String,
+    pub body: String,
+    pub reply: String,
+    pub replied_at: DateTime<Utc>,
+    pub unit: String,
+    pub featured: bool,
+}
+
+/// The monthly public report (the figures the source document publishes).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MonthlyReport {
+    /// `YYYY-MM`, China time, of submission.
+    pub month: String,
+    pub total: Figures,
+    pub by_mailbox: Vec<MailboxFigures>,
+    /// Replies this month that came before their deadline, of all replies this month.
+    pub replied_on_time: i64,
+    pub replied_late: i64,
+    pub on_time_rate: Option<f64>,
+    pub average_reply_working_days: Option<f64>,
+    pub featured: Vec<PublicCase>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct UnitAssessment {
+    pub unit: String,
+    pub name: String,
+    pub dispatched: i64,
+    pub received: i64,
+    pub replied: i64,
+    pub on_time: i64,
+    pub late: i64,
+    pub returned: i64,
+    pub extensions: i64,
+    pub urged: i64,
+    pub overdue: i64,
+    pub satisfied: i64,
+    pub unsatisfied: i64,
+    pub on_time_rate: Option<f64>,
+    pub satisfaction_rate: Option<f64>,
+    pub average_reply_working_days: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct DigestReport {
+    pub date: NaiveDate,
+    pub units_notified: usize,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CalendarImport {
+    pub year: i32,
+    pub days: usize,
+    pub published: bool,
+    pub replaced: bool,
+    /// Open cases whose deadline changed.
+    pub recomputed: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReconcileReport {
+    pub cases: usize,
+    pub counters: usize,
+    /// (key, stored, recomputed) for every counter that differs.
+    pub differences: Vec<(String, i64, i64)>,
+}
+
+fn ratio(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| (part as f64 / whole as f64 * 1000.0).round() / 1000.0)
+}
+
+/// `YYYY-MM`, or a clear error.
+pub fn parse_month(s: &str) -> Result<String, AppError> {
+    let ok = s.len() == 7 && NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").is_ok();
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(AppError::invalid("invalid_month", "month", "月份格式应为 YYYY-MM，例如 2026-11"))
+    }
+}
+
+impl App {
+    fn public_case(&self, case: &Case) -> Option<PublicCase> {
+        let reply = case.reply.as_ref().filter(|r| r.public)?;
+        let names = [case.citizen.name.as_str()];
+        Some(PublicCase {
+            number: case.number.to_string(),
+            mailbox: case.mailbox.to_string(),
+            mailbox_name: self.org.mailbox(&case.mailbox).map_or_else(|| case.mailbox.to_string(), |m| m.name.clone()),
+            kind: case.kind,
+            title: mask_personal_data(&case.title, &names),
+            body: mask_personal_data(&case.body, &names),
+            reply: reply.masked_text.clone().unwrap_or_default(),
+            replied_at: reply.at,
+            unit: unit_name(&self.org, &reply.unit),
+            featured: case.featured,
+        })
+    }
+
+    /// Replied cases that may be published, newest first, masked; `q` searches title and texts.
+    pub async fn public_replies(
+        &self,
+        mailbox: Option<&MailboxId>,
+        month: Option<&str>,
+        q: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<PublicCase>, AppError> {
+        let cases = self.store.public_replies(mailbox, month, if q.is_some() { 2000 } else { limit }).await?;
+        let q = q.map(str::trim).filter(|q| !q.is_empty());
+        Ok(cases
+            .iter()
+            .filter(|c| c.publishable)
+            .filter_map(|c| self.public_case(c))
+            .filter(|p| q.is_none_or(|q| p.title.contains(q) || p.body.contains(q) || p.reply.contains(q)))
+            .take(limit)
+            .collect())
+    }
+
+    pub async fn monthly_report(&self, month: &str) -> Result<MonthlyReport, AppError> {
+        let month = parse_month(month)?;
+        let mut total = Figures::default();
+        let mut by_mailbox: BTreeMap<String, Figures> = BTreeMap::new();
+        for (key, value) in self.store.counters(&format!("{CELL_PREFIX}{month}|")).await? {
+            if let Some(cell) = Cell::parse(&key) {
+                total.add(cell.status, value);
+                by_mailbox.entry(cell.mailbox.to_string()).or_default().add(cell.status, value);
+            }
+        }
+        let (mut on_time, mut late, mut days) = (0, 0, 0);
+        for (key, value) in self.store.counters(&format!("{EVENT_PREFIX}{month}|")).await? {
+            match parse_event_key(&key).map(|k| k.3) {
+                Some(m) if m == metric::ON_TIME => on_time += value,
+                Some(m) if m == metric::LATE => late += value,
+                Some(m) if m == metric::REPLY_DAYS => days += value,
+                _ => {}
+            }
+        }
+        let featured = self
+            .store
+            .public_replies(None, Some(&month), 2000)
+            .await?
+            .iter()
+            .filter(|c| c.featured && c.publishable)
+            .filter_map(|c| self.public_case(c))
+            .collect();
+        let by_mailbox = self
+            .org
+            .mailboxes
+            .iter()
+            .filter_map(|m| {
+                by_mailbox.get(m.id.as_str()).map(|f| MailboxFigures {
+                    mailbox: m.id.to_string(),
+                    name: m.name.clone(),
+                    figures: f.clone(),
+                })
+            })
+            .collect();
+        Ok(MonthlyReport {
+            month,
+            total,
+            by_mailbox,
+            replied_on_time: on_time,
+            replied_late: late,
+            on_time_rate: ratio(on_time, on_time + late),
+            average_reply_working_days: (on_time + late > 0).then(|| days as f64 / (on_time + late) as f64),
+            featured,
+        })
+    }
+
+    /// Per unit, over the months `from..=to` (`YYYY-MM`): what the supervisors judge units by.
+    pub async fn assessment(&self, from: &str, to: &str) -> Result<Vec<UnitAssessment>, AppError> {
+        let (from, to) = (parse_month(from)?, parse_month(to)?);
+        if from > to {
+            return Err(AppError::invalid("invalid_period", "from", "起始月份不能晚于结束月份"));
+        }
+        let mut rows: BTreeMap<String, UnitAssessment> = BTreeMap::new();
+        let mut days: BTreeMap<String, i64> = BTreeMap::new();
+        for (key, value) in self.store.counters(EVENT_PREFIX).await? {
+            let Some((month, _, unit, m)) = parse_event_key(&key) else { continue };
+            if month < from || month > to {
+                continue;
+            }
+            let row = rows.entry(unit.to_string()).or_default();
+            match m.as_str() {
+                metric::DISPATCHED => row.dispatched += value,
+                metric::RECEIVED => row.received += value,
+                metric::REPLIED => row.replied += value,
+                metric::ON_TIME => row.on_time += value,
+                metric::LATE => row.late += value,
+                metric::RETURNED => row.returned += value,
+                metric::EXTENSIONS => row.extensions += value,
+                metric::URGED => row.urged += value,
+                metric::OVERDUE => row.overdue += value,
+                metric::SATISFIED => row.satisfied += value,
+                metric::UNSATISFIED => row.unsatisfied += value,
+                metric::REPLY_DAYS => *days.entry(unit.to_string()).or_default() += value,
+                _ => {}
+            }
+        }
+        Ok(rows
+            .into_iter()
+            .map(|(unit, mut row)| {
+                row.name = unit_name(&self.org, &UnitId::new(unit.as_str()));
+                row.on_time_rate = ratio(row.on_time, row.on_time + row.late);
+                row.satisfaction_rate = ratio(row.satisfied, row.satisfied + row.unsatisfied);
+                let replied = row.on_time + row.late;
+                row.average_reply_working_days =
+                    (replied > 0).then(|| days.get(&unit).copied().unwrap_or(0) as f64 / replied as f64);
+                row.unit = unit;
+                row
+            })
+            .collect())
+    }
+
+    /// The daily digest (09:00 China time): per unit, what is waiting — cases not received or not
+    /// accepted for more than a working day, due today, overdue — through the notifier. Sending it
+    /// twice for a day keeps one per unit.
+    pub async fn daily_digest(&self) -> Result<DigestReport, AppError> {
+        let now = self.now();
+        let today = cst_date(now);
+        let calendar = self.calendar();
+        let stale = |at: DateTime<Utc>| calendar.working_days_between(cst_date(at), today) >= 1;
+        let mut report = DigestReport { date: today, units_notified: 0 };
+        let mut notifications = Vec::new();
+        for unit in &self.org.units {
+            let mut lines = Vec::new();
+            if matches!(unit.kind, UnitKind::Bureau | UnitKind::DistrictGovernment) {
+                let q = CaseQuery {
+                    scope: Scope::Handler(unit.id.clone()),
+                    statuses: vec![CaseStatus::Dispatched, CaseStatus::InProgress],
+                    limit: 10_000,
+                };
+                let cases: Vec<Case> =
+                    self.store.list(&q).await?.into_iter().filter(|c| c.lead() == Some(&unit.id)).collect();
+                let not_received = cases
+                    .iter()
+                    .filter(|c| c.status == CaseStatus::Dispatched && c.dispatch.as_ref().is_some_and(|d| stale(d.at)))
+                    .count();
+                let due_today = cases
+                    .iter()
+                    .filter(|c| c.deadline.as_ref().is_some_and(|d| d.due_on == today) && !c.is_overdue(now))
+                    .count();
+                let overdue = cases.iter().filter(|c| c.is_overdue(now)).count();
+                for (n, label) in [(not_received, "超过1个工作日未签收"), (due_today, "今日到期"), (overdue, "已超期")]
+                {
+                    if n > 0 {
+                        lines.push(format!("{label} {n} 件"));
+                    }
+                }
+            }
+            if self.org.mailboxes.iter().any(|m| m.dispatcher == unit.id) {
+                let q = CaseQuery {
+                    scope: Scope::Dispatcher(unit.id.clone()),
+                    statuses: vec![CaseStatus::Submitted],
+                    limit: 10_000,
+                };
+                let waiting = self.store.list(&q).await?.iter().filter(|c| stale(c.submitted_at)).count();
+                if waiting > 0 {
+                    lines.push(format!("超过1个工作日未受理 {waiting} 件"));
+                }
+            }
+            if lines.is_empty() {
+                continue;
+            }
+            report.units_notified += 1;
+            notifications.push(Notification {
+                key: format!("digest:{today}:{}", unit.id),
+                unit: unit.id.clone(),
+                subject: format!("{today} 待办提醒（日收日清）"),
+                body: lines.join("；"),
+                created_at: now,
+            });
+        }
+        self.notifier.notify(&notifications).await?;
+        Ok(report)
+    }
+
+    /// Loads the stored holiday notices over the built-in ones (at start-up).
+    pub async fn load_stored_notices(&self) -> Result<usize, AppError> {
+        let notices = self.store.notices().await?;
+        let mut calendar = (*self.calendar()).clone();
+        for (year, json) in &notices {
+            calendar
+                .import_holiday_cn(json)
+                .map_err(|e| AppError::Internal(format!("stored holiday notice {year} is invalid: {e}")))?;
+        }
+        self.set_calendar(calendar);
+        Ok(notices.len())
+    }
+
+    /// Imports a holiday notice (holiday-cn JSON), stores it, and recomputes the deadlines of open
+    /// cases; each change is recorded in the case's audit trail.
+    pub async fn import_calendar(&self, json: &str) -> Result<CalendarImport, AppError> {
+        let mut calendar = (*self.calendar()).clone();
+        let summary = calendar
+            .import_holiday_cn(json)
+            .map_err(|e| AppError::invalid("invalid_calendar", "file", format!("节假日文件格式不正确：{e}")))?;
+        let mut result = CalendarImport {
+            year: summary.year,
+            days: summary.days,
+            published: summary.published,
+            replaced: summary.replaced,
+            recomputed: 0,
+        };
+        if !summary.published {
+            return Ok(result);
+        }
+        self.store.save_notice(summary.year, json).await?;
+        self.set_calendar(calendar);
+        let q = CaseQuery {
+            scope: Scope::All,
+            statuses: vec![CaseStatus::InProgress, CaseStatus::Reported],
+            limit: 1_000_000,
+        };
+        for case in self.store.list(&q).await? {
+            match self.act(&Actor::system(), &case.id, None, Command::RecomputeDeadline).await {
+                Ok(_) => result.recomputed += 1,
+                Err(AppError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        tracing::info!(year = result.year, recomputed = result.recomputed, "holiday notice imported");
+        Ok(result)
+    }
+
+    /// Recomputes every counter from the cases and their audit trails and compares.
+    pub async fn reconcile(&self) -> Result<ReconcileReport, AppError> {
+        let calendar = self.calendar();
+        let mut cases = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.store.scan(after.as_ref(), 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id.clone());
+            for case in page {
+                let events = self.store.events(&case.id).await?;
+                cases.push((case, events));
+            }
+        }
+        let expected = expected_counters(cases.iter().map(|(c, e)| (c, e.as_slice())), &calendar);
+        let mut stored: BTreeMap<String, i64> = BTreeMap::new();
+        for prefix in [CELL_PREFIX, EVENT_PREFIX] {
+            stored.extend(self.store.counters(prefix).await?.into_iter().filter(|(_, v)| *v != 0));
+        }
+        let mut report = ReconcileReport { cases: cases.len(), counters: stored.len(), differences: Vec::new() };
+        let keys: std::collections::BTreeSet<&String> = expected.keys().chain(stored.keys()).collect();
+        for key in keys {
+            let (s, e) = (stored.get(key).copied().unwrap_or(0), expected.get(key).copied().unwrap_or(0));
+            if s != e {
+                report.differences.push((key.clone(), s, e));
+            }
+        }
+        Ok(report)
+    }
+}

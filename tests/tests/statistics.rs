@@ -1,0 +1,157 @@
+//! Statistics: counters stay equal to what the cases and audit trails say after a long random
+//! scenario; a calendar import recomputes open deadlines and records it.
+
+use chrono::Duration;
+use mailbox_app::input::SubmitRequest;
+use mailbox_app::ports::CaseStore;
+use mailbox_domain::deadline::DeadlineClass;
+use mailbox_domain::workflow::{Command, EventKind};
+use mailbox_domain::{Actor, CaseId, CaseNumber, CaseStatus, DispatchMode, Role, UnitId};
+use mailbox_tests::{at, Harness};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+fn request(i: usize, kind: &str) -> SubmitRequest {
+    SubmitRequest {
+        mailbox: if i.is_multiple_of(3) { "transport-head".into() } else { "mayor".into() },
+        kind: kind.into(),
+        title: format!("随机留言 {i}"),
+        body: "内容".into(),
+        name: "王五".into(),
+        phone: "13600000000".into(),
+        public: i.is_multiple_of(2),
+    }
+}
+
+fn staff(role: Role, unit: &str) -> Actor {
+    Actor::staff(format!("{unit}-user"), role, Some(UnitId::new(unit)))
+}
+
+/// A plausible next step for a case, by the actor whose step it is.
+fn next_step(case: &mailbox_domain::Case, rng: &mut StdRng) -> (Actor, Command) {
+    let dispatcher = staff(Role::Dispatcher, case.dispatcher.as_str());
+    let lead = case.lead().map(|u| staff(Role::Handler, u.as_str()));
+    let assign = case.dispatch.as_ref().is_some_and(|d| d.mode == DispatchMode::Assign);
+    let text = || "处理意见".to_string();
+    match case.status {
+        CaseStatus::Submitted if rng.gen_bool(0.1) => (dispatcher, Command::Reject { reason: "重复留言".into() }),
+        CaseStatus::Submitted => (dispatcher, Command::Accept),
+        CaseStatus::Accepted => {
+            let own = case.dispatcher.as_str() == "transport";
+            let units = ["transport", "water", "health", "linshui-gov"];
+            let lead = if own { "transport" } else { units[rng.gen_range(0..units.len())] };
+            let classes = [DeadlineClass::Simple, DeadlineClass::Standard, DeadlineClass::Investigation];
+            let mode = if own || rng.gen_bool(0.5) { DispatchMode::Transfer } else { DispatchMode::Assign };
+            let class = classes[rng.gen_range(0..classes.len())];
+            (
+                dispatcher,
+                Command::Dispatch { mode, lead: UnitId::new(lead), co_handlers: vec![], class, special_days: None },
+            )
+        }
+        CaseStatus::Dispatched if rng.gen_bool(0.15) => {
+            (lead.unwrap(), Command::Return { reason: "非本单位职责".into() })
+        }
+        CaseStatus::Dispatched => (lead.unwrap(), Command::Receive),
+        CaseStatus::InProgress if case.pending_extension().is_some() => {
+            (dispatcher, Command::DecideExtension { approve: rng.gen_bool(0.7), note: "意见".into() })
+        }
+        CaseStatus::InProgress => match rng.gen_range(0..10) {
+            0 => (lead.unwrap(), Command::RequestExtension { days: 5, reason: "需调查".into() }),
+            1 => (lead.unwrap(), Command::Return { reason: "非本单位职责".into() }),
+            _ if assign => (lead.unwrap(), Command::Report { text: text() }),
+            _ => (lead.unwrap(), Command::Reply { text: text(), public: case.publishable }),
+        },
+        CaseStatus::Reported => (dispatcher, Command::Reply { text: text(), public: false }),
+        CaseStatus::Replied if rng.gen_bool(0.3) => (dispatcher, Command::Close),
+        CaseStatus::Replied => {
+            let satisfied = rng.gen_bool(0.7);
+            (
+                Actor::citizen(case.id.clone()),
+                Command::Rate { satisfied, comment: if satisfied { String::new() } else { "不满意".into() } },
+            )
+        }
+        CaseStatus::Closed => (dispatcher, Command::Reopen { reason: "重新办理".into() }),
+        CaseStatus::Invalid => (dispatcher, Command::Accept),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_finds_no_difference_after_a_long_random_scenario() {
+    let h = Harness::new("reconcile", at("2026-10-20T01:00:00Z"));
+    let mut rng = StdRng::seed_from_u64(20261127);
+    let kinds = ["suggestion", "consultation", "complaint", "help"];
+    let mut ids: Vec<CaseId> = Vec::new();
+    let mut applied = 0;
+    let mut visited = std::collections::HashSet::new();
+    for step in 0..1500 {
+        h.clock.advance(Duration::minutes(rng.gen_range(1..600)));
+        if ids.len() < 80 && rng.gen_bool(0.2) || ids.is_empty() {
+            let s = h.app.submit(&request(step, kinds[rng.gen_range(0..4)]), None).await.unwrap();
+            ids.push(h.store.get_by_number(&CaseNumber::new(s.number)).await.unwrap().unwrap().id);
+            continue;
+        }
+        if step % 25 == 0 {
+            h.app.deadline_sweep().await.unwrap();
+        }
+        let id = ids[rng.gen_range(0..ids.len())].clone();
+        let case = h.store.get(&id).await.unwrap().unwrap();
+        let (actor, command) = next_step(&case, &mut rng);
+        if let Ok(case) = h.app.act(&actor, &id, Some(case.version), command).await {
+            applied += 1;
+            visited.insert(case.status);
+        }
+    }
+    assert!(applied > 500, "the scenario moved cases ({applied} actions)");
+    for status in CaseStatus::ALL.into_iter().filter(|s| *s != CaseStatus::Submitted) {
+        assert!(visited.contains(&status), "the scenario never reached {status:?}");
+    }
+    let report = h.app.reconcile().await.unwrap();
+    assert_eq!(report.cases, ids.len());
+    assert!(report.counters > 50);
+    assert!(report.differences.is_empty(), "{:?}", report.differences);
+
+    // The check itself notices a wrong counter.
+    let mut broken = h.store.get(&ids[0]).await.unwrap().unwrap();
+    let version = broken.version;
+    broken.version += 1;
+    let bogus = mailbox_domain::stats::CounterDelta { key: mailbox_domain::stats::Cell::of(&broken).key(), delta: 5 };
+    h.store.update(&broken, version, &[], &[bogus], &[]).await.unwrap();
+    assert_eq!(h.app.reconcile().await.unwrap().differences.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calendar_import_recomputes_open_deadlines_and_records_it() {
+    let h = Harness::new("calendar", at("2026-12-28T02:00:00Z"));
+    let s = h.app.submit(&request(1, "consultation"), None).await.unwrap();
+    let id = h.store.get_by_number(&CaseNumber::new(s.number)).await.unwrap().unwrap().id;
+    let d = staff(Role::Dispatcher, "city-xfj");
+    h.app.act(&d, &id, None, Command::Accept).await.unwrap();
+    let dispatch = Command::Dispatch {
+        mode: DispatchMode::Transfer,
+        lead: UnitId::new("water"),
+        co_handlers: vec![],
+        class: DeadlineClass::Simple,
+        special_days: None,
+    };
+    h.app.act(&d, &id, None, dispatch).await.unwrap();
+    let case = h.app.act(&staff(Role::Handler, "water"), &id, None, Command::Receive).await.unwrap();
+    let before = case.deadline.unwrap();
+    assert!(before.provisional, "2027 has no notice yet");
+
+    let notice = r#"{"year": 2027, "papers": ["test notice"], "days": [
+        {"name": "元旦", "date": "2027-01-01", "isOffDay": true}]}"#;
+    let result = h.app.import_calendar(notice).await.unwrap();
+    assert_eq!(result.recomputed, 1);
+    let case = h.store.get(&id).await.unwrap().unwrap();
+    let after = case.deadline.unwrap();
+    assert!(!after.provisional, "provisional deadlines become final");
+    assert!(after.due_on > before.due_on);
+    let events = h.store.events(&id).await.unwrap();
+    assert!(events.iter().any(|e| matches!(e.kind, EventKind::DeadlineRecomputed { provisional: false, .. })));
+    assert_eq!(h.app.import_calendar(notice).await.unwrap().recomputed, 0, "the same file again changes nothing");
+    assert!(h.app.import_calendar("{\"year\": 2027}").await.is_err());
+    // The notice is stored and loaded at the next start.
+    assert_eq!(h.store.notices().await.unwrap().len(), 1);
+    assert_eq!(h.app.load_stored_notices().await.unwrap(), 1);
+    assert!(h.app.calendar().has_notice(2027));
+}
