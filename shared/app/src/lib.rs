@@ -10,6 +10,7 @@ pub mod ports;
 pub mod reports;
 pub mod service;
 pub mod views;
+pub mod web;
 
 pub use error::AppError;
 pub use service::{Adapters, App};

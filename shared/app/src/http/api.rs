@@ -35,8 +35,13 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-pub async fn not_found() -> Response {
-    error_response(StatusCode::NOT_FOUND, "not_found", "页面不存在", None)
+/// JSON for API paths, a page for people elsewhere.
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        error_response(StatusCode::NOT_FOUND, "not_found", "页面不存在", None)
+    } else {
+        crate::web::error_page(StatusCode::NOT_FOUND, uri.path().starts_with("/console"), "页面不存在")
+    }
 }
 
 pub async fn method_not_allowed() -> Response {

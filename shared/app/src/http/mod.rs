@@ -97,7 +97,8 @@ pub fn router(state: AppState) -> Router {
     if state.local.is_some() {
         api = api.route("/api/v1/auth/login", post(api::login)).route("/api/v1/auth/logout", post(api::logout));
     }
-    api.route("/healthz", get(api::healthz))
+    api.merge(crate::web::routes())
+        .route("/healthz", get(api::healthz))
         .route("/api/openapi.json", get(openapi::document))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)

@@ -1,0 +1,704 @@
+//! The staff console: sign-in, inbox, case page with the actions the user's role allows,
+//! supervision overview, administration (holiday calendar, staff accounts).
+
+use super::{bar_chart, error_page, field, fields, form_pairs, html_response, ok, page, redirect, Nav};
+use crate::accounts::{hash_password, Account, Identity};
+use crate::error::AppError;
+use crate::http::{AppState, SESSION_COOKIE};
+use crate::views::{unit_name, CaseSummary, StaffCaseView};
+use axum::body::Bytes;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, Utc};
+use mailbox_domain::deadline::{cst, DeadlineClass};
+use mailbox_domain::workflow::{AuditEvent, Command, EventKind};
+use mailbox_domain::{Action, CaseId, CaseStatus, DispatchMode, Role, UnitId};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+fn fmt_time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&cst()).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// The signed-in user, or a redirect to the sign-in page.
+async fn current(s: &AppState, headers: &HeaderMap) -> Result<Identity, Response> {
+    match s.auth.identify(headers).await {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => Err(redirect("/console/login")),
+        Err(e) => {
+            tracing::error!(error = %e, "identify failed");
+            Err(error_page(StatusCode::INTERNAL_SERVER_ERROR, true, "服务暂时不可用"))
+        }
+    }
+}
+
+fn nav(id: &Identity) -> Nav {
+    Nav {
+        console: true,
+        signed_in: Some((
+            format!("{}（{}）", id.display_name, id.actor.role.label()),
+            id.csrf_token.clone().unwrap_or_default(),
+        )),
+    }
+}
+
+/// Forms carry the session's CSRF token; a form without it (another site's) is refused.
+fn csrf_ok(id: &Identity, pairs: &[(String, String)]) -> bool {
+    let sent = field(pairs, "csrf");
+    id.csrf_token.as_deref().is_some_and(|t| !sent.is_empty() && t == sent)
+}
+
+fn csrf_input(id: &Identity) -> Markup {
+    html! { input type="hidden" name="csrf" value=(id.csrf_token.clone().unwrap_or_default()); }
+}
+
+fn login_page(message: Option<&str>) -> Markup {
+    let body = html! {
+        h1 { "工作人员登录" }
+        @if let Some(m) = message { p.error role="alert" { (m) } }
+        form.card method="post" action="/console/login" {
+            label for="username" { "用户名" }
+            input type="text" id="username" name="username" autocomplete="username" required;
+            label for="password" { "密码" }
+            input type="password" id="password" name="password" autocomplete="current-password" required;
+            button type="submit" { "登录" }
+        }
+    };
+    page("登录", Nav { console: true, signed_in: None }, body)
+}
+
+pub async fn login_form() -> Response {
+    ok(login_page(None))
+}
+
+pub async fn login(State(s): State<AppState>, body: Bytes) -> Response {
+    let pairs = form_pairs(&body);
+    let Some(local) = s.local.as_ref() else {
+        return error_page(StatusCode::NOT_FOUND, true, "本部署使用统一身份认证登录");
+    };
+    match local.login(field(&pairs, "username").trim(), field(&pairs, "password"), s.app.now()).await {
+        Ok(done) => {
+            let cookie = format!(
+                "{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+                done.token,
+                crate::accounts::SESSION_HOURS * 3600
+            );
+            (StatusCode::SEE_OTHER, [(header::LOCATION, "/console/".to_owned()), (header::SET_COOKIE, cookie)])
+                .into_response()
+        }
+        Err(AppError::Invalid { message, .. } | AppError::Conflict { message, .. }) => {
+            html_response(StatusCode::BAD_REQUEST, login_page(Some(&message)))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "login failed");
+            error_page(StatusCode::INTERNAL_SERVER_ERROR, true, "服务暂时不可用")
+        }
+    }
+}
+
+pub async fn logout(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let id = match current(&s, &headers).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&id, &form_pairs(&body)) {
+        return error_page(StatusCode::FORBIDDEN, true, "页面已过期，请刷新后重试");
+    }
+    if let (Some(local), Some((token, _))) = (s.local.as_ref(), crate::http::extract::session_token(&headers)) {
+        let _ = local.logout(&token).await;
+    }
+    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+    (StatusCode::SEE_OTHER, [(header::LOCATION, "/console/login".to_owned()), (header::SET_COOKIE, clear)])
+        .into_response()
+}
+
+#[derive(Deserialize, Default)]
+pub struct InboxFilter {
+    status: Option<String>,
+    urgency: Option<String>,
+    q: Option<String>,
+    format: Option<String>,
+}
+
+fn status_name(s: CaseStatus) -> String {
+    serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn urgency_label(u: &str) -> &'static str {
+    match u {
+        "overdue" => "已超期",
+        "due_soon" => "1个工作日内到期",
+        "normal" => "正常",
+        _ => "未计时",
+    }
+}
+
+async fn filtered(s: &AppState, id: &Identity, f: &InboxFilter) -> Result<Vec<CaseSummary>, AppError> {
+    let statuses: Vec<CaseStatus> = f
+        .status
+        .as_deref()
+        .filter(|v| !v.is_empty())
+        .and_then(|v| serde_json::from_value(serde_json::Value::String(v.into())).ok())
+        .into_iter()
+        .collect();
+    let q = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let list = s.app.inbox(&id.actor, statuses, 500).await?;
+    Ok(list
+        .into_iter()
+        .filter(|c| f.urgency.as_deref().filter(|u| !u.is_empty()).is_none_or(|u| c.urgency == u))
+        .filter(|c| q.is_none_or(|q| c.title.contains(q) || c.number.contains(q)))
+        .collect())
+}
+
+pub async fn inbox(State(s): State<AppState>, headers: HeaderMap, Query(f): Query<InboxFilter>) -> Response {
+    let id = match current(&s, &headers).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    if matches!(id.actor.role, Role::Admin) {
+        return redirect("/console/admin");
+    }
+    let list = match filtered(&s, &id, &f).await {
+        Ok(l) => l,
+        Err(e) => return console_error(e),
+    };
+    let count = |u: &str| list.iter().filter(|c| c.urgency == u).count();
+    let org = &s.app.org;
+    let query = format!(
+        "status={}&urgency={}&q={}",
+        f.status.clone().unwrap_or_default(),
+        f.urgency.clone().unwrap_or_default(),
+        form_urlencoded::byte_serialize(f.q.clone().unwrap_or_default().as_bytes()).collect::<String>()
+    );
+    let body = html! {
+        h1 { "待办留言" @if let Some(u) = &id.actor.unit { span.muted { " · " (unit_name(org, u)) } } }
+        div.counts {
+            span { "共 " strong { (list.len()) } " 件" }
+            span.urgency-overdue { "已超期 " strong { (count("overdue")) } }
+            span.urgency-due_soon { "1个工作日内到期 " strong { (count("due_soon")) } }
+            span { "正常 " strong { (count("normal")) } }
+        }
+        form.card.filters method="get" action="/console/" {
+            div { label for="status" { "状态" } select id="status" name="status" { option value="" { "全部" }
+                @for st in CaseStatus::ALL { option value=(status_name(st)) selected[f.status.as_deref() == Some(status_name(st).as_str())] { (st.label()) } } } }
+            div { label for="urgency" { "紧急程度" } select id="urgency" name="urgency" { option value="" { "全部" }
+                @for u in ["overdue", "due_soon", "normal"] { option value=(u) selected[f.urgency.as_deref() == Some(u)] { (urgency_label(u)) } } } }
+            div { label for="q" { "搜索" } input type="search" id="q" name="q" placeholder="标题或编号" value=(f.q.clone().unwrap_or_default()); }
+            button type="submit" { "筛选" }
+        }
+        p { a href={ "/console/export?" (query) "&format=csv" } { "导出 CSV" } " · " a href={ "/console/export?" (query) "&format=xlsx" } { "导出 XLSX" } }
+        div.table-wrap { table id="inbox" {
+            thead { tr { th { "编号" } th { "标题" } th { "类型" } th { "状态" } th { "承办单位" } th { "办理时限" } } }
+            tbody {
+                @for c in &list {
+                    tr class={ "urgency-" (c.urgency) } {
+                        td { (c.number) }
+                        td { a href={ "/console/cases/" (c.id) } { (c.title) } @if c.supervised { " " span.badge { "督办" } } }
+                        td { (c.kind.label()) }
+                        td { (c.status_label) }
+                        td { (c.lead.as_ref().map(|u| unit_name(org, &UnitId::new(u.as_str()))).unwrap_or_default()) }
+                        td { @if let Some(d) = c.due_on { (d) " " span class={ "badge " (c.urgency) } { (urgency_label(&c.urgency)) } } }
+                    }
+                }
+            }
+        } }
+        @if list.is_empty() { p.muted { "暂无留言" } }
+    };
+    ok(page("待办", nav(&id), body))
+}
+
+pub async fn export(State(s): State<AppState>, headers: HeaderMap, Query(f): Query<InboxFilter>) -> Response {
+    let id = match current(&s, &headers).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let list = match filtered(&s, &id, &f).await {
+        Ok(l) => l,
+        Err(e) => return console_error(e),
+    };
+    use crate::export::Cell;
+    let org = &s.app.org;
+    let table = crate::export::Table {
+        sheet: "留言列表".into(),
+        headers: ["编号", "标题", "类型", "状态", "承办单位", "提交时间", "办理时限", "紧急程度"]
+            .iter()
+            .map(|h| h.to_string())
+            .collect(),
+        rows: list
+            .iter()
+            .map(|c| {
+                vec![
+                    Cell::from(c.number.as_str()),
+                    Cell::from(c.title.as_str()),
+                    Cell::from(c.kind.label()),
+                    Cell::from(c.status_label.as_str()),
+                    Cell::Text(c.lead.as_ref().map(|u| unit_name(org, &UnitId::new(u.as_str()))).unwrap_or_default()),
+                    Cell::Text(fmt_time(c.submitted_at)),
+                    Cell::Text(c.due_on.map(|d| d.to_string()).unwrap_or_default()),
+                    Cell::from(urgency_label(&c.urgency)),
+                ]
+            })
+            .collect(),
+    };
+    let result = match f.format.as_deref() {
+        Some("xlsx") => crate::export::to_xlsx(&table).map(|b| {
+            crate::http::api::file(b, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "cases.xlsx")
+        }),
+        _ => crate::export::to_csv(&table).map(|b| crate::http::api::file(b, "text/csv; charset=utf-8", "cases.csv")),
+    };
+    result.unwrap_or_else(console_error)
+}
+
+fn console_error(e: AppError) -> Response {
+    match e {
+        AppError::NotFound => error_page(StatusCode::NOT_FOUND, true, "留言不存在"),
+        AppError::Forbidden(m) => error_page(StatusCode::FORBIDDEN, true, &m),
+        e => {
+            tracing::error!(error = %e, "console request failed");
+            error_page(StatusCode::INTERNAL_SERVER_ERROR, true, "服务暂时不可用")
+        }
+    }
+}
+
+/// A line of the staff timeline.
+fn event_line(s: &AppState, e: &AuditEvent) -> String {
+    let org = &s.app.org;
+    let who = e.actor.unit.as_ref().map(|u| unit_name(org, u)).unwrap_or_else(|| e.actor.role.label().to_owned());
+    let what = match &e.kind {
+        EventKind::Submitted { .. } => "提交留言".to_owned(),
+        EventKind::Accepted => "受理".into(),
+        EventKind::Rejected { reason } => format!("认定为无效留言：{reason}"),
+        EventKind::Dispatched { mode, lead, co_handlers, class, days } => {
+            let co: Vec<String> = co_handlers.iter().map(|u| unit_name(org, u)).collect();
+            let co = if co.is_empty() { String::new() } else { format!("，协办：{}", co.join("、")) };
+            format!("{}至{}{co}（{}，{}个工作日）", mode.label(), unit_name(org, lead), class.label(), days)
+        }
+        EventKind::Received { due_on, provisional } => {
+            format!("签收，办理时限至{due_on}{}", if *provisional { "（暂定）" } else { "" })
+        }
+        EventKind::Returned { reason } => format!("退回：{reason}"),
+        EventKind::Contributed => "提交协办意见".into(),
+        EventKind::Reported => "反馈办理结果".into(),
+        EventKind::Replied { public, on_time } => {
+            format!("答复（{}，{}）", if *public { "公开" } else { "不公开" }, if *on_time { "按时" } else { "超时" })
+        }
+        EventKind::MeetingRecorded { held_on } => format!("记录见面答复（{held_on}）"),
+        EventKind::ExtensionRequested { days, reason } => format!("申请延期{days}个工作日：{reason}"),
+        EventKind::ExtensionDecided { approved, note, due_on } => match (approved, due_on) {
+            (true, Some(d)) => format!("同意延期，时限至{d}"),
+            _ => format!("不同意延期：{note}"),
+        },
+        EventKind::Urged { note } => format!("催办 {note}"),
+        EventKind::Supervised { note } => format!("督办 {note}"),
+        EventKind::Rated { satisfied } => format!("市民评价：{}", if *satisfied { "满意" } else { "不满意" }),
+        EventKind::Reopened { reason, due_on } => format!("重办：{reason}，时限至{due_on}"),
+        EventKind::Closed => "办结".into(),
+        EventKind::Featured => "设为典型案例".into(),
+        EventKind::DeadlineRecomputed { from, to, .. } => format!("节假日调整，时限由{from}改为{to}"),
+        EventKind::MarkedOverdue { due_on } => format!("超过办理时限（{due_on}）"),
+        EventKind::ExplanationRequested { .. } => "要求提交情况说明".into(),
+        EventKind::Explained { text } => format!("情况说明：{text}"),
+    };
+    format!("{who}：{what}")
+}
+
+fn action_form(s: &AppState, id: &Identity, v: &StaffCaseView, action: Action) -> Markup {
+    let c = &v.case;
+    let name = serde_json::to_value(action).ok().and_then(|x| x.as_str().map(str::to_owned)).unwrap_or_default();
+    let units = s.app.org.handling_units().collect::<Vec<_>>();
+    let text = |label: &str, field: &str| html! { label for={ (name) "-" (field) } { (label) } textarea id={ (name) "-" (field) } name=(field) required {} };
+    let inner = match action {
+        Action::Accept | Action::Receive | Action::Close | Action::Feature => html! {},
+        Action::Reject => text("无效原因", "reason"),
+        Action::Return => text("退回原因", "reason"),
+        Action::Contribute => text("协办意见", "text"),
+        Action::Report => text("办理结果", "text"),
+        Action::Explain => text("情况说明", "text"),
+        Action::Reopen => text("重办原因", "reason"),
+        Action::Urge | Action::Supervise => {
+            html! { label for={ (name) "-note" } { "说明（可选）" } input type="text" id={ (name) "-note" } name="note"; }
+        }
+        Action::Reply => html! {
+            (text("答复内容", "text"))
+            label.check { input type="checkbox" name="public" value="1" disabled[!c.publishable]; "公开答复（隐去个人信息）" @if !c.publishable { span.muted { "留言人未同意公开" } } }
+        },
+        Action::RecordMeeting => html! {
+            label for="meeting-date" { "见面日期" } input type="date" id="meeting-date" name="held_on" required;
+            label for="meeting-place" { "地点" } input type="text" id="meeting-place" name="place" required;
+            (text("见面情况", "summary"))
+        },
+        Action::RequestExtension => html! {
+            label for="ext-days" { "延期工作日数" } input type="number" id="ext-days" name="days" min="1" max="60" required;
+            (text("情况说明", "reason"))
+        },
+        Action::DecideExtension => html! {
+            @if let Some(p) = c.pending_extension() { p { "申请延期 " (p.days) " 个工作日：" (p.reason) } }
+            label.check { input type="radio" name="approve" value="1" checked; "同意" }
+            label.check { input type="radio" name="approve" value="0"; "不同意" }
+            label for="decide-note" { "意见（不同意时必填）" } input type="text" id="decide-note" name="note";
+        },
+        Action::Dispatch => html! {
+            label for="dispatch-mode" { "方式" }
+            select id="dispatch-mode" name="mode" { option value="transfer" { "转办（承办单位直接答复）" } option value="assign" { "交办（承办单位反馈，信访局答复）" } }
+            label for="dispatch-lead" { "主办单位" }
+            select id="dispatch-lead" name="lead" { @for u in &units { option value=(u.id) { (u.name) } } }
+            label for="dispatch-co" { "协办单位（可多选）" }
+            select id="dispatch-co" name="co_handlers" multiple size="4" { @for u in &units { option value=(u.id) { (u.name) } } }
+            label for="dispatch-class" { "时限类别" }
+            select id="dispatch-class" name="class" {
+                @for cl in DeadlineClass::ALL {
+                    @let v = serde_json::to_value(cl).ok().and_then(|x| x.as_str().map(str::to_owned)).unwrap_or_default();
+                    option value=(v) selected[cl == c.kind.default_class()] { (cl.label()) }
+                }
+            }
+            label for="dispatch-special" { "特殊情况时限（工作日，选“特殊情况”时填写）" } input type="number" id="dispatch-special" name="special_days" min="1" max="60";
+        },
+        _ => return html! {},
+    };
+    html! {
+        form method="post" action={ "/console/cases/" (c.id) "/" (name) } {
+            h3 { (action.label()) }
+            (csrf_input(id))
+            input type="hidden" name="version" value=(c.version);
+            (inner)
+            button type="submit" { (action.label()) }
+        }
+    }
+}
+
+fn command_from_form(action: &str, p: &[(String, String)]) -> Result<Command, String> {
+    let text = |k: &str| field(p, k).to_owned();
+    let number = |k: &str| field(p, k).trim().parse::<u32>().map_err(|_| format!("“{k}”须为数字"));
+    Ok(match action {
+        "accept" => Command::Accept,
+        "reject" => Command::Reject { reason: text("reason") },
+        "dispatch" => {
+            let mode = if field(p, "mode") == "assign" { DispatchMode::Assign } else { DispatchMode::Transfer };
+            let class: DeadlineClass = serde_json::from_value(serde_json::Value::String(text("class")))
+                .map_err(|_| "请选择时限类别".to_owned())?;
+            let special_days = if class == DeadlineClass::Special { Some(number("special_days")?) } else { None };
+            let lead = UnitId::new(field(p, "lead"));
+            let co_handlers = fields(p, "co_handlers").into_iter().map(UnitId::new).filter(|u| *u != lead).collect();
+            Command::Dispatch { mode, lead, co_handlers, class, special_days }
+        }
+        "receive" => Command::Receive,
+        "return" => Command::Return { reason: text("reason") },
+        "contribute" => Command::Contribute { text: text("text") },
+        "report" => Command::Report { text: text("text") },
+        "reply" => Command::Reply { text: text("text"), public: field(p, "public") == "1" },
+        "record_meeting" => Command::RecordMeeting {
+            held_on: NaiveDate::parse_from_str(field(p, "held_on"), "%Y-%m-%d")
+                .map_err(|_| "请填写见面日期".to_owned())?,
+            place: text("place"),
+            summary: text("summary"),
+        },
+        "request_extension" => Command::RequestExtension { days: number("days")?, reason: text("reason") },
+        "decide_extension" => Command::DecideExtension { approve: field(p, "approve") != "0", note: text("note") },
+        "urge" => Command::Urge { note: text("note") },
+        "supervise" => Command::Supervise { note: text("note") },
+        "reopen" => Command::Reopen { reason: text("reason") },
+        "close" => Command::Close,
+        "feature" => Command::Feature,
+        "explain" => Command::Explain { text: text("text") },
+        _ => return Err("未知的操作".into()),
+    })
+}
+
+fn case_markup(s: &AppState, id: &Identity, v: &StaffCaseView, message: Option<(&str, bool)>) -> Markup {
+    let c = &v.case;
+    let org = &s.app.org;
+    let body = html! {
+        p { a href="/console/" { "← 返回待办" } }
+        h1 { (c.title) }
+        @if let Some((m, is_error)) = message { p class=(if is_error { "error" } else { "success" }) role="alert" { (m) } }
+        div.card {
+            dl.facts {
+                dt { "编号" } dd { (c.number) }
+                dt { "信箱" } dd { (v.mailbox_name) }
+                dt { "类型" } dd { (c.kind.label()) }
+                dt { "状态" } dd { span.badge { (c.status.label()) } @if c.supervised { " " span.badge { "督办" } } }
+                dt { "提交时间" } dd { (fmt_time(c.submitted_at)) }
+                dt { "留言人" } dd { (c.citizen.name) " " (c.citizen.phone) @if !v.personal_data_visible { span.muted { "（个人信息已隐去）" } } }
+                dt { "同意公开" } dd { (if c.publishable { "是" } else { "否" }) }
+                @if let Some(d) = &c.dispatch { dt { "承办单位" } dd { (unit_name(org, &d.lead)) " · " (d.mode.label()) } }
+                @if let Some(r) = &c.invalid_reason { dt { "无效原因" } dd { (r) } }
+            }
+        }
+        h2 { "留言内容" }
+        div.card { pre.text { (c.body) } }
+        @if let Some(dl) = &v.deadline {
+            h2 { "办理时限" }
+            div.card id="deadline" {
+                p { strong { (dl.due_on) } " 24:00 前（" (dl.class_label) "，" (dl.total_days) " 个工作日"
+                    @if !dl.extensions.is_empty() { "，含延期 " (dl.extensions.iter().sum::<u32>()) " 个工作日" } "）"
+                    @if dl.provisional { span.muted { " 暂按周一至周五计算，待国务院公布节假日安排后重算" } } }
+                p.muted { "签收日 " (dl.received_on) " 不计，自次日起算工作日。" }
+                @if !dl.skipped.is_empty() {
+                    details { summary { "不计入的日期（" (dl.skipped.len()) " 天）" }
+                        ul { @for d in &dl.skipped { li { (d.date) " " (d.kind.reason()) } } }
+                        @for d in &dl.adjusted_workdays { p.muted { (d.date) " " (d.kind.reason()) "，计入工作日" } }
+                    }
+                }
+            }
+        }
+        @if let Some(r) = &c.reply {
+            h2 { "答复" }
+            div.card { p.muted { (unit_name(org, &r.unit)) " · " (fmt_time(r.at)) " · " (if r.public { "公开" } else { "不公开" }) } pre.text { (r.text) } }
+        }
+        @if !c.reports.is_empty() {
+            h2 { "办理反馈" }
+            @for r in &c.reports { div.card { p.muted { (unit_name(org, &r.unit)) (if r.co_handler { "（协办）" } else { "" }) " · " (fmt_time(r.at)) } pre.text { (r.text) } } }
+        }
+        @if !v.allowed_actions.is_empty() {
+            h2 { "办理" }
+            div.actions { @for a in &v.allowed_actions { (action_form(s, id, v, *a)) } }
+        }
+        h2 { "办理记录" }
+        ol.timeline { @for e in &v.events { li { time { (fmt_time(e.at)) } (event_line(s, e)) } } }
+    };
+    page(&c.title, nav(id), body)
+}
+
+#[derive(Deserialize, Default)]
+pub struct Done {
+    done: Option<String>,
+}
+
+pub async fn case_page(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(case): Path<String>,
+    Query(d): Query<Done>,
+) -> Response {
+    let id = match current(&s, &headers).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let done: Option<Action> = d.done.and_then(|a| serde_json::from_value(serde_json::Value::String(a)).ok());
+    let message = done.map(|a| format!("{}：操作成功", a.label()));
+    match s.app.staff_view(&id.actor, &CaseId::new(case)).await {
+        Ok(v) => ok(case_markup(&s, &id, &v, message.as_deref().map(|m| (m, false)))),
+        Err(AppError::NotFound) if done.is_some() => redirect("/console/"),
+        Err(e) => console_error(e),
+    }
+}
+
+pub async fn act(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((case, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let id = match current(&s, &headers).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let pairs = form_pairs(&body);
+    if !csrf_ok(&id, &pairs) {
+        return error_page(StatusCode::FORBIDDEN, true, "页面已过期，请刷新后重试");
+    }
+    let case_id = CaseId::new(case);
+    let version = field(&pairs, "version").parse::<u64>().ok();
+    let result = match command_from_form(&action, &pairs) {
+        Ok(cmd) => s.app.act(&id.actor, &case_id, version, cmd).await,
+        Err(m) => Err(AppError::Invalid { code: "invalid_form", field: None, message: m }),
+    };
+    match result {
+        // Post/Redirect/Get: a refresh shows the case again instead of repeating the action. A case
+        // the action took out of the user's sight (returned) simply answers 404 there.
+        Ok(_) => redirect(&format!("/console/cases/{case_id}?done={action}")),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. } | AppError::Forbidden(_))) => {
+            let status =
+                if matches!(e, AppError::Conflict { .. }) { StatusCode::CONFLICT } else { StatusCode::BAD_REQUEST };
+            match s.app.staff_view(&id.actor, &case_id).await {
+                Ok(v) => html_response(status, case_markup(&s, &id, &v, Some((&e.to_string(), true)))),
+                Err(e) => console_error(e),
+            }
+        }
+        Err(e) => console_error(e),
+    }
+}
+
+pub async fn supervision(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let id = match current(&s, &headers).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    if !matches!(id.actor.role, Role::Supervisor | Role::Admin) {
+        return error_page(StatusCode::FORBIDDEN, true, "督办页面仅供政府办督办人员使用");
+    }
+    let month = s.app.now().with_timezone(&cst()).format("%Y-%m").to_string();
+    let supervisor = mailbox_domain::Actor::staff(id.actor.user.as_str(), Role::Supervisor, id.actor.unit.clone());
+    let (cases, rows) = match (
+        s.app.inbox(&supervisor, vec![CaseStatus::Dispatched, CaseStatus::InProgress, CaseStatus::Reported], 500).await,
+        s.app.assessment(&month, &month).await,
+    ) {
+        (Ok(c), Ok(r)) => (c, r),
+        (Err(e), _) | (_, Err(e)) => return console_error(e),
+    };
+    let watched: Vec<&CaseSummary> = cases.iter().filter(|c| c.urgency == "overdue" || c.supervised).collect();
+    let names: Vec<String> = rows.iter().map(|r| r.name.replace("广安市", "")).collect();
+    let rates: Vec<f32> = rows.iter().map(|r| r.on_time_rate.unwrap_or(0.0) as f32 * 100.0).collect();
+    let body = html! {
+        h1 { "督办" }
+        h2 { "超期和督办中的留言（" (watched.len()) "）" }
+        div.table-wrap { table id="watched" {
+            thead { tr { th { "编号" } th { "标题" } th { "承办单位" } th { "办理时限" } th { "状态" } } }
+            tbody { @for c in &watched { tr class={ "urgency-" (c.urgency) } {
+                td { (c.number) } td { a href={ "/console/cases/" (c.id) } { (c.title) } }
+                td { (c.lead.as_ref().map(|u| unit_name(&s.app.org, &UnitId::new(u.as_str()))).unwrap_or_default()) }
+                td { (c.due_on.map(|d| d.to_string()).unwrap_or_default()) } td { (c.status_label) @if c.supervised { " · 督办" } } } } }
+        } }
+        h2 { (month) " 各单位按时答复率" }
+        p { a href={ "/api/v1/staff/assessment?from=" (month) "&to=" (month) "&format=csv" } { "导出 CSV" } " · "
+            a href={ "/api/v1/staff/assessment?from=" (month) "&to=" (month) "&format=xlsx" } { "导出 XLSX" } }
+        @if !rows.is_empty() { (bar_chart("按时答复率（%）", &names, &[("按时答复率", rates)])) }
+        div.table-wrap { table {
+            thead { tr { th { "单位" } th { "签收" } th { "答复" } th { "按时" } th { "超时" } th { "退回" } th { "延期" } th { "满意率" } } }
+            tbody { @for r in &rows { tr { td { (r.name) } td { (r.received) } td { (r.replied) } td { (r.on_time) } td { (r.late) } td { (r.returned) } td { (r.extensions) }
+                td { (r.satisfaction_rate.map(|x| format!("{:.0}%", x * 100.0)).unwrap_or_else(|| "—".into())) } } } }
+        } }
+    };
+    ok(page("督办", nav(&id), body))
+}
+
+fn admin_markup(s: &AppState, id: &Identity, accounts: &[Account], message: Option<(&str, bool)>) -> Markup {
+    let body = html! {
+        h1 { "系统管理" }
+        @if let Some((m, is_error)) = message { p class=(if is_error { "error" } else { "success" }) role="alert" { (m) } }
+        h2 { "导入节假日安排" }
+        form.card method="post" action="/console/admin/calendar" enctype="multipart/form-data" {
+            (csrf_input(id))
+            p.muted { "国务院办公厅公布新一年节假日安排后，上传 holiday-cn 格式的 JSON 文件；进行中留言的办理时限将自动重算并记录。" }
+            label for="calendar-file" { "节假日文件（YYYY.json）" }
+            input type="file" id="calendar-file" name="file" accept="application/json,.json" required;
+            button type="submit" { "导入" }
+        }
+        h2 { "工作人员账号" }
+        div.table-wrap { table {
+            thead { tr { th { "用户名" } th { "姓名" } th { "角色" } th { "单位" } } }
+            tbody { @for a in accounts { tr { td { (a.username) } td { (a.display_name) } td { (a.role.label()) } td { (a.unit.as_ref().map(|u| unit_name(&s.app.org, u)).unwrap_or_default()) } } } }
+        } }
+        form.card method="post" action="/console/admin/accounts" {
+            h3 { "新增账号" }
+            (csrf_input(id))
+            label for="acc-username" { "用户名（小写字母、数字、-）" } input type="text" id="acc-username" name="username" required;
+            label for="acc-name" { "姓名" } input type="text" id="acc-name" name="display_name" required;
+            label for="acc-role" { "角色" }
+            select id="acc-role" name="role" { @for r in [Role::Dispatcher, Role::Handler, Role::Supervisor, Role::Admin] {
+                option value=(serde_json::to_value(r).ok().and_then(|x| x.as_str().map(str::to_owned)).unwrap_or_default()) { (r.label()) } } }
+            label for="acc-unit" { "单位" }
+            select id="acc-unit" name="unit" { option value="" { "（无）" } @for u in &s.app.org.units { option value=(u.id) { (u.name) } } }
+            label for="acc-password" { "初始密码（至少10位）" } input type="password" id="acc-password" name="password" autocomplete="new-password" required;
+            button type="submit" { "新增" }
+        }
+    };
+    page("系统管理", nav(id), body)
+}
+
+async fn admin_only(s: &AppState, headers: &HeaderMap) -> Result<(Identity, Vec<Account>), Response> {
+    let id = current(s, headers).await?;
+    if id.actor.role != Role::Admin {
+        return Err(error_page(StatusCode::FORBIDDEN, true, "仅系统管理员可用"));
+    }
+    let Some(local) = s.local.as_ref() else {
+        return Err(error_page(StatusCode::NOT_FOUND, true, "本部署的账号由统一身份认证管理"));
+    };
+    let accounts = local.accounts.accounts().await.map_err(|e| console_error(e.into()))?;
+    Ok((id, accounts))
+}
+
+pub async fn admin(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    match admin_only(&s, &headers).await {
+        Ok((id, accounts)) => ok(admin_markup(&s, &id, &accounts, None)),
+        Err(r) => r,
+    }
+}
+
+pub async fn admin_calendar(State(s): State<AppState>, headers: HeaderMap, mut multipart: Multipart) -> Response {
+    let (id, accounts) = match admin_only(&s, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (mut csrf, mut file) = (String::new(), None);
+    while let Ok(Some(part)) = multipart.next_field().await {
+        match part.name() {
+            Some("csrf") => csrf = part.text().await.unwrap_or_default(),
+            Some("file") => file = part.bytes().await.ok(),
+            _ => {}
+        }
+    }
+    if !csrf_ok(&id, &[("csrf".into(), csrf)]) {
+        return error_page(StatusCode::FORBIDDEN, true, "页面已过期，请刷新后重试");
+    }
+    let text = file.as_deref().map(std::str::from_utf8);
+    let message = match text {
+        Some(Ok(json)) => match s.app.import_calendar(json).await {
+            Ok(r) if r.published => {
+                Ok(format!("已导入 {} 年节假日安排（{} 天），重算 {} 件留言的办理时限", r.year, r.days, r.recomputed))
+            }
+            Ok(r) => Err(format!("{} 年的文件没有公布的安排，未导入", r.year)),
+            Err(e) => Err(e.to_string()),
+        },
+        Some(Err(_)) => Err("文件须为 UTF-8 编码的 JSON".to_owned()),
+        None => Err("请选择文件".to_owned()),
+    };
+    match message {
+        Ok(m) => ok(admin_markup(&s, &id, &accounts, Some((&m, false)))),
+        Err(m) => html_response(StatusCode::BAD_REQUEST, admin_markup(&s, &id, &accounts, Some((&m, true)))),
+    }
+}
+
+pub async fn admin_account(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (id, accounts) = match admin_only(&s, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let p = form_pairs(&body);
+    if !csrf_ok(&id, &p) {
+        return error_page(StatusCode::FORBIDDEN, true, "页面已过期，请刷新后重试");
+    }
+    let username = field(&p, "username").trim().to_owned();
+    let role: Option<Role> = serde_json::from_value(serde_json::Value::String(field(&p, "role").into())).ok();
+    let unit = Some(field(&p, "unit")).filter(|u| !u.is_empty()).map(UnitId::new);
+    let problem = if username.is_empty()
+        || username.len() > 32
+        || !username.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        Some("用户名须为1至32位小写字母、数字或-")
+    } else if accounts.iter().any(|a| a.username == username) {
+        Some("用户名已存在")
+    } else if field(&p, "display_name").trim().is_empty() {
+        Some("请填写姓名")
+    } else if field(&p, "password").chars().count() < 10 {
+        Some("初始密码至少10位")
+    } else if role.is_none() || matches!(role, Some(Role::Citizen | Role::System)) {
+        Some("请选择角色")
+    } else if matches!(role, Some(Role::Dispatcher | Role::Handler))
+        && unit.as_ref().is_none_or(|u| s.app.org.unit(u).is_none())
+    {
+        Some("受理员和承办员须属于一个单位")
+    } else {
+        None
+    };
+    if let Some(m) = problem {
+        return html_response(StatusCode::BAD_REQUEST, admin_markup(&s, &id, &accounts, Some((m, true))));
+    }
+    let account = Account {
+        username,
+        display_name: field(&p, "display_name").trim().to_owned(),
+        password_hash: hash_password(field(&p, "password")),
+        role: role.expect("checked above"),
+        unit,
+        failed_logins: 0,
+        locked_until: None,
+    };
+    let local = s.local.as_ref().expect("admin_only checked");
+    if let Err(e) = local.accounts.put_account(&account).await {
+        return console_error(e.into());
+    }
+    tracing::info!(admin = %id.actor.user, user = %account.username, "account created");
+    let accounts = local.accounts.accounts().await.unwrap_or(accounts);
+    ok(admin_markup(&s, &id, &accounts, Some(("账号已创建", false))))
+}
