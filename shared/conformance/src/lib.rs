@@ -35,7 +35,7 @@ macro_rules! case_store_suite {
 macro_rules! queue_suite {
     ($make:expr) => {
         $crate::queue_suite!(@tests $make;
-            send_receive_delete, invisible_until_timeout_then_redelivered, stale_receipt_keeps_message,
+            send_receive_delete, invisible_until_timeout_then_redelivered, stale_receipt_delete_is_not_an_error,
             poison_message_goes_to_dead_letters_without_blocking, unknown_queue_is_an_error, queues_are_separate);
     };
     (@tests $make:expr; $($name:ident),*) => {

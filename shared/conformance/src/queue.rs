@@ -55,19 +55,18 @@ pub async fn invisible_until_timeout_then_redelivered<Q: HandoffQueue>(q: &Q) {
     q.delete(QUEUE_A, &second.receipt).await.unwrap();
 }
 
-pub async fn stale_receipt_keeps_message<Q: HandoffQueue>(q: &Q) {
+/// A consumer that finishes after its visibility timeout deletes with an old receipt. SQS documents
+/// that such a delete succeeds but "might not" remove the message, so the contract is only this: it
+/// is not an error, and the message was delivered again meanwhile (consumers must be idempotent).
+pub async fn stale_receipt_delete_is_not_an_error<Q: HandoffQueue>(q: &Q) {
     let body = unique("stale");
     q.send(QUEUE_A, &body).await.unwrap();
     let first = receive_body(q, QUEUE_A, &body, Duration::from_secs(1)).await.expect("arrives");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let second = receive_body(q, QUEUE_A, &body, Duration::from_secs(1)).await.expect("redelivered");
-    // The first receiver finishes late: its delete must not remove the redelivered message
-    // (SQS documents this for expired receipt handles).
-    let _ = q.delete(QUEUE_A, &first.receipt).await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let third = receive_body(q, QUEUE_A, &body, LONG).await.expect("still there");
-    assert!(third.receive_count > second.receive_count);
-    q.delete(QUEUE_A, &third.receipt).await.unwrap();
+    let second = receive_body(q, QUEUE_A, &body, Duration::from_secs(30)).await.expect("redelivered");
+    assert!(second.receive_count > first.receive_count);
+    q.delete(QUEUE_A, &first.receipt).await.expect("a stale receipt is not an error");
+    q.delete(QUEUE_A, &second.receipt).await.unwrap();
 }
 
 pub async fn poison_message_goes_to_dead_letters_without_blocking<Q: HandoffQueue>(q: &Q) {

@@ -1,0 +1,718 @@
+//! The case store on one DynamoDB table. Every state change is one `TransactWriteItems`: the case
+//! item written over its version, its audit events (each put only if new), its unit-membership
+//! items, counter increments and notifications. No Scan on any request or scheduled path.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+use mailbox_app::ports::{
+    CaseQuery, CaseStore, CreateOutcome, IdempotencyRecord, Notification, Notifier, Scope, StoreError, StoreResult,
+};
+use mailbox_domain::case::Case;
+use mailbox_domain::deadline::cst;
+use mailbox_domain::stats::CounterDelta;
+use mailbox_domain::workflow::AuditEvent;
+use mailbox_domain::{CaseId, CaseNumber, CaseStatus, MailboxId, UnitId};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Write shards of the alarm index and the all-cases index, and of each counter.
+const SHARDS: u32 = 8;
+/// Statuses in the order lists merge them.
+const NO_DUE: &str = "9999999999999";
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    /// Months already registered in the counter-month registry by this instance.
+    months: std::sync::Arc<Mutex<HashSet<String>>>,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn unavailable<E: std::fmt::Debug>(e: E) -> StoreError {
+    StoreError::Unavailable(format!("{e:?}"))
+}
+
+fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> StoreResult<T> {
+    r.map_err(|e| StoreError::Unavailable(e.to_string()))
+}
+
+fn shard(id: &str) -> u32 {
+    let h = Sha256::digest(id.as_bytes());
+    u32::from_be_bytes([h[0], h[1], h[2], h[3]]) % SHARDS
+}
+
+fn status_name(s: CaseStatus) -> String {
+    serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn ms13(t: DateTime<Utc>) -> String {
+    format!("{:013}", t.timestamp_millis().max(0))
+}
+
+fn doc_of(item: &Item) -> StoreResult<Case> {
+    let doc = item
+        .get("doc")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Corrupt("case item without doc".into()))?;
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn case_key(id: &str) -> (AttributeValue, AttributeValue) {
+    (s(format!("CASE#{id}")), s("CASE"))
+}
+
+/// The list position of a case: status, then due instant (none last), then id.
+fn list_sk(case: &Case) -> String {
+    let due = case.deadline.as_ref().map(|d| ms13(d.due_at())).unwrap_or_else(|| NO_DUE.to_owned());
+    format!("{}#{due}#{}", status_name(case.status), case.id)
+}
+
+/// The case item with every index attribute derived from the case.
+fn case_item(case: &Case) -> Item {
+    let (pk, sk) = case_key(case.id.as_str());
+    let mut item: Item = HashMap::from([
+        ("PK".into(), pk),
+        ("SK".into(), sk),
+        ("version".into(), n(case.version)),
+        ("doc".into(), s(serde_json::to_string(case).expect("cases serialise"))),
+        ("G1PK".into(), s(format!("NUM#{}", case.number))),
+        ("G1SK".into(), s("CASE")),
+        ("G2PK".into(), s(format!("DISP#{}", case.dispatcher))),
+        ("G2SK".into(), s(list_sk(case))),
+        ("G3PK".into(), s(format!("ALL#{}", shard(case.id.as_str())))),
+        ("G3SK".into(), s(list_sk(case))),
+        ("mailbox".into(), s(case.mailbox.as_str())),
+    ]);
+    // Sparse: only cases the sweep must still look at are in the alarm index.
+    if let Some(alarm) = case.next_alarm {
+        item.insert("G4PK".into(), s(format!("ALARM#{}", shard(case.id.as_str()))));
+        item.insert("G4SK".into(), s(format!("{}#{}", ms13(alarm), case.id)));
+    }
+    if let Some(r) = case.reply.as_ref().filter(|r| r.public) {
+        let month = r.at.with_timezone(&cst()).format("%Y-%m").to_string();
+        item.insert("G5PK".into(), s(format!("PUB#{month}")));
+        item.insert("G5SK".into(), s(format!("{}#{}", ms13(r.at), case.id)));
+    }
+    item
+}
+
+/// Membership items: one per handling unit, so a unit's inbox is one Query of index G2.
+fn unit_item(case: &Case, unit: &UnitId) -> Item {
+    HashMap::from([
+        ("PK".into(), s(format!("CASE#{}", case.id))),
+        ("SK".into(), s(format!("UNIT#{unit}"))),
+        ("G2PK".into(), s(format!("UNIT#{unit}"))),
+        ("G2SK".into(), s(list_sk(case))),
+        ("case".into(), s(case.id.as_str())),
+    ])
+}
+
+fn event_item(e: &AuditEvent) -> Item {
+    HashMap::from([
+        ("PK".into(), s(format!("CASE#{}", e.case))),
+        ("SK".into(), s(format!("EV#{:010}", e.seq))),
+        ("doc".into(), s(serde_json::to_string(e).expect("events serialise"))),
+    ])
+}
+
+/// Counters live in a partition per family and month (`cell|2026-11`), each spread over write
+/// shards so that concurrent changes rarely touch the same item.
+fn counter_partition(key: &str) -> String {
+    let mut parts = key.splitn(3, '|');
+    let family = parts.next().unwrap_or("");
+    match parts.next() {
+        Some(month) => format!("CTR#{family}|{month}"),
+        None => format!("CTR#{family}"),
+    }
+}
+
+fn month_of_key(key: &str) -> Option<String> {
+    key.split('|').nth(1).filter(|m| m.len() == 7).map(str::to_owned)
+}
+
+/// Sums deltas per key: a transaction may not touch one item twice.
+fn merged(counters: &[CounterDelta]) -> BTreeMap<String, i64> {
+    let mut m = BTreeMap::new();
+    for c in counters {
+        *m.entry(c.key.clone()).or_insert(0) += c.delta;
+    }
+    m.retain(|_, v| *v != 0);
+    m
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
+        DynamoStore { client, table: table.into(), months: Default::default() }
+    }
+
+    /// Creates the table with its indexes (what the SAM template does on AWS).
+    pub async fn create_table(&self) -> StoreResult<()> {
+        let attr = |name: &str| {
+            build(AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build())
+        };
+        let key = |name: &str, t: KeyType| build(KeySchemaElement::builder().attribute_name(name).key_type(t).build());
+        let mut definitions = vec![attr("PK")?, attr("SK")?];
+        let mut indexes = Vec::new();
+        for g in ["G1", "G2", "G3", "G4", "G5"] {
+            definitions.push(attr(&format!("{g}PK"))?);
+            definitions.push(attr(&format!("{g}SK"))?);
+            indexes.push(build(
+                GlobalSecondaryIndex::builder()
+                    .index_name(g)
+                    .key_schema(key(&format!("{g}PK"), KeyType::Hash)?)
+                    .key_schema(key(&format!("{g}SK"), KeyType::Range)?)
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .build(),
+            )?);
+        }
+        self.client
+            .create_table()
+            .table_name(&self.table)
+            .set_attribute_definitions(Some(definitions))
+            .key_schema(key("PK", KeyType::Hash)?)
+            .key_schema(key("SK", KeyType::Range)?)
+            .set_global_secondary_indexes(Some(indexes))
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    fn put(&self, item: Item) -> StoreResult<TransactWriteItem> {
+        Ok(TransactWriteItem::builder()
+            .put(build(Put::builder().table_name(&self.table).set_item(Some(item)).build())?)
+            .build())
+    }
+
+    fn put_new(&self, item: Item) -> StoreResult<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build();
+        Ok(TransactWriteItem::builder().put(build(put)?).build())
+    }
+
+    fn counter_updates(&self, counters: &[CounterDelta], shard_of: &str) -> StoreResult<Vec<TransactWriteItem>> {
+        merged(counters)
+            .into_iter()
+            .map(|(key, delta)| {
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .key("PK", s(counter_partition(&key)))
+                    .key("SK", s(format!("{key}#{}", shard(shard_of))))
+                    .update_expression("ADD #v :d SET #k = :k")
+                    .expression_attribute_names("#v", "value")
+                    .expression_attribute_names("#k", "counter")
+                    .expression_attribute_values(":d", n(delta))
+                    .expression_attribute_values(":k", s(key.as_str()))
+                    .build();
+                Ok(TransactWriteItem::builder().update(build(update)?).build())
+            })
+            .collect()
+    }
+
+    fn notification_puts(&self, notifications: &[Notification]) -> StoreResult<Vec<TransactWriteItem>> {
+        let mut out = Vec::new();
+        for note in notifications {
+            let doc = serde_json::to_string(note).expect("notifications serialise");
+            // One copy in the unit's partition, one in the all-units partition. The key is the
+            // item's sort key, so writing a notification again (a retry) overwrites it: one stays.
+            for partition in [format!("NOTE#{}", note.unit), "NOTE#*".to_owned()] {
+                out.push(self.put(HashMap::from([
+                    ("PK".into(), s(partition)),
+                    ("SK".into(), s(format!("K#{}", note.key))),
+                    ("at".into(), n(note.created_at.timestamp_millis())),
+                    ("doc".into(), s(doc.clone())),
+                ]))?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Registers the months of counters, outside the transactions (it would be a hot item there).
+    async fn register_months(&self, counters: &[CounterDelta]) -> StoreResult<()> {
+        let new: Vec<String> = {
+            let known = self.months.lock().expect("months lock");
+            counters
+                .iter()
+                .filter_map(|c| month_of_key(&c.key))
+                .filter(|m| !known.contains(m))
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect()
+        };
+        if new.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s("CTRMONTHS"))
+            .key("SK", s("M"))
+            .update_expression("ADD months :m")
+            .expression_attribute_values(":m", AttributeValue::Ss(new.clone()))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        self.months.lock().expect("months lock").extend(new);
+        Ok(())
+    }
+
+    /// Runs a transaction; a conflict with another transaction on a shared item (a counter) is
+    /// transient and retried; a failed condition is the caller's conflict.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactFailure> {
+        let mut delay = Duration::from_millis(20);
+        for attempt in 0..6 {
+            match self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await {
+                Ok(_) => return Ok(()),
+                Err(SdkError::ServiceError(e)) => {
+                    if let TransactWriteItemsError::TransactionCanceledException(c) = e.err() {
+                        let codes: Vec<&str> =
+                            c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect();
+                        if let Some(i) = codes.iter().position(|c| *c == "ConditionalCheckFailed") {
+                            return Err(TransactFailure::Condition(i));
+                        }
+                        if codes.contains(&"TransactionConflict") && attempt < 5 {
+                            tokio::time::sleep(delay).await;
+                            delay *= 2;
+                            continue;
+                        }
+                    }
+                    return Err(TransactFailure::Other(format!("{:?}", e.err())));
+                }
+                Err(e) => return Err(TransactFailure::Other(format!("{e:?}"))),
+            }
+        }
+        Err(TransactFailure::Other("transaction kept conflicting".into()))
+    }
+
+    async fn get_item(&self, pk: AttributeValue, sk: AttributeValue) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", pk)
+            .key("SK", sk)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item().cloned())
+    }
+
+    /// Queries an index or the table, following pages until `limit` items (all when `None`).
+    async fn query(
+        &self,
+        index: Option<&str>,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+        forward: bool,
+        limit: Option<usize>,
+    ) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(index.map(str::to_owned))
+                .key_condition_expression(condition)
+                .scan_index_forward(forward)
+                .set_exclusive_start_key(start.take());
+            for (k, v) in &values {
+                q = q.expression_attribute_values(*k, v.clone());
+            }
+            if let Some(l) = limit {
+                q = q.limit((l - items.len()).min(1000) as i32);
+            }
+            let out = q.send().await.map_err(unavailable)?;
+            items.extend(out.items().iter().cloned());
+            match out.last_evaluated_key() {
+                Some(k) if limit.is_none_or(|l| items.len() < l) && !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    async fn batch_get_cases(&self, ids: &[String]) -> StoreResult<HashMap<String, Case>> {
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(100) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|id| {
+                    let (pk, sk) = case_key(id);
+                    HashMap::from([("PK".to_owned(), pk), ("SK".to_owned(), sk)])
+                })
+                .collect();
+            let mut pending =
+                Some(build(KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build())?);
+            while let Some(request) = pending.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                for item in out.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
+                    let case = doc_of(item)?;
+                    found.insert(case.id.to_string(), case);
+                }
+                pending =
+                    out.unprocessed_keys().and_then(|u| u.get(&self.table)).cloned().filter(|k| !k.keys().is_empty());
+            }
+        }
+        Ok(found)
+    }
+}
+
+enum TransactFailure {
+    /// The condition of the item at this position failed.
+    Condition(usize),
+    Other(String),
+}
+
+#[async_trait]
+impl CaseStore for DynamoStore {
+    async fn create(
+        &self,
+        case: &Case,
+        event: &AuditEvent,
+        counters: &[CounterDelta],
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> StoreResult<CreateOutcome> {
+        self.register_months(counters).await?;
+        let mut items = Vec::new();
+        if let Some(r) = idempotency {
+            items.push(self.put_new(HashMap::from([
+                ("PK".into(), s(format!("IDEM#{}", r.key))),
+                ("SK".into(), s("IDEM")),
+                ("case".into(), s(case.id.as_str())),
+                ("fingerprint".into(), s(r.fingerprint.as_str())),
+                ("query_code".into(), s(r.query_code.as_str())),
+            ]))?);
+        }
+        items.push(self.put_new(case_item(case))?);
+        items.push(self.put_new(event_item(event))?);
+        items.extend(self.counter_updates(counters, case.id.as_str())?);
+        match self.transact(items).await {
+            Ok(()) => Ok(CreateOutcome::Created),
+            Err(TransactFailure::Condition(0)) if idempotency.is_some() => {
+                let r = idempotency.expect("checked");
+                let idem = self.get_item(s(format!("IDEM#{}", r.key)), s("IDEM")).await?.ok_or(StoreError::NotFound)?;
+                let get = |k: &str| idem.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                if get("fingerprint") != r.fingerprint {
+                    return Ok(CreateOutcome::KeyReused);
+                }
+                let first = self
+                    .get(&CaseId::new(get("case")))
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt("idempotency record without its case".into()))?;
+                Ok(CreateOutcome::Existing { case: Box::new(first), query_code: get("query_code") })
+            }
+            Err(TransactFailure::Condition(_)) => Err(StoreError::Conflict(format!("case {} exists", case.id))),
+            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
+        }
+    }
+
+    async fn update(
+        &self,
+        case: &Case,
+        expected_version: u64,
+        events: &[AuditEvent],
+        counters: &[CounterDelta],
+        notifications: &[Notification],
+    ) -> StoreResult<()> {
+        self.register_months(counters).await?;
+        let before = self.get(&case.id).await?.ok_or(StoreError::NotFound)?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(case_item(case)))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(expected_version))
+            .build();
+        let mut items = vec![TransactWriteItem::builder().put(build(put)?).build()];
+        for e in events {
+            items.push(self.put_new(event_item(e))?);
+        }
+        // Membership: units the case left are deleted, current ones rewritten with the new position.
+        let now: HashSet<&UnitId> = case.handling_units().collect();
+        for gone in before.handling_units().filter(|u| !now.contains(u)) {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .key("PK", s(format!("CASE#{}", case.id)))
+                .key("SK", s(format!("UNIT#{gone}")))
+                .build();
+            items.push(TransactWriteItem::builder().delete(build(delete)?).build());
+        }
+        for unit in &now {
+            items.push(self.put(unit_item(case, unit))?);
+        }
+        items.extend(self.counter_updates(counters, case.id.as_str())?);
+        items.extend(self.notification_puts(notifications)?);
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            // The case item is first: a stale version; an event is next: its number is taken.
+            Err(TransactFailure::Condition(i)) => {
+                Err(StoreError::Conflict(format!("case {} changed (condition {i})", case.id)))
+            }
+            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
+        }
+    }
+
+    async fn get(&self, id: &CaseId) -> StoreResult<Option<Case>> {
+        let (pk, sk) = case_key(id.as_str());
+        self.get_item(pk, sk).await?.map(|i| doc_of(&i)).transpose()
+    }
+
+    async fn get_by_number(&self, number: &CaseNumber) -> StoreResult<Option<Case>> {
+        let items =
+            self.query(Some("G1"), "G1PK = :pk", vec![(":pk", s(format!("NUM#{number}")))], true, Some(1)).await?;
+        items.first().map(doc_of).transpose()
+    }
+
+    async fn events(&self, id: &CaseId) -> StoreResult<Vec<AuditEvent>> {
+        let items = self
+            .query(
+                None,
+                "PK = :pk AND begins_with(SK, :ev)",
+                vec![(":pk", s(format!("CASE#{id}"))), (":ev", s("EV#"))],
+                true,
+                None,
+            )
+            .await?;
+        items
+            .iter()
+            .map(|i| {
+                let doc = i
+                    .get("doc")
+                    .and_then(|v| v.as_s().ok())
+                    .ok_or_else(|| StoreError::Corrupt("event without doc".into()))?;
+                serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    async fn list(&self, query: &CaseQuery) -> StoreResult<Vec<Case>> {
+        let statuses: Vec<CaseStatus> =
+            if query.statuses.is_empty() { CaseStatus::ALL.to_vec() } else { query.statuses.clone() };
+        let (index, partitions): (&str, Vec<String>) = match &query.scope {
+            Scope::Dispatcher(u) => ("G2", vec![format!("DISP#{u}")]),
+            Scope::Handler(u) => ("G2", vec![format!("UNIT#{u}")]),
+            Scope::All => ("G3", (0..SHARDS).map(|i| format!("ALL#{i}")).collect()),
+        };
+        let mut rows: Vec<(String, Item)> = Vec::new();
+        for partition in &partitions {
+            for status in &statuses {
+                let condition = format!("{index}PK = :pk AND begins_with({index}SK, :st)");
+                let values = vec![(":pk", s(partition.as_str())), (":st", s(format!("{}#", status_name(*status))))];
+                for item in self.query(Some(index), &condition, values, true, Some(query.limit)).await? {
+                    let sk = item.get(&format!("{index}SK")).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                    // Order by due instant across statuses: the part after the status.
+                    let order = sk.split_once('#').map(|(_, rest)| rest.to_owned()).unwrap_or_default();
+                    rows.push((order, item));
+                }
+            }
+        }
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows.truncate(query.limit);
+        if matches!(query.scope, Scope::Handler(_)) {
+            let ids: Vec<String> =
+                rows.iter().filter_map(|(_, i)| i.get("case").and_then(|v| v.as_s().ok()).cloned()).collect();
+            let mut cases = self.batch_get_cases(&ids).await?;
+            return Ok(ids.iter().filter_map(|id| cases.remove(id)).collect());
+        }
+        rows.iter().map(|(_, i)| doc_of(i)).collect()
+    }
+
+    async fn alarms_due(&self, at: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Case>> {
+        // One bounded Query per write shard of the sparse alarm index; merged by alarm time.
+        let upper = format!("{}#~", ms13(at));
+        let mut all = Vec::new();
+        for i in 0..SHARDS {
+            let values = vec![(":pk", s(format!("ALARM#{i}"))), (":up", s(upper.as_str()))];
+            for item in self.query(Some("G4"), "G4PK = :pk AND G4SK <= :up", values, true, Some(limit)).await? {
+                all.push(doc_of(&item)?);
+            }
+        }
+        all.sort_by_key(|c| c.next_alarm);
+        all.truncate(limit);
+        Ok(all)
+    }
+
+    async fn public_replies(
+        &self,
+        mailbox: Option<&MailboxId>,
+        month: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Case>> {
+        let months: Vec<String> = match month {
+            Some(m) => vec![m.to_owned()],
+            // Without a month: the last twelve months, newest first.
+            None => {
+                let now = Utc::now().with_timezone(&cst()).date_naive();
+                (0..12)
+                    .filter_map(|i| {
+                        now.checked_sub_months(chrono::Months::new(i)).map(|d| d.format("%Y-%m").to_string())
+                    })
+                    .collect()
+            }
+        };
+        let mut out = Vec::new();
+        for m in months {
+            for item in self.query(Some("G5"), "G5PK = :pk", vec![(":pk", s(format!("PUB#{m}")))], false, None).await? {
+                if mailbox.is_none_or(|mb| {
+                    item.get("mailbox").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(mb.as_str())
+                }) {
+                    out.push(doc_of(&item)?);
+                }
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn counters(&self, prefix: &str) -> StoreResult<Vec<(String, i64)>> {
+        let partitions: Vec<String> = if month_of_key(prefix).is_some() {
+            vec![counter_partition(prefix)]
+        } else {
+            let family = prefix.split('|').next().unwrap_or("");
+            let months = self
+                .get_item(s("CTRMONTHS"), s("M"))
+                .await?
+                .and_then(|i| i.get("months").and_then(|v| v.as_ss().ok()).cloned())
+                .unwrap_or_default();
+            months.iter().map(|m| format!("CTR#{family}|{m}")).collect()
+        };
+        let mut totals: BTreeMap<String, i64> = BTreeMap::new();
+        for partition in partitions {
+            let values = vec![(":pk", s(partition)), (":p", s(prefix))];
+            for item in self.query(None, "PK = :pk AND begins_with(SK, :p)", values, true, None).await? {
+                let key = item.get("counter").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                let value: i64 =
+                    item.get("value").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+                *totals.entry(key).or_insert(0) += value;
+            }
+        }
+        Ok(totals.into_iter().filter(|(k, _)| k.starts_with(prefix)).collect())
+    }
+
+    async fn next_sequence(&self, name: &str) -> StoreResult<u64> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("SEQ#{name}")))
+            .key("SK", s("SEQ"))
+            .update_expression("ADD #v :one")
+            .expression_attribute_names("#v", "value")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.attributes()
+            .and_then(|a| a.get("value"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| StoreError::Corrupt("sequence without value".into()))
+    }
+
+    /// Maintenance only (reconcile): the one place that scans the table.
+    async fn scan(&self, after: Option<&CaseId>, limit: usize) -> StoreResult<Vec<Case>> {
+        let mut cases = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("SK = :c")
+                .expression_attribute_values(":c", s("CASE"))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items() {
+                cases.push(doc_of(item)?);
+            }
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        cases.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(cases.into_iter().filter(|c| after.is_none_or(|a| c.id > *a)).take(limit).collect())
+    }
+
+    async fn save_notice(&self, year: i32, json: &str) -> StoreResult<()> {
+        let item = HashMap::from([
+            ("PK".into(), s("NOTICE")),
+            ("SK".into(), s(format!("{year:04}"))),
+            ("json".into(), s(json)),
+        ]);
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn notices(&self) -> StoreResult<Vec<(i32, String)>> {
+        let items = self.query(None, "PK = :pk", vec![(":pk", s("NOTICE"))], true, None).await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| {
+                let year = i.get("SK")?.as_s().ok()?.parse().ok()?;
+                Some((year, i.get("json")?.as_s().ok()?.clone()))
+            })
+            .collect())
+    }
+
+    async fn notifications(&self, unit: Option<&UnitId>, limit: usize) -> StoreResult<Vec<Notification>> {
+        let partition = unit.map_or_else(|| "NOTE#*".to_owned(), |u| format!("NOTE#{u}"));
+        let items = self.query(None, "PK = :pk", vec![(":pk", s(partition))], true, None).await?;
+        let mut notes: Vec<Notification> = items
+            .iter()
+            .filter_map(|i| i.get("doc").and_then(|v| v.as_s().ok()).and_then(|d| serde_json::from_str(d).ok()))
+            .collect();
+        notes.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.key.cmp(&b.key)));
+        notes.truncate(limit);
+        Ok(notes)
+    }
+}
+
+#[async_trait]
+impl Notifier for DynamoStore {
+    async fn notify(&self, notifications: &[Notification]) -> StoreResult<()> {
+        for chunk in notifications.chunks(50) {
+            match self.transact(self.notification_puts(chunk)?).await {
+                Ok(()) => {}
+                Err(TransactFailure::Condition(i)) => return Err(StoreError::Conflict(format!("condition {i}"))),
+                Err(TransactFailure::Other(e)) => return Err(StoreError::Unavailable(e)),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,30 @@
+//! The port conformance suites — the same ones the SQLite adapters pass — on DynamoDB and SQS as
+//! served by moto. Each check gets its own table and queues.
+
+mod common;
+
+use mailbox_aws::{sdk_config, DynamoStore, SqsQueues};
+use mailbox_conformance::queue::{MAX_RECEIVES, QUEUE_A, QUEUE_B};
+
+async fn fresh_store() -> DynamoStore {
+    let config = sdk_config(Some(common::moto())).await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), common::unique("mailbox"));
+    store.create_table().await.expect("table created");
+    store
+}
+
+async fn fresh_queues() -> SqsQueues {
+    let config = sdk_config(Some(common::moto())).await;
+    let client = aws_sdk_sqs::Client::new(&config);
+    let pairs: Vec<(String, String)> = [QUEUE_A, QUEUE_B].iter().map(|q| (q.to_string(), common::unique(q))).collect();
+    let physical: Vec<String> = pairs.iter().map(|(_, p)| p.clone()).collect();
+    SqsQueues::create(&client, &physical, MAX_RECEIVES).await.expect("queues created");
+    SqsQueues::connect_as(client, &pairs).await.expect("queues found")
+}
+
+mailbox_conformance::case_store_suite!(fresh_store());
+
+mod queue {
+    use super::fresh_queues;
+    mailbox_conformance::queue_suite!(fresh_queues());
+}
