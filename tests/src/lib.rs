@@ -36,7 +36,9 @@ impl Harness {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let org = Arc::new(Organisation::guangan());
-        let queues = org.jurisdictions.iter().map(|j| mailbox_app::service::handoff_queue(j.id.as_str())).collect();
+        let queues = std::iter::once(mailbox_app::service::TRIAGE_QUEUE.to_owned())
+            .chain(org.jurisdictions.iter().map(|j| mailbox_app::service::handoff_queue(j.id.as_str())))
+            .collect();
         let store = SqliteStore::open(dir.join("mailbox.db"), QueueConfig { queues, max_receives: 5 }).unwrap();
         let clock = Arc::new(ManualClock::new(now));
         let shared = Arc::new(store.clone());

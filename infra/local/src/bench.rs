@@ -67,7 +67,7 @@ async fn start_server(dir: &Path) -> Result<SocketAddr> {
     let (app, store) = crate::serve::open_app(dir).await?;
     let local = Arc::new(LocalAuth { accounts: store });
     let auth = Arc::new(SessionAuthenticator { local: local.clone(), clock: app.clock.clone() });
-    let state = AppState { app, auth, local: Some(local) };
+    let state = AppState { app, auth, local: Some(local), actions: None };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {

@@ -6,7 +6,7 @@ use clap::Args;
 use mailbox_app::accounts::{hash_password, Account, AccountStore, LocalAuth};
 use mailbox_app::http::{router, AppState, SessionAuthenticator};
 use mailbox_app::ports::{HandoffQueue, SystemClock};
-use mailbox_app::service::handoff_queue;
+use mailbox_app::service::{handoff_queue, TRIAGE_QUEUE};
 use mailbox_app::Adapters;
 use mailbox_app::App;
 use mailbox_domain::{Calendar, Organisation, Role, UnitId};
@@ -46,8 +46,11 @@ const DEMO_ACCOUNTS: &[(&str, &str, Role, Option<&str>)] = &[
     ("ls-gov", "邻水县政府承办员", Role::Handler, Some("linshui-gov")),
 ];
 
+/// The triage queue and one hand-off queue per jurisdiction.
 pub fn queue_names(org: &Organisation) -> Vec<String> {
-    org.jurisdictions.iter().map(|j| handoff_queue(j.id.as_str())).collect()
+    std::iter::once(TRIAGE_QUEUE.to_owned())
+        .chain(org.jurisdictions.iter().map(|j| handoff_queue(j.id.as_str())))
+        .collect()
 }
 
 async fn seed_accounts(store: &SqliteStore) -> Result<bool> {
@@ -100,10 +103,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         app: app.clone(),
         auth: Arc::new(SessionAuthenticator { local: local.clone(), clock }),
         local: Some(local),
+        actions: None,
     };
 
     for queue in queue_names(&org) {
-        tokio::spawn(handoff_worker(app.clone(), shared.clone(), queue));
+        tokio::spawn(queue_worker(app.clone(), shared.clone(), queue));
     }
     tokio::spawn(scheduler(app.clone(), Duration::from_secs(args.sweep_interval.max(1))));
 
@@ -130,10 +134,10 @@ fn print_banner(addr: SocketAddr, db: &std::path::Path, seeded: bool) {
     );
 }
 
-/// Consumes one jurisdiction's hand-off queue with the same handler the AWS `handoff` function
-/// uses. A message that fails stays in the queue and is retried after its visibility timeout; after
-/// five receives it moves to the dead-letter state.
-async fn handoff_worker(app: Arc<App>, queue: Arc<SqliteStore>, name: String) {
+/// Consumes one queue with the same handler the AWS function uses (`triage` for the triage queue,
+/// `handoff` for a jurisdiction's). A message that fails stays in the queue and is retried after its
+/// visibility timeout; after five receives it moves to the dead-letter state.
+async fn queue_worker(app: Arc<App>, queue: Arc<SqliteStore>, name: String) {
     loop {
         let batch = match queue.receive(&name, 10, Duration::from_secs(30)).await {
             Ok(b) => b,
@@ -148,15 +152,20 @@ async fn handoff_worker(app: Arc<App>, queue: Arc<SqliteStore>, name: String) {
             continue;
         }
         for message in batch {
-            match app.take_handoff(&message.body).await {
+            let result = if name == TRIAGE_QUEUE {
+                app.take_triage(&message.body).await.map(|()| "triaged".to_owned())
+            } else {
+                app.take_handoff(&message.body).await.map(|o| format!("{o:?}"))
+            };
+            match result {
                 Ok(outcome) => {
-                    tracing::info!(queue = %name, id = %message.id, ?outcome, "hand-off taken in");
+                    tracing::info!(queue = %name, id = %message.id, %outcome, "message taken in");
                     if let Err(e) = queue.delete(&name, &message.receipt).await {
-                        tracing::error!(queue = %name, error = %e, "cannot delete hand-off");
+                        tracing::error!(queue = %name, error = %e, "cannot delete message");
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(queue = %name, id = %message.id, receives = message.receive_count, error = %e, "hand-off failed; will retry")
+                    tracing::warn!(queue = %name, id = %message.id, receives = message.receive_count, error = %e, "message failed; will retry")
                 }
             }
         }

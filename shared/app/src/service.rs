@@ -26,6 +26,9 @@ use utoipa::ToSchema;
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 const CODE_LEN: usize = 10;
 
+/// The queue of newly submitted cases, consumed by the triage step.
+pub const TRIAGE_QUEUE: &str = "triage";
+
 /// The queue through which a jurisdiction takes in cases dispatched to its units.
 pub fn handoff_queue(jurisdiction: &str) -> String {
     format!("handoff-{jurisdiction}")
@@ -135,6 +138,12 @@ impl App {
         match self.store.create(&case, &event, &counters, record.as_ref()).await? {
             CreateOutcome::Created => {
                 tracing::info!(case = %case.id, number = %case.number, mailbox = %case.mailbox, "case submitted");
+                // After the commit: a lost message only delays the dispatcher's notice; the case
+                // itself is in the dispatcher's inbox already.
+                let body = serde_json::json!({ "case": case.id }).to_string();
+                if let Err(e) = self.queue.send(TRIAGE_QUEUE, &body).await {
+                    tracing::error!(case = %case.id, error = %e, "triage message not sent");
+                }
                 Ok(Submitted {
                     number: case.number.to_string(),
                     query_code,
@@ -349,6 +358,27 @@ impl App {
         let now = self.now();
         let calendar = self.calendar();
         Ok(cases.iter().filter(|c| can_view(actor, c)).map(|c| views::summary(c, now, &calendar)).collect())
+    }
+
+    /// Takes in a newly submitted case (the `triage` queue consumer): tells its dispatcher a message
+    /// waits. Idempotent; an unreadable message is an error so the queue retries and dead-letters it.
+    pub async fn take_triage(&self, body: &str) -> Result<(), AppError> {
+        #[derive(Deserialize)]
+        struct NewCaseMessage {
+            case: CaseId,
+        }
+        let message: NewCaseMessage = serde_json::from_str(body)
+            .map_err(|e| AppError::invalid("malformed_triage", "body", format!("triage message unreadable: {e}")))?;
+        let case = self.store.get(&message.case).await?.ok_or(AppError::NotFound)?;
+        let notification = Notification {
+            key: format!("triage:{}", case.id),
+            unit: case.dispatcher.clone(),
+            subject: format!("新留言待受理：{}", case.title),
+            body: format!("留言编号 {}（{}）", case.number, case.kind.label()),
+            created_at: case.submitted_at,
+        };
+        self.notifier.notify(&[notification]).await?;
+        Ok(())
     }
 
     /// Takes in one hand-off message (the `handoff` queue consumer). Idempotent: a redelivered or

@@ -1,9 +1,8 @@
 //! The port conformance suites — the same ones the SQLite adapters pass — on DynamoDB and SQS as
 //! served by moto. Each check gets its own table and queues.
 
-mod common;
-
 use mailbox_aws::{sdk_config, DynamoStore, SqsQueues};
+use mailbox_conformance::moto as common;
 use mailbox_conformance::queue::{MAX_RECEIVES, QUEUE_A, QUEUE_B};
 
 async fn fresh_store() -> DynamoStore {

@@ -4,6 +4,7 @@
 //!
 //! Ids are random per check, so suites may share one table or database.
 
+pub mod moto;
 pub mod queue;
 pub mod store;
 

@@ -342,6 +342,10 @@ pub async fn act(
     if enum_name(&r.command.action()) != action {
         return Err(AppError::invalid("action_mismatch", "action", "路径中的操作与请求内容不一致"));
     }
+    // On AWS each function serves its own actions; API Gateway routes the others elsewhere.
+    if s.actions.is_some_and(|served| !served.contains(&r.command.action())) {
+        return Err(AppError::NotFound);
+    }
     let case = s.app.act(&id.actor, &CaseId::new(case), r.version, r.command).await?;
     Ok(Json(s.app.view_of(&id.actor, case).await?))
 }

@@ -30,7 +30,53 @@ pub struct AppState {
     pub auth: Arc<dyn Authenticator>,
     /// Local accounts: present in the embedded host, which then also serves login and logout.
     pub local: Option<Arc<LocalAuth>>,
+    /// The workflow actions this deployment unit serves (`None`: all of them).
+    pub actions: Option<&'static [mailbox_domain::Action]>,
 }
+
+/// Which routes a deployment unit mounts: all of them in the embedded host; on AWS each HTTP
+/// function mounts the routes it owns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Routes {
+    All,
+    /// Public submission.
+    Submit,
+    /// A citizen's own case, public replies and statistics.
+    Query,
+    /// Dispatcher actions: accept, reject, dispatch and supervision of the dispatch.
+    Assign,
+    /// Handling-unit actions: receive, return, report, reply, extension.
+    Reply,
+    /// Staff reads and administration.
+    Staff,
+}
+
+use mailbox_domain::Action;
+
+/// The actions of the `assign` function.
+pub const ASSIGN_ACTIONS: &[Action] = &[
+    Action::Accept,
+    Action::Reject,
+    Action::Dispatch,
+    Action::DecideExtension,
+    Action::Urge,
+    Action::Supervise,
+    Action::Reopen,
+    Action::Close,
+    Action::Feature,
+];
+
+/// The actions of the `reply` function.
+pub const REPLY_ACTIONS: &[Action] = &[
+    Action::Receive,
+    Action::Return,
+    Action::Contribute,
+    Action::Report,
+    Action::Reply,
+    Action::RecordMeeting,
+    Action::RequestExtension,
+    Action::Explain,
+];
 
 pub const SESSION_COOKIE: &str = "mb_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -77,28 +123,49 @@ impl IntoResponse for AppError {
     }
 }
 
-/// Every route of the API.
+/// Every route: the API, the public site and the console (the embedded host).
 pub fn router(state: AppState) -> Router {
-    let mut api = Router::new()
-        .route("/api/v1/mailboxes", get(api::mailboxes))
-        .route("/api/v1/cases", post(api::submit))
-        .route("/api/v1/cases/{number}", get(api::citizen_case))
-        .route("/api/v1/cases/{number}/rating", post(api::citizen_rate))
-        .route("/api/v1/public/stats", get(api::public_stats))
-        .route("/api/v1/public/replies", get(api::public_replies))
-        .route("/api/v1/staff/assessment", get(api::assessment))
-        .route("/api/v1/admin/calendar", post(api::import_calendar))
-        .route("/api/v1/auth/me", get(api::me_handler))
-        .route("/api/v1/staff/units", get(api::units))
-        .route("/api/v1/staff/inbox", get(api::inbox))
-        .route("/api/v1/staff/outbox", get(api::outbox))
-        .route("/api/v1/staff/cases/{id}", get(api::staff_case))
-        .route("/api/v1/staff/cases/{id}/actions/{action}", post(api::act));
-    if state.local.is_some() {
+    router_for(state, Routes::All)
+}
+
+/// The routes of one deployment unit.
+pub fn router_for(state: AppState, routes: Routes) -> Router {
+    use Routes as R;
+    let has = |groups: &[Routes]| routes == R::All || groups.contains(&routes);
+    let mut api = Router::new();
+    if has(&[R::Submit, R::Query]) {
+        api = api.route("/api/v1/mailboxes", get(api::mailboxes));
+    }
+    if has(&[R::Submit]) {
+        api = api.route("/api/v1/cases", post(api::submit));
+    }
+    if has(&[R::Query]) {
+        api = api
+            .route("/api/v1/cases/{number}", get(api::citizen_case))
+            .route("/api/v1/cases/{number}/rating", post(api::citizen_rate))
+            .route("/api/v1/public/stats", get(api::public_stats))
+            .route("/api/v1/public/replies", get(api::public_replies));
+    }
+    if has(&[R::Staff]) {
+        api = api
+            .route("/api/v1/auth/me", get(api::me_handler))
+            .route("/api/v1/staff/units", get(api::units))
+            .route("/api/v1/staff/inbox", get(api::inbox))
+            .route("/api/v1/staff/outbox", get(api::outbox))
+            .route("/api/v1/staff/assessment", get(api::assessment))
+            .route("/api/v1/staff/cases/{id}", get(api::staff_case))
+            .route("/api/v1/admin/calendar", post(api::import_calendar));
+    }
+    if has(&[R::Assign, R::Reply]) {
+        api = api.route("/api/v1/staff/cases/{id}/actions/{action}", post(api::act));
+    }
+    if routes == R::All && state.local.is_some() {
         api = api.route("/api/v1/auth/login", post(api::login)).route("/api/v1/auth/logout", post(api::logout));
     }
-    api.merge(crate::web::routes())
-        .route("/healthz", get(api::healthz))
+    if routes == R::All {
+        api = api.merge(crate::web::routes());
+    }
+    api.route("/healthz", get(api::healthz))
         .route("/api/openapi.json", get(openapi::document))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)

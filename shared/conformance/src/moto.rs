@@ -12,6 +12,7 @@ fn moto_binary() -> PathBuf {
     let path = std::env::var_os("MOTO_SERVER")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server"));
+    // CARGO_MANIFEST_DIR is this crate's folder, shared/conformance: two levels below the workspace.
     assert!(
         path.exists(),
         "{} is missing: scripts/test installs it (pip install -r scripts/requirements.txt)",

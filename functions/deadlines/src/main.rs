@@ -1,0 +1,7 @@
+//! `deadlines`: EventBridge schedules
+//! Configuration from the environment: see `mailbox_lambda::Config`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    mailbox_lambda::run_http(mailbox_app::http::Routes::Staff).await
+}

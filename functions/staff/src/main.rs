@@ -1,0 +1,7 @@
+//! `staff`: Staff reads (inbox, case, units, outbox, assessment) and calendar import, behind the JWT authorizer.
+//! Configuration from the environment: see `mailbox_lambda::Config`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    mailbox_lambda::run_http(mailbox_app::http::Routes::Staff).await
+}

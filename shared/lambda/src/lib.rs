@@ -1,0 +1,207 @@
+//! What every Lambda function shares: the app built once from the environment, staff identity from
+//! API Gateway's JWT authorizer, and the SQS and EventBridge handlers. Each function's `main.rs`
+//! only picks its part.
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use mailbox_app::accounts::Identity;
+use mailbox_app::http::extract::SourceIp;
+use mailbox_app::http::{router_for, AppState, Authenticator, Routes};
+use mailbox_app::ports::SystemClock;
+use mailbox_app::service::{handoff_queue, TRIAGE_QUEUE};
+use mailbox_app::{Adapters, App, AppError};
+use mailbox_aws::{DynamoStore, SqsQueues};
+use mailbox_domain::{Actor, Calendar, Organisation, Role, UnitId};
+use std::sync::Arc;
+
+/// Internal header carrying the authorizer's claims from the Lambda request context to the
+/// authenticator. Any copy a client sends is removed first, so only API Gateway's claims arrive.
+const CLAIMS_HEADER: &str = "x-mailbox-jwt-claims";
+
+/// Environment: `TABLE_NAME`; `QUEUE_PREFIX` (the SQS queue of port queue `q` is `<prefix>q`);
+/// the AWS SDK's own variables (`AWS_REGION`, credentials; `AWS_ENDPOINT_URL` for an emulator).
+pub struct Config {
+    pub table: String,
+    pub queue_prefix: String,
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Config> {
+        Ok(Config {
+            table: std::env::var("TABLE_NAME").map_err(|_| anyhow::anyhow!("TABLE_NAME is not set"))?,
+            queue_prefix: std::env::var("QUEUE_PREFIX").unwrap_or_default(),
+        })
+    }
+}
+
+/// The port's queue names: the triage queue and one hand-off queue per jurisdiction.
+pub fn queue_names(org: &Organisation) -> Vec<String> {
+    std::iter::once(TRIAGE_QUEUE.to_owned())
+        .chain(org.jurisdictions.iter().map(|j| handoff_queue(j.id.as_str())))
+        .collect()
+}
+
+/// Builds the app on DynamoDB and SQS; called once per Lambda instance, before the first event.
+pub async fn app(config: &Config) -> anyhow::Result<Arc<App>> {
+    let sdk = aws_config_for_env().await;
+    let org = Arc::new(Organisation::guangan());
+    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()));
+    let pairs: Vec<(String, String)> =
+        queue_names(&org).into_iter().map(|q| (q.clone(), format!("{}{q}", config.queue_prefix))).collect();
+    let queues = Arc::new(SqsQueues::connect_as(aws_sdk_sqs::Client::new(&sdk), &pairs).await?);
+    let adapters = Adapters { store: store.clone(), queue: queues, notifier: store, clock: Arc::new(SystemClock) };
+    let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
+    app.load_stored_notices().await?;
+    Ok(app)
+}
+
+async fn aws_config_for_env() -> aws_config::SdkConfig {
+    mailbox_aws::sdk_config(None).await
+}
+
+/// Staff identity from API Gateway's JWT authorizer (which has already checked issuer, audience and
+/// signature). Claims: `sub` (user), `custom:mailbox_role` (dispatcher, handler, supervisor, admin),
+/// `custom:mailbox_unit` (the unit id, for dispatchers and handlers), `name` (display name).
+pub struct JwtClaims {
+    pub org: Arc<Organisation>,
+}
+
+#[async_trait]
+impl Authenticator for JwtClaims {
+    async fn identify(&self, headers: &HeaderMap) -> Result<Option<Identity>, AppError> {
+        let Some(raw) = headers.get(CLAIMS_HEADER).and_then(|v| hex::decode(v.as_bytes()).ok()) else {
+            return Ok(None);
+        };
+        let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&raw).unwrap_or_default();
+        let get = |k: &str| claims.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        let (Some(user), Some(role)) = (get("sub"), get("custom:mailbox_role")) else { return Ok(None) };
+        let role: Role = match serde_json::from_value(serde_json::Value::String(role)) {
+            Ok(r @ (Role::Dispatcher | Role::Handler | Role::Supervisor | Role::Admin)) => r,
+            _ => return Ok(None),
+        };
+        let unit = get("custom:mailbox_unit").map(UnitId::new).filter(|u| self.org.unit(u).is_some());
+        if matches!(role, Role::Dispatcher | Role::Handler) && unit.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(Identity {
+            display_name: get("name").unwrap_or_else(|| user.clone()),
+            actor: Actor::staff(user, role, unit),
+            csrf_token: None,
+        }))
+    }
+}
+
+/// Moves the authorizer's claims and the caller's address from the Lambda request context into the
+/// request, dropping any claims header the client sent.
+async fn from_request_context(mut request: Request, next: Next) -> Response {
+    request.headers_mut().remove(CLAIMS_HEADER);
+    let context =
+        request.extensions().get::<lambda_http::request::RequestContext>().and_then(|c| serde_json::to_value(c).ok());
+    if let Some(ctx) = context {
+        if let Some(claims) = ctx.pointer("/authorizer/jwt/claims").filter(|c| c.is_object()) {
+            // Hex, since claims may hold non-ASCII text (names) that a header cannot carry.
+            if let Ok(v) = HeaderValue::from_str(&hex::encode(claims.to_string())) {
+                request.headers_mut().insert(CLAIMS_HEADER, v);
+            }
+        }
+        if let Some(ip) = ctx.pointer("/http/sourceIp").and_then(|v| v.as_str()) {
+            request.extensions_mut().insert(SourceIp(ip.to_owned()));
+        }
+    }
+    next.run(request).await
+}
+
+/// The router of one HTTP function: its routes, JWT identity, the request-context bridge.
+pub fn http_router(app: Arc<App>, routes: Routes) -> axum::Router {
+    let actions = match routes {
+        Routes::Assign => Some(mailbox_app::http::ASSIGN_ACTIONS),
+        Routes::Reply => Some(mailbox_app::http::REPLY_ACTIONS),
+        _ => None,
+    };
+    let auth = Arc::new(JwtClaims { org: app.org.clone() });
+    let state = AppState { app, auth, local: None, actions };
+    router_for(state, routes).layer(axum::middleware::from_fn(from_request_context))
+}
+
+/// Runs an HTTP function: the same axum routes as the embedded server, through `lambda_http`.
+pub async fn run_http(routes: Routes) -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let app = app(&Config::from_env()?).await?;
+    lambda_http::run(http_router(app, routes)).await
+}
+
+/// Which queue consumer a function is.
+#[derive(Clone, Copy, Debug)]
+pub enum Consumer {
+    Triage,
+    Handoff,
+}
+
+/// Handles an SQS batch: each message on its own; failed ones are reported back so that only they
+/// are retried (and dead-lettered after the queue's maximum receives), never blocking the others.
+pub async fn handle_sqs(app: &App, consumer: Consumer, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let body = record.body.as_deref().unwrap_or("");
+        let result = match consumer {
+            Consumer::Triage => app.take_triage(body).await.map(|()| "triaged".to_owned()),
+            Consumer::Handoff => app.take_handoff(body).await.map(|o| format!("{o:?}")),
+        };
+        match result {
+            Ok(outcome) => tracing::info!(message = %id, %outcome, "message handled"),
+            Err(e) => {
+                tracing::warn!(message = %id, error = %e, "message failed");
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+    }
+    response
+}
+
+pub async fn run_sqs(consumer: Consumer) -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let app = app(&Config::from_env()?).await?;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| {
+        let app = app.clone();
+        async move { Ok::<_, lambda_runtime::Error>(handle_sqs(&app, consumer, event.payload).await) }
+    }))
+    .await
+}
+
+/// The scheduled handler: `{"job": "digest"}` (the 09:00 China-time rule) runs the daily digest;
+/// anything else (the every-15-minutes rule's scheduled event) runs the deadline sweep.
+pub async fn handle_schedule(app: &App, event: serde_json::Value) -> Result<serde_json::Value, AppError> {
+    if event.get("job").and_then(|j| j.as_str()) == Some("digest") {
+        let report = app.daily_digest().await?;
+        Ok(serde_json::json!({"job": "digest", "units_notified": report.units_notified, "date": report.date}))
+    } else {
+        let report = app.deadline_sweep().await?;
+        Ok(serde_json::json!({"job": "sweep", "report": report}))
+    }
+}
+
+pub async fn run_schedule() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let app = app(&Config::from_env()?).await?;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+        let app = app.clone();
+        async move { handle_schedule(&app, event.payload).await.map_err(|e| lambda_runtime::Error::from(e.to_string())) }
+    }))
+    .await
+}
+
+/// JSON logs for CloudWatch.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .without_time()
+        .try_init();
+}
