@@ -55,6 +55,11 @@ fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> StoreResult<T> {
     r.map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
+/// The index whose keys are the attributes `<g>PK` and `<g>SK`.
+fn index_name(g: &str) -> String {
+    format!("{g}-index")
+}
+
 fn shard(id: &str) -> u32 {
     let h = Sha256::digest(id.as_bytes());
     u32::from_be_bytes([h[0], h[1], h[2], h[3]]) % SHARDS
@@ -177,7 +182,7 @@ impl DynamoStore {
             definitions.push(attr(&format!("{g}SK"))?);
             indexes.push(build(
                 GlobalSecondaryIndex::builder()
-                    .index_name(g)
+                    .index_name(index_name(g))
                     .key_schema(key(&format!("{g}PK"), KeyType::Hash)?)
                     .key_schema(key(&format!("{g}SK"), KeyType::Range)?)
                     .projection(Projection::builder().projection_type(ProjectionType::All).build())
@@ -488,8 +493,9 @@ impl CaseStore for DynamoStore {
     }
 
     async fn get_by_number(&self, number: &CaseNumber) -> StoreResult<Option<Case>> {
-        let items =
-            self.query(Some("G1"), "G1PK = :pk", vec![(":pk", s(format!("NUM#{number}")))], true, Some(1)).await?;
+        let items = self
+            .query(Some(&index_name("G1")), "G1PK = :pk", vec![(":pk", s(format!("NUM#{number}")))], true, Some(1))
+            .await?;
         items.first().map(doc_of).transpose()
     }
 
@@ -528,7 +534,7 @@ impl CaseStore for DynamoStore {
             for status in &statuses {
                 let condition = format!("{index}PK = :pk AND begins_with({index}SK, :st)");
                 let values = vec![(":pk", s(partition.as_str())), (":st", s(format!("{}#", status_name(*status))))];
-                for item in self.query(Some(index), &condition, values, true, Some(query.limit)).await? {
+                for item in self.query(Some(&index_name(index)), &condition, values, true, Some(query.limit)).await? {
                     let sk = item.get(&format!("{index}SK")).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
                     // Order by due instant across statuses: the part after the status.
                     let order = sk.split_once('#').map(|(_, rest)| rest.to_owned()).unwrap_or_default();
@@ -553,7 +559,9 @@ impl CaseStore for DynamoStore {
         let mut all = Vec::new();
         for i in 0..SHARDS {
             let values = vec![(":pk", s(format!("ALARM#{i}"))), (":up", s(upper.as_str()))];
-            for item in self.query(Some("G4"), "G4PK = :pk AND G4SK <= :up", values, true, Some(limit)).await? {
+            for item in
+                self.query(Some(&index_name("G4")), "G4PK = :pk AND G4SK <= :up", values, true, Some(limit)).await?
+            {
                 all.push(doc_of(&item)?);
             }
         }
@@ -582,7 +590,10 @@ impl CaseStore for DynamoStore {
         };
         let mut out = Vec::new();
         for m in months {
-            for item in self.query(Some("G5"), "G5PK = :pk", vec![(":pk", s(format!("PUB#{m}")))], false, None).await? {
+            for item in self
+                .query(Some(&index_name("G5")), "G5PK = :pk", vec![(":pk", s(format!("PUB#{m}")))], false, None)
+                .await?
+            {
                 if mailbox.is_none_or(|mb| {
                     item.get("mailbox").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(mb.as_str())
                 }) {
