@@ -73,6 +73,7 @@ pub struct App {
     pub notifier: Arc<dyn Notifier>,
     pub clock: Arc<dyn Clock>,
     limiter: AttemptLimiter,
+    sweep_concurrency: std::sync::atomic::AtomicUsize,
 }
 
 /// The adapters an [`App`] runs on.
@@ -102,7 +103,15 @@ impl App {
             notifier: adapters.notifier,
             clock: adapters.clock,
             limiter: AttemptLimiter::new(5, Duration::from_secs(15 * 60)),
+            sweep_concurrency: std::sync::atomic::AtomicUsize::new(16),
         }
+    }
+
+    /// How many cases the deadline sweep acts on at once: 16 by default, so that a group-commit
+    /// store writes them together; 1 where concurrent changes only contend for shared counter items
+    /// (DynamoDB transactions).
+    pub fn set_sweep_concurrency(&self, n: usize) {
+        self.sweep_concurrency.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn calendar(&self) -> Arc<Calendar> {
@@ -417,7 +426,8 @@ impl App {
             let batch = due.len();
             let mut acted = 0;
             // A few at a time, so the store can commit their writes together.
-            for chunk in due.chunks(16) {
+            let concurrency = self.sweep_concurrency.load(std::sync::atomic::Ordering::Relaxed);
+            for chunk in due.chunks(concurrency) {
                 let results = futures::future::join_all(
                     chunk.iter().map(|c| self.act(&system, &c.id, Some(c.version), Command::DeadlineAlarm)),
                 )

@@ -203,6 +203,38 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Bulk load of cases as they stand (case and membership items, no events or counters), for
+    /// migrations and benchmarks — never a state change of the workflow.
+    pub async fn load(&self, cases: &[Case]) -> StoreResult<()> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let mut items: Vec<Item> = Vec::new();
+        for case in cases {
+            items.push(case_item(case));
+            items.extend(case.handling_units().map(|u| unit_item(case, u)));
+        }
+        for chunk in items.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|i| {
+                    Ok(WriteRequest::builder()
+                        .put_request(build(PutRequest::builder().set_item(Some(i.clone())).build())?)
+                        .build())
+                })
+                .collect::<StoreResult<_>>()?;
+            while !requests.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                requests = out.unprocessed_items().and_then(|u| u.get(&self.table)).cloned().unwrap_or_default();
+            }
+        }
+        Ok(())
+    }
+
     fn put(&self, item: Item) -> StoreResult<TransactWriteItem> {
         Ok(TransactWriteItem::builder()
             .put(build(Put::builder().table_name(&self.table).set_item(Some(item)).build())?)
@@ -257,15 +289,19 @@ impl DynamoStore {
 
     /// Registers the months of counters, outside the transactions (it would be a hot item there).
     async fn register_months(&self, counters: &[CounterDelta]) -> StoreResult<()> {
+        // Claimed in the cache before the request, so that concurrent changes register a month
+        // once; released again if the request fails.
         let new: Vec<String> = {
-            let known = self.months.lock().expect("months lock");
-            counters
+            let mut known = self.months.lock().expect("months lock");
+            let new: Vec<String> = counters
                 .iter()
                 .filter_map(|c| month_of_key(&c.key))
                 .filter(|m| !known.contains(m))
                 .collect::<HashSet<_>>()
                 .into_iter()
-                .collect()
+                .collect();
+            known.extend(new.iter().cloned());
+            new
         };
         if new.is_empty() {
             return Ok(());
@@ -279,8 +315,13 @@ impl DynamoStore {
             .expression_attribute_values(":m", AttributeValue::Ss(new.clone()))
             .send()
             .await
-            .map_err(unavailable)?;
-        self.months.lock().expect("months lock").extend(new);
+            .map_err(|e| {
+                let mut known = self.months.lock().expect("months lock");
+                for m in &new {
+                    known.remove(m);
+                }
+                unavailable(e)
+            })?;
         Ok(())
     }
 

@@ -55,6 +55,8 @@ pub async fn app(config: &Config) -> anyhow::Result<Arc<App>> {
     let queues = Arc::new(SqsQueues::connect_as(aws_sdk_sqs::Client::new(&sdk), &pairs).await?);
     let adapters = Adapters { store: store.clone(), queue: queues, notifier: store, clock: Arc::new(SystemClock) };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
+    // DynamoDB gains nothing from concurrent sweep writes; they would only contend for counters.
+    app.set_sweep_concurrency(1);
     app.load_stored_notices().await?;
     Ok(app)
 }

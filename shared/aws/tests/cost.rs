@@ -1,0 +1,197 @@
+//! Cost tests: DynamoDB requests counted by an SDK interceptor, against moto. A complete case life
+//! costs a small, documented number of requests; the deadline sweep over 5,000 open cases of which
+//! 10 are due reads only the due ones and never scans.
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use chrono::{DateTime, Duration, Utc};
+use mailbox_app::input::SubmitRequest;
+use mailbox_app::ports::{CaseStore, ManualClock};
+use mailbox_app::{Adapters, App};
+use mailbox_aws::{sdk_config, DynamoStore, SqsQueues};
+use mailbox_conformance::moto;
+use mailbox_domain::case::{Case, Citizen};
+use mailbox_domain::workflow::{Command, Context, NewCase};
+use mailbox_domain::{
+    Actor, Calendar, CaseId, CaseNumber, DeadlineClass, DispatchMode, Kind, MailboxId, Organisation, Role, UnitId,
+};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// Counts requests by operation (`X-Amz-Target`, e.g. `DynamoDB_20120810.Query`).
+#[derive(Debug, Default, Clone)]
+struct Counter(Arc<Mutex<BTreeMap<String, usize>>>);
+
+impl Intercept for Counter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let target = ctx.request().headers().get("x-amz-target").unwrap_or("?");
+        let op = target.rsplit('.').next().unwrap_or(target).to_owned();
+        *self.0.lock().unwrap().entry(op).or_default() += 1;
+        Ok(())
+    }
+}
+
+impl Counter {
+    fn take(&self) -> BTreeMap<String, usize> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+fn total(m: &BTreeMap<String, usize>) -> usize {
+    m.values().sum()
+}
+
+async fn setup(now: DateTime<Utc>) -> (Arc<App>, DynamoStore, Counter, Arc<ManualClock>) {
+    let endpoint = moto::moto();
+    let sdk = sdk_config(Some(endpoint)).await;
+    let counter = Counter::default();
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(counter.clone()).build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), moto::unique("cost"));
+    store.create_table().await.unwrap();
+    let org = Arc::new(Organisation::guangan());
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let names: Vec<String> = std::iter::once(mailbox_app::service::TRIAGE_QUEUE.to_owned())
+        .chain(org.jurisdictions.iter().map(|j| mailbox_app::service::handoff_queue(j.id.as_str())))
+        .collect();
+    let pairs: Vec<(String, String)> = names.iter().map(|n| (n.clone(), moto::unique(n))).collect();
+    SqsQueues::create(&sqs, &pairs.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>(), 5).await.unwrap();
+    let queues = Arc::new(SqsQueues::connect_as(sqs, &pairs).await.unwrap());
+    let clock = Arc::new(ManualClock::new(now));
+    let shared = Arc::new(store.clone());
+    let adapters = Adapters { store: shared.clone(), queue: queues, notifier: shared, clock: clock.clone() };
+    let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
+    app.set_sweep_concurrency(1); // as the Lambda functions run it
+    counter.take();
+    (app, store, counter, clock)
+}
+
+fn staff(role: Role, unit: &str) -> Actor {
+    Actor::staff(unit, role, Some(UnitId::new(unit)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complete_case_life_costs_few_requests() {
+    let now = DateTime::parse_from_rfc3339("2026-11-23T02:00:00Z").unwrap().with_timezone(&Utc);
+    let (app, store, counter, _) = setup(now).await;
+    let request = SubmitRequest {
+        mailbox: "mayor".into(),
+        kind: "complaint".into(),
+        title: "路灯不亮".into(),
+        body: "某路段路灯不亮".into(),
+        name: "张三".into(),
+        phone: "13812345678".into(),
+        public: true,
+    };
+    let mut steps = Vec::new();
+    let submitted = app.submit(&request, Some("cost-key")).await.unwrap();
+    steps.push(("submit", counter.take()));
+    let id = store.get_by_number(&CaseNumber::new(submitted.number.as_str())).await.unwrap().unwrap().id;
+    counter.take();
+    let d = staff(Role::Dispatcher, "city-xfj");
+    let h = staff(Role::Handler, "transport");
+    let dispatch = Command::Dispatch {
+        mode: DispatchMode::Transfer,
+        lead: UnitId::new("transport"),
+        co_handlers: vec![],
+        class: DeadlineClass::Standard,
+        special_days: None,
+    };
+    for (name, actor, cmd) in [
+        ("accept", &d, Command::Accept),
+        ("dispatch", &d, dispatch),
+        ("receive", &h, Command::Receive),
+        ("reply", &h, Command::Reply { text: "已修复".into(), public: true }),
+    ] {
+        app.act(actor, &id, None, cmd).await.unwrap();
+        steps.push((name, counter.take()));
+    }
+    app.citizen_rate(&submitted.number, &submitted.query_code, "client", true, String::new()).await.unwrap();
+    steps.push(("rate", counter.take()));
+
+    let mut all: BTreeMap<String, usize> = BTreeMap::new();
+    for (name, ops) in &steps {
+        println!("{name:<9} {:>2} requests {ops:?}", total(ops));
+        for (op, n) in ops {
+            *all.entry(op.clone()).or_default() += n;
+        }
+    }
+    println!("case life  {:>2} requests {all:?}", total(&all));
+    assert!(!all.contains_key("Scan"), "no Scan: {all:?}");
+    assert_eq!(all.get("TransactWriteItems"), Some(&6), "one transaction per state change (create + 5 changes)");
+    // Documented in the README: submit 3 (sequence, counter months, transaction), each staff action
+    // 3 (read, read for membership, transaction), rating 5 (number lookup, the action, the trail).
+    assert!(total(&all) <= 22, "a case life costs {} requests: {all:?}", total(&all));
+}
+
+/// Cases as the workflow makes them, received at `received`.
+fn received_case(org: &Organisation, received: DateTime<Utc>, i: usize) -> Case {
+    let ctx = Context { org, calendar: Calendar::builtin(), now: received };
+    let new = NewCase {
+        mailbox: MailboxId::new("mayor"),
+        kind: Kind::Complaint,
+        title: format!("留言 {i}"),
+        body: "内容".into(),
+        citizen: Citizen { name: "张三".into(), phone: "13812345678".into() },
+        publishable: false,
+    };
+    let (mut case, _) =
+        Case::submit(&ctx, CaseId::new(format!("c{i:05}")), CaseNumber::new(format!("N{i:05}")), "d".into(), new)
+            .unwrap();
+    let d = staff(Role::Dispatcher, "city-xfj");
+    case.apply(&ctx, &d, Command::Accept).unwrap();
+    let dispatch = Command::Dispatch {
+        mode: DispatchMode::Transfer,
+        lead: UnitId::new("water"),
+        co_handlers: vec![],
+        class: DeadlineClass::Standard,
+        special_days: None,
+    };
+    case.apply(&ctx, &d, dispatch).unwrap();
+    case.apply(&ctx, &staff(Role::Handler, "water"), Command::Receive).unwrap();
+    case
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_over_5000_open_cases_reads_only_the_10_due() {
+    let now = DateTime::parse_from_rfc3339("2026-11-27T02:00:00Z").unwrap().with_timezone(&Utc);
+    let (app, store, counter, _) = setup(now).await;
+    let org = Organisation::guangan();
+    let cases: Vec<Case> =
+        (0..5000)
+            .map(|i| {
+                if i % 500 == 0 {
+                    received_case(&org, now - Duration::days(42), i)
+                } else {
+                    received_case(&org, now, i)
+                }
+            })
+            .collect();
+    assert_eq!(cases.iter().filter(|c| c.next_alarm.is_some_and(|a| a <= now)).count(), 10);
+    store.load(&cases).await.unwrap();
+    counter.take();
+
+    let report = app.deadline_sweep().await.unwrap();
+    let ops = counter.take();
+    println!("sweep: {report:?}; {} requests {ops:?}", total(&ops));
+    assert_eq!((report.examined, report.escalated), (10, 10));
+    assert!(!ops.contains_key("Scan"), "never scans: {ops:?}");
+    assert_eq!(ops.get("Query"), Some(&8), "one bounded Query per alarm shard");
+    assert_eq!(ops.get("TransactWriteItems"), Some(&10));
+    assert!(ops.get("UpdateItem").copied().unwrap_or(0) <= 1, "the counter month is registered once: {ops:?}");
+    assert!(total(&ops) <= 8 + 10 * 3 + 1, "{} requests: {ops:?}", total(&ops));
+
+    let again = app.deadline_sweep().await.unwrap();
+    let ops = counter.take();
+    assert_eq!(again.examined, 0, "nothing due any more");
+    assert_eq!(total(&ops), 8, "an idle sweep costs one Query per shard: {ops:?}");
+}
