@@ -171,3 +171,18 @@ impl LocalAuth {
 /// A valid argon2 hash of a random password, used to even out timing for unknown users.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3xjGr2RKNnN0yFBq0fQ8lRKv0RkRfMcm8WS1Nd7HtBc";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An unknown user name must cost a real argon2 verification, or response times would reveal
+    /// which names exist: the dummy hash has to parse (a parse failure returns at once).
+    #[test]
+    fn dummy_hash_is_a_valid_argon2_hash() {
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+        assert!(!verify_password("x", DUMMY_HASH));
+        let real = hash_password("correct horse");
+        assert!(verify_password("correct horse", &real) && !verify_password("wrong", &real));
+    }
+}
