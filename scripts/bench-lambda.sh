@@ -45,7 +45,7 @@ for _ in range(runs):
             done.set()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Runtime)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}", TABLE_NAME="bench", QUEUE_PREFIX="bench-",
+    env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}", TABLE_NAME="bench", QUEUE_PREFIX="bench-", QUEUE_URL_PREFIX=f"http://127.0.0.1:{moto}/123456789012/",
                AWS_ENDPOINT_URL=f"http://127.0.0.1:{moto}", AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
                AWS_LAMBDA_FUNCTION_NAME="bench", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256", AWS_LAMBDA_FUNCTION_VERSION="1", RUST_LOG="error")
     start = time.perf_counter()

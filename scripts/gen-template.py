@@ -58,6 +58,7 @@ Globals:
       Variables:
         TABLE_NAME: !Ref Table
         QUEUE_PREFIX: !Sub "${AWS::StackName}-"
+        QUEUE_URL_PREFIX: !Sub "https://sqs.${AWS::Region}.${AWS::URLSuffix}/${AWS::AccountId}/"
         RUST_LOG: info
 
 Resources:

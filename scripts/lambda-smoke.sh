@@ -23,7 +23,7 @@ trap cleanup EXIT
 wait_port "$moto_port" || { echo "moto did not start"; cat "$dir/moto.log"; exit 1; }
 endpoint="http://127.0.0.1:$moto_port"
 cargo run -q -p mailbox-lambda --bin mailbox-aws-setup -- --endpoint "$endpoint" --table smoke --queue-prefix smoke-
-env_vars="TABLE_NAME=smoke,QUEUE_PREFIX=smoke-,AWS_ENDPOINT_URL=$endpoint,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test"
+env_vars="TABLE_NAME=smoke,QUEUE_PREFIX=smoke-,QUEUE_URL_PREFIX=$endpoint/123456789012/,AWS_ENDPOINT_URL=$endpoint,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test"
 
 # One `cargo lambda watch` per function: the emulator hands every running function the same
 # runtime endpoint, so with several alive an event could reach the wrong one.

@@ -57,6 +57,24 @@ impl SqsQueues {
         Ok(SqsQueues { client, urls })
     }
 
+    /// Like `connect_as`, without asking SQS: the URL of SQS queue `n` is `<url_prefix>n` (and
+    /// `<url_prefix>n-dlq` for its dead letters). A queue URL is `https://sqs.<region>.<suffix>/
+    /// <account>/<name>`, all known to the deployment, so a Lambda instance can start without the
+    /// round trips of one `GetQueueUrl` per queue (two per jurisdiction).
+    pub fn at_url_prefix(client: Client, pairs: &[(String, String)], url_prefix: &str) -> SqsQueues {
+        let urls = pairs
+            .iter()
+            .map(|(logical, name)| {
+                let urls = Urls {
+                    queue: format!("{url_prefix}{name}"),
+                    dead_letters: format!("{url_prefix}{}", dlq_name(name)),
+                };
+                (logical.clone(), urls)
+            })
+            .collect();
+        SqsQueues { client, urls }
+    }
+
     /// Creates each queue with its dead-letter queue and redrive policy (what the SAM template does
     /// on AWS; used by tests and local setups).
     pub async fn create(client: &Client, names: &[String], max_receives: u32) -> QueueResult<()> {

@@ -21,9 +21,29 @@ async fn fresh_queues() -> SqsQueues {
     SqsQueues::connect_as(client, &pairs).await.expect("queues found")
 }
 
+/// The same queues addressed by URLs built from a prefix, as the Lambda functions address them
+/// (`QUEUE_URL_PREFIX`): the prefix is taken from one URL SQS reports, so a wrong derivation of the
+/// others fails every check below.
+async fn fresh_queues_by_url() -> SqsQueues {
+    let config = sdk_config(Some(common::moto())).await;
+    let client = aws_sdk_sqs::Client::new(&config);
+    let pairs: Vec<(String, String)> = [QUEUE_A, QUEUE_B].iter().map(|q| (q.to_string(), common::unique(q))).collect();
+    let physical: Vec<String> = pairs.iter().map(|(_, p)| p.clone()).collect();
+    SqsQueues::create(&client, &physical, MAX_RECEIVES).await.expect("queues created");
+    let url = client.get_queue_url().queue_name(&physical[0]).send().await.expect("queue url");
+    let url = url.queue_url().expect("queue url");
+    let prefix = url.strip_suffix(physical[0].as_str()).expect("the URL ends with the queue name");
+    SqsQueues::at_url_prefix(client, &pairs, prefix)
+}
+
 mailbox_conformance::case_store_suite!(fresh_store());
 
 mod queue {
     use super::fresh_queues;
     mailbox_conformance::queue_suite!(fresh_queues());
+}
+
+mod queue_by_url {
+    use super::fresh_queues_by_url;
+    mailbox_conformance::queue_suite!(fresh_queues_by_url());
 }

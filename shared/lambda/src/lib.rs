@@ -23,10 +23,13 @@ use std::sync::Arc;
 const CLAIMS_HEADER: &str = "x-mailbox-jwt-claims";
 
 /// Environment: `TABLE_NAME`; `QUEUE_PREFIX` (the SQS queue of port queue `q` is `<prefix>q`);
-/// the AWS SDK's own variables (`AWS_REGION`, credentials; `AWS_ENDPOINT_URL` for an emulator).
+/// `QUEUE_URL_PREFIX` (optional: the URL of SQS queue `n` is `<url prefix>n`; without it the URLs
+/// are looked up at start, two `GetQueueUrl` calls per queue); the AWS SDK's own variables
+/// (`AWS_REGION`, credentials; `AWS_ENDPOINT_URL` for an emulator).
 pub struct Config {
     pub table: String,
     pub queue_prefix: String,
+    pub queue_url_prefix: Option<String>,
 }
 
 impl Config {
@@ -34,6 +37,7 @@ impl Config {
         Ok(Config {
             table: std::env::var("TABLE_NAME").map_err(|_| anyhow::anyhow!("TABLE_NAME is not set"))?,
             queue_prefix: std::env::var("QUEUE_PREFIX").unwrap_or_default(),
+            queue_url_prefix: std::env::var("QUEUE_URL_PREFIX").ok().filter(|p| !p.is_empty()),
         })
     }
 }
@@ -52,7 +56,11 @@ pub async fn app(config: &Config) -> anyhow::Result<Arc<App>> {
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()));
     let pairs: Vec<(String, String)> =
         queue_names(&org).into_iter().map(|q| (q.clone(), format!("{}{q}", config.queue_prefix))).collect();
-    let queues = Arc::new(SqsQueues::connect_as(aws_sdk_sqs::Client::new(&sdk), &pairs).await?);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queues = Arc::new(match &config.queue_url_prefix {
+        Some(prefix) => SqsQueues::at_url_prefix(sqs, &pairs, prefix),
+        None => SqsQueues::connect_as(sqs, &pairs).await?,
+    });
     let adapters = Adapters { store: store.clone(), queue: queues, notifier: store, clock: Arc::new(SystemClock) };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
     // DynamoDB gains nothing from concurrent sweep writes; they would only contend for counters.

@@ -81,8 +81,16 @@ async fn a_case_through_every_function() {
     std::env::set_var("AWS_REGION", "us-east-1");
     std::env::set_var("AWS_ACCESS_KEY_ID", "test");
     std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-    let config = Config { table: moto::unique("mailbox"), queue_prefix: format!("{}-", moto::unique("stack")) };
+    let stack = moto::unique("stack");
     let sdk = sdk_config(Some(endpoint)).await;
+    // The functions address queues by URL prefix as the template configures them; the test's own
+    // handle below looks the URLs up, so both must meet at the same queues.
+    let url_prefix = format!("{endpoint}/123456789012/"); // moto's default account
+    let config = Config {
+        table: moto::unique("mailbox"),
+        queue_prefix: format!("{stack}-"),
+        queue_url_prefix: Some(url_prefix),
+    };
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
     store.create_table().await.unwrap();
     let org = mailbox_domain::Organisation::guangan();
