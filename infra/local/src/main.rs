@@ -4,6 +4,7 @@ mod bench;
 mod bench_sweep;
 mod calendar_cmd;
 mod serve;
+mod triage_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,6 +26,11 @@ enum Command {
     Stats {
         #[command(subcommand)]
         which: StatsCommand,
+    },
+    /// Triage: evaluation of the domain classifier, training its model, one-off analysis.
+    Triage {
+        #[command(subcommand)]
+        which: triage_cmd::TriageCommand,
     },
     /// Benchmarks.
     Bench {
@@ -50,6 +56,8 @@ enum BenchCommand {
     Submit(bench::BenchArgs),
     /// The deadline sweep over many open cases of which few are due, beside reads by key.
     Sweep(bench_sweep::SweepArgs),
+    /// Full triage of every message of a real CSV on one thread: messages/s and peak memory.
+    Triage(triage_cmd::BenchTriageArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +81,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_blocking(args),
         Command::Bench { which: BenchCommand::Submit(args) } => bench::run(args),
         Command::Bench { which: BenchCommand::Sweep(args) } => bench_sweep::run(args),
+        Command::Bench { which: BenchCommand::Triage(args) } => triage_cmd::bench(args),
+        Command::Triage { which } => triage_cmd::run(which),
         Command::Stats { which: StatsCommand::Reconcile { data_dir } } => reconcile(&data_dir),
     };
     match result {

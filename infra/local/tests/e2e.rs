@@ -404,3 +404,70 @@ async fn public_report_replies_assessment_exports_calendar_import_and_reconcile(
     assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("cases: 2,") && stdout.contains("differences: 0"), "{stdout}");
 }
+
+/// Submits a message; returns its number and the id the dispatcher finds in the inbox.
+async fn post_case(api: &Api, dispatcher: &str, body: Value) -> (String, String) {
+    let r = api.call(Method::POST, "/api/v1/cases", None, Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let number = r.body["number"].as_str().unwrap().to_owned();
+    let id = api.find(dispatcher, &number).await["id"].as_str().unwrap().to_owned();
+    (number, id)
+}
+
+/// The staff view of a case once the triage worker has recorded its suggestions (within 10 s).
+async fn triaged(api: &Api, token: &str, id: &str) -> Value {
+    for _ in 0..100 {
+        let view = api.call(Method::GET, &format!("/api/v1/staff/cases/{id}"), Some(token), None).await.body;
+        if !view["case"]["triage"].is_null() {
+            return view;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("case {id} was not triaged within 10 s");
+}
+
+#[tokio::test]
+async fn triage_suggestions_reach_the_dispatcher_without_making_the_case_stale() {
+    let server = Server::start("triage");
+    let api = Api::new(&server);
+    let xfj = api.login("xfj").await;
+    let first = json!({
+        "mailbox": "mayor", "kind": "consultation", "title": "投诉鼎屏镇幸福小区电梯长期停运",
+        "body": "幸福小区三号楼电梯停运三个月，物业公司一直不维修，老人上下楼困难。我叫李建国，电话13912345678。",
+        "name": "李建国", "phone": "13912345678", "public": true
+    });
+    let (number, id) = post_case(&api, &xfj, first).await;
+    let seen = api.call(Method::GET, &format!("/api/v1/staff/cases/{id}"), Some(&xfj), None).await;
+    let seen_version = seen.body["case"]["version"].as_u64().unwrap();
+
+    // The in-process triage worker records its suggestions moments later.
+    let view = triaged(&api, &xfj, &id).await;
+    let t = &view["case"]["triage"];
+    assert_eq!(t["domain"]["value"], "城乡建设", "{t}");
+    assert!(t["domain"]["words"].as_array().unwrap().contains(&json!("电梯")), "{t}");
+    assert_eq!(t["units"][0], "housing-construction", "{t}");
+    assert_eq!(t["jurisdiction"]["value"], "linshui", "{t}");
+    assert_eq!(t["kind"]["value"], "complaint", "the text complains, the citizen chose consultation: {t}");
+    let kinds: Vec<&str> = t["personal_data"].as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"手机号码") && kinds.contains(&"姓名"), "{t}");
+    assert!(!t.to_string().contains("13912345678"), "suggestions never hold the personal data");
+    let events: Vec<&str> = view["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["submitted", "triaged"]);
+
+    // The dispatcher acts on the view from before the suggestions: not stale.
+    let accepted = api.act(&xfj, &id, Some(seen_version), json!({"action": "accept"})).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    let stale = api.act(&xfj, &id, Some(seen_version), json!({"action": "reject", "reason": "重复"})).await;
+    assert_eq!(stale.status, 409, "{}", stale.body);
+
+    // The same matter again, lightly edited: the first case is listed as its likely original.
+    let again = json!({
+        "mailbox": "mayor", "kind": "complaint", "title": "再次投诉鼎屏镇幸福小区电梯长期停运",
+        "body": "幸福小区3号楼电梯已经停运三个月，物业公司一直不维修，老人上下楼很困难，请尽快处理。",
+        "name": "张三", "phone": "13700000000", "public": false
+    });
+    let (_, second) = post_case(&api, &xfj, again).await;
+    let duplicates = triaged(&api, &xfj, &second).await["case"]["triage"]["duplicates"].clone();
+    assert_eq!(duplicates[0]["number"], number.as_str(), "{duplicates}");
+    assert!(duplicates[0]["similarity"].as_u64().unwrap() >= 50, "{duplicates}");
+}

@@ -74,6 +74,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     limiter: AttemptLimiter,
     sweep_concurrency: std::sync::atomic::AtomicUsize,
+    /// Built on first use: only the triage worker needs it, and its dictionary takes a moment to load.
+    triage: std::sync::OnceLock<mailbox_triage::Triage>,
 }
 
 /// The adapters an [`App`] runs on.
@@ -104,6 +106,7 @@ impl App {
             clock: adapters.clock,
             limiter: AttemptLimiter::new(5, Duration::from_secs(15 * 60)),
             sweep_concurrency: std::sync::atomic::AtomicUsize::new(16),
+            triage: std::sync::OnceLock::new(),
         }
     }
 
@@ -233,7 +236,7 @@ impl App {
         if !can_view(actor, &case) {
             return Err(AppError::NotFound);
         }
-        if expected_version.is_some_and(|v| v != case.version) {
+        if expected_version.is_some_and(|v| !case.is_current(v)) {
             return Err(AppError::stale());
         }
         let before = case.clone();
@@ -369,8 +372,10 @@ impl App {
         Ok(cases.iter().filter(|c| can_view(actor, c)).map(|c| views::summary(c, now, &calendar)).collect())
     }
 
-    /// Takes in a newly submitted case (the `triage` queue consumer): tells its dispatcher a message
-    /// waits. Idempotent; an unreadable message is an error so the queue retries and dead-letters it.
+    /// Takes in a newly submitted case (the `triage` queue consumer): records triage's suggestions
+    /// on the case (once) and tells its dispatcher a message waits. Idempotent: a redelivered
+    /// message finds the suggestions recorded and the notification keyed. An unreadable message is
+    /// an error so the queue retries and dead-letters it.
     pub async fn take_triage(&self, body: &str) -> Result<(), AppError> {
         #[derive(Deserialize)]
         struct NewCaseMessage {
@@ -378,16 +383,51 @@ impl App {
         }
         let message: NewCaseMessage = serde_json::from_str(body)
             .map_err(|e| AppError::invalid("malformed_triage", "body", format!("triage message unreadable: {e}")))?;
-        let case = self.store.get(&message.case).await?.ok_or(AppError::NotFound)?;
+        let mut case = self.store.get(&message.case).await?.ok_or(AppError::NotFound)?;
+        if case.triage.is_none() {
+            let note = self.triage_note(&case).await?;
+            let command = Command::RecordTriage { note: Box::new(note) };
+            // No expected version: the text triage read never changes, whatever staff did meanwhile.
+            match self.act(&Actor::system(), &case.id, None, command).await {
+                Ok(updated) => case = updated,
+                // Recorded meanwhile by a redelivery of the same message: nothing left to do.
+                Err(AppError::Conflict { code: "unchanged", .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let summary = case.triage.as_ref().map(|t| format!("；分拣建议：{}", t.summary())).unwrap_or_default();
         let notification = Notification {
             key: format!("triage:{}", case.id),
             unit: case.dispatcher.clone(),
             subject: format!("新留言待受理：{}", case.title),
-            body: format!("留言编号 {}（{}）", case.number, case.kind.label()),
+            body: format!("留言编号 {}（{}）{summary}", case.number, case.kind.label()),
             created_at: case.submitted_at,
         };
         self.notifier.notify(&[notification]).await?;
         Ok(())
+    }
+
+    /// Triage's suggestions for a case, compared for duplicates with the dispatcher's recent cases:
+    /// those waiting to be accepted or dispatched, and those being handled (each list bounded).
+    async fn triage_note(&self, case: &Case) -> Result<mailbox_domain::triage::TriageNote, AppError> {
+        use mailbox_triage::{dup::Fingerprint, Message, Recent};
+        const RECENT: usize = 200;
+        let mut others = Vec::new();
+        let waiting = vec![CaseStatus::Submitted, CaseStatus::Accepted];
+        let handled = vec![CaseStatus::Dispatched, CaseStatus::InProgress, CaseStatus::Reported, CaseStatus::Replied];
+        for statuses in [waiting, handled] {
+            let scope = Scope::Dispatcher(case.dispatcher.clone());
+            others.extend(self.store.list(&CaseQuery { scope, statuses, limit: RECENT }).await?);
+        }
+        others.retain(|c| c.id != case.id);
+        let recent: Vec<Recent> = others
+            .iter()
+            .map(|c| Recent { number: &c.number, title: &c.title, fingerprint: Fingerprint::of(&c.title, &c.body) })
+            .collect();
+        let triage = self.triage.get_or_init(|| mailbox_triage::Triage::new(&self.org));
+        let names = [case.citizen.name.as_str()];
+        let message = Message { title: &case.title, body: &case.body, kind: case.kind, names: &names };
+        Ok(triage.analyse(&message, &recent, self.now()))
     }
 
     /// Takes in one hand-off message (the `handoff` queue consumer). Idempotent: a redelivered or

@@ -94,10 +94,12 @@ pub enum Action {
     DeadlineAlarm,
     /// A unit's explanation (情况说明) of a missed deadline.
     Explain,
+    /// Recording triage's suggestions (system only).
+    Triage,
 }
 
 impl Action {
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 23] = [
         Action::View,
         Action::ViewPersonalData,
         Action::Accept,
@@ -120,6 +122,7 @@ impl Action {
         Action::RecomputeDeadline,
         Action::DeadlineAlarm,
         Action::Explain,
+        Action::Triage,
     ];
 
     pub fn label(self) -> &'static str {
@@ -146,6 +149,7 @@ impl Action {
             Action::RecomputeDeadline => "重算时限",
             Action::DeadlineAlarm => "时限提醒",
             Action::Explain => "提交情况说明",
+            Action::Triage => "分拣建议",
         }
     }
 }
@@ -232,7 +236,7 @@ pub fn authorize(actor: &Actor, action: Action, case: &Case) -> Result<(), Acces
         }
         (R::CoHandler, Contribute) => true,
         (R::Supervisor, Urge | Supervise | Feature) => true,
-        (R::System, Urge | Supervise | RecomputeDeadline | DeadlineAlarm) => true,
+        (R::System, Urge | Supervise | RecomputeDeadline | DeadlineAlarm | Triage) => true,
         _ => false,
     };
     if allowed {

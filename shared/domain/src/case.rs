@@ -248,6 +248,12 @@ pub struct Case {
     /// is nothing left to watch. Stores index it, so the sweep reads only cases that need it.
     #[serde(default)]
     pub next_alarm: Option<DateTime<Utc>>,
+    /// Triage's suggestions for the dispatcher, recorded once, shortly after submission.
+    #[serde(default)]
+    pub triage: Option<crate::triage::TriageNote>,
+    /// The version the triage record produced; see `is_current`.
+    #[serde(default)]
+    pub triage_version: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,6 +265,13 @@ pub struct LateExplanation {
 }
 
 impl Case {
+    /// Whether staff who saw `version` may act without reloading: it is the current version, or
+    /// the only change since is triage's suggestions (which arrive moments after submission, and
+    /// must not make a dispatcher's first action fail as stale).
+    pub fn is_current(&self, version: u64) -> bool {
+        version == self.version || (version + 1 == self.version && self.triage_version == Some(self.version))
+    }
+
     pub fn pending_extension(&self) -> Option<&ExtensionRequest> {
         self.extensions.iter().rev().find(|e| e.decision.is_none())
     }

@@ -1,10 +1,50 @@
-//! Masking of personal data (个人信息) in text that is made public: phone numbers, ID-card numbers,
-//! bank-card numbers, e-mail addresses and the citizen's own name.
+//! Personal data (个人信息) in text: phone numbers, ID-card numbers (checked against their check
+//! digit), bank-card numbers (Luhn), e-mail addresses, and names — the citizen's own, and names
+//! after cues like 我叫 or 联系人. `find` returns the spans; `mask_personal_data` masks them in text
+//! that is made public.
 //!
 //! Digits are looked at as whole runs, so part of a longer number is never mistaken for a phone.
+//! An 18-character run that fails the ID check digit is still masked (a mistyped ID number is still
+//! personal), but reported as `IdNumberUnchecked`, so the dispatcher knows it is less certain.
 
 use regex::Regex;
+use std::ops::Range;
 use std::sync::OnceLock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PersonalKind {
+    Mobile,
+    Landline,
+    IdNumber,
+    IdNumberUnchecked,
+    BankCard,
+    BankCardUnchecked,
+    Email,
+    Name,
+}
+
+impl PersonalKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            PersonalKind::Mobile => "手机号码",
+            PersonalKind::Landline => "固定电话",
+            PersonalKind::IdNumber => "身份证号码",
+            PersonalKind::IdNumberUnchecked => "疑似身份证号码（校验位不符）",
+            PersonalKind::BankCard => "银行卡号",
+            PersonalKind::BankCardUnchecked => "疑似银行卡号（校验不符）",
+            PersonalKind::Email => "电子邮箱",
+            PersonalKind::Name => "姓名",
+        }
+    }
+}
+
+/// One piece of personal data: its kind, its byte range in the text, and its masked form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub kind: PersonalKind,
+    pub range: Range<usize>,
+    pub masked: String,
+}
 
 fn digit_runs() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
@@ -18,12 +58,63 @@ fn emails() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+").expect("valid regex"))
 }
 
+/// A common surname, then one or two more characters, after a cue that introduces a name.
+fn cued_names() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(concat!(
+            r"(?:我叫|我的名字是|本人|姓名[:：]?|联系人[:：]?|户主|当事人|名叫)\s?",
+            r"([王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈",
+            r"姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤蒲]",
+            r"[\p{Han}]{1,2})"
+        ))
+        .expect("valid regex")
+    })
+}
+
+/// Characters that end a name when the cue is followed by more text (我叫王明今年六十岁).
+const AFTER_NAME: &str = "今是在的住家从于和因向现已也要年系为男女，。、";
+
 fn stars(n: usize) -> String {
     "*".repeat(n)
 }
 
-/// Masks one run of digits if it looks like personal data; `None` leaves it as it is.
-fn mask_number(run: &str) -> Option<String> {
+/// GB 11643 check digit of an 18-character ID number.
+pub fn id_checksum_ok(id: &str) -> bool {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: &[u8; 11] = b"10X98765432";
+    let b = id.as_bytes();
+    if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let sum: u32 = b[..17].iter().zip(WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
+    CHECK[(sum % 11) as usize] == b[17].to_ascii_uppercase()
+}
+
+/// The Luhn check of bank-card numbers.
+pub fn luhn_ok(digits: &str) -> bool {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| {
+            let d = u32::from(d - b'0');
+            if i % 2 == 1 {
+                if d * 2 > 9 {
+                    d * 2 - 9
+                } else {
+                    d * 2
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// What a run of digits is, with its masked form; `None` for ordinary numbers.
+fn classify_number(run: &str) -> Option<(PersonalKind, String)> {
     let digits: String = run.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
     let n = digits.len();
     let all_digits = digits.chars().all(|c| c.is_ascii_digit());
@@ -32,16 +123,39 @@ fn mask_number(run: &str) -> Option<String> {
         |head: usize, tail: usize| format!("{}{}{}", &digits[..head], stars(n - head - tail), &digits[n - tail..]);
     match n {
         // Mobile: 1[3-9]XXXXXXXXX
-        11 if all_digits && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) => Some(keep(3, 4)),
+        11 if all_digits && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) => Some((PersonalKind::Mobile, keep(3, 4))),
         // ID card: 18 characters (last may be X) or the old 15 digits.
-        18 if digits[..17].chars().all(|c| c.is_ascii_digit()) => Some(keep(3, 2)),
-        15 if all_digits => Some(keep(3, 2)),
-        // Bank cards: 16 to 19 digits.
-        16..=19 if all_digits => Some(keep(0, 4)),
+        18 if digits[..17].chars().all(|c| c.is_ascii_digit()) => {
+            let kind = if id_checksum_ok(&digits) { PersonalKind::IdNumber } else { PersonalKind::IdNumberUnchecked };
+            Some((kind, keep(3, 2)))
+        }
+        15 if all_digits => Some((PersonalKind::IdNumberUnchecked, keep(3, 2))),
+        // Bank cards: 16 to 19 digits (masked even when the Luhn check fails: still an account).
+        16..=19 if all_digits => {
+            let kind = if luhn_ok(&digits) { PersonalKind::BankCard } else { PersonalKind::BankCardUnchecked };
+            Some((kind, keep(0, 4)))
+        }
         // Landlines with area code, e.g. 0826-2345678 (10 to 12 digits starting with 0).
-        10..=12 if all_digits && b[0] == b'0' => Some(keep(4, 2)),
+        10..=12 if all_digits && b[0] == b'0' => Some((PersonalKind::Landline, keep(4, 2))),
         _ => None,
     }
+}
+
+/// Words that announce a phone number; a 7- or 8-digit number right after one is a local landline
+/// without area code (电话：8805667), which alone would look like any other number.
+const PHONE_CUES: [&str; 6] = ["电话", "手机", "座机", "联系方式", "拨打", "致电"];
+
+fn local_number_after_cue(before: &str, run: &str) -> Option<String> {
+    let digits: String = run.chars().filter(char::is_ascii_digit).collect();
+    if !(7..=8).contains(&digits.len()) || digits.len() != run.chars().filter(|c| !matches!(c, ' ' | '-')).count() {
+        return None;
+    }
+    // The cue within the last few characters before the number (电话：, 联系方式或拨打).
+    let window: String = before.chars().rev().take(8).collect::<Vec<char>>().into_iter().rev().collect();
+    PHONE_CUES.iter().any(|c| window.contains(c)).then(|| {
+        let n = digits.len();
+        format!("{}{}{}", &digits[..2], stars(n - 4), &digits[n - 2..])
+    })
 }
 
 /// Masks a name, keeping the surname: 张三丰 → 张**.
@@ -53,23 +167,64 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
-/// Returns `text` with personal data masked. `names` are names known to belong to the case (the
-/// citizen's own); names shorter than two characters are ignored to avoid masking ordinary words.
-pub fn mask_personal_data(text: &str, names: &[&str]) -> String {
-    let masked = digit_runs().replace_all(text, |c: &regex::Captures| {
-        let run = &c[0];
-        mask_number(run).unwrap_or_else(|| run.to_owned())
-    });
-    let mut masked = emails()
-        .replace_all(&masked, |c: &regex::Captures| {
-            let (_, domain) = c[0].split_once('@').unwrap_or(("", ""));
-            format!("***@{domain}")
-        })
-        .into_owned();
-    for name in names.iter().map(|n| n.trim()).filter(|n| n.chars().count() >= 2) {
-        masked = masked.replace(name, &mask_name(name));
+/// All personal data in `text`, in order, not overlapping. `names` are names known to belong to
+/// the case (the citizen's own); names shorter than two characters are ignored to avoid masking
+/// ordinary words.
+pub fn find(text: &str, names: &[&str]) -> Vec<Found> {
+    let mut found: Vec<Found> = Vec::new();
+    for m in digit_runs().find_iter(text) {
+        if let Some((kind, masked)) = classify_number(m.as_str()) {
+            found.push(Found { kind, range: m.range(), masked });
+        } else if let Some(masked) = local_number_after_cue(&text[..m.start()], m.as_str()) {
+            found.push(Found { kind: PersonalKind::Landline, range: m.range(), masked });
+        }
     }
-    masked
+    for m in emails().find_iter(text) {
+        let (_, domain) = m.as_str().split_once('@').unwrap_or(("", ""));
+        found.push(Found { kind: PersonalKind::Email, range: m.range(), masked: format!("***@{domain}") });
+    }
+    for c in cued_names().captures_iter(text) {
+        let m = c.get(1).expect("group 1");
+        let name: String = {
+            let mut chars: Vec<char> = m.as_str().chars().collect();
+            if chars.len() == 3 && AFTER_NAME.contains(chars[2]) {
+                chars.pop();
+            }
+            chars.into_iter().collect()
+        };
+        found.push(Found {
+            kind: PersonalKind::Name,
+            range: m.start()..m.start() + name.len(),
+            masked: mask_name(&name),
+        });
+    }
+    for name in names.iter().map(|n| n.trim()).filter(|n| n.chars().count() >= 2) {
+        for (start, _) in text.match_indices(name) {
+            found.push(Found { kind: PersonalKind::Name, range: start..start + name.len(), masked: mask_name(name) });
+        }
+    }
+    // Keep the first of overlapping spans (an e-mail's digits are not also a phone).
+    found.sort_by_key(|f| (f.range.start, std::cmp::Reverse(f.range.end)));
+    let mut kept: Vec<Found> = Vec::with_capacity(found.len());
+    for f in found {
+        if kept.last().is_none_or(|k| f.range.start >= k.range.end) {
+            kept.push(f);
+        }
+    }
+    kept
+}
+
+/// Returns `text` with its personal data masked (see `find`).
+pub fn mask_personal_data(text: &str, names: &[&str]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for f in find(text, names) {
+        out.push_str(&text[at..f.range.start]);
+        out.push_str(&f.masked);
+        at = f.range.end;
+    }
+    out.push_str(&text[at..]);
+    out
 }
 
 #[cfg(test)]
@@ -94,6 +249,13 @@ mod tests {
     }
 
     #[test]
+    fn local_numbers_after_a_phone_cue() {
+        assert_eq!(mask_personal_data("联系电话：8805667。", &[]), "联系电话：88***67。");
+        assert_eq!(mask_personal_data("或拨打7276110咨询", &[]), "或拨打72***10咨询");
+        assert_eq!(mask_personal_data("共计8805667元", &[]), "共计8805667元", "no cue, no phone");
+    }
+
+    #[test]
     fn ordinary_numbers_stay() {
         let t = "2026年10月1日，3号楼120室，投诉编号1234567";
         assert_eq!(mask_personal_data(t, &[]), t);
@@ -110,5 +272,37 @@ mod tests {
     fn single_character_names_are_ignored() {
         assert_eq!(mask_personal_data("王先生来电", &["王"]), "王先生来电");
         assert_eq!(mask_name("李四"), "李*");
+    }
+
+    #[test]
+    fn id_check_digits() {
+        // Valid numbers (check digit computed by GB 11643), including one ending in X.
+        assert!(id_checksum_ok("11010519491231002X"));
+        assert!(id_checksum_ok("440524188001010014"));
+        assert!(id_checksum_ok("11010519491231002x"), "a lowercase x is the same check digit");
+        // One digit changed, transposed digits, wrong length, letters.
+        assert!(!id_checksum_ok("11010519491231003X"));
+        assert!(!id_checksum_ok("440524188001010041"));
+        assert!(!id_checksum_ok("44052418800101001"));
+        assert!(!id_checksum_ok("4405241880010100A4"));
+        let f = find("身份证11010519491231002X，另一个11010519491231003X", &[]);
+        let kinds: Vec<PersonalKind> = f.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, vec![PersonalKind::IdNumber, PersonalKind::IdNumberUnchecked]);
+    }
+
+    #[test]
+    fn luhn() {
+        assert!(luhn_ok("4111111111111111"));
+        assert!(!luhn_ok("4111111111111112"));
+        let kinds: Vec<PersonalKind> =
+            find("卡号4111111111111111和4111111111111112", &[]).iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, vec![PersonalKind::BankCard, PersonalKind::BankCardUnchecked]);
+    }
+
+    #[test]
+    fn names_after_cues() {
+        assert_eq!(mask_personal_data("我叫王明今年六十岁", &[]), "我叫王*今年六十岁");
+        assert_eq!(mask_personal_data("联系人：李建国，电话略", &[]), "联系人：李**，电话略");
+        assert_eq!(mask_personal_data("本人在此反映", &[]), "本人在此反映", "在 is no surname");
     }
 }

@@ -59,6 +59,15 @@ pub struct Jurisdiction {
     pub kind: JurisdictionKind,
     /// The 信访局 that dispatches this jurisdiction's cases and owns its hand-off queue.
     pub dispatcher: UnitId,
+    /// Place names inside it (towns, streets, landmarks) that tell triage a message is about it.
+    pub places: Vec<String>,
+}
+
+/// Which units handle a first-level domain (分类) of messages, best first; triage suggests them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DomainRoute {
+    pub domain: String,
+    pub units: Vec<UnitId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -91,6 +100,7 @@ pub struct Organisation {
     pub units: Vec<Unit>,
     pub mailboxes: Vec<Mailbox>,
     pub deadlines: DeadlinePolicy,
+    pub domains: Vec<DomainRoute>,
 }
 
 impl Organisation {
@@ -141,6 +151,15 @@ struct RawOrg {
     units: Vec<RawUnit>,
     #[serde(default)]
     mailboxes: Vec<RawMailbox>,
+    #[serde(default)]
+    domains: Vec<RawDomain>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDomain {
+    name: Spanned<String>,
+    units: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -158,6 +177,8 @@ struct RawJurisdiction {
     name: Spanned<String>,
     kind: JurisdictionKind,
     dispatcher: Spanned<String>,
+    #[serde(default)]
+    places: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -279,6 +300,7 @@ impl Validator<'_> {
                 name: self.non_empty(&j.name, "name")?,
                 kind: j.kind,
                 dispatcher: UnitId::new(dispatcher),
+                places: j.places.iter().map(|p| self.non_empty(p, "places")).collect::<Result<_, _>>()?,
             });
         }
         let city = self.reference(&jurisdiction_ids, &raw.organisation.city, "city")?;
@@ -341,6 +363,14 @@ impl Validator<'_> {
                 format!("exactly one mailbox of kind mayor is needed, found {mayor_boxes}"),
             );
         }
+        let mut domains = Vec::new();
+        for d in &raw.domains {
+            let units = d.units.iter().map(|u| self.reference(&unit_ids, u, "units").map(UnitId::new));
+            domains.push(DomainRoute {
+                domain: self.non_empty(&d.name, "name")?,
+                units: units.collect::<Result<_, _>>()?,
+            });
+        }
         Ok(Organisation {
             name,
             case_prefix,
@@ -349,6 +379,7 @@ impl Validator<'_> {
             units,
             mailboxes,
             deadlines,
+            domains,
         })
     }
 

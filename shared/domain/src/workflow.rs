@@ -99,6 +99,10 @@ pub enum Command {
     Explain {
         text: String,
     },
+    /// Records triage's suggestions; boxed, since it is much larger than every other command.
+    RecordTriage {
+        note: Box<crate::triage::TriageNote>,
+    },
 }
 
 impl Command {
@@ -124,6 +128,7 @@ impl Command {
             Command::RecomputeDeadline => Action::RecomputeDeadline,
             Command::DeadlineAlarm => Action::DeadlineAlarm,
             Command::Explain { .. } => Action::Explain,
+            Command::RecordTriage { .. } => Action::Triage,
         }
     }
 }
@@ -235,6 +240,10 @@ pub enum EventKind {
     },
     Closed,
     Featured,
+    /// Triage's suggestions were recorded (`summary` in words; the details are on the case).
+    Triaged {
+        summary: String,
+    },
     DeadlineRecomputed {
         from: NaiveDate,
         to: NaiveDate,
@@ -322,6 +331,8 @@ impl Case {
             featured: false,
             closed_at: None,
             urged_due: None,
+            triage: None,
+            triage_version: None,
             overdue_due: None,
             explanations: Vec::new(),
             next_alarm: None,
@@ -569,6 +580,16 @@ impl Case {
                 Ok(vec![EventKind::Featured])
             }
             Command::DeadlineAlarm => self.alarm(ctx),
+            Command::RecordTriage { note } => {
+                // Once per case: a redelivered triage message changes nothing.
+                if self.triage.is_some() {
+                    return Err(WorkflowError::Unchanged);
+                }
+                let summary = note.summary();
+                self.triage = Some(*note);
+                self.triage_version = Some(self.version + 1);
+                Ok(vec![EventKind::Triaged { summary }])
+            }
             Command::Explain { text: t } => {
                 self.require(action, &[S::InProgress])?;
                 if self.overdue_due.is_none() {

@@ -45,6 +45,7 @@ Feature           F N Y N F F N Y N F
 RecomputeDeadline F N F N F F N F N Y
 DeadlineAlarm     F N F N F F N F N Y
 Explain           F N F N Y F N F N F
+Triage            F N F N F F N F N Y
 ";
 
 /// A transferred (转办) case differs only in who reports and replies.

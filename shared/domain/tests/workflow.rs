@@ -505,3 +505,39 @@ fn case_in(status: CaseStatus) -> Case {
     assert_eq!(case.status, status);
     case
 }
+
+fn triage_note(domain: &str) -> Command {
+    use mailbox_domain::triage::{Suggestion, TriageNote};
+    let note = TriageNote {
+        domain: Some(Suggestion { value: domain.to_owned(), confidence: 80, words: vec!["电梯".into()] }),
+        units: vec![UnitId::new("housing-construction")],
+        kind: None,
+        jurisdiction: None,
+        duplicates: vec![],
+        invalid: None,
+        personal_data: vec![],
+        at: at("2026-03-02T09:00:01+08:00"),
+    };
+    Command::RecordTriage { note: Box::new(note) }
+}
+
+#[test]
+fn triage_is_recorded_once_by_the_system_and_does_not_make_staff_views_stale() {
+    let mut case = submit("mayor", Kind::Complaint, true, "2026-03-02T09:00:00+08:00");
+    let seen_by_dispatcher = case.version;
+    let events = apply(&mut case, "2026-03-02T09:00:01+08:00", &Actor::system(), triage_note("城乡建设"));
+    assert!(matches!(&events[..], [EventKind::Triaged { summary }] if summary.contains("城乡建设")), "{events:?}");
+    assert_eq!(case.status, CaseStatus::Submitted, "a suggestion moves nothing");
+    assert_eq!(case.triage.as_ref().unwrap().units, vec![UnitId::new("housing-construction")]);
+    // A redelivered triage message changes nothing.
+    let e = refuse(&mut case, "2026-03-02T09:00:02+08:00", &Actor::system(), triage_note("环境保护"));
+    assert_eq!(e, WorkflowError::Unchanged);
+    // The dispatcher's view from before the suggestions is still good to act on; an older one is not.
+    assert!(case.is_current(seen_by_dispatcher) && case.is_current(case.version));
+    apply(&mut case, "2026-03-02T09:05:00+08:00", &city_dispatcher(), Command::Accept);
+    assert!(!case.is_current(seen_by_dispatcher), "after a real change the old view is stale");
+    // Nobody else records suggestions.
+    let mut other = submit("mayor", Kind::Complaint, true, "2026-03-02T09:00:00+08:00");
+    let e = refuse(&mut other, "2026-03-02T09:00:01+08:00", &city_dispatcher(), triage_note("城乡建设"));
+    assert!(matches!(e, WorkflowError::Access(AccessError::Forbidden(_))), "{e:?}");
+}

@@ -124,6 +124,13 @@ async fn a_case_through_every_function() {
     assert_eq!(deliver(&app, &queues, "triage", Consumer::Triage).await, (1, 0));
     let notes = store.notifications(Some(&UnitId::new("city-xfj")), 10).await.unwrap();
     assert!(notes.iter().any(|n| n.subject.starts_with("新留言待受理")), "{notes:?}");
+    let triaged = store.get(&case.id).await.unwrap().unwrap();
+    let note = triaged.triage.as_ref().expect("triage recorded its suggestions on the case");
+    assert!(note.domain.is_some(), "{note:?}");
+    // A redelivered triage message (the sample event) records nothing twice.
+    let redelivered: SqsEvent = serde_json::from_str(&event("triage", &vars)).unwrap();
+    assert!(handle_sqs(&app, Consumer::Triage, redelivered).await.batch_item_failures.is_empty());
+    assert_eq!(store.get(&case.id).await.unwrap().unwrap().version, triaged.version, "nothing recorded twice");
 
     // The city dispatches to 邻水县人民政府: the hand-off crosses 邻水县's queue.
     let (status, body) = call(&assign, "assign-accept", &vars).await;
@@ -141,7 +148,8 @@ async fn a_case_through_every_function() {
     // A redelivered hand-off changes nothing; a poison message is reported, the good one handled.
     let mut handoff: SqsEvent = serde_json::from_str(&event(
         "handoff",
-        &[("__CASE__", id.as_str()), ("\"version\": 3", &format!("\"version\": {version}"))],
+        // The hand-off is JSON inside the event's JSON string, so its quotes are escaped.
+        &[("__CASE__", id.as_str()), (r#"\"version\": 3"#, &format!(r#"\"version\": {version}"#))],
     ))
     .unwrap();
     let response = handle_sqs(&app, Consumer::Handoff, handoff.clone()).await;
@@ -199,5 +207,9 @@ async fn a_case_through_every_function() {
     assert_eq!(handle_schedule(&app, digest).await.unwrap()["job"], "digest");
 
     let events = store.events(&case.id).await.unwrap();
-    assert_eq!(events.len(), 5, "submitted, accepted, dispatched, received, replied — nothing twice: {events:?}");
+    assert_eq!(
+        events.len(),
+        6,
+        "submitted, triaged, accepted, dispatched, received, replied — nothing twice: {events:?}"
+    );
 }

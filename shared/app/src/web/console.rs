@@ -11,9 +11,11 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
+use mailbox_domain::case::Case;
 use mailbox_domain::deadline::{cst, DeadlineClass};
+use mailbox_domain::triage::TriageNote;
 use mailbox_domain::workflow::{AuditEvent, Command, EventKind};
-use mailbox_domain::{Action, CaseId, CaseStatus, DispatchMode, Role, UnitId};
+use mailbox_domain::{Action, CaseId, CaseStatus, DispatchMode, JurisdictionId, Organisation, Role, UnitId};
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -299,6 +301,7 @@ fn event_line(s: &AppState, e: &AuditEvent) -> String {
         EventKind::MarkedOverdue { due_on } => format!("超过办理时限（{due_on}）"),
         EventKind::ExplanationRequested { .. } => "要求提交情况说明".into(),
         EventKind::Explained { text } => format!("情况说明：{text}"),
+        EventKind::Triaged { summary } => format!("分拣建议：{summary}"),
     };
     format!("{who}：{what}")
 }
@@ -427,6 +430,7 @@ fn case_markup(s: &AppState, id: &Identity, v: &StaffCaseView, message: Option<(
         }
         h2 { "留言内容" }
         div.card { pre.text { (c.body) } }
+        @if let Some(t) = &c.triage { (triage_markup(org, c, t)) }
         @if let Some(dl) = &v.deadline {
             h2 { "办理时限" }
             div.card id="deadline" {
@@ -458,6 +462,46 @@ fn case_markup(s: &AppState, id: &Identity, v: &StaffCaseView, message: Option<(
         ol.timeline { @for e in &v.events { li { time { (fmt_time(e.at)) } (event_line(s, e)) } } }
     };
     page(&c.title, nav(id), body)
+}
+
+/// Triage's suggestions, each with how sure it is and the words behind it.
+fn triage_markup(org: &Organisation, c: &Case, t: &TriageNote) -> Markup {
+    let why = |confidence: u8, words: &[String]| {
+        let words = if words.is_empty() { String::new() } else { format!("，依据：{}", words.join("、")) };
+        html! { span.muted { "（把握 " (confidence) "%" (words) "）" } }
+    };
+    let jurisdiction =
+        |id: &JurisdictionId| org.jurisdictions.iter().find(|j| &j.id == id).map_or(id.to_string(), |j| j.name.clone());
+    html! {
+        h2 { "分拣建议" }
+        div.card id="triage" {
+            p.muted { "系统根据留言文字给出的建议，仅供参考，以人工判断为准。" }
+            dl.facts {
+                @if let Some(d) = &t.domain { dt { "分类" } dd { (d.value) " " (why(d.confidence, &d.words)) } }
+                @if !t.units.is_empty() {
+                    dt { "建议承办单位" }
+                    dd { (t.units.iter().map(|u| unit_name(org, u)).collect::<Vec<_>>().join("、")) }
+                }
+                @if let Some(k) = &t.kind {
+                    dt { "留言类型" }
+                    dd { "可能是“" (k.value.label()) "”，留言人选择的是“" (c.kind.label()) "” " (why(k.confidence, &k.words)) }
+                }
+                @if let Some(j) = &t.jurisdiction { dt { "所属辖区" } dd { (jurisdiction(&j.value)) " " (why(j.confidence, &j.words)) } }
+                @if let Some(i) = &t.invalid { dt { "疑似无效" } dd { (i.value) " " (why(i.confidence, &i.words)) } }
+                @if !t.duplicates.is_empty() {
+                    dt { "疑似重复" }
+                    dd { ul { @for d in &t.duplicates { li { (d.number) " " (d.title) span.muted { "（相似度 " (d.similarity) "%）" } } } } }
+                }
+                @if !t.personal_data.is_empty() {
+                    dt { "个人信息" }
+                    dd {
+                        (t.personal_data.iter().map(|p| format!("{} {} 处", p.kind, p.count)).collect::<Vec<_>>().join("、"))
+                        span.muted { "（公开时自动隐去）" }
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
