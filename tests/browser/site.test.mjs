@@ -122,6 +122,17 @@ test('the dispatcher accepts and transfers it', async () => {
   await page.click(`#inbox a:has-text("小区门口道路破损严重")`);
   await noScriptRan(page, 'console case');
   assert.match(await page.locator('main').innerText(), /13812345678/, 'the dispatcher sees the personal data');
+  // Triage's suggestions arrive moments after submission (the in-process worker).
+  for (let i = 0; i < 50 && (await page.locator('#triage').count()) === 0; i++) {
+    await page.waitForTimeout(200);
+    await page.reload();
+  }
+  const triage = await page.locator('#triage').innerText();
+  assert.match(triage, /分类\s*城乡建设/, triage);
+  assert.match(triage, /建议承办单位\s*广安市住房和城乡建设局/, triage);
+  assert.match(triage, /手机号码 1 处/, triage);
+  assert.ok(!triage.includes('13812345678'), 'the suggestions never repeat personal data');
+  await page.locator('#triage').screenshot({ path: join(shots, 'console-triage.png') });
   await page.click('form[action$="/accept"] button');
   assert.match(await page.locator('main').innerText(), /操作成功/);
   await page.selectOption('#dispatch-mode', 'transfer');

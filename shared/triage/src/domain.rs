@@ -20,8 +20,12 @@ pub const DOMAINS: [&str; 7] =
 /// Title words count this many times: a title names the matter, a body also tells the story.
 const TITLE_WEIGHT: f64 = 3.0;
 /// Words of taxonomy names that say nothing about a domain.
-const GENERIC: [&str; 12] =
-    ["其他", "管理", "问题", "工作", "建设", "服务", "政策", "保障", "发展", "相关", "制度", "综合"];
+const GENERIC: [&str; 15] = [
+    "其他", "管理", "问题", "工作", "建设", "服务", "政策", "保障", "发展", "相关", "制度", "综合", "处理", "时间",
+    "人员",
+];
+/// A word listed for this many domains or more tells them apart no better than chance; it is left out.
+const MAX_DOMAINS_PER_WORD: usize = 3;
 
 const MODEL: &str = include_str!("../model/domain-model.tsv");
 /// The hand-written part of the model's input.
@@ -126,6 +130,13 @@ pub fn train(data: &TrainingData) -> Result<String, ModelError> {
         let Some(d) = DOMAINS.iter().position(|x| *x == row[0]) else { continue };
         for name in [&row[1], &row[2]] {
             lexicon[d].extend(words(name).into_iter().filter(|w| !GENERIC.contains(w)).map(str::to_owned));
+        }
+    }
+    for w in lexicon.iter().flatten().cloned().collect::<BTreeSet<String>>() {
+        if lexicon.iter().filter(|l| l.contains(&w)).count() >= MAX_DOMAINS_PER_WORD {
+            lexicon.iter_mut().for_each(|l| {
+                l.remove(&w);
+            });
         }
     }
     let mut df: HashMap<String, u32> = HashMap::new();
