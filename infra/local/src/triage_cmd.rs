@@ -151,12 +151,11 @@ pub fn bench(args: BenchTriageArgs) -> anyhow::Result<()> {
         let pass = Instant::now();
         for (i, (title, body)) in rows.iter().enumerate() {
             let one = Instant::now();
-            let recent: Vec<Recent> = window
-                .iter()
-                .map(|r| Recent { number: r.number, title: r.title, fingerprint: r.fingerprint.clone() })
-                .collect();
-            let note = triage.analyse(&Message { title, body, kind: Kind::Complaint, names: &[] }, &recent, Utc::now());
-            window.push_back(Recent { number: &numbers[i], title, fingerprint: Fingerprint::of(title, body) });
+            let recent = window.make_contiguous();
+            let note = triage.analyse(&Message { title, body, kind: Kind::Complaint, names: &[] }, recent, Utc::now());
+            // As in the app: later messages compare with the fingerprint stored on the note.
+            let fingerprint = Fingerprint::from_hex(&note.fingerprint).context("stored fingerprint")?;
+            window.push_back(Recent { number: &numbers[i], title, fingerprint });
             if window.len() > args.window {
                 window.pop_front();
             }

@@ -422,7 +422,15 @@ impl App {
         others.retain(|c| c.id != case.id);
         let recent: Vec<Recent> = others
             .iter()
-            .map(|c| Recent { number: &c.number, title: &c.title, fingerprint: Fingerprint::of(&c.title, &c.body) })
+            .map(|c| {
+                // Triaged cases carry their fingerprint; others (not yet triaged) are fingerprinted here.
+                let stored = c.triage.as_ref().and_then(|t| Fingerprint::from_hex(&t.fingerprint));
+                Recent {
+                    number: &c.number,
+                    title: &c.title,
+                    fingerprint: stored.unwrap_or_else(|| Fingerprint::of(&c.title, &c.body)),
+                }
+            })
             .collect();
         let triage = self.triage.get_or_init(|| mailbox_triage::Triage::new(&self.org));
         let names = [case.citizen.name.as_str()];

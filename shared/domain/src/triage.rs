@@ -49,6 +49,10 @@ pub struct TriageNote {
     /// Why the message may be invalid (empty, advertising, abuse), if it looks so.
     pub invalid: Option<Suggestion<String>>,
     pub personal_data: Vec<PersonalDataFound>,
+    /// The text's duplicate-detection fingerprint (opaque to the domain; see `mailbox-triage`),
+    /// kept so later messages are compared without segmenting this one again.
+    #[serde(default)]
+    pub fingerprint: String,
     pub at: DateTime<Utc>,
 }
 

@@ -516,6 +516,7 @@ fn triage_note(domain: &str) -> Command {
         duplicates: vec![],
         invalid: None,
         personal_data: vec![],
+        fingerprint: String::new(),
         at: at("2026-03-02T09:00:01+08:00"),
     };
     Command::RecordTriage { note: Box::new(note) }

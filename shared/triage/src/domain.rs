@@ -72,10 +72,15 @@ impl DomainModel {
 
     /// Scores each domain; `None` when no word of the model occurs.
     pub fn classify(&self, title: &str, body: &str) -> Option<Suggestion<&'static str>> {
+        self.classify_words(&words(title), &words(body))
+    }
+
+    /// Like `classify`, from the words of title and body already segmented.
+    pub fn classify_words(&self, title: &[&str], body: &[&str]) -> Option<Suggestion<&'static str>> {
         let mut score = [0.0f64; DOMAINS.len()];
         let mut evidence: [BTreeMap<&str, f64>; DOMAINS.len()] = Default::default();
         for (text, factor) in [(title, TITLE_WEIGHT), (body, 1.0)] {
-            for word in words(text) {
+            for &word in text {
                 if let Some(ws) = self.weights.get(word) {
                     for &(d, w) in ws {
                         score[d] += factor * w;

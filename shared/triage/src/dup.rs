@@ -1,50 +1,83 @@
 //! Duplicates: the same citizen (or neighbours) writing again about the same matter. Each text gets
-//! a fingerprint: its set of words and a 64-bit SimHash of them. The SimHash makes the comparison
-//! with many recent cases cheap (a few bit operations rule most of them out); the word sets then give
-//! a similarity people can read: the share of words two messages have in common (Jaccard).
+//! a MinHash fingerprint of its set of words: 64 slots, each the smallest of one hash function over
+//! the words. The share of equal slots between two fingerprints estimates the share of words the two
+//! texts have in common (Jaccard similarity) within a few percent, so the comparison with recent
+//! cases needs neither their text nor segmenting it again: the fingerprint is kept on each case's
+//! triage record (`TriageNote::fingerprint`, 128 hex digits).
 
 use crate::text::words;
 use std::collections::HashSet;
 
-/// Two texts whose SimHashes differ in more bits than this are not compared further.
-const MAX_HAMMING: u32 = 24;
-/// Minimum Jaccard similarity of the word sets to call a case a likely duplicate.
+const SLOTS: usize = 64;
+/// Minimum estimated share of words in common to call a case a likely duplicate.
 pub const MIN_SIMILARITY: f64 = 0.5;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fingerprint {
-    simhash: u64,
-    words: HashSet<String>,
+    /// `None` for a text without words: it resembles nothing.
+    slots: Option<[u32; SLOTS]>,
 }
 
-/// FNV-1a, a stable hash: fingerprints must not change between builds or machines.
+/// FNV-1a, a stable hash: fingerprints are stored, so they must not change between builds.
 fn fnv1a(word: &str) -> u64 {
     word.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
+/// SplitMix64's finaliser: turns (word hash, slot) into the slot's independent-looking hash.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 impl Fingerprint {
     pub fn of(title: &str, body: &str) -> Fingerprint {
-        let mut counts = [0i64; 64];
-        let mut set = HashSet::new();
-        for w in words(title).into_iter().chain(words(body)) {
-            let h = fnv1a(w);
-            for (bit, c) in counts.iter_mut().enumerate() {
-                *c += if h >> bit & 1 == 1 { 1 } else { -1 };
-            }
-            set.insert(w.to_owned());
-        }
-        let simhash = counts.iter().enumerate().fold(0u64, |acc, (bit, c)| if *c > 0 { acc | 1 << bit } else { acc });
-        Fingerprint { simhash, words: set }
+        Fingerprint::of_words(words(title).into_iter().chain(words(body)))
     }
 
-    /// Share of words in common (0–1); 0 for texts too different to be worth comparing.
-    pub fn similarity(&self, other: &Fingerprint) -> f64 {
-        if self.words.is_empty() || other.words.is_empty() || (self.simhash ^ other.simhash).count_ones() > MAX_HAMMING
-        {
-            return 0.0;
+    /// From words already segmented (triage segments each message once).
+    pub fn of_words<'a>(words: impl IntoIterator<Item = &'a str>) -> Fingerprint {
+        let distinct: HashSet<&str> = words.into_iter().collect();
+        if distinct.is_empty() {
+            return Fingerprint { slots: None };
         }
-        let common = self.words.intersection(&other.words).count();
-        common as f64 / (self.words.len() + other.words.len() - common) as f64
+        let mut slots = [u32::MAX; SLOTS];
+        for w in distinct {
+            let h = fnv1a(w);
+            for (i, slot) in slots.iter_mut().enumerate() {
+                let v = (mix(h ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)) >> 32) as u32;
+                *slot = (*slot).min(v);
+            }
+        }
+        Fingerprint { slots: Some(slots) }
+    }
+
+    /// Estimated share of words in common (0–1).
+    pub fn similarity(&self, other: &Fingerprint) -> f64 {
+        match (&self.slots, &other.slots) {
+            (Some(a), Some(b)) => a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / SLOTS as f64,
+            _ => 0.0,
+        }
+    }
+
+    /// The stored form: 8 hex digits per slot; empty for a text without words.
+    pub fn to_hex(&self) -> String {
+        self.slots.map(|s| s.iter().map(|v| format!("{v:08x}")).collect()).unwrap_or_default()
+    }
+
+    /// Reads the stored form; `None` if it is not one (then the caller fingerprints the text).
+    pub fn from_hex(hex: &str) -> Option<Fingerprint> {
+        if hex.is_empty() {
+            return Some(Fingerprint { slots: None });
+        }
+        if hex.len() != SLOTS * 8 || !hex.is_ascii() {
+            return None;
+        }
+        let mut slots = [0u32; SLOTS];
+        for (i, slot) in slots.iter_mut().enumerate() {
+            *slot = u32::from_str_radix(&hex[i * 8..i * 8 + 8], 16).ok()?;
+        }
+        Some(Fingerprint { slots: Some(slots) })
     }
 }
 
@@ -75,5 +108,17 @@ mod tests {
         );
         let s = Fingerprint::of(ORIGINAL.0, ORIGINAL.1).similarity(&Fingerprint::of(other.0, other.1));
         assert!(s < 0.2, "similarity {s}");
+    }
+
+    #[test]
+    fn the_stored_form_reads_back_and_rejects_garbage() {
+        let f = Fingerprint::of(ORIGINAL.0, ORIGINAL.1);
+        let hex = f.to_hex();
+        assert_eq!(hex.len(), 512);
+        assert_eq!(Fingerprint::from_hex(&hex), Some(f));
+        assert_eq!(Fingerprint::from_hex(""), Some(Fingerprint::of("", "")));
+        assert_eq!(Fingerprint::from_hex("xyz"), None);
+        assert_eq!(Fingerprint::from_hex(&"g".repeat(512)), None);
+        assert_eq!(Fingerprint::of("", "").similarity(&Fingerprint::of("", "")), 0.0, "empty texts resemble nothing");
     }
 }

@@ -55,7 +55,10 @@ impl Triage {
 
     pub fn analyse(&self, message: &Message, recent: &[Recent], at: DateTime<Utc>) -> TriageNote {
         let (title, body) = (message.title, message.body);
-        let domain = self.model.classify(title, body);
+        // Segmented once: the domain model and the fingerprint both work on the words.
+        let (title_words, body_words) = (text::words(title), text::words(body));
+        let domain = self.model.classify_words(&title_words, &body_words);
+        let fingerprint = Fingerprint::of_words(title_words.iter().chain(&body_words).copied());
         let units = domain
             .as_ref()
             .and_then(|d| self.routes.iter().find(|r| r.domain == d.value))
@@ -66,9 +69,10 @@ impl Triage {
             units,
             kind: kind::suggest(title, body, message.kind),
             jurisdiction: self.gazetteer.suggest(title, body),
-            duplicates: duplicates(&Fingerprint::of(title, body), recent),
+            duplicates: duplicates(&fingerprint, recent),
             invalid: screen::screen(title, body),
             personal_data: personal_data(&format!("{title}\n{body}"), message.names),
+            fingerprint: fingerprint.to_hex(),
             at,
         }
     }
