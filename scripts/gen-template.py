@@ -21,7 +21,7 @@ FUNCTIONS = {
     "staff": ("Staff reads and calendar import", [], [("GET", "/api/v1/auth/me"), ("GET", "/api/v1/staff/units"), ("GET", "/api/v1/staff/inbox"),
               ("GET", "/api/v1/staff/outbox"), ("GET", "/api/v1/staff/assessment"), ("GET", "/api/v1/staff/cases/{id}"), ("POST", "/api/v1/admin/calendar")],
               READ + WRITE + ["dynamodb:BatchGetItem", "dynamodb:PutItem"], [], None),
-    "triage": ("Consumer of the triage queue", [], [], READ + ["dynamodb:TransactWriteItems"], [], ("sqs", ["triage"])),
+    "triage": ("Consumer of the triage queue: records suggestions, compares with recent cases", [], [], READ + WRITE + ["dynamodb:BatchGetItem"], [], ("sqs", ["triage"])),
     "handoff": ("Consumer of the jurisdictions' hand-off queues", [], [], READ + ["dynamodb:TransactWriteItems"], [], ("sqs", [q for q in QUEUES if q.startswith("handoff-")])),
     "deadlines": ("Deadline sweep and daily digest", [], [], READ + WRITE + ["dynamodb:BatchGetItem"], [], ("schedule", None)),
 }

@@ -1,6 +1,7 @@
 //! Cost tests: DynamoDB requests counted by an SDK interceptor, against moto. A complete case life
-//! costs a small, documented number of requests; the deadline sweep over 5,000 open cases of which
-//! 10 are due reads only the due ones and never scans.
+//! costs a small, documented number of requests, each step only requests its function's IAM policy
+//! in `infra/template.yaml` grants; the deadline sweep over 5,000 open cases of which 10 are due
+//! reads only the due ones and never scans.
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -16,7 +17,7 @@ use mailbox_domain::workflow::{Command, Context, NewCase};
 use mailbox_domain::{
     Actor, Calendar, CaseId, CaseNumber, DeadlineClass, DispatchMode, Kind, MailboxId, Organisation, Role, UnitId,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 /// Counts requests by operation (`X-Amz-Target`, e.g. `DynamoDB_20120810.Query`).
@@ -45,6 +46,24 @@ impl Counter {
     fn take(&self) -> BTreeMap<String, usize> {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
+}
+
+/// The DynamoDB actions the SAM template grants a function: the `dynamodb:` names in the `Action:`
+/// lists of its resource (`<Name>Function:` up to the next resource).
+fn granted(function: &str) -> BTreeSet<String> {
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/template.yaml")).unwrap();
+    let header = format!("  {}{}Function:", function[..1].to_uppercase(), &function[1..]);
+    let resource_starts = |l: &str| !l.is_empty() && !l.starts_with("   ");
+    template
+        .lines()
+        .skip_while(|l| *l != header)
+        .skip(1)
+        .take_while(|l| !resource_starts(l))
+        .filter(|l| l.trim_start().starts_with("Action:"))
+        .flat_map(|l| l.split(|c: char| c == '[' || c == ']' || c == ',' || c.is_whitespace()))
+        .filter_map(|a| a.strip_prefix("dynamodb:"))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn total(m: &BTreeMap<String, usize>) -> usize {
@@ -97,6 +116,8 @@ async fn a_complete_case_life_costs_few_requests() {
     steps.push(("submit", counter.take()));
     let id = store.get_by_number(&CaseNumber::new(submitted.number.as_str())).await.unwrap().unwrap().id;
     counter.take();
+    app.take_triage(&serde_json::json!({ "case": id }).to_string()).await.unwrap();
+    steps.push(("triage", counter.take()));
     let d = staff(Role::Dispatcher, "city-xfj");
     let h = staff(Role::Handler, "transport");
     let dispatch = Command::Dispatch {
@@ -121,16 +142,37 @@ async fn a_complete_case_life_costs_few_requests() {
     let mut all: BTreeMap<String, usize> = BTreeMap::new();
     for (name, ops) in &steps {
         println!("{name:<9} {:>2} requests {ops:?}", total(ops));
+        // Which function does the step on AWS; its role must allow every request it made.
+        let function = match *name {
+            "accept" | "dispatch" => "assign",
+            "receive" | "reply" => "reply",
+            "rate" => "query",
+            other => other,
+        };
+        let allowed = granted(function);
+        assert!(allowed.contains("GetItem"), "the {function} policy was read from the template: {allowed:?}");
+        for op in ops.keys() {
+            assert!(
+                allowed.contains(op),
+                "{name} runs in the {function} function, whose role lacks dynamodb:{op} ({allowed:?})"
+            );
+        }
         for (op, n) in ops {
             *all.entry(op.clone()).or_default() += n;
         }
     }
     println!("case life  {:>2} requests {all:?}", total(&all));
     assert!(!all.contains_key("Scan"), "no Scan: {all:?}");
-    assert_eq!(all.get("TransactWriteItems"), Some(&6), "one transaction per state change (create + 5 changes)");
-    // Documented in the README: submit 3 (sequence, counter months, transaction), each staff action
-    // 3 (read, read for membership, transaction), rating 5 (number lookup, the action, the trail).
-    assert!(total(&all) <= 22, "a case life costs {} requests: {all:?}", total(&all));
+    assert_eq!(
+        all.get("TransactWriteItems"),
+        Some(&8),
+        "one transaction per change (create, triage record, 5 staff/citizen changes) + the triage notification"
+    );
+    // Documented in the README: submit 3 (sequence, counter months, transaction); triage 11 (the
+    // case, 6 Queries of the dispatcher's recent cases — one per status —, the record, the
+    // notification); each staff action 3 (read, read for membership, transaction); rating 5
+    // (number lookup, the action, the trail).
+    assert!(total(&all) <= 33, "a case life costs {} requests: {all:?}", total(&all));
 }
 
 /// Cases as the workflow makes them, received at `received`.
@@ -185,6 +227,8 @@ async fn the_sweep_over_5000_open_cases_reads_only_the_10_due() {
     println!("sweep: {report:?}; {} requests {ops:?}", total(&ops));
     assert_eq!((report.examined, report.escalated), (10, 10));
     assert!(!ops.contains_key("Scan"), "never scans: {ops:?}");
+    let allowed = granted("deadlines");
+    assert!(ops.keys().all(|op| allowed.contains(op)), "the deadlines role allows {allowed:?}, the sweep used {ops:?}");
     assert_eq!(ops.get("Query"), Some(&8), "one bounded Query per alarm shard");
     assert_eq!(ops.get("TransactWriteItems"), Some(&10));
     assert!(ops.get("UpdateItem").copied().unwrap_or(0) <= 1, "the counter month is registered once: {ops:?}");
