@@ -137,6 +137,9 @@ pub fn bench(args: BenchTriageArgs) -> anyhow::Result<()> {
     let (t, b) = (col("留言主题")?, col("留言详情")?);
     let rows: Vec<(String, String)> =
         reader.records().map(|r| r.map(|r| (r[t].to_owned(), r[b].to_owned()))).collect::<Result<_, _>>()?;
+    if rows.is_empty() {
+        bail!("{}: no messages to triage", args.file.display());
+    }
     let rss_before = peak_rss_mib().unwrap_or(0.0);
     let start = Instant::now();
     let triage = Triage::new(&Organisation::guangan());
@@ -154,7 +157,7 @@ pub fn bench(args: BenchTriageArgs) -> anyhow::Result<()> {
             let recent = window.make_contiguous();
             let note = triage.analyse(&Message { title, body, kind: Kind::Complaint, names: &[] }, recent, Utc::now());
             // As in the app: later messages compare with the fingerprint stored on the note.
-            let fingerprint = Fingerprint::from_hex(&note.fingerprint).context("stored fingerprint")?;
+            let fingerprint = Fingerprint::from_hex(&note.fingerprint).unwrap_or_else(|| Fingerprint::of(title, body));
             window.push_back(Recent { number: &numbers[i], title, fingerprint });
             if window.len() > args.window {
                 window.pop_front();

@@ -10,6 +10,7 @@ use crate::views::{self, CaseSummary, CitizenCaseView, StaffCaseView};
 use chrono::{DateTime, Utc};
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
+use mailbox_domain::mask::mask_personal_data;
 use mailbox_domain::stats::{change_deltas, counter_deltas};
 use mailbox_domain::workflow::{AuditEvent, Command, Context, EventKind, WorkflowError};
 use mailbox_domain::{
@@ -420,14 +421,19 @@ impl App {
             others.extend(self.store.list(&CaseQuery { scope, statuses, limit: RECENT }).await?);
         }
         others.retain(|c| c.id != case.id);
+        // The note shows the likely originals' titles to staff who may not see those cases:
+        // their titles are kept only with personal data masked.
+        let titles: Vec<String> =
+            others.iter().map(|c| mask_personal_data(&c.title, &[c.citizen.name.as_str()])).collect();
         let recent: Vec<Recent> = others
             .iter()
-            .map(|c| {
+            .zip(&titles)
+            .map(|(c, title)| {
                 // Triaged cases carry their fingerprint; others (not yet triaged) are fingerprinted here.
                 let stored = c.triage.as_ref().and_then(|t| Fingerprint::from_hex(&t.fingerprint));
                 Recent {
                     number: &c.number,
-                    title: &c.title,
+                    title,
                     fingerprint: stored.unwrap_or_else(|| Fingerprint::of(&c.title, &c.body)),
                 }
             })

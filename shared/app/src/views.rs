@@ -189,5 +189,10 @@ pub fn without_personal_data(case: &Case) -> Case {
     c.citizen.phone = mask_personal_data(&case.citizen.phone, &[]);
     c.title = mask_personal_data(&case.title, &[name]);
     c.body = mask_personal_data(&case.body, &[name]);
+    if let Some(t) = c.triage.as_mut() {
+        for d in &mut t.duplicates {
+            d.title = mask_personal_data(&d.title, &[]);
+        }
+    }
     c
 }

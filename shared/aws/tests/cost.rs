@@ -172,7 +172,7 @@ async fn a_complete_case_life_costs_few_requests() {
     // case, 6 Queries of the dispatcher's recent cases — one per status —, the record, the
     // notification); each staff action 3 (read, read for membership, transaction); rating 5
     // (number lookup, the action, the trail).
-    assert!(total(&all) <= 33, "a case life costs {} requests: {all:?}", total(&all));
+    assert!(total(&all) <= 31, "a case life costs {} requests: {all:?}", total(&all));
 }
 
 /// Cases as the workflow makes them, received at `received`.

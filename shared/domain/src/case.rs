@@ -269,7 +269,9 @@ impl Case {
     /// the only change since is triage's suggestions (which arrive moments after submission, and
     /// must not make a dispatcher's first action fail as stale).
     pub fn is_current(&self, version: u64) -> bool {
-        version == self.version || (version + 1 == self.version && self.triage_version == Some(self.version))
+        // `version` comes from the client: compare without arithmetic on it (no overflow).
+        version == self.version
+            || (self.version.checked_sub(1) == Some(version) && self.triage_version == Some(self.version))
     }
 
     pub fn pending_extension(&self) -> Option<&ExtensionRequest> {

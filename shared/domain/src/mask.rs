@@ -63,7 +63,8 @@ fn cued_names() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(concat!(
-            r"(?:我叫|我的名字是|本人|姓名[:：]?|联系人[:：]?|户主|当事人|名叫)\s?",
+            // Not 本人: 本人于/向/曾… are ordinary words whose first character is also a surname.
+            r"(?:我叫|我的名字是|姓名[:：]?|联系人[:：]?|户主|当事人|名叫)\s?",
             r"([王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈",
             r"姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤蒲]",
             r"[\p{Han}]{1,2})"
@@ -73,7 +74,20 @@ fn cued_names() -> &'static Regex {
 }
 
 /// Characters that end a name when the cue is followed by more text (我叫王明今年六十岁).
-const AFTER_NAME: &str = "今是在的住家从于和因向现已也要年系为男女，。、";
+const AFTER_NAME: &str = "今是在的住家从于和因向现已也要年系为男女电手";
+
+/// The name in a cued candidate (surname + one or two characters): two characters when the third
+/// typically follows a name (王明今年…), else the whole candidate when a boundary follows it — the
+/// end, anything not Chinese (punctuation, digits) or such a character. `None` otherwise: then it is
+/// probably not a name.
+fn cued_name(candidate: &str, after: Option<char>) -> Option<&str> {
+    let chars: Vec<(usize, char)> = candidate.char_indices().collect();
+    if chars.len() == 3 && AFTER_NAME.contains(chars[2].1) {
+        return Some(&candidate[..chars[2].0]);
+    }
+    let boundary = after.is_none_or(|c| !('\u{4e00}'..='\u{9fff}').contains(&c) || AFTER_NAME.contains(c));
+    boundary.then_some(candidate)
+}
 
 fn stars(n: usize) -> String {
     "*".repeat(n)
@@ -93,6 +107,9 @@ pub fn id_checksum_ok(id: &str) -> bool {
 
 /// The Luhn check of bank-card numbers.
 pub fn luhn_ok(digits: &str) -> bool {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
     let sum: u32 = digits
         .bytes()
         .rev()
@@ -150,12 +167,47 @@ fn local_number_after_cue(before: &str, run: &str) -> Option<String> {
     if !(7..=8).contains(&digits.len()) || digits.len() != run.chars().filter(|c| !matches!(c, ' ' | '-')).count() {
         return None;
     }
-    // The cue within the last few characters before the number (电话：, 联系方式或拨打).
-    let window: String = before.chars().rev().take(8).collect::<Vec<char>>().into_iter().rev().collect();
+    // The cue within the last few characters before the number (电话：, 联系方式或拨打, and a second
+    // number: 电话：8805667或7276110).
+    let window: String = before.chars().rev().take(16).collect::<Vec<char>>().into_iter().rev().collect();
     PHONE_CUES.iter().any(|c| window.contains(c)).then(|| {
         let n = digits.len();
         format!("{}{}{}", &digits[..2], stars(n - 4), &digits[n - 2..])
     })
+}
+
+/// The numbers inside one run of digits (byte ranges in the text): the whole run when it is one
+/// (138-1234-5678), else its parts split at the spaces and hyphens, adjacent parts joined where they
+/// form a number together — so "13812345678 13987654321" is two phones, not one 22-digit run.
+fn number_groups(run: &str, offset: usize) -> Vec<Range<usize>> {
+    let whole = offset..offset + run.len();
+    if classify_number(run).is_some() || !run.contains([' ', '-']) {
+        return vec![whole];
+    }
+    let parts: Vec<Range<usize>> = {
+        let mut parts = Vec::new();
+        let mut start = 0;
+        for (i, c) in run.char_indices() {
+            if c == ' ' || c == '-' {
+                parts.push(offset + start..offset + i);
+                start = i + 1;
+            }
+        }
+        parts.push(offset + start..offset + run.len());
+        parts
+    };
+    let mut groups = Vec::new();
+    let mut i = 0;
+    while i < parts.len() {
+        // The longest join of parts i..=j that is a number of its own, else part i alone.
+        let j = (i..parts.len())
+            .rev()
+            .find(|&j| classify_number(&run[parts[i].start - offset..parts[j].end - offset]).is_some())
+            .unwrap_or(i);
+        groups.push(parts[i].start..parts[j].end);
+        i = j + 1;
+    }
+    groups
 }
 
 /// Masks a name, keeping the surname: 张三丰 → 张**.
@@ -173,10 +225,13 @@ pub fn mask_name(name: &str) -> String {
 pub fn find(text: &str, names: &[&str]) -> Vec<Found> {
     let mut found: Vec<Found> = Vec::new();
     for m in digit_runs().find_iter(text) {
-        if let Some((kind, masked)) = classify_number(m.as_str()) {
-            found.push(Found { kind, range: m.range(), masked });
-        } else if let Some(masked) = local_number_after_cue(&text[..m.start()], m.as_str()) {
-            found.push(Found { kind: PersonalKind::Landline, range: m.range(), masked });
+        for range in number_groups(m.as_str(), m.start()) {
+            let run = &text[range.clone()];
+            if let Some((kind, masked)) = classify_number(run) {
+                found.push(Found { kind, range, masked });
+            } else if let Some(masked) = local_number_after_cue(&text[..range.start], run) {
+                found.push(Found { kind: PersonalKind::Landline, range, masked });
+            }
         }
     }
     for m in emails().find_iter(text) {
@@ -185,17 +240,11 @@ pub fn find(text: &str, names: &[&str]) -> Vec<Found> {
     }
     for c in cued_names().captures_iter(text) {
         let m = c.get(1).expect("group 1");
-        let name: String = {
-            let mut chars: Vec<char> = m.as_str().chars().collect();
-            if chars.len() == 3 && AFTER_NAME.contains(chars[2]) {
-                chars.pop();
-            }
-            chars.into_iter().collect()
-        };
+        let Some(name) = cued_name(m.as_str(), text[m.end()..].chars().next()) else { continue };
         found.push(Found {
             kind: PersonalKind::Name,
             range: m.start()..m.start() + name.len(),
-            masked: mask_name(&name),
+            masked: mask_name(name),
         });
     }
     for name in names.iter().map(|n| n.trim()).filter(|n| n.chars().count() >= 2) {
@@ -249,7 +298,15 @@ mod tests {
     }
 
     #[test]
+    fn numbers_side_by_side_are_each_masked() {
+        assert_eq!(mask_personal_data("电话13812345678 13987654321", &[]), "电话138****5678 139****4321");
+        assert_eq!(mask_personal_data("电话138-1234-5678", &[]), "电话138****5678");
+        assert_eq!(mask_personal_data("编号 2026 0001", &[]), "编号 2026 0001", "ordinary numbers stay");
+    }
+
+    #[test]
     fn local_numbers_after_a_phone_cue() {
+        assert_eq!(mask_personal_data("联系电话：8805667或7276110", &[]), "联系电话：88***67或72***10");
         assert_eq!(mask_personal_data("联系电话：8805667。", &[]), "联系电话：88***67。");
         assert_eq!(mask_personal_data("或拨打7276110咨询", &[]), "或拨打72***10咨询");
         assert_eq!(mask_personal_data("共计8805667元", &[]), "共计8805667元", "no cue, no phone");
@@ -304,5 +361,10 @@ mod tests {
         assert_eq!(mask_personal_data("我叫王明今年六十岁", &[]), "我叫王*今年六十岁");
         assert_eq!(mask_personal_data("联系人：李建国，电话略", &[]), "联系人：李**，电话略");
         assert_eq!(mask_personal_data("本人在此反映", &[]), "本人在此反映", "在 is no surname");
+        for ordinary in ["本人于当日到场", "本人向您反映", "本人曾经投诉", "姓名栏未填写"] {
+            assert_eq!(mask_personal_data(ordinary, &[]), ordinary);
+        }
+        assert_eq!(mask_personal_data("姓名：王小明", &[]), "姓名：王**");
+        assert_eq!(mask_personal_data("联系人张伟电话略", &[]), "联系人张*电话略");
     }
 }

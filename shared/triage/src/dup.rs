@@ -65,11 +65,9 @@ impl Fingerprint {
         self.slots.map(|s| s.iter().map(|v| format!("{v:08x}")).collect()).unwrap_or_default()
     }
 
-    /// Reads the stored form; `None` if it is not one (then the caller fingerprints the text).
+    /// Reads the stored form; `None` if it is not one — also for the empty form, which a note
+    /// without the field has too — and then the caller fingerprints the text again.
     pub fn from_hex(hex: &str) -> Option<Fingerprint> {
-        if hex.is_empty() {
-            return Some(Fingerprint { slots: None });
-        }
         if hex.len() != SLOTS * 8 || !hex.is_ascii() {
             return None;
         }
@@ -116,7 +114,7 @@ mod tests {
         let hex = f.to_hex();
         assert_eq!(hex.len(), 512);
         assert_eq!(Fingerprint::from_hex(&hex), Some(f));
-        assert_eq!(Fingerprint::from_hex(""), Some(Fingerprint::of("", "")));
+        assert_eq!(Fingerprint::from_hex(""), None, "no stored form: fingerprint the text again");
         assert_eq!(Fingerprint::from_hex("xyz"), None);
         assert_eq!(Fingerprint::from_hex(&"g".repeat(512)), None);
         assert_eq!(Fingerprint::of("", "").similarity(&Fingerprint::of("", "")), 0.0, "empty texts resemble nothing");

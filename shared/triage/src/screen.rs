@@ -4,14 +4,14 @@
 
 use crate::Suggestion;
 
-const ADVERTISING: [&str; 18] = [
+/// Matched without regard to case (vx, VX, Vx).
+const ADVERTISING: [&str; 17] = [
     "加微信",
     "加我微信",
     "微信号",
     "vx",
-    "VX",
-    "加QQ",
-    "QQ群",
+    "加qq",
+    "qq群",
     "代开发票",
     "刷单",
     "兼职日结",
@@ -47,8 +47,27 @@ fn meaningless(title: &str, body: &str) -> Option<Suggestion<String>> {
     Some(Suggestion { value: reason.to_owned(), confidence: 90, words: vec![] })
 }
 
+/// The listed words in `text` (case-insensitive), in list order; a word counts only where its match
+/// does not overlap a longer one's, so 加微信号 is one cue, not 加微信 and 微信号.
 fn listed(text: &str, list: &[&str]) -> Vec<String> {
-    list.iter().filter(|w| text.contains(*w)).map(|w| w.to_string()).collect()
+    let lower = text.to_lowercase();
+    let mut by_length: Vec<&str> = list.to_vec();
+    by_length.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    let mut taken: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut hits: Vec<&str> = Vec::new();
+    for word in by_length {
+        let needle = word.to_lowercase();
+        for (i, _) in lower.match_indices(&needle) {
+            let r = i..i + needle.len();
+            if taken.iter().all(|t| r.end <= t.start || r.start >= t.end) {
+                taken.push(r);
+                if !hits.contains(&word) {
+                    hits.push(word);
+                }
+            }
+        }
+    }
+    list.iter().filter(|w| hits.contains(w)).map(|w| w.to_string()).collect()
 }
 
 pub fn screen(title: &str, body: &str) -> Option<Suggestion<String>> {
@@ -94,6 +113,16 @@ mod tests {
         assert_eq!(s.value, "疑似广告或推销信息");
         assert!(s.words.len() >= 2, "{s:?}");
         assert!(screen("被骗了", "对方让我加微信转账，我被骗了五千元，请公安机关调查。").is_none());
+        assert!(
+            screen("被骗了", "对方让我加微信号转账，又拉我进QQ群，我被骗了五千元。").is_some(),
+            "two separate cues"
+        );
+        assert!(
+            screen("被骗了", "对方让我加微信号转账，我被骗了五千元，请公安机关调查。").is_none(),
+            "加微信号 is one cue"
+        );
+        let s = screen("兼职", "Vx: abc 日赚三百").expect("ad");
+        assert!(s.words.contains(&"vx".to_owned()), "case-insensitive: {s:?}");
     }
 
     #[test]

@@ -7,8 +7,13 @@ use mailbox_triage::{Message, Recent, Triage};
 use regex::Regex;
 use std::path::PathBuf;
 
+/// A file of the reference data beside the checkout (`../shared/data`), or under `MAILBOX_SHARED_DATA`.
 fn data(file: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/messages").join(file);
+    let path = std::env::var_os("MAILBOX_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+        .join("messages")
+        .join(file);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

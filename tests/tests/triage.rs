@@ -1,0 +1,56 @@
+//! Triage through the use cases on SQLite, step by step (no worker racing the test): the
+//! suggestions are recorded once, a dispatcher's view from before them is still good to act on,
+//! and a likely original is listed with its title masked.
+
+use mailbox_app::input::SubmitRequest;
+use mailbox_app::ports::CaseStore;
+use mailbox_app::AppError;
+use mailbox_domain::workflow::Command;
+use mailbox_domain::{Actor, CaseNumber, Role, UnitId};
+use mailbox_tests::{at, Harness};
+
+fn request(title: &str, name: &str) -> SubmitRequest {
+    SubmitRequest {
+        mailbox: "mayor".into(),
+        kind: "complaint".into(),
+        title: title.into(),
+        body: "幸福小区三号楼电梯停运三个月，物业公司一直不维修，老人上下楼困难，请尽快督促维修。".into(),
+        name: name.into(),
+        phone: "13912345678".into(),
+        public: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suggestions_once_without_stale_views_and_with_masked_originals() {
+    let h = Harness::new("triage", at("2026-03-02T09:00:00+08:00"));
+    let dispatcher = Actor::staff("xfj", Role::Dispatcher, Some(UnitId::new("city-xfj")));
+    // The original names its writer in the title; a staff member elsewhere must not read that.
+    let first = h.app.submit(&request("王小明反映幸福小区电梯停运", "王小明"), None).await.unwrap();
+    let first = h.store.get_by_number(&CaseNumber::new(first.number)).await.unwrap().unwrap();
+    h.app.take_triage(&format!(r#"{{"case": "{}"}}"#, first.id)).await.unwrap();
+
+    let again = h.app.submit(&request("再次反映幸福小区电梯停运", "李四"), None).await.unwrap();
+    let again = h.store.get_by_number(&CaseNumber::new(again.number)).await.unwrap().unwrap();
+    let seen = again.version; // the dispatcher opens it before triage runs
+    let message = format!(r#"{{"case": "{}"}}"#, again.id);
+    h.app.take_triage(&message).await.unwrap();
+    let triaged = h.store.get(&again.id).await.unwrap().unwrap();
+    assert_eq!(triaged.version, seen + 1);
+    let note = triaged.triage.as_ref().expect("recorded");
+    assert_eq!(note.duplicates.len(), 1, "{note:?}");
+    assert_eq!(note.duplicates[0].number, first.number);
+    assert_eq!(note.duplicates[0].title, "王**反映幸福小区电梯停运", "the original's title is masked");
+
+    // Redelivered: nothing recorded twice.
+    h.app.take_triage(&message).await.unwrap();
+    assert_eq!(h.store.get(&again.id).await.unwrap().unwrap().version, triaged.version);
+    assert_eq!(h.store.events(&again.id).await.unwrap().len(), 2, "submitted, triaged");
+
+    // The view from before the suggestions is accepted; once a real change happened it is stale.
+    h.app.act(&dispatcher, &again.id, Some(seen), Command::Accept).await.unwrap();
+    let stale = h.app.act(&dispatcher, &again.id, Some(seen), Command::Reject { reason: "重复".into() }).await;
+    assert!(matches!(stale, Err(AppError::Conflict { .. })), "{stale:?}");
+    let absurd = h.app.act(&dispatcher, &again.id, Some(u64::MAX), Command::Reject { reason: "重复".into() }).await;
+    assert!(matches!(absurd, Err(AppError::Conflict { .. })), "a client's huge version is stale, not a crash");
+}
