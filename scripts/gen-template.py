@@ -132,12 +132,8 @@ for name, (desc, public, jwt, ddb, sends, event) in FUNCTIONS.items():
               Action: [{", ".join(sorted(set(ddb)))}]
               Resource:
                 - !GetAtt Table.Arn
-                - !Sub "${{Table.Arn}}/index/*"
-            - Effect: Allow
-              Action: [sqs:GetQueueUrl]
-              Resource:""")
-    for q in QUEUES:
-        w(f"                - !GetAtt {res(q)}Queue.Arn\n                - !GetAtt {res(q)}DeadLetters.Arn")
+                - !Sub "${{Table.Arn}}/index/*\"""")
+    # No sqs:GetQueueUrl: the functions build queue URLs from QUEUE_URL_PREFIX.
     if sends:
         w("""            - Effect: Allow
               Action: [sqs:SendMessage]

@@ -131,12 +131,11 @@ fn peak_rss_mib() -> Option<f64> {
 
 pub fn bench(args: BenchTriageArgs) -> anyhow::Result<()> {
     let csv = read_utf8(&args.file)?;
-    let mut reader = csv::Reader::from_reader(csv.as_bytes());
-    let header = reader.headers()?.clone();
-    let col = |name: &str| header.iter().position(|h| h == name).with_context(|| format!("no column {name}"));
-    let (t, b) = (col("留言主题")?, col("留言详情")?);
     let rows: Vec<(String, String)> =
-        reader.records().map(|r| r.map(|r| (r[t].to_owned(), r[b].to_owned()))).collect::<Result<_, _>>()?;
+        domain::csv_rows(&csv, &args.file.display().to_string(), &["留言主题", "留言详情"])?
+            .into_iter()
+            .map(|mut r| (r.remove(0), r.remove(0)))
+            .collect();
     if rows.is_empty() {
         bail!("{}: no messages to triage", args.file.display());
     }

@@ -12,12 +12,18 @@ async fn fresh_store() -> DynamoStore {
     store
 }
 
-async fn fresh_queues() -> SqsQueues {
+/// Two fresh queues (with dead-letter queues): the client and the (port name, SQS name) pairs.
+async fn created_queues() -> (aws_sdk_sqs::Client, Vec<(String, String)>) {
     let config = sdk_config(Some(common::moto())).await;
     let client = aws_sdk_sqs::Client::new(&config);
     let pairs: Vec<(String, String)> = [QUEUE_A, QUEUE_B].iter().map(|q| (q.to_string(), common::unique(q))).collect();
     let physical: Vec<String> = pairs.iter().map(|(_, p)| p.clone()).collect();
     SqsQueues::create(&client, &physical, MAX_RECEIVES).await.expect("queues created");
+    (client, pairs)
+}
+
+async fn fresh_queues() -> SqsQueues {
+    let (client, pairs) = created_queues().await;
     SqsQueues::connect_as(client, &pairs).await.expect("queues found")
 }
 
@@ -25,14 +31,11 @@ async fn fresh_queues() -> SqsQueues {
 /// (`QUEUE_URL_PREFIX`): the prefix is taken from one URL SQS reports, so a wrong derivation of the
 /// others fails every check below.
 async fn fresh_queues_by_url() -> SqsQueues {
-    let config = sdk_config(Some(common::moto())).await;
-    let client = aws_sdk_sqs::Client::new(&config);
-    let pairs: Vec<(String, String)> = [QUEUE_A, QUEUE_B].iter().map(|q| (q.to_string(), common::unique(q))).collect();
-    let physical: Vec<String> = pairs.iter().map(|(_, p)| p.clone()).collect();
-    SqsQueues::create(&client, &physical, MAX_RECEIVES).await.expect("queues created");
-    let url = client.get_queue_url().queue_name(&physical[0]).send().await.expect("queue url");
+    let (client, pairs) = created_queues().await;
+    let physical = pairs[0].1.as_str();
+    let url = client.get_queue_url().queue_name(physical).send().await.expect("queue url");
     let url = url.queue_url().expect("queue url");
-    let prefix = url.strip_suffix(physical[0].as_str()).expect("the URL ends with the queue name");
+    let prefix = url.strip_suffix(physical).expect("the URL ends with the queue name");
     SqsQueues::at_url_prefix(client, &pairs, prefix)
 }
 

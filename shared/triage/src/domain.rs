@@ -171,7 +171,7 @@ pub fn train(data: &TrainingData) -> Result<String, ModelError> {
 }
 
 /// The named columns of each row of a CSV text with a header.
-pub(crate) fn csv_rows(src: &str, file: &str, columns: &[&str]) -> Result<Vec<Vec<String>>, ModelError> {
+pub fn csv_rows(src: &str, file: &str, columns: &[&str]) -> Result<Vec<Vec<String>>, ModelError> {
     let input = |message: String| ModelError::Input { file: file.to_owned(), message };
     let mut reader =
         csv::ReaderBuilder::new().flexible(true).from_reader(src.trim_start_matches('\u{feff}').as_bytes());
