@@ -19,32 +19,29 @@ use mailbox_domain::{Calendar, Organisation};
 use mailbox_store_sqlite::{QueueConfig, SqliteStore};
 use std::sync::Arc;
 
-/// An [`App`] on a fresh SQLite database with a clock the test moves.
+/// An [`App`] on a fresh SQLite database with a clock the test moves. The database's folder is
+/// removed when the harness is dropped.
 pub struct Harness {
     pub app: Arc<App>,
     pub store: SqliteStore,
     pub clock: Arc<ManualClock>,
+    // Last, so it is dropped after the store that has files open in it.
+    _dir: tempfile::TempDir,
 }
 
 impl Harness {
     pub fn new(label: &str, now: DateTime<Utc>) -> Harness {
-        let dir = std::env::temp_dir().join(format!(
-            "mailbox-harness-{label}-{}-{}",
-            std::process::id(),
-            now.timestamp_micros()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = tempfile::Builder::new().prefix(&format!("mailbox-harness-{label}-")).tempdir().unwrap();
         let org = Arc::new(Organisation::guangan());
         let queues = std::iter::once(mailbox_app::service::TRIAGE_QUEUE.to_owned())
             .chain(org.jurisdictions.iter().map(|j| mailbox_app::service::handoff_queue(j.id.as_str())))
             .collect();
-        let store = SqliteStore::open(dir.join("mailbox.db"), QueueConfig { queues, max_receives: 5 }).unwrap();
+        let store = SqliteStore::open(dir.path().join("mailbox.db"), QueueConfig { queues, max_receives: 5 }).unwrap();
         let clock = Arc::new(ManualClock::new(now));
         let shared = Arc::new(store.clone());
         let adapters =
             Adapters { store: shared.clone(), queue: shared.clone(), notifier: shared, clock: clock.clone() };
-        Harness { app: Arc::new(App::new(org, Calendar::builtin().clone(), adapters)), store, clock }
+        Harness { app: Arc::new(App::new(org, Calendar::builtin().clone(), adapters)), store, clock, _dir: dir }
     }
 }
 

@@ -73,12 +73,12 @@ fn explain_lists_skipped_days() {
 fn holidays_folder_is_loaded_on_top() {
     let dir = tempdir("holidays");
     std::fs::write(
-        dir.join("2027.json"),
+        dir.path().join("2027.json"),
         r#"{"year": 2027, "papers": ["test notice"], "days": [
             {"name": "元旦", "date": "2027-01-01", "isOffDay": true}]}"#,
     )
     .unwrap();
-    let d = dir.to_str().unwrap();
+    let d = dir.path().to_str().unwrap();
     assert_eq!(ok(&["calendar", "add-working-days", "2026-12-30", "5", "--holidays", d]), "2027-01-07\n");
     assert_eq!(ok(&["calendar", "--holidays", d, "is-working-day", "2027-01-01"]), "false\n");
     // The reference folder (with its schema.json and an empty 2027) loads too.
@@ -101,35 +101,15 @@ fn bad_input_is_one_line_on_stderr() {
     fails(&["frobnicate"]);
     fails(&["calendar", "is-working-day", "2026-01-05", "--holidays", "/nonexistent/folder"]);
     let dir = tempdir("bad-holidays");
-    std::fs::write(dir.join("2027.json"), "{ not json").unwrap();
-    let e = fails(&["calendar", "is-working-day", "2026-01-05", "--holidays", dir.to_str().unwrap()]);
+    std::fs::write(dir.path().join("2027.json"), "{ not json").unwrap();
+    let e = fails(&["calendar", "is-working-day", "2026-01-05", "--holidays", dir.path().to_str().unwrap()]);
     assert!(e.contains("2027.json"), "{e}");
 }
 
 /// A fresh folder, removed when the guard drops (also when the test fails).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn to_str(&self) -> Option<&str> {
-        self.0.to_str()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tempdir(name: &str) -> TempDir {
-    let dir = std::env::temp_dir().join(format!("mailbox-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
+/// A fresh folder, removed when dropped.
+fn tempdir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("mailbox-cli-{name}-")).tempdir().unwrap()
 }
 
 fn messages(file: &str) -> PathBuf {
@@ -159,15 +139,15 @@ fn triage_eval_prints_the_matrix_and_the_summary_line() {
 #[test]
 fn triage_eval_refuses_bad_files_in_one_line() {
     let dir = tempdir("triage-eval");
-    let latin1 = dir.join("latin1.csv");
+    let latin1 = dir.path().join("latin1.csv");
     std::fs::write(&latin1, b"\xc1\xf4\xd1\xd4,\xb1\xe0\xba\xc5\n1,2\n").unwrap();
     let e = fails(&["triage", "eval", "--labelled", latin1.to_str().unwrap()]);
     assert!(e.contains("not UTF-8"), "{e}");
-    let wrong = dir.join("wrong.csv");
+    let wrong = dir.path().join("wrong.csv");
     std::fs::write(&wrong, "编号,内容\n1,路灯不亮\n").unwrap();
     let e = fails(&["triage", "eval", "--labelled", wrong.to_str().unwrap()]);
     assert!(e.contains("留言主题"), "{e}");
-    let none = dir.join("none.csv");
+    let none = dir.path().join("none.csv");
     std::fs::write(
         &none,
         "留言编号,留言用户,留言主题,留言时间,留言详情,一级分类\n1,u,路灯不亮,2020/1/1,路灯坏了,火星\n",

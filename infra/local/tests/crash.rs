@@ -31,7 +31,7 @@ struct Log {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killed_server_loses_no_answered_submission_and_retries_make_no_duplicates() {
     let dir = temp_dir("crash");
-    let mut server = Server::start_in(&dir);
+    let mut server = Server::start_in(dir.path());
     let log = Arc::new(Mutex::new(Log::default()));
     let answered = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
@@ -71,7 +71,7 @@ async fn killed_server_loses_no_answered_submission_and_retries_make_no_duplicat
     assert!(log.answered.len() >= 60, "the stream was running when the server died");
     assert!(log.attempted.len() < CLIENTS * PER_CLIENT, "the kill interrupted the stream");
 
-    let server = Server::start_in(&dir);
+    let server = Server::start_in(dir.path());
     let api = Api::new(&server);
     for (key, (number, code)) in &log.answered {
         let r = api.citizen(number, code).await;

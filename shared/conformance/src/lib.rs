@@ -8,7 +8,8 @@ pub mod moto;
 pub mod queue;
 pub mod store;
 
-/// One `#[tokio::test]` per case-store check. `$make` is an async expression giving a fresh store.
+/// One `#[tokio::test]` per case-store check. `$make` is an async expression giving a fresh store
+/// and a guard kept alive until the check ends (the SQLite suite's temporary folder, removed on drop).
 #[macro_export]
 macro_rules! case_store_suite {
     ($make:expr) => {
@@ -22,14 +23,15 @@ macro_rules! case_store_suite {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let store = $make.await;
+                let (store, _guard) = $make.await;
                 $crate::store::$name(&store).await;
             }
         )*
     };
 }
 
-/// One `#[tokio::test]` per queue check. `$make` is an async expression giving a fresh queue that
+/// One `#[tokio::test]` per queue check. `$make` is an async expression giving a guard (as for
+/// [`case_store_suite!`]) and a fresh queue that
 /// knows the queues [`queue::QUEUE_A`] and [`queue::QUEUE_B`] and moves a message to the dead-letter
 /// queue after [`queue::MAX_RECEIVES`] receives.
 #[macro_export]
@@ -43,7 +45,7 @@ macro_rules! queue_suite {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let queue = $make.await;
+                let (queue, _guard) = $make.await;
                 $crate::queue::$name(&queue).await;
             }
         )*

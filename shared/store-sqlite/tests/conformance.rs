@@ -3,11 +3,11 @@
 use mailbox_conformance::queue::{MAX_RECEIVES, QUEUE_A, QUEUE_B};
 use mailbox_store_sqlite::{QueueConfig, SqliteStore};
 
-async fn fresh() -> SqliteStore {
-    let dir = std::env::temp_dir().join(format!("mailbox-conformance-{}", hex::encode(rand::random::<[u8; 8]>())));
-    std::fs::create_dir_all(&dir).unwrap();
+/// A store on a fresh database, and its folder, removed when the check ends.
+async fn fresh() -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::Builder::new().prefix("mailbox-conformance-").tempdir().unwrap();
     let queues = QueueConfig { queues: vec![QUEUE_A.into(), QUEUE_B.into()], max_receives: MAX_RECEIVES };
-    SqliteStore::open(dir.join("mailbox.db"), queues).unwrap()
+    (SqliteStore::open(dir.path().join("mailbox.db"), queues).unwrap(), dir)
 }
 
 mailbox_conformance::case_store_suite!(fresh());

@@ -14,22 +14,21 @@ pub struct Server {
     pub child: Child,
     pub base: String,
     pub dir: PathBuf,
+    /// The data folder when the server made it ([`Server::start`]); removed after the server stops.
+    owned_dir: Option<tempfile::TempDir>,
 }
 
-pub fn temp_dir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mailbox-e2e-{label}-{}-{}", std::process::id(), rand_suffix()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn rand_suffix() -> u64 {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 % 1_000_000_007
+/// A fresh folder, removed when the returned guard is dropped.
+pub fn temp_dir(label: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("mailbox-e2e-{label}-")).tempdir().unwrap()
 }
 
 impl Server {
     pub fn start(label: &str) -> Server {
-        Server::start_in(&temp_dir(label))
+        let dir = temp_dir(label);
+        let mut server = Server::start_in(dir.path());
+        server.owned_dir = Some(dir);
+        server
     }
 
     /// Starts a server on `dir` (reusing its database if there is one) and waits until it listens.
@@ -52,7 +51,7 @@ impl Server {
             .to_owned();
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, base, dir: dir.to_path_buf() }
+        Server { child, base, dir: dir.to_path_buf(), owned_dir: None }
     }
 
     pub fn url(&self, path: &str) -> String {
