@@ -4,6 +4,8 @@ below, so that routes, queues and least-privilege policies stay consistent. Run 
     python3 scripts/gen-template.py > infra/template.yaml
 """
 JURISDICTIONS = ["city", "guangan-qu", "qianfeng", "huaying", "yuechi", "wusheng", "linshui"]
+# The table's global secondary indexes (infra/TABLE.md; shared/aws/src/dynamo.rs lists the same).
+INDEXES = ["G1", "G2", "G3", "G4", "G5", "G6"]
 QUEUES = ["triage"] + [f"handoff-{j}" for j in JURISDICTIONS]
 ASSIGN = ["accept", "reject", "dispatch", "decide_extension", "urge", "supervise", "reopen", "close", "feature"]
 REPLY = ["receive", "return", "contribute", "report", "reply", "record_meeting", "request_extension", "explain"]
@@ -75,13 +77,13 @@ Resources:
       AttributeDefinitions:
         - {AttributeName: PK, AttributeType: S}
         - {AttributeName: SK, AttributeType: S}""")
-for g in ["G1", "G2", "G3", "G4", "G5"]:
+for g in INDEXES:
     w(f"        - {{AttributeName: {g}PK, AttributeType: S}}\n        - {{AttributeName: {g}SK, AttributeType: S}}")
 w("""      KeySchema:
         - {AttributeName: PK, KeyType: HASH}
         - {AttributeName: SK, KeyType: RANGE}
       GlobalSecondaryIndexes:""")
-for g in ["G1", "G2", "G3", "G4", "G5"]:
+for g in INDEXES:
     w(f"""        - IndexName: {g}-index
           KeySchema:
             - {{AttributeName: {g}PK, KeyType: HASH}}

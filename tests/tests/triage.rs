@@ -54,3 +54,26 @@ async fn suggestions_once_without_stale_views_and_with_masked_originals() {
     let absurd = h.app.act(&dispatcher, &again.id, Some(u64::MAX), Command::Reject { reason: "重复".into() }).await;
     assert!(matches!(absurd, Err(AppError::Conflict { .. })), "a client's huge version is stale, not a crash");
 }
+
+/// The duplicate check reads the dispatcher's newest cases: a repeat of yesterday's message is
+/// found even when more than 200 older ones are still waiting (the inbox order, oldest first,
+/// would have left it out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_newest_cases_are_compared_however_many_older_ones_wait() {
+    let h = Harness::new("triage-many", at("2026-03-02T09:00:00+08:00"));
+    let topics = ["路灯不亮", "噪音扰民", "公交线路", "学校招生", "社保转移", "超市价格", "医院挂号", "占道经营"];
+    for i in 0..240 {
+        let mut older = request(&format!("{}问题{i}", topics[i % topics.len()]), "赵一");
+        older.body = format!("{}的问题已经持续很久了，编号{i}，请有关部门尽快处理。", topics[i % topics.len()]);
+        h.app.submit(&older, None).await.unwrap();
+        h.clock.advance(chrono::Duration::minutes(1));
+    }
+    let original = h.app.submit(&request("幸福小区电梯停运", "王小明"), None).await.unwrap();
+    h.clock.advance(chrono::Duration::days(1));
+    let again = h.app.submit(&request("再次反映幸福小区电梯停运", "李四"), None).await.unwrap();
+    let again = h.store.get_by_number(&CaseNumber::new(again.number)).await.unwrap().unwrap();
+    h.app.take_triage(&format!(r#"{{"case": "{}"}}"#, again.id)).await.unwrap();
+    let note = h.store.get(&again.id).await.unwrap().unwrap().triage.expect("recorded");
+    let numbers: Vec<&str> = note.duplicates.iter().map(|d| d.number.as_str()).collect();
+    assert_eq!(numbers, vec![original.number.as_str()], "{note:?}");
+}

@@ -396,7 +396,7 @@ impl App {
                 Err(e) => return Err(e),
             }
         }
-        let summary = case.triage.as_ref().map(|t| format!("；分拣建议：{}", t.summary())).unwrap_or_default();
+        let summary = case.triage.as_ref().map(|t| format!("；分拣建议：{}", t.summary(&self.org))).unwrap_or_default();
         let notification = Notification {
             key: format!("triage:{}", case.id),
             unit: case.dispatcher.clone(),
@@ -408,19 +408,15 @@ impl App {
         Ok(())
     }
 
-    /// Triage's suggestions for a case, compared for duplicates with the dispatcher's recent cases:
-    /// those waiting to be accepted or dispatched, and those being handled (each list bounded).
+    /// Triage's suggestions for a case, compared for duplicates with the dispatcher's most recent
+    /// cases in any status (a citizen who writes again usually does so within weeks; some 400 cases
+    /// are about two months of the city mailbox).
     async fn triage_note(&self, case: &Case) -> Result<mailbox_domain::triage::TriageNote, AppError> {
         use mailbox_triage::{dup::Fingerprint, Message, Recent};
-        const RECENT: usize = 200;
-        let mut others = Vec::new();
-        let waiting = vec![CaseStatus::Submitted, CaseStatus::Accepted];
-        let handled = vec![CaseStatus::Dispatched, CaseStatus::InProgress, CaseStatus::Reported, CaseStatus::Replied];
-        for statuses in [waiting, handled] {
-            let scope = Scope::Dispatcher(case.dispatcher.clone());
-            others.extend(self.store.list(&CaseQuery { scope, statuses, limit: RECENT }).await?);
-        }
+        const RECENT: usize = 400;
+        let mut others = self.store.recent(&case.dispatcher, RECENT + 1).await?;
         others.retain(|c| c.id != case.id);
+        others.truncate(RECENT);
         // The note shows the likely originals' titles to staff who may not see those cases:
         // their titles are kept only with personal data masked.
         let titles: Vec<String> =

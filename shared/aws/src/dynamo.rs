@@ -30,6 +30,8 @@ type Item = HashMap<String, AttributeValue>;
 const SHARDS: u32 = 8;
 /// Statuses in the order lists merge them.
 const NO_DUE: &str = "9999999999999";
+/// The global secondary indexes (infra/TABLE.md); the SAM template lists the same.
+const INDEXES: [&str; 6] = ["G1", "G2", "G3", "G4", "G5", "G6"];
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -105,6 +107,8 @@ fn case_item(case: &Case) -> Item {
         ("G2SK".into(), s(list_sk(case))),
         ("G3PK".into(), s(format!("ALL#{}", shard(case.id.as_str())))),
         ("G3SK".into(), s(list_sk(case))),
+        ("G6PK".into(), s(format!("RECENT#{}", case.dispatcher))),
+        ("G6SK".into(), s(format!("{}#{}", ms13(case.submitted_at), case.id))),
         ("mailbox".into(), s(case.mailbox.as_str())),
     ]);
     // Sparse: only cases the sweep must still look at are in the alarm index.
@@ -177,7 +181,7 @@ impl DynamoStore {
         let key = |name: &str, t: KeyType| build(KeySchemaElement::builder().attribute_name(name).key_type(t).build());
         let mut definitions = vec![attr("PK")?, attr("SK")?];
         let mut indexes = Vec::new();
-        for g in ["G1", "G2", "G3", "G4", "G5"] {
+        for g in INDEXES {
             definitions.push(attr(&format!("{g}PK"))?);
             definitions.push(attr(&format!("{g}SK"))?);
             indexes.push(build(
@@ -592,6 +596,13 @@ impl CaseStore for DynamoStore {
             return Ok(ids.iter().filter_map(|id| cases.remove(id)).collect());
         }
         rows.iter().map(|(_, i)| doc_of(i)).collect()
+    }
+
+    async fn recent(&self, dispatcher: &UnitId, limit: usize) -> StoreResult<Vec<Case>> {
+        // One Query, backwards: the newest submission first.
+        let values = vec![(":pk", s(format!("RECENT#{dispatcher}")))];
+        let items = self.query(Some(&index_name("G6")), "G6PK = :pk", values, false, Some(limit)).await?;
+        items.iter().take(limit).map(doc_of).collect()
     }
 
     async fn alarms_due(&self, at: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Case>> {

@@ -15,7 +15,8 @@ macro_rules! case_store_suite {
     ($make:expr) => {
         $crate::case_store_suite!(@tests $make;
             create_then_read, idempotent_create, stale_update_changes_nothing, concurrent_updates_one_wins,
-            duplicate_event_is_refused, list_by_scope_status_and_due, alarms_due_reads_only_cases_with_a_due_alarm,
+            duplicate_event_is_refused, list_by_scope_status_and_due, recent_lists_a_dispatchers_cases_newest_first,
+            alarms_due_reads_only_cases_with_a_due_alarm,
             scan_pages_through_every_case, notices_are_stored_by_year,
             public_replies_by_mailbox_and_month, counters_by_prefix, sequences_never_repeat, notifications_are_deduplicated);
     };

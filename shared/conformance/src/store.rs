@@ -197,6 +197,28 @@ pub async fn list_by_scope_status_and_due<S: CaseStore>(store: &S) {
     assert!(none.is_empty());
 }
 
+pub async fn recent_lists_a_dispatchers_cases_newest_first<S: CaseStore>(store: &S) {
+    // A dispatcher of its own, so cases of checks running beside this one do not count.
+    let unit = UnitId::new(format!("recent-{}", token()));
+    let mut ids = Vec::new();
+    for day in [0, 5, 2] {
+        let (mut case, event) = new_case("mayor", day);
+        case.dispatcher = unit.clone();
+        store.create(&case, &event, &counter_deltas(None, &case), None).await.unwrap();
+        ids.push(case.id);
+    }
+    let listed = |cases: Vec<Case>| cases.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let all = listed(store.recent(&unit, 10).await.unwrap());
+    assert_eq!(all, vec![ids[1].clone(), ids[2].clone(), ids[0].clone()], "newest submission first");
+    let two = listed(store.recent(&unit, 2).await.unwrap());
+    assert_eq!(two, vec![ids[1].clone(), ids[2].clone()], "the limit keeps the newest");
+    // Another dispatcher's cases are not listed.
+    let (other, event) = new_case("mayor", 9);
+    store.create(&other, &event, &counter_deltas(None, &other), None).await.unwrap();
+    assert_eq!(listed(store.recent(&unit, 10).await.unwrap()).len(), 3);
+    assert!(store.recent(&UnitId::new(format!("nobody-{}", token())), 10).await.unwrap().is_empty());
+}
+
 pub async fn alarms_due_reads_only_cases_with_a_due_alarm<S: CaseStore>(store: &S) {
     let due = in_progress(store, "commerce", "water", -30).await;
     let answered = replied(store, "commerce", -30, false).await;

@@ -2,7 +2,7 @@
 //! The analysis itself lives in the `mailbox-triage` crate; this is only its record on the case.
 
 use crate::ids::{CaseNumber, JurisdictionId, UnitId};
-use crate::Kind;
+use crate::{Kind, Organisation};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -57,8 +57,8 @@ pub struct TriageNote {
 }
 
 impl TriageNote {
-    /// One line for the audit trail and notifications.
-    pub fn summary(&self) -> String {
+    /// One line for the audit trail and notifications; `org` names the suggested jurisdiction.
+    pub fn summary(&self, org: &Organisation) -> String {
         let mut parts = Vec::new();
         if let Some(d) = &self.domain {
             parts.push(format!("分类 {}（{}%）", d.value, d.confidence));
@@ -67,7 +67,8 @@ impl TriageNote {
             parts.push(format!("类型可能为 {}", k.value.label()));
         }
         if let Some(j) = &self.jurisdiction {
-            parts.push(format!("地名 {}", j.words.join("、")));
+            let name = org.jurisdiction(&j.value).map_or(j.value.as_str(), |j| j.name.as_str());
+            parts.push(format!("辖区 {name}（{}）", j.words.join("、")));
         }
         if !self.duplicates.is_empty() {
             parts.push(format!("疑似重复 {} 件", self.duplicates.len()));

@@ -585,7 +585,7 @@ impl Case {
                 if self.triage.is_some() {
                     return Err(WorkflowError::Unchanged);
                 }
-                let summary = note.summary();
+                let summary = note.summary(ctx.org);
                 self.triage = Some(*note);
                 self.triage_version = Some(self.version + 1);
                 Ok(vec![EventKind::Triaged { summary }])

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use common::*;
 use mailbox_domain::deadline::DeadlineClass;
 use mailbox_domain::workflow::{Command, EventKind, WorkflowError};
-use mailbox_domain::{AccessError, Action, Actor, Case, CaseStatus, DispatchMode, Kind, UnitId};
+use mailbox_domain::{AccessError, Action, Actor, Case, CaseStatus, DispatchMode, JurisdictionId, Kind, UnitId};
 
 fn transfer(lead: &str) -> Command {
     Command::Dispatch {
@@ -512,7 +512,11 @@ fn triage_note(domain: &str) -> Command {
         domain: Some(Suggestion { value: domain.to_owned(), confidence: 80, words: vec!["电梯".into()] }),
         units: vec![UnitId::new("housing-construction")],
         kind: None,
-        jurisdiction: None,
+        jurisdiction: Some(Suggestion {
+            value: JurisdictionId::new("linshui"),
+            confidence: 90,
+            words: vec!["鼎屏镇".into()],
+        }),
         duplicates: vec![],
         invalid: None,
         personal_data: vec![],
@@ -527,7 +531,8 @@ fn triage_is_recorded_once_by_the_system_and_does_not_make_staff_views_stale() {
     let mut case = submit("mayor", Kind::Complaint, true, "2026-03-02T09:00:00+08:00");
     let seen_by_dispatcher = case.version;
     let events = apply(&mut case, "2026-03-02T09:00:01+08:00", &Actor::system(), triage_note("城乡建设"));
-    assert!(matches!(&events[..], [EventKind::Triaged { summary }] if summary.contains("城乡建设")), "{events:?}");
+    let [EventKind::Triaged { summary }] = &events[..] else { panic!("{events:?}") };
+    assert!(summary.contains("分类 城乡建设") && summary.contains("辖区 邻水县（鼎屏镇）"), "{summary}");
     assert_eq!(case.status, CaseStatus::Submitted, "a suggestion moves nothing");
     assert_eq!(case.triage.as_ref().unwrap().units, vec![UnitId::new("housing-construction")]);
     // A redelivered triage message changes nothing.

@@ -360,6 +360,18 @@ impl CaseStore for SqliteStore {
         .await
     }
 
+    async fn recent(&self, dispatcher: &UnitId, limit: usize) -> StoreResult<Vec<Case>> {
+        let dispatcher = dispatcher.as_str().to_owned();
+        self.read(move |c| {
+            query_cases(
+                c,
+                "SELECT doc FROM cases WHERE dispatcher = ?1 ORDER BY submitted_ms DESC, id DESC LIMIT ?2",
+                params![dispatcher, limit as i64],
+            )
+        })
+        .await
+    }
+
     async fn alarms_due(&self, at: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Case>> {
         self.read(move |c| query_cases(c, ALARMS_DUE_SQL, params![ms(at), limit as i64])).await
     }

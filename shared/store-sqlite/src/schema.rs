@@ -50,10 +50,54 @@ CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, doc TEXT NOT NULL, expires_m
 CREATE TABLE calendar_notices (year INTEGER PRIMARY KEY, json TEXT NOT NULL);
 ";
 
+/// A dispatcher's cases newest first (`CaseStore::recent`, triage's duplicate check).
+const V2: &str = "
+CREATE INDEX cases_recent ON cases (dispatcher, submitted_ms);
+";
+
 pub fn migrate(conn: &Connection) -> StoreResult<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_err)?;
-    if version < 1 {
-        conn.execute_batch(&format!("BEGIN IMMEDIATE; {V1} PRAGMA user_version = 1; COMMIT;")).map_err(map_err)?;
+    for (to, sql) in [(1, V1), (2, V2)] {
+        if version < to {
+            conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql} PRAGMA user_version = {to}; COMMIT;"))
+                .map_err(map_err)?;
+        }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user_version(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_version_1_database_gains_the_recent_index_and_keeps_its_cases() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(&format!("{V1} PRAGMA user_version = 1;")).unwrap();
+        conn.execute(
+            "INSERT INTO cases (id, number, dispatcher, mailbox, status, submitted_ms, version, doc)
+             VALUES ('c1', 'GA1', 'city-xfj', 'mayor', 'submitted', 1, 1, '{}')",
+            [],
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        assert_eq!(user_version(&conn), 2);
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT doc FROM cases WHERE dispatcher = 'city-xfj' ORDER BY submitted_ms DESC",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("cases_recent"), "{plan}");
+        let n: i64 = conn.query_row("SELECT count(*) FROM cases", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1);
+        // Opening again applies nothing twice.
+        migrate(&conn).unwrap();
+        assert_eq!(user_version(&conn), 2);
+    }
 }
