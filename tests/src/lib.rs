@@ -25,7 +25,8 @@ pub struct Harness {
     pub app: Arc<App>,
     pub store: SqliteStore,
     pub clock: Arc<ManualClock>,
-    // Last, so it is dropped after the store that has files open in it.
+    // Removed when the harness is dropped (the store's writer thread may close its connection a
+    // moment later; on Linux the unlinked files stay usable until then).
     _dir: tempfile::TempDir,
 }
 

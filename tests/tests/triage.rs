@@ -30,6 +30,8 @@ async fn suggestions_once_without_stale_views_and_with_masked_originals() {
     let first = h.store.get_by_number(&CaseNumber::new(first.number)).await.unwrap().unwrap();
     h.app.take_triage(&format!(r#"{{"case": "{}"}}"#, first.id)).await.unwrap();
 
+    // Later (in the same millisecond, which of the two came first would be up to their ids).
+    h.clock.advance(chrono::Duration::minutes(5));
     let again = h.app.submit(&request("再次反映幸福小区电梯停运", "李四"), None).await.unwrap();
     let again = h.store.get_by_number(&CaseNumber::new(again.number)).await.unwrap().unwrap();
     let seen = again.version; // the dispatcher opens it before triage runs
@@ -55,9 +57,10 @@ async fn suggestions_once_without_stale_views_and_with_masked_originals() {
     assert!(matches!(absurd, Err(AppError::Conflict { .. })), "a client's huge version is stale, not a crash");
 }
 
-/// The duplicate check reads the dispatcher's newest cases: a repeat of yesterday's message is
-/// found even when more than 200 older ones are still waiting (the inbox order, oldest first,
-/// would have left it out).
+/// The duplicate check reads the dispatcher's cases just before the new one: a repeat of
+/// yesterday's message is found even when more than 200 older ones are still waiting (reading them
+/// in inbox order, oldest first, left it out), and a triage that runs late does not list a later
+/// message as the original.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_newest_cases_are_compared_however_many_older_ones_wait() {
     let h = Harness::new("triage-many", at("2026-03-02T09:00:00+08:00"));
@@ -72,6 +75,9 @@ async fn the_newest_cases_are_compared_however_many_older_ones_wait() {
     h.clock.advance(chrono::Duration::days(1));
     let again = h.app.submit(&request("再次反映幸福小区电梯停运", "李四"), None).await.unwrap();
     let again = h.store.get_by_number(&CaseNumber::new(again.number)).await.unwrap().unwrap();
+    // A third copy arrives before triage gets to the second.
+    h.clock.advance(chrono::Duration::hours(1));
+    h.app.submit(&request("第三次反映幸福小区电梯停运", "李四"), None).await.unwrap();
     h.app.take_triage(&format!(r#"{{"case": "{}"}}"#, again.id)).await.unwrap();
     let note = h.store.get(&again.id).await.unwrap().unwrap().triage.expect("recorded");
     let numbers: Vec<&str> = note.duplicates.iter().map(|d| d.number.as_str()).collect();

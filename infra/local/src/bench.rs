@@ -134,8 +134,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if levels.is_empty() || levels.iter().any(|&c| c == 0 || c > 1024) {
         anyhow::bail!("--concurrency levels must be between 1 and 1024");
     }
-    let dir = std::env::temp_dir().join(format!("mailbox-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    // Removed when this returns, whether the benchmark finished or failed.
+    let tmp = tempfile::Builder::new().prefix("mailbox-bench-").tempdir()?;
+    let dir = tmp.path().to_path_buf();
     println!(
         "machine: {} cores; {} s per measurement; data in {}",
         std::thread::available_parallelism()?,
@@ -170,6 +171,5 @@ pub fn run(args: BenchArgs) -> Result<()> {
         println!("\nbest POST throughput / raw insert ceiling = {:.2}", best_post / raw);
         anyhow::Ok(())
     })?;
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

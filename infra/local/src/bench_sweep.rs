@@ -60,9 +60,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 pub fn run(args: SweepArgs) -> Result<()> {
     anyhow::ensure!(args.due <= args.open && args.due > 0, "--due must be between 1 and --open");
-    let dir = std::env::temp_dir().join(format!("mailbox-bench-sweep-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let db = dir.join("mailbox.db");
+    // Removed when this returns, whether the benchmark finished or failed.
+    let dir = tempfile::Builder::new().prefix("mailbox-bench-sweep-").tempdir()?;
+    let db = dir.path().join("mailbox.db");
     let org = Arc::new(Organisation::guangan());
     let store = SqliteStore::open(&db, QueueConfig { queues: crate::serve::queue_names(&org), max_receives: 5 })?;
 
@@ -167,6 +167,5 @@ pub fn run(args: SweepArgs) -> Result<()> {
         );
         anyhow::Ok(())
     })?;
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

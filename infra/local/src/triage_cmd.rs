@@ -50,8 +50,9 @@ pub struct BenchTriageArgs {
     /// Messages to triage (a CSV with 留言主题 and 留言详情).
     #[arg(long, default_value = "../shared/data/messages/messages_with_replies.csv")]
     file: PathBuf,
-    /// Each message is compared with this many messages before it, for duplicates.
-    #[arg(long, default_value_t = 200)]
+    /// Each message is compared with this many messages before it, for duplicates (as many as the
+    /// triage worker compares a new case with).
+    #[arg(long, default_value_t = 400)]
     window: usize,
     /// Passes over the file; the median pass is reported.
     #[arg(long, default_value_t = 5)]

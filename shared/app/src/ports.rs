@@ -110,9 +110,15 @@ pub trait CaseStore: Send + Sync + 'static {
     async fn events(&self, id: &CaseId) -> StoreResult<Vec<AuditEvent>>;
     /// Cases in scope, earliest due first (cases without a deadline after, oldest first).
     async fn list(&self, query: &CaseQuery) -> StoreResult<Vec<Case>>;
-    /// A dispatcher's cases in any status, most recently submitted first: what triage compares a
-    /// new message with to find duplicates.
-    async fn recent(&self, dispatcher: &UnitId, limit: usize) -> StoreResult<Vec<Case>>;
+    /// A dispatcher's cases in any status that came before `before` — submitted earlier, or in the
+    /// same millisecond with a smaller id — most recent first: what triage compares a new message
+    /// with to find duplicates (its predecessors, however late triage runs).
+    async fn recent(
+        &self,
+        dispatcher: &UnitId,
+        before: (DateTime<Utc>, &CaseId),
+        limit: usize,
+    ) -> StoreResult<Vec<Case>>;
     /// Cases whose `next_alarm` is at or before `at` (the deadline sweep's work), earliest first,
     /// through an index that holds only cases with an alarm set: no other case is read.
     async fn alarms_due(&self, at: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Case>>;

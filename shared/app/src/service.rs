@@ -414,9 +414,7 @@ impl App {
     async fn triage_note(&self, case: &Case) -> Result<mailbox_domain::triage::TriageNote, AppError> {
         use mailbox_triage::{dup::Fingerprint, Message, Recent};
         const RECENT: usize = 400;
-        let mut others = self.store.recent(&case.dispatcher, RECENT + 1).await?;
-        others.retain(|c| c.id != case.id);
-        others.truncate(RECENT);
+        let others = self.store.recent(&case.dispatcher, (case.submitted_at, &case.id), RECENT).await?;
         // The note shows the likely originals' titles to staff who may not see those cases:
         // their titles are kept only with personal data masked.
         let titles: Vec<String> =

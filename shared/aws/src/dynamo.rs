@@ -598,10 +598,20 @@ impl CaseStore for DynamoStore {
         rows.iter().map(|(_, i)| doc_of(i)).collect()
     }
 
-    async fn recent(&self, dispatcher: &UnitId, limit: usize) -> StoreResult<Vec<Case>> {
-        // One Query, backwards: the newest submission first.
-        let values = vec![(":pk", s(format!("RECENT#{dispatcher}")))];
-        let items = self.query(Some(&index_name("G6")), "G6PK = :pk", values, false, Some(limit)).await?;
+    async fn recent(
+        &self,
+        dispatcher: &UnitId,
+        before: (DateTime<Utc>, &CaseId),
+        limit: usize,
+    ) -> StoreResult<Vec<Case>> {
+        // One Query backwards, newest first (a page per MB of items); the sort key `<ms>#<id>`
+        // orders as SQLite's `(submitted_ms, id)`.
+        let values = vec![
+            (":pk", s(format!("RECENT#{dispatcher}"))),
+            (":before", s(format!("{}#{}", ms13(before.0), before.1))),
+        ];
+        let condition = "G6PK = :pk AND G6SK < :before";
+        let items = self.query(Some(&index_name("G6")), condition, values, false, Some(limit)).await?;
         items.iter().take(limit).map(doc_of).collect()
     }
 

@@ -24,8 +24,9 @@ macro_rules! case_store_suite {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let (store, _guard) = $make.await;
-                $crate::store::$name(&store).await;
+                // The pair drops in field order: the store, then its guard.
+                let fixture = $make.await;
+                $crate::store::$name(&fixture.0).await;
             }
         )*
     };
@@ -46,8 +47,8 @@ macro_rules! queue_suite {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let (queue, _guard) = $make.await;
-                $crate::queue::$name(&queue).await;
+                let fixture = $make.await;
+                $crate::queue::$name(&fixture.0).await;
             }
         )*
     };

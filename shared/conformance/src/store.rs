@@ -200,23 +200,34 @@ pub async fn list_by_scope_status_and_due<S: CaseStore>(store: &S) {
 pub async fn recent_lists_a_dispatchers_cases_newest_first<S: CaseStore>(store: &S) {
     // A dispatcher of its own, so cases of checks running beside this one do not count.
     let unit = UnitId::new(format!("recent-{}", token()));
-    let mut ids = Vec::new();
-    for day in [0, 5, 2] {
+    let mut cases = Vec::new();
+    for day in [0, 5, 2, 2] {
         let (mut case, event) = new_case("mayor", day);
         case.dispatcher = unit.clone();
         store.create(&case, &event, &counter_deltas(None, &case), None).await.unwrap();
-        ids.push(case.id);
+        cases.push(case);
     }
-    let listed = |cases: Vec<Case>| cases.into_iter().map(|c| c.id).collect::<Vec<_>>();
-    let all = listed(store.recent(&unit, 10).await.unwrap());
-    assert_eq!(all, vec![ids[1].clone(), ids[2].clone(), ids[0].clone()], "newest submission first");
-    let two = listed(store.recent(&unit, 2).await.unwrap());
-    assert_eq!(two, vec![ids[1].clone(), ids[2].clone()], "the limit keeps the newest");
+    // Two cases of day 2 share their millisecond: the larger id first, on every adapter.
+    let (day5, mut day2) = (cases[1].id.clone(), vec![cases[2].id.clone(), cases[3].id.clone()]);
+    day2.sort_by(|a, b| b.as_str().cmp(a.as_str()));
+    let listed = |found: Vec<Case>| found.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let end = CaseId::new("c-~");
+    let later = (at(30), &end);
+    let all = listed(store.recent(&unit, later, 10).await.unwrap());
+    assert_eq!(all, vec![day5.clone(), day2[0].clone(), day2[1].clone(), cases[0].id.clone()], "newest first");
+    let two = listed(store.recent(&unit, later, 2).await.unwrap());
+    assert_eq!(two, vec![day5.clone(), day2[0].clone()], "the limit keeps the newest");
+    // A case's predecessors only: not itself, nothing after it.
+    let before_day5 = listed(store.recent(&unit, (cases[1].submitted_at, &cases[1].id), 10).await.unwrap());
+    assert_eq!(before_day5, vec![day2[0].clone(), day2[1].clone(), cases[0].id.clone()]);
+    let tied = cases.iter().find(|c| c.id == day2[0]).unwrap();
+    let before_tied = listed(store.recent(&unit, (tied.submitted_at, &tied.id), 10).await.unwrap());
+    assert_eq!(before_tied, vec![day2[1].clone(), cases[0].id.clone()], "same millisecond: the smaller id came first");
     // Another dispatcher's cases are not listed.
     let (other, event) = new_case("mayor", 9);
     store.create(&other, &event, &counter_deltas(None, &other), None).await.unwrap();
-    assert_eq!(listed(store.recent(&unit, 10).await.unwrap()).len(), 3);
-    assert!(store.recent(&UnitId::new(format!("nobody-{}", token())), 10).await.unwrap().is_empty());
+    assert_eq!(listed(store.recent(&unit, later, 10).await.unwrap()).len(), 4);
+    assert!(store.recent(&UnitId::new(format!("nobody-{}", token())), later, 10).await.unwrap().is_empty());
 }
 
 pub async fn alarms_due_reads_only_cases_with_a_due_alarm<S: CaseStore>(store: &S) {

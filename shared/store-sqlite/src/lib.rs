@@ -360,16 +360,14 @@ impl CaseStore for SqliteStore {
         .await
     }
 
-    async fn recent(&self, dispatcher: &UnitId, limit: usize) -> StoreResult<Vec<Case>> {
-        let dispatcher = dispatcher.as_str().to_owned();
-        self.read(move |c| {
-            query_cases(
-                c,
-                "SELECT doc FROM cases WHERE dispatcher = ?1 ORDER BY submitted_ms DESC, id DESC LIMIT ?2",
-                params![dispatcher, limit as i64],
-            )
-        })
-        .await
+    async fn recent(
+        &self,
+        dispatcher: &UnitId,
+        before: (DateTime<Utc>, &CaseId),
+        limit: usize,
+    ) -> StoreResult<Vec<Case>> {
+        let (dispatcher, at, id) = (dispatcher.as_str().to_owned(), ms(before.0), before.1.as_str().to_owned());
+        self.read(move |c| query_cases(c, schema::RECENT_SQL, params![dispatcher, at, id, limit as i64])).await
     }
 
     async fn alarms_due(&self, at: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Case>> {

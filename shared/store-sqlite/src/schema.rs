@@ -52,15 +52,29 @@ CREATE TABLE calendar_notices (year INTEGER PRIMARY KEY, json TEXT NOT NULL);
 
 /// A dispatcher's cases newest first (`CaseStore::recent`, triage's duplicate check).
 const V2: &str = "
-CREATE INDEX cases_recent ON cases (dispatcher, submitted_ms);
+CREATE INDEX cases_recent ON cases (dispatcher, submitted_ms, id);
 ";
 
+/// `CaseStore::recent`: walks `cases_recent` backwards, no sort.
+pub const RECENT_SQL: &str = "SELECT doc FROM cases WHERE dispatcher = ?1 AND (submitted_ms, id) < (?2, ?3)
+     ORDER BY submitted_ms DESC, id DESC LIMIT ?4";
+
+/// Brings the database to the newest schema. Each step runs in its own write transaction and
+/// re-reads the version inside it, so two processes opening an old database at once (`mailbox
+/// serve` and `mailbox stats reconcile`, say) apply each step once.
 pub fn migrate(conn: &Connection) -> StoreResult<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_err)?;
     for (to, sql) in [(1, V1), (2, V2)] {
-        if version < to {
-            conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql} PRAGMA user_version = {to}; COMMIT;"))
-                .map_err(map_err)?;
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err)?;
+        let step = (|| {
+            let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if version < to {
+                conn.execute_batch(&format!("{sql} PRAGMA user_version = {to};"))?;
+            }
+            conn.execute_batch("COMMIT")
+        })();
+        if let Err(e) = step {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(map_err(e));
         }
     }
     Ok(())
@@ -86,14 +100,11 @@ mod tests {
         .unwrap();
         migrate(&conn).unwrap();
         assert_eq!(user_version(&conn), 2);
-        let plan: String = conn
-            .query_row(
-                "EXPLAIN QUERY PLAN SELECT doc FROM cases WHERE dispatcher = 'city-xfj' ORDER BY submitted_ms DESC",
-                [],
-                |r| r.get(3),
-            )
-            .unwrap();
-        assert!(plan.contains("cases_recent"), "{plan}");
+        let mut plan = conn.prepare(&format!("EXPLAIN QUERY PLAN {RECENT_SQL}")).unwrap();
+        let steps: Vec<String> =
+            plan.query_map(("city-xfj", 2, "c9", 10), |r| r.get(3)).unwrap().collect::<Result<_, _>>().unwrap();
+        assert!(steps.iter().any(|s| s.contains("USING INDEX cases_recent")), "{steps:?}");
+        assert!(!steps.iter().any(|s| s.contains("TEMP B-TREE")), "read in index order, not sorted: {steps:?}");
         let n: i64 = conn.query_row("SELECT count(*) FROM cases", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 1);
         // Opening again applies nothing twice.
