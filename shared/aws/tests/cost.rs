@@ -169,7 +169,8 @@ async fn a_complete_case_life_costs_few_requests() {
         "one transaction per change (create, triage record, 5 staff/citizen changes) + the triage notification"
     );
     // Documented in the README: submit 3 (sequence, counter months, transaction); triage 6 (the
-    // case, one Query of the dispatcher's newest cases, the record's 3, the notification); each
+    // case, one page of the Query of the dispatcher's cases before it — the only case here; two or
+    // three pages with hundreds of cases —, the record's 3, the notification); each
     // staff action 3 (read, read for membership, transaction); rating 5 (number lookup, the action,
     // the trail).
     assert!(total(&all) <= 26, "a case life costs {} requests: {all:?}", total(&all));

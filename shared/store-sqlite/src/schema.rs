@@ -63,7 +63,10 @@ pub const RECENT_SQL: &str = "SELECT doc FROM cases WHERE dispatcher = ?1 AND (s
 /// re-reads the version inside it, so two processes opening an old database at once (`mailbox
 /// serve` and `mailbox stats reconcile`, say) apply each step once.
 pub fn migrate(conn: &Connection) -> StoreResult<()> {
-    for (to, sql) in [(1, V1), (2, V2)] {
+    const STEPS: [(i64, &str); 2] = [(1, V1), (2, V2)];
+    // A current database (every open but the first) needs no write lock.
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_err)?;
+    for (to, sql) in STEPS.into_iter().filter(|(to, _)| version < *to) {
         conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err)?;
         let step = (|| {
             let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
