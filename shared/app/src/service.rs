@@ -408,9 +408,9 @@ impl App {
         Ok(())
     }
 
-    /// Triage's suggestions for a case, compared for duplicates with the dispatcher's most recent
-    /// cases in any status (a citizen who writes again usually does so within weeks; some 400 cases
-    /// are about two months of the city mailbox).
+    /// Triage's suggestions for a case, compared for duplicates with the 400 cases of its dispatcher
+    /// that came just before it, in any status (a citizen who writes again usually does so within
+    /// weeks; 400 cases are about two months of the city mailbox).
     async fn triage_note(&self, case: &Case) -> Result<mailbox_domain::triage::TriageNote, AppError> {
         use mailbox_triage::{dup::Fingerprint, Message, Recent};
         const RECENT: usize = 400;
