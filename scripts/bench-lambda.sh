@@ -11,7 +11,7 @@ cargo lambda build --release >&2
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-.venv/bin/moto_server -H 127.0.0.1 -p "$port" > "$dir/moto.log" 2>&1 &
+.venv/bin/python scripts/moto-atomic.py -H 127.0.0.1 -p "$port" > "$dir/moto.log" 2>&1 &
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 cargo run -q --release -p mailbox-lambda --bin mailbox-aws-setup -- --endpoint "http://127.0.0.1:$port" --table bench --queue-prefix bench- >&2
 printf '%-10s %12s %12s %18s\n' function binary_MB zipped_MB "cold_start_ms(med)"

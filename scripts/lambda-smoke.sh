@@ -10,7 +10,7 @@ wait_port() { for _ in $(seq 1 600); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev
 dir=$(mktemp -d)
 moto_port=$(free_port)
 invoke_port=$(free_port)
-.venv/bin/moto_server -H 127.0.0.1 -p "$moto_port" > "$dir/moto.log" 2>&1 &
+.venv/bin/python scripts/moto-atomic.py -H 127.0.0.1 -p "$moto_port" > "$dir/moto.log" 2>&1 &
 moto=$!
 watch=""
 cleanup() {

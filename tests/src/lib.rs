@@ -34,14 +34,17 @@ impl Harness {
     pub fn new(label: &str, now: DateTime<Utc>) -> Harness {
         let dir = tempfile::Builder::new().prefix(&format!("mailbox-harness-{label}-")).tempdir().unwrap();
         let org = Arc::new(Organisation::guangan());
-        let queues = std::iter::once(mailbox_app::service::TRIAGE_QUEUE.to_owned())
-            .chain(org.jurisdictions.iter().map(|j| mailbox_app::service::handoff_queue(j.id.as_str())))
-            .collect();
+        let queues = mailbox_app::service::queue_names(&org);
         let store = SqliteStore::open(dir.path().join("mailbox.db"), QueueConfig { queues, max_receives: 5 }).unwrap();
         let clock = Arc::new(ManualClock::new(now));
         let shared = Arc::new(store.clone());
-        let adapters =
-            Adapters { store: shared.clone(), queue: shared.clone(), notifier: shared, clock: clock.clone() };
+        let adapters = Adapters {
+            store: shared.clone(),
+            queue: shared.clone(),
+            notifier: shared.clone(),
+            clock: clock.clone(),
+            limits: shared,
+        };
         Harness { app: Arc::new(App::new(org, Calendar::builtin().clone(), adapters)), store, clock, _dir: dir }
     }
 }

@@ -2,6 +2,7 @@
 //! scenario; a calendar import recomputes open deadlines and records it.
 
 use chrono::Duration;
+use mailbox_app::calendar::{JobOutcome, JOBS_QUEUE};
 use mailbox_app::input::SubmitRequest;
 use mailbox_app::ports::CaseStore;
 use mailbox_domain::deadline::DeadlineClass;
@@ -122,6 +123,8 @@ async fn reconcile_finds_no_difference_after_a_long_random_scenario() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calendar_import_recomputes_open_deadlines_and_records_it() {
     let h = Harness::new("calendar", at("2026-12-28T02:00:00Z"));
+    // No refresh interval: the recomputation job runs at once instead of a minute after the import.
+    h.app.set_calendar_refresh(std::time::Duration::ZERO);
     let s = h.app.submit(&request(1, "consultation"), None).await.unwrap();
     let id = h.store.get_by_number(&CaseNumber::new(s.number)).await.unwrap().unwrap().id;
     let d = staff(Role::Dispatcher, "city-xfj");
@@ -141,17 +144,40 @@ async fn calendar_import_recomputes_open_deadlines_and_records_it() {
     let notice = r#"{"year": 2027, "papers": ["test notice"], "days": [
         {"name": "元旦", "date": "2027-01-01", "isOffDay": true}]}"#;
     let result = h.app.import_calendar(notice).await.unwrap();
-    assert_eq!(result.recomputed, 1);
+    assert!(result.recompute_queued);
+    assert!(h.store.get(&id).await.unwrap().unwrap().deadline.unwrap().provisional, "recomputed in the background");
+    assert_eq!(run_jobs(&h).await, vec![JobOutcome::Finished { recomputed: 1, recorded: true }]);
     let case = h.store.get(&id).await.unwrap().unwrap();
     let after = case.deadline.unwrap();
     assert!(!after.provisional, "provisional deadlines become final");
     assert!(after.due_on > before.due_on);
     let events = h.store.events(&id).await.unwrap();
     assert!(events.iter().any(|e| matches!(e.kind, EventKind::DeadlineRecomputed { provisional: false, .. })));
-    assert_eq!(h.app.import_calendar(notice).await.unwrap().recomputed, 0, "the same file again changes nothing");
+    assert!(h.app.import_calendar(notice).await.unwrap().recompute_queued);
+    assert_eq!(
+        run_jobs(&h).await,
+        vec![JobOutcome::Finished { recomputed: 0, recorded: true }],
+        "the same file again changes nothing"
+    );
     assert!(h.app.import_calendar("{\"year\": 2027}").await.is_err());
     // The notice is stored and loaded at the next start.
     assert_eq!(h.store.notices().await.unwrap().len(), 1);
     assert_eq!(h.app.load_stored_notices().await.unwrap(), 1);
     assert!(h.app.calendar().has_notice(2027));
+}
+
+/// Runs the waiting background jobs as the embedded worker does, until the queue is empty.
+async fn run_jobs(h: &Harness) -> Vec<JobOutcome> {
+    use mailbox_app::ports::HandoffQueue;
+    let mut outcomes = Vec::new();
+    loop {
+        let batch = h.store.receive(JOBS_QUEUE, 10, std::time::Duration::from_secs(30)).await.unwrap();
+        if batch.is_empty() {
+            return outcomes;
+        }
+        for m in batch {
+            outcomes.push(h.app.take_job(&m.body).await.unwrap());
+            h.store.delete(JOBS_QUEUE, &m.receipt).await.unwrap();
+        }
+    }
 }

@@ -64,7 +64,8 @@ pub fn run(args: SweepArgs) -> Result<()> {
     let dir = tempfile::Builder::new().prefix("mailbox-bench-sweep-").tempdir()?;
     let db = dir.path().join("mailbox.db");
     let org = Arc::new(Organisation::guangan());
-    let store = SqliteStore::open(&db, QueueConfig { queues: crate::serve::queue_names(&org), max_receives: 5 })?;
+    let store =
+        SqliteStore::open(&db, QueueConfig { queues: mailbox_app::service::queue_names(&org), max_receives: 5 })?;
 
     // Load the cases in one bulk transaction beside the store (the store's own writes are one
     // transaction per change, far too slow to fill a million rows).
@@ -140,7 +141,13 @@ pub fn run(args: SweepArgs) -> Result<()> {
     runtime.block_on(async {
         let shared = Arc::new(store);
         let clock = Arc::new(ManualClock::new(now));
-        let adapters = Adapters { store: shared.clone(), queue: shared.clone(), notifier: shared.clone(), clock };
+        let adapters = Adapters {
+            store: shared.clone(),
+            queue: shared.clone(),
+            notifier: shared.clone(),
+            clock,
+            limits: shared.clone(),
+        };
         let app = App::new(org, Calendar::builtin().clone(), adapters);
         let mut select = Vec::new();
         let mut by_key = Vec::new();

@@ -3,13 +3,15 @@
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use mailbox_app::accounts::{hash_password, Account, AccountStore, LocalAuth};
+use mailbox_app::accounts::{seed_demo_accounts, AccountStore, LocalAuth, DEMO_ACCOUNTS, DEMO_PASSWORD};
+use mailbox_app::calendar::JOBS_QUEUE;
 use mailbox_app::http::{router, AppState, SessionAuthenticator};
+use mailbox_app::ports::{AttemptStore, Clock};
 use mailbox_app::ports::{HandoffQueue, SystemClock};
-use mailbox_app::service::{handoff_queue, TRIAGE_QUEUE};
+use mailbox_app::service::{queue_names, TRIAGE_QUEUE};
 use mailbox_app::Adapters;
 use mailbox_app::App;
-use mailbox_domain::{Calendar, Organisation, Role, UnitId};
+use mailbox_domain::{Calendar, Organisation};
 use mailbox_store_sqlite::{QueueConfig, SqliteStore};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,50 +31,6 @@ pub struct ServeArgs {
     sweep_interval: u64,
 }
 
-/// Password of every demo account; printed at start so that a new user can sign in.
-pub const DEMO_PASSWORD: &str = "mailbox-demo";
-
-/// Demo staff: one or more per role, across the city, a district and bureaus.
-const DEMO_ACCOUNTS: &[(&str, &str, Role, Option<&str>)] = &[
-    ("admin", "系统管理员", Role::Admin, None),
-    ("zfb", "市政府办督查员", Role::Supervisor, Some("city-gov-office")),
-    ("xfj", "市信访局受理员", Role::Dispatcher, Some("city-xfj")),
-    ("ls-xfj", "邻水县信访局受理员", Role::Dispatcher, Some("linshui-xfj")),
-    ("jtj-xx", "交通运输局信箱管理员", Role::Dispatcher, Some("transport")),
-    ("jtj", "交通运输局承办员", Role::Handler, Some("transport")),
-    ("zjj", "住房城乡建设局承办员", Role::Handler, Some("housing-construction")),
-    ("slj", "水利局承办员", Role::Handler, Some("water")),
-    ("gaj", "公安局承办员", Role::Handler, Some("public-security")),
-    ("ls-gov", "邻水县政府承办员", Role::Handler, Some("linshui-gov")),
-];
-
-/// The triage queue and one hand-off queue per jurisdiction.
-pub fn queue_names(org: &Organisation) -> Vec<String> {
-    std::iter::once(TRIAGE_QUEUE.to_owned())
-        .chain(org.jurisdictions.iter().map(|j| handoff_queue(j.id.as_str())))
-        .collect()
-}
-
-async fn seed_accounts(store: &SqliteStore) -> Result<bool> {
-    if !store.accounts().await?.is_empty() {
-        return Ok(false);
-    }
-    let hash = hash_password(DEMO_PASSWORD);
-    for (username, name, role, unit) in DEMO_ACCOUNTS {
-        let account = Account {
-            username: (*username).into(),
-            display_name: (*name).into(),
-            password_hash: hash.clone(),
-            role: *role,
-            unit: unit.map(UnitId::new),
-            failed_logins: 0,
-            locked_until: None,
-        };
-        store.put_account(&account).await?;
-    }
-    Ok(true)
-}
-
 /// The app on the database in `data_dir` (created if needed), with the stored holiday notices loaded.
 pub async fn open_app(data_dir: &std::path::Path) -> Result<(Arc<App>, Arc<SqliteStore>)> {
     std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
@@ -86,6 +44,7 @@ pub async fn open_app(data_dir: &std::path::Path) -> Result<(Arc<App>, Arc<Sqlit
         queue: shared.clone(),
         notifier: shared.clone(),
         clock: Arc::new(SystemClock),
+        limits: shared.clone(),
     };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
     app.load_stored_notices().await?;
@@ -96,9 +55,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let (app, shared) = open_app(&args.data_dir).await?;
     let org = app.org.clone();
     let db = shared.path().to_path_buf();
-    let seeded = seed_accounts(&shared).await?;
+    let seeded = seed_demo_accounts(shared.as_ref()).await?;
     let clock = app.clock.clone();
-    let local = Arc::new(LocalAuth { accounts: shared.clone() });
+    let local = Arc::new(LocalAuth { accounts: shared.clone(), limits: shared.clone() });
     let state = AppState {
         app: app.clone(),
         auth: Arc::new(SessionAuthenticator { local: local.clone(), clock }),
@@ -110,6 +69,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         tokio::spawn(queue_worker(app.clone(), shared.clone(), queue));
     }
     tokio::spawn(scheduler(app.clone(), Duration::from_secs(args.sweep_interval.max(1))));
+    tokio::spawn(housekeeping(shared.clone(), app.clock.clone()));
 
     let listener =
         tokio::net::TcpListener::bind(&args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
@@ -152,10 +112,10 @@ async fn queue_worker(app: Arc<App>, queue: Arc<SqliteStore>, name: String) {
             continue;
         }
         for message in batch {
-            let result = if name == TRIAGE_QUEUE {
-                app.take_triage(&message.body).await.map(|()| "triaged".to_owned())
-            } else {
-                app.take_handoff(&message.body).await.map(|o| format!("{o:?}"))
+            let result = match name.as_str() {
+                TRIAGE_QUEUE => app.take_triage(&message.body).await.map(|()| "triaged".to_owned()),
+                JOBS_QUEUE => app.take_job(&message.body).await.map(|o| format!("{o:?}")),
+                _ => app.take_handoff(&message.body).await.map(|o| format!("{o:?}")),
             };
             match result {
                 Ok(outcome) => {
@@ -195,6 +155,22 @@ async fn scheduler(app: Arc<App>, every: Duration) {
                 }
                 Err(e) => tracing::error!(error = %e, "daily digest failed"),
             }
+        }
+    }
+}
+
+/// Removes expired sessions and attempt counts once an hour (on AWS, DynamoDB's TTL does this).
+async fn housekeeping(store: Arc<SqliteStore>, clock: Arc<dyn Clock>) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        ticks.tick().await;
+        let now = clock.now();
+        match (store.purge_sessions(now).await, store.purge_expired(now).await) {
+            (Ok(sessions), Ok(keys)) if sessions + keys > 0 => {
+                tracing::info!(sessions, keys, "expired sessions and attempt counts removed")
+            }
+            (Ok(_), Ok(_)) => {}
+            (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "housekeeping failed"),
         }
     }
 }

@@ -1,9 +1,12 @@
-//! Local staff accounts of the embedded deployment: argon2 password hashes, sessions, lockout.
-//! The AWS deployment takes staff identity from the API Gateway JWT authorizer instead; both end in
-//! the same [`Actor`], so handlers never read credentials.
+//! Staff accounts of both deployments: argon2 password hashes, sessions, lockout. The console signs
+//! in with them everywhere (SQLite in the embedded host, DynamoDB on AWS); API clients on AWS come
+//! through API Gateway's JWT authorizer and are matched to an account by their token's subject, so
+//! role and unit always come from the account, never from the token. All end in the same
+//! [`Actor`], so handlers never read credentials.
 
 use crate::error::AppError;
-use crate::ports::StoreResult;
+use crate::limiter::{self, SIGN_IN};
+use crate::ports::{AttemptStore, StoreResult};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use async_trait::async_trait;
@@ -15,8 +18,6 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use utoipa::ToSchema;
 
-pub const MAX_FAILED_LOGINS: u32 = 5;
-pub const LOCKOUT_MINUTES: i64 = 15;
 pub const SESSION_HOURS: i64 = 12;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,8 +27,10 @@ pub struct Account {
     pub password_hash: String,
     pub role: Role,
     pub unit: Option<UnitId>,
-    pub failed_logins: u32,
-    pub locked_until: Option<DateTime<Utc>>,
+    /// The subject (`sub` claim) of this person's tokens at the city's identity provider: an API
+    /// client whose token API Gateway accepted acts as this account. None: console only.
+    #[serde(default)]
+    pub oidc_subject: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,12 +45,19 @@ pub struct Session {
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
     async fn account(&self, username: &str) -> StoreResult<Option<Account>>;
+    /// The account linked to an identity provider's subject.
+    async fn account_by_subject(&self, subject: &str) -> StoreResult<Option<Account>>;
+    /// Every account, by user name.
     async fn accounts(&self) -> StoreResult<Vec<Account>>;
-    /// Inserts or replaces an account.
+    /// Inserts or replaces an account. `Conflict` when its subject is linked to another account.
     async fn put_account(&self, account: &Account) -> StoreResult<()>;
     async fn put_session(&self, session: &Session) -> StoreResult<()>;
+    /// The session, if stored (it may have expired: stores remove expired sessions late).
     async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Removes sessions that expired before `now`; the number removed. (DynamoDB's TTL removes them
+    /// by itself; SQLite needs this.)
+    async fn purge_sessions(&self, now: DateTime<Utc>) -> StoreResult<usize>;
 }
 
 /// The signed-in staff member, as the HTTP layer sees them.
@@ -97,44 +107,35 @@ fn random_token() -> String {
 
 pub struct LocalAuth {
     pub accounts: Arc<dyn AccountStore>,
+    /// Where sign-in attempts are counted: shared by every instance.
+    pub limits: Arc<dyn AttemptStore>,
 }
 
 impl LocalAuth {
-    /// Checks a password; five failures in a row lock the account for fifteen minutes.
+    /// Checks a password. Every attempt counts under the user name before the check — atomically in
+    /// the store, so that guesses sent at once to several instances all count — and a success clears
+    /// the count: five wrong passwords lock the name for fifteen minutes.
     pub async fn login(&self, username: &str, password: &str, now: DateTime<Utc>) -> Result<LoginOk, AppError> {
         let bad =
             || AppError::Invalid { code: "bad_credentials", field: None, message: "用户名或密码错误".into() };
-        let Some(mut account) = self.accounts.account(username).await? else {
-            // Spend the same time as a real check, so response times do not reveal which names exist.
-            let _ = tokio::task::spawn_blocking(|| verify_password("x", DUMMY_HASH)).await;
-            return Err(bad());
-        };
-        if account.locked_until.is_some_and(|t| t > now) {
+        let key = limiter::key("login", username);
+        if !self.limits.take(&key, SIGN_IN.max, SIGN_IN.window, now).await? {
+            tracing::warn!(key = %key, "sign-in refused: too many failed attempts");
             return Err(AppError::Conflict {
                 code: "account_locked",
-                message: format!("密码错误次数过多，账号已锁定{LOCKOUT_MINUTES}分钟"),
+                message: format!("密码错误次数过多，账号已锁定{}分钟", SIGN_IN.window.as_secs() / 60),
             });
         }
-        let hash = account.password_hash.clone();
+        let account = self.accounts.account(username).await?;
+        // An unknown name costs a real verification too, so response times do not reveal which
+        // names exist.
+        let hash = account.as_ref().map_or(DUMMY_HASH.to_owned(), |a| a.password_hash.clone());
         let pw = password.to_owned();
         let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
             .await
             .map_err(|e| AppError::Internal(e.to_string()))?;
-        if !ok {
-            account.failed_logins += 1;
-            if account.failed_logins >= MAX_FAILED_LOGINS {
-                account.failed_logins = 0;
-                account.locked_until = Some(now + Duration::minutes(LOCKOUT_MINUTES));
-                tracing::warn!(user = %account.username, "account locked after repeated failed logins");
-            }
-            self.accounts.put_account(&account).await?;
-            return Err(bad());
-        }
-        if account.failed_logins > 0 || account.locked_until.is_some() {
-            account.failed_logins = 0;
-            account.locked_until = None;
-            self.accounts.put_account(&account).await?;
-        }
+        let Some(account) = account.filter(|_| ok) else { return Err(bad()) };
+        self.limits.clear(&key).await?;
         let token = random_token();
         let csrf_token = random_token();
         let session = Session {
@@ -166,6 +167,47 @@ impl LocalAuth {
             csrf_token: Some(session.csrf_token),
         }))
     }
+}
+
+/// Password of every demo account; printed at start so that a new user can sign in.
+pub const DEMO_PASSWORD: &str = "mailbox-demo";
+
+/// Demo staff of the Guang'an organisation: one or more per role, across the city, a district and
+/// bureaus.
+pub const DEMO_ACCOUNTS: &[(&str, &str, Role, Option<&str>)] = &[
+    ("admin", "系统管理员", Role::Admin, None),
+    ("zfb", "市政府办督查员", Role::Supervisor, Some("city-gov-office")),
+    ("xfj", "市信访局受理员", Role::Dispatcher, Some("city-xfj")),
+    ("ls-xfj", "邻水县信访局受理员", Role::Dispatcher, Some("linshui-xfj")),
+    ("jtj-xx", "交通运输局信箱管理员", Role::Dispatcher, Some("transport")),
+    ("jtj", "交通运输局承办员", Role::Handler, Some("transport")),
+    ("zjj", "住房城乡建设局承办员", Role::Handler, Some("housing-construction")),
+    ("slj", "水利局承办员", Role::Handler, Some("water")),
+    ("gaj", "公安局承办员", Role::Handler, Some("public-security")),
+    ("ls-gov", "邻水县政府承办员", Role::Handler, Some("linshui-gov")),
+];
+
+/// Stores the demo accounts when the store has no account yet; true when it did. Each is linked to
+/// the identity-provider subject of its own name, as the sample events of `events/` use.
+pub async fn seed_demo_accounts(store: &dyn AccountStore) -> Result<bool, AppError> {
+    if !store.accounts().await?.is_empty() {
+        return Ok(false);
+    }
+    let hash = tokio::task::spawn_blocking(|| hash_password(DEMO_PASSWORD))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    for (username, name, role, unit) in DEMO_ACCOUNTS {
+        let account = Account {
+            username: (*username).into(),
+            display_name: (*name).into(),
+            password_hash: hash.clone(),
+            role: *role,
+            unit: unit.map(UnitId::new),
+            oidc_subject: Some((*username).into()),
+        };
+        store.put_account(&account).await?;
+    }
+    Ok(true)
 }
 
 /// A valid argon2 hash of a random password, used to even out timing for unknown users.

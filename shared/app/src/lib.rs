@@ -1,6 +1,7 @@
 //! Use cases of the Mayor's Mailbox over its ports, and the HTTP API both deployments serve.
 
 pub mod accounts;
+pub mod calendar;
 pub mod error;
 pub mod export;
 pub mod http;

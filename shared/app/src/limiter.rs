@@ -1,41 +1,62 @@
-//! Counts failed attempts per key (a case number, a client) and blocks a key after too many.
+//! The limits on repeated attempts (wrong query codes, sign-in failures) and the keys they count
+//! under. The counts live in the store ([`AttemptStore`]), so that every instance of the
+//! application — several Lambda instances, or the one embedded process — enforces one limit.
 
+use crate::error::AppError;
+use crate::ports::AttemptStore;
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
-use std::sync::Mutex;
+use sha2::{Digest, Sha256};
 use std::time::Duration;
 
-pub struct AttemptLimiter {
-    max_failures: u32,
-    window: Duration,
-    failures: Mutex<HashMap<String, (u32, DateTime<Utc>)>>,
+/// At most `max` attempts; the count is forgotten once `window` passes without a counted attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub max: u32,
+    pub window: Duration,
 }
 
-impl AttemptLimiter {
-    pub fn new(max_failures: u32, window: Duration) -> AttemptLimiter {
-        AttemptLimiter { max_failures, window, failures: Mutex::new(HashMap::new()) }
-    }
+/// Wrong query codes, per case number and per client address: 5 in 15 minutes.
+pub const QUERY_CODE: Limit = Limit { max: 5, window: Duration::from_secs(15 * 60) };
+/// Sign-ins per user name: 5 wrong passwords lock the name for 15 minutes.
+pub const SIGN_IN: Limit = Limit { max: 5, window: Duration::from_secs(15 * 60) };
 
-    fn expired(&self, since: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-        (now - since).to_std().is_ok_and(|age| age >= self.window)
-    }
+/// Longest raw value kept readable in a key; longer ones (anything an attacker types) are hashed.
+const MAX_RAW: usize = 64;
 
-    pub fn blocked(&self, key: &str, now: DateTime<Utc>) -> bool {
-        let map = self.failures.lock().expect("limiter lock");
-        map.get(key).is_some_and(|(n, since)| *n >= self.max_failures && !self.expired(*since, now))
+/// The key of a limit: `<kind>:<value>`, bounded in length whatever the value — a value longer than
+/// 64 bytes, or with characters other than printable ASCII, is replaced by its SHA-256 (128 bits).
+pub fn key(kind: &str, value: &str) -> String {
+    if value.len() <= MAX_RAW && value.bytes().all(|b| b.is_ascii_graphic()) {
+        format!("{kind}:{value}")
+    } else {
+        format!("{kind}#{}", &hex::encode(Sha256::digest(value.as_bytes()))[..32])
     }
+}
 
-    pub fn fail(&self, key: &str, now: DateTime<Utc>) {
-        let mut map = self.failures.lock().expect("limiter lock");
-        // Keep the map from growing without bound under a flood of distinct keys.
-        if map.len() > 100_000 {
-            map.retain(|_, (_, since)| !self.expired(*since, now));
+/// Takes one attempt under every key, or none: when one key is at its limit, the attempts already
+/// taken under the others are given back and the answer is `RateLimited`.
+pub async fn take_all(
+    store: &dyn AttemptStore,
+    keys: &[String],
+    limit: Limit,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    for (i, k) in keys.iter().enumerate() {
+        if !store.take(k, limit.max, limit.window, now).await? {
+            give_back_all(store, &keys[..i]).await;
+            return Err(AppError::RateLimited);
         }
-        let entry = map.entry(key.to_owned()).or_insert((0, now));
-        if self.expired(entry.1, now) {
-            *entry = (0, now);
+    }
+    Ok(())
+}
+
+/// Gives back one attempt under each key (the attempt succeeded). A failure only leaves the attempt
+/// counted, which errs on the safe side, so it is logged and not passed on.
+pub async fn give_back_all(store: &dyn AttemptStore, keys: &[String]) {
+    for k in keys {
+        if let Err(e) = store.give_back(k).await {
+            tracing::warn!(error = %e, "attempt not given back");
         }
-        entry.0 += 1;
     }
 }
 
@@ -44,16 +65,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blocks_after_max_failures_until_the_window_passes() {
-        let l = AttemptLimiter::new(3, Duration::from_secs(60));
-        let t0 = Utc::now();
-        for _ in 0..2 {
-            l.fail("k", t0);
-        }
-        assert!(!l.blocked("k", t0));
-        l.fail("k", t0);
-        assert!(l.blocked("k", t0));
-        assert!(!l.blocked("other", t0));
-        assert!(!l.blocked("k", t0 + chrono::Duration::seconds(61)));
+    fn keys_are_bounded_and_distinct() {
+        assert_eq!(key("n", "GA202611300001"), "n:GA202611300001");
+        let long = "9".repeat(10_000);
+        let k = key("n", &long);
+        assert!(k.len() <= 40, "{k}");
+        assert_ne!(k, key("n", &"9".repeat(9_999)));
+        // Non-ASCII and spaces are hashed too, so no key carries text a person typed.
+        assert!(key("login", "张三").starts_with("login#"));
+        assert!(key("login", "a b").starts_with("login#"));
+        assert_ne!(key("login", "x"), key("n", "x"));
     }
 }

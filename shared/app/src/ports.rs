@@ -137,12 +137,56 @@ pub trait CaseStore: Send + Sync + 'static {
     /// Every case, a page at a time in id order after `after`. For maintenance (reconciling
     /// statistics), never on a request or scheduled path.
     async fn scan(&self, after: Option<&CaseId>, limit: usize) -> StoreResult<Vec<Case>>;
-    /// Stores an imported holiday notice (holiday-cn JSON) so it is loaded at every start.
-    async fn save_notice(&self, year: i32, json: &str) -> StoreResult<()>;
+    /// Stores an imported holiday notice (holiday-cn JSON) so it is loaded at every start, and
+    /// raises the calendar version: the new version is returned. Every instance compares its own
+    /// version with the stored one now and then, and reloads the notices when it changed.
+    async fn save_notice(&self, year: i32, json: &str) -> StoreResult<u64>;
     /// The stored holiday notices, by year.
     async fn notices(&self) -> StoreResult<Vec<(i32, String)>>;
+    /// The calendar's version and how far the recomputation of open deadlines has got; one cheap read.
+    async fn calendar_state(&self) -> StoreResult<CalendarState>;
+    /// Records that the deadlines of open cases were recomputed for calendar `version`. True the
+    /// first time for a version (or a later one), false when that was recorded already.
+    async fn finish_recompute(&self, version: u64) -> StoreResult<bool>;
+    /// Cases whose deadline is running (in progress or reported), a page at a time after `after`
+    /// (the `next` of the page before, opaque), in an order that a change of deadline does not
+    /// disturb for the cases still ahead: the recomputation job's walk.
+    async fn running_deadlines(&self, after: Option<&str>, limit: usize) -> StoreResult<Page>;
     /// Notifications not yet delivered, oldest first (the embedded outbox; on AWS, a record of what was sent).
     async fn notifications(&self, unit: Option<&UnitId>, limit: usize) -> StoreResult<Vec<Notification>>;
+}
+
+/// The stored calendar's version (raised by each imported notice) and the last version whose
+/// recomputation of open deadlines finished.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CalendarState {
+    pub version: u64,
+    pub recomputed: u64,
+}
+
+/// One page of a keyset walk: the cases, and where the next page starts (none after the last).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    pub cases: Vec<Case>,
+    pub next: Option<String>,
+}
+
+/// Attempts counted per key, kept in the store so that every instance of the application shares
+/// them: wrong query codes per case and per client, sign-ins per account. Each call is one atomic
+/// step of the store, so attempts made at the same moment on different instances all count.
+#[async_trait]
+pub trait AttemptStore: Send + Sync + 'static {
+    /// Takes an attempt for `key`: when fewer than `max` attempts have counted in its window, counts
+    /// this one, extends the window to `window` from `now` and answers true; otherwise answers false
+    /// and counts nothing. A key whose window has passed starts again from nothing.
+    async fn take(&self, key: &str, max: u32, window: Duration, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Gives back one attempt of a key (the attempt succeeded and should not count).
+    async fn give_back(&self, key: &str) -> StoreResult<()>;
+    /// Forgets a key.
+    async fn clear(&self, key: &str) -> StoreResult<()>;
+    /// Removes keys whose window ended before `now`; the number removed. (DynamoDB's TTL removes
+    /// them by itself; SQLite needs this.)
+    async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<usize>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -170,7 +214,12 @@ pub struct Received {
 /// more than the queue's maximum number of times is moved there instead of being delivered again.
 #[async_trait]
 pub trait HandoffQueue: Send + Sync + 'static {
-    async fn send(&self, queue: &str, body: &str) -> QueueResult<()>;
+    async fn send(&self, queue: &str, body: &str) -> QueueResult<()> {
+        self.send_delayed(queue, body, Duration::ZERO).await
+    }
+    /// Sends a message that no consumer receives before `delay` has passed (at most 15 minutes, as
+    /// on SQS).
+    async fn send_delayed(&self, queue: &str, body: &str, delay: Duration) -> QueueResult<()>;
     async fn receive(&self, queue: &str, max: usize, visibility: Duration) -> QueueResult<Vec<Received>>;
     /// Acknowledges a message; deleting with a stale receipt (the message was received again since)
     /// leaves it in the queue.

@@ -11,8 +11,7 @@ use mailbox_domain::deadline::cst_date;
 use mailbox_domain::mask::mask_personal_data;
 use mailbox_domain::org::UnitKind;
 use mailbox_domain::stats::{expected_counters, metric, parse_event_key, Cell, Figures, CELL_PREFIX, EVENT_PREFIX};
-use mailbox_domain::workflow::Command;
-use mailbox_domain::{Actor, CaseStatus, Kind, MailboxId, UnitId};
+use mailbox_domain::{CaseStatus, Kind, MailboxId, UnitId};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -79,16 +78,6 @@ pub struct UnitAssessment {
 pub struct DigestReport {
     pub date: NaiveDate,
     pub units_notified: usize,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CalendarImport {
-    pub year: i32,
-    pub days: usize,
-    pub published: bool,
-    pub replaced: bool,
-    /// Open cases whose deadline changed.
-    pub recomputed: usize,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -307,54 +296,6 @@ impl App {
         }
         self.notifier.notify(&notifications).await?;
         Ok(report)
-    }
-
-    /// Loads the stored holiday notices over the built-in ones (at start-up).
-    pub async fn load_stored_notices(&self) -> Result<usize, AppError> {
-        let notices = self.store.notices().await?;
-        let mut calendar = (*self.calendar()).clone();
-        for (year, json) in &notices {
-            calendar
-                .import_holiday_cn(json)
-                .map_err(|e| AppError::Internal(format!("stored holiday notice {year} is invalid: {e}")))?;
-        }
-        self.set_calendar(calendar);
-        Ok(notices.len())
-    }
-
-    /// Imports a holiday notice (holiday-cn JSON), stores it, and recomputes the deadlines of open
-    /// cases; each change is recorded in the case's audit trail.
-    pub async fn import_calendar(&self, json: &str) -> Result<CalendarImport, AppError> {
-        let mut calendar = (*self.calendar()).clone();
-        let summary = calendar
-            .import_holiday_cn(json)
-            .map_err(|e| AppError::invalid("invalid_calendar", "file", format!("节假日文件格式不正确：{e}")))?;
-        let mut result = CalendarImport {
-            year: summary.year,
-            days: summary.days,
-            published: summary.published,
-            replaced: summary.replaced,
-            recomputed: 0,
-        };
-        if !summary.published {
-            return Ok(result);
-        }
-        self.store.save_notice(summary.year, json).await?;
-        self.set_calendar(calendar);
-        let q = CaseQuery {
-            scope: Scope::All,
-            statuses: vec![CaseStatus::InProgress, CaseStatus::Reported],
-            limit: 1_000_000,
-        };
-        for case in self.store.list(&q).await? {
-            match self.act(&Actor::system(), &case.id, None, Command::RecomputeDeadline).await {
-                Ok(_) => result.recomputed += 1,
-                Err(AppError::Conflict { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        tracing::info!(year = result.year, recomputed = result.recomputed, "holiday notice imported");
-        Ok(result)
     }
 
     /// Recomputes every counter from the cases and their audit trails and compares.

@@ -1,10 +1,12 @@
 //! The use cases. Every deployment calls these; only the adapters behind the ports differ.
 
+use crate::calendar::{LoadedCalendar, CALENDAR_REFRESH};
 use crate::error::AppError;
 use crate::input::SubmitRequest;
-use crate::limiter::AttemptLimiter;
+use crate::limiter::{self, QUERY_CODE};
 use crate::ports::{
-    CaseQuery, CaseStore, Clock, CreateOutcome, HandoffQueue, IdempotencyRecord, Notification, Notifier, Scope,
+    AttemptStore, CaseQuery, CaseStore, Clock, CreateOutcome, HandoffQueue, IdempotencyRecord, Notification, Notifier,
+    Scope,
 };
 use crate::views::{self, CaseSummary, CitizenCaseView, StaffCaseView};
 use chrono::{DateTime, Utc};
@@ -19,7 +21,7 @@ use mailbox_domain::{
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use utoipa::ToSchema;
 
@@ -33,6 +35,15 @@ pub const TRIAGE_QUEUE: &str = "triage";
 /// The queue through which a jurisdiction takes in cases dispatched to its units.
 pub fn handoff_queue(jurisdiction: &str) -> String {
     format!("handoff-{jurisdiction}")
+}
+
+/// Every queue the application uses: triage, background jobs, and one hand-off queue per
+/// jurisdiction.
+pub fn queue_names(org: &Organisation) -> Vec<String> {
+    [TRIAGE_QUEUE.to_owned(), crate::calendar::JOBS_QUEUE.to_owned()]
+        .into_iter()
+        .chain(org.jurisdictions.iter().map(|j| handoff_queue(j.id.as_str())))
+        .collect()
 }
 
 /// The body of a hand-off message.
@@ -68,12 +79,16 @@ pub struct SweepReport {
 
 pub struct App {
     pub org: Arc<Organisation>,
-    calendar: RwLock<Arc<Calendar>>,
+    /// The built-in notices (and any given at start): stored notices are loaded over it.
+    pub(crate) base_calendar: Arc<Calendar>,
+    pub(crate) calendar: RwLock<LoadedCalendar>,
+    pub(crate) calendar_refresh: Mutex<Duration>,
+    pub(crate) recompute_chunk: std::sync::atomic::AtomicUsize,
     pub store: Arc<dyn CaseStore>,
     pub queue: Arc<dyn HandoffQueue>,
     pub notifier: Arc<dyn Notifier>,
     pub clock: Arc<dyn Clock>,
-    limiter: AttemptLimiter,
+    pub limits: Arc<dyn AttemptStore>,
     sweep_concurrency: std::sync::atomic::AtomicUsize,
     /// Built on first use: only the triage worker needs it, and its dictionary takes a moment to load.
     triage: std::sync::OnceLock<mailbox_triage::Triage>,
@@ -85,6 +100,8 @@ pub struct Adapters {
     pub queue: Arc<dyn HandoffQueue>,
     pub notifier: Arc<dyn Notifier>,
     pub clock: Arc<dyn Clock>,
+    /// Counted attempts (query codes): shared by every instance on the same store.
+    pub limits: Arc<dyn AttemptStore>,
 }
 
 fn digest(case: &CaseId, code: &str) -> String {
@@ -98,14 +115,18 @@ fn same(a: &str, b: &str) -> bool {
 
 impl App {
     pub fn new(org: Arc<Organisation>, calendar: Calendar, adapters: Adapters) -> App {
+        let calendar = Arc::new(calendar);
         App {
             org,
-            calendar: RwLock::new(Arc::new(calendar)),
+            base_calendar: calendar.clone(),
+            calendar: RwLock::new(LoadedCalendar { calendar, version: 0, checked: None }),
+            calendar_refresh: Mutex::new(CALENDAR_REFRESH),
+            recompute_chunk: std::sync::atomic::AtomicUsize::new(crate::calendar::RECOMPUTE_CHUNK),
             store: adapters.store,
             queue: adapters.queue,
             notifier: adapters.notifier,
             clock: adapters.clock,
-            limiter: AttemptLimiter::new(5, Duration::from_secs(15 * 60)),
+            limits: adapters.limits,
             sweep_concurrency: std::sync::atomic::AtomicUsize::new(16),
             triage: std::sync::OnceLock::new(),
         }
@@ -118,14 +139,6 @@ impl App {
         self.sweep_concurrency.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
-    pub fn calendar(&self) -> Arc<Calendar> {
-        self.calendar.read().expect("calendar lock").clone()
-    }
-
-    pub fn set_calendar(&self, calendar: Calendar) {
-        *self.calendar.write().expect("calendar lock") = Arc::new(calendar);
-    }
-
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
@@ -133,6 +146,7 @@ impl App {
     /// A citizen submits a message. With an idempotency key, a retry returns the first answer.
     pub async fn submit(&self, request: &SubmitRequest, idempotency_key: Option<&str>) -> Result<Submitted, AppError> {
         let new = request.parse(&self.org)?;
+        self.refresh_calendar().await;
         let now = self.now();
         let day = now.with_timezone(&cst()).format("%Y%m%d").to_string();
         let seq = self.store.next_sequence(&format!("case-number:{day}")).await?;
@@ -179,23 +193,23 @@ impl App {
         }
     }
 
-    /// Finds the citizen's case by number and query code; repeated wrong codes are refused for a while.
+    /// Finds the citizen's case by number and query code. Every try takes an attempt under the case
+    /// number and under the client's address before the code is checked — one atomic step each in
+    /// the store, so tries sent at once to many instances all count — and a right code gives them
+    /// back: 5 wrong codes per number or per client in 15 minutes, then `RateLimited`.
     async fn citizen_case(&self, number: &str, query_code: &str, client: &str) -> Result<Case, AppError> {
-        let now = self.now();
-        let keys = [format!("n:{number}"), format!("c:{client}")];
-        if keys.iter().any(|k| self.limiter.blocked(k, now)) {
-            return Err(AppError::RateLimited);
-        }
-        let found = self.store.get_by_number(&CaseNumber::new(number)).await?;
+        self.refresh_calendar().await;
+        let keys = [limiter::key("qn", number), limiter::key("qc", client)];
+        limiter::take_all(self.limits.as_ref(), &keys, QUERY_CODE, self.now()).await?;
+        // A case number is short: anything longer is no number and is not looked up.
+        let found = if number.len() <= 32 { self.store.get_by_number(&CaseNumber::new(number)).await? } else { None };
         let code = query_code.trim().to_ascii_uppercase();
         match found {
-            Some(case) if same(&case.query_code_digest, &digest(&case.id, &code)) => Ok(case),
-            _ => {
-                for k in &keys {
-                    self.limiter.fail(k, now);
-                }
-                Err(AppError::NotFound)
+            Some(case) if same(&case.query_code_digest, &digest(&case.id, &code)) => {
+                limiter::give_back_all(self.limits.as_ref(), &keys).await;
+                Ok(case)
             }
+            _ => Err(AppError::NotFound),
         }
     }
 
@@ -233,6 +247,7 @@ impl App {
         expected_version: Option<u64>,
         command: Command,
     ) -> Result<Case, AppError> {
+        self.refresh_calendar().await;
         let mut case = self.store.get(id).await?.ok_or(AppError::NotFound)?;
         if !can_view(actor, &case) {
             return Err(AppError::NotFound);
@@ -326,6 +341,7 @@ impl App {
     /// The view of a case the actor has just acted on. It is built even when the action took the
     /// case out of the actor's sight (a unit returning it), so that the actor sees what they did.
     pub async fn view_of(&self, actor: &Actor, case: Case) -> Result<StaffCaseView, AppError> {
+        self.refresh_calendar().await;
         let events = self.store.events(&case.id).await?;
         let calendar = self.calendar();
         let personal = authorize(actor, Action::ViewPersonalData, &case).is_ok();
@@ -367,6 +383,7 @@ impl App {
             (Role::Supervisor, _) => Scope::All,
             _ => return Err(AppError::Forbidden("该账号没有留言收件箱".into())),
         };
+        self.refresh_calendar().await;
         let cases = self.store.list(&CaseQuery { scope, statuses, limit }).await?;
         let now = self.now();
         let calendar = self.calendar();

@@ -11,8 +11,10 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
+use mailbox_app::accounts::{Account, AccountStore, Session};
 use mailbox_app::ports::{
-    CaseQuery, CaseStore, CreateOutcome, IdempotencyRecord, Notification, Notifier, Scope, StoreError, StoreResult,
+    AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, IdempotencyRecord, Notification, Notifier, Page,
+    Scope, StoreError, StoreResult,
 };
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
@@ -31,7 +33,9 @@ const SHARDS: u32 = 8;
 /// Statuses in the order lists merge them.
 const NO_DUE: &str = "9999999999999";
 /// The global secondary indexes (infra/TABLE.md); the SAM template lists the same.
-const INDEXES: [&str; 6] = ["G1", "G2", "G3", "G4", "G5", "G6"];
+const INDEXES: [&str; 7] = ["G1", "G2", "G3", "G4", "G5", "G6", "G7"];
+/// The attribute DynamoDB's time to live reads (epoch seconds): sessions and attempt counts.
+pub const TTL_ATTRIBUTE: &str = "ttl";
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -75,6 +79,20 @@ fn ms13(t: DateTime<Utc>) -> String {
     format!("{:013}", t.timestamp_millis().max(0))
 }
 
+/// A number attribute of an item.
+fn number(item: Option<&Item>, name: &str) -> Option<u64> {
+    item.and_then(|i| i.get(name)).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}
+
+/// Whether a request failed only because its condition did not hold.
+fn is_condition_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    matches!(e, SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+fn epoch_secs(t: DateTime<Utc>) -> i64 {
+    t.timestamp().max(0)
+}
+
 fn doc_of(item: &Item) -> StoreResult<Case> {
     let doc = item
         .get("doc")
@@ -111,6 +129,12 @@ fn case_item(case: &Case) -> Item {
         ("G6SK".into(), s(format!("{}#{}", ms13(case.submitted_at), case.id))),
         ("mailbox".into(), s(case.mailbox.as_str())),
     ]);
+    // Sparse: only cases with a running deadline are in G7 (the recomputation job's walk), keyed by
+    // id, which never changes while the case is in it.
+    if matches!(case.status, CaseStatus::InProgress | CaseStatus::Reported) {
+        item.insert("G7PK".into(), s(format!("RUN#{}", shard(case.id.as_str()))));
+        item.insert("G7SK".into(), s(case.id.as_str()));
+    }
     // Sparse: only cases the sweep must still look at are in the alarm index.
     if let Some(alarm) = case.next_alarm {
         item.insert("G4PK".into(), s(format!("ALARM#{}", shard(case.id.as_str()))));
@@ -201,6 +225,19 @@ impl DynamoStore {
             .key_schema(key("SK", KeyType::Range)?)
             .set_global_secondary_indexes(Some(indexes))
             .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let ttl = build(
+            aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                .attribute_name(TTL_ATTRIBUTE)
+                .enabled(true)
+                .build(),
+        )?;
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(ttl)
             .send()
             .await
             .map_err(unavailable)?;
@@ -742,14 +779,90 @@ impl CaseStore for DynamoStore {
         Ok(cases.into_iter().filter(|c| after.is_none_or(|a| c.id > *a)).take(limit).collect())
     }
 
-    async fn save_notice(&self, year: i32, json: &str) -> StoreResult<()> {
+    async fn save_notice(&self, year: i32, json: &str) -> StoreResult<u64> {
         let item = HashMap::from([
             ("PK".into(), s("NOTICE")),
             ("SK".into(), s(format!("{year:04}"))),
             ("json".into(), s(json)),
         ]);
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
-        Ok(())
+        // After the notice: an instance that sees the new version finds the notice stored.
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s("CALENDAR"))
+            .key("SK", s("STATE"))
+            .update_expression("ADD #v :one")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        number(out.attributes(), "version").ok_or_else(|| StoreError::Corrupt("calendar state without version".into()))
+    }
+
+    async fn calendar_state(&self) -> StoreResult<CalendarState> {
+        let item = self.get_item(s("CALENDAR"), s("STATE")).await?;
+        Ok(CalendarState {
+            version: number(item.as_ref(), "version").unwrap_or(0),
+            recomputed: number(item.as_ref(), "recomputed").unwrap_or(0),
+        })
+    }
+
+    async fn finish_recompute(&self, version: u64) -> StoreResult<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s("CALENDAR"))
+            .key("SK", s("STATE"))
+            .update_expression("SET #r = :v")
+            .condition_expression("attribute_not_exists(#r) OR #r < :v")
+            .expression_attribute_names("#r", "recomputed")
+            .expression_attribute_values(":v", n(version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn running_deadlines(&self, after: Option<&str>, limit: usize) -> StoreResult<Page> {
+        // The sparse index G7, shard by shard, each in id order; the cursor is `<shard>|<id>`. A
+        // case's keys there never change while it is in the index, so writes during the walk
+        // neither skip nor repeat a case.
+        let (mut shard_at, mut after_id) = (0u32, String::new());
+        if let Some(cursor) = after {
+            let bad = || StoreError::Corrupt(format!("bad cursor {cursor}"));
+            let (shard, id) = cursor.split_once('|').ok_or_else(bad)?;
+            shard_at = shard.parse().map_err(|_| bad())?;
+            after_id = id.to_owned();
+        }
+        let mut cases = Vec::new();
+        for i in shard_at..SHARDS {
+            let want = limit - cases.len();
+            let mut values = vec![(":pk", s(format!("RUN#{i}")))];
+            // A key condition takes no empty string: a shard read from its start has none on G7SK.
+            let condition = if i == shard_at && !after_id.is_empty() {
+                values.push((":after", s(after_id.as_str())));
+                "G7PK = :pk AND G7SK > :after"
+            } else {
+                "G7PK = :pk"
+            };
+            let items = self.query(Some(&index_name("G7")), condition, values, true, Some(want)).await?;
+            for item in items.iter().take(want) {
+                cases.push(doc_of(item)?);
+            }
+            if cases.len() == limit {
+                let last: &Case = cases.last().expect("a full page");
+                return Ok(Page { next: Some(format!("{i}|{}", last.id)), cases });
+            }
+        }
+        Ok(Page { cases, next: None })
     }
 
     async fn notices(&self) -> StoreResult<Vec<(i32, String)>> {
@@ -787,5 +900,205 @@ impl Notifier for DynamoStore {
             }
         }
         Ok(())
+    }
+}
+
+/// Accounts live in one partition (`ACCOUNTS`, sort key the user name: a city has hundreds, listed
+/// by one Query); a copy of each account linked to an identity provider's subject lives under
+/// `SUBJECT#<subject>` (one GetItem per API request finds role and unit), written in the same
+/// transaction; sessions under `SESSION#<token hash>` with a TTL.
+#[async_trait]
+impl AccountStore for DynamoStore {
+    async fn account(&self, username: &str) -> StoreResult<Option<Account>> {
+        let item = self.get_item(s("ACCOUNTS"), s(username)).await?;
+        item.as_ref().map(doc_json).transpose()
+    }
+
+    async fn account_by_subject(&self, subject: &str) -> StoreResult<Option<Account>> {
+        let item = self.get_item(s(format!("SUBJECT#{subject}")), s("SUBJECT")).await?;
+        item.as_ref().map(doc_json).transpose()
+    }
+
+    async fn accounts(&self) -> StoreResult<Vec<Account>> {
+        let items = self.query(None, "PK = :pk", vec![(":pk", s("ACCOUNTS"))], true, None).await?;
+        items.iter().map(doc_json).collect()
+    }
+
+    async fn put_account(&self, account: &Account) -> StoreResult<()> {
+        let before = self.account(&account.username).await?;
+        let doc = serde_json::to_string(account).expect("accounts serialise");
+        let mut items = vec![self.put(HashMap::from([
+            ("PK".into(), s("ACCOUNTS")),
+            ("SK".into(), s(account.username.as_str())),
+            ("doc".into(), s(doc.as_str())),
+        ]))?];
+        if let Some(subject) = &account.oidc_subject {
+            // Only a free subject, or one already linked to this account.
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(HashMap::from([
+                    ("PK".into(), s(format!("SUBJECT#{subject}"))),
+                    ("SK".into(), s("SUBJECT")),
+                    ("username".into(), s(account.username.as_str())),
+                    ("doc".into(), s(doc.as_str())),
+                ])))
+                .condition_expression("attribute_not_exists(PK) OR username = :u")
+                .expression_attribute_values(":u", s(account.username.as_str()))
+                .build();
+            items.push(TransactWriteItem::builder().put(build(put)?).build());
+        }
+        if let Some(old) = before.and_then(|b| b.oidc_subject).filter(|old| Some(old) != account.oidc_subject.as_ref())
+        {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .key("PK", s(format!("SUBJECT#{old}")))
+                .key("SK", s("SUBJECT"))
+                .condition_expression("username = :u")
+                .expression_attribute_values(":u", s(account.username.as_str()))
+                .build();
+            items.push(TransactWriteItem::builder().delete(build(delete)?).build());
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TransactFailure::Condition(_)) => {
+                Err(StoreError::Conflict(format!("subject of {} is linked to another account", account.username)))
+            }
+            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
+        }
+    }
+
+    async fn put_session(&self, session: &Session) -> StoreResult<()> {
+        let item = HashMap::from([
+            ("PK".into(), s(format!("SESSION#{}", session.token_hash))),
+            ("SK".into(), s("SESSION")),
+            ("doc".into(), s(serde_json::to_string(session).expect("sessions serialise"))),
+            (TTL_ATTRIBUTE.into(), n(epoch_secs(session.expires_at))),
+        ]);
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        let item = self.get_item(s(format!("SESSION#{token_hash}")), s("SESSION")).await?;
+        item.as_ref().map(doc_json).transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("SESSION#{token_hash}")))
+            .key("SK", s("SESSION"))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// DynamoDB's TTL removes expired sessions (within days); until then they are refused as expired.
+    async fn purge_sessions(&self, _now: DateTime<Utc>) -> StoreResult<usize> {
+        Ok(0)
+    }
+}
+
+/// The JSON document of an item's `doc` attribute.
+fn doc_json<T: serde::de::DeserializeOwned>(item: &Item) -> StoreResult<T> {
+    let doc =
+        item.get("doc").and_then(|v| v.as_s().ok()).ok_or_else(|| StoreError::Corrupt("item without doc".into()))?;
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Attempt counts under `LIMIT#<key>`: `count`, `until` (epoch ms when the window ends) and the TTL
+/// an hour after it. Each take is one conditional UpdateItem, so takes on many instances at once
+/// all count and never pass the limit.
+#[async_trait]
+impl AttemptStore for DynamoStore {
+    async fn take(&self, key: &str, max: u32, window: Duration, now: DateTime<Utc>) -> StoreResult<bool> {
+        let until = now + chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+        let update = |expression: &str, condition: &str| {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("PK", s(format!("LIMIT#{key}")))
+                .key("SK", s("LIMIT"))
+                .update_expression(expression)
+                .condition_expression(condition)
+                .expression_attribute_names("#n", "count")
+                .expression_attribute_names("#u", "until")
+                .expression_attribute_names("#t", TTL_ATTRIBUTE)
+                .expression_attribute_values(":now", n(now.timestamp_millis()))
+                .expression_attribute_values(":until", n(until.timestamp_millis()))
+                .expression_attribute_values(":ttl", n(epoch_secs(until) + 3600))
+                .expression_attribute_values(":one", n(1))
+        };
+        // Two conditional steps, each atomic: start a new window where none is live, or count within
+        // a live window under the limit. Between them another instance may have ended or started
+        // a window, so a failed pair is tried again before the answer is "at the limit".
+        // The new window first: most keys are new (a citizen looking up a case now and then), so
+        // one request usually does.
+        for _ in 0..3 {
+            let started =
+                update("SET #n = :one, #u = :until, #t = :ttl", "attribute_not_exists(#n) OR #u <= :now").send().await;
+            match started {
+                Ok(_) => return Ok(true),
+                Err(e) if is_condition_failed(&e) => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+            let counted = update("SET #n = #n + :one, #u = :until, #t = :ttl", "#u > :now AND #n < :max")
+                .expression_attribute_values(":max", n(max))
+                .send()
+                .await;
+            match counted {
+                Ok(_) => return Ok(true),
+                Err(e) if is_condition_failed(&e) => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+            // Neither held: the window is live and at the limit — unless a window started between
+            // the two steps; a last read tells.
+            let item = self.get_item(s(format!("LIMIT#{key}")), s("LIMIT")).await?;
+            let live = number(item.as_ref(), "until").is_some_and(|u| u as i64 > now.timestamp_millis());
+            if live && number(item.as_ref(), "count").is_some_and(|c| c >= u64::from(max)) {
+                return Ok(false);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn give_back(&self, key: &str) -> StoreResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("LIMIT#{key}")))
+            .key("SK", s("LIMIT"))
+            .update_expression("ADD #n :minus")
+            .condition_expression("#n > :zero")
+            .expression_attribute_names("#n", "count")
+            .expression_attribute_values(":minus", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn clear(&self, key: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("LIMIT#{key}")))
+            .key("SK", s("LIMIT"))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// DynamoDB's TTL removes expired counts; a count whose window passed starts again anyway.
+    async fn purge_expired(&self, _now: DateTime<Utc>) -> StoreResult<usize> {
+        Ok(0)
     }
 }

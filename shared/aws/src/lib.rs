@@ -8,14 +8,22 @@ pub use dynamo::DynamoStore;
 pub use sqs::SqsQueues;
 
 /// SDK configuration: the default chain on AWS; with `endpoint`, a local emulator (moto) with dummy
-/// credentials.
+/// credentials in `us-east-1`.
 pub async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(url) = endpoint {
-        loader = loader
-            .endpoint_url(url)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "local"));
+    match endpoint {
+        Some(url) => sdk_config_at(url, "us-east-1").await,
+        None => aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await,
     }
-    loader.load().await
+}
+
+/// SDK configuration for a local emulator at `endpoint`, in `region`, with dummy credentials. The
+/// emulator keeps each region's tables and queues apart, so tools that prepare them must use the
+/// region the functions will run with.
+pub async fn sdk_config_at(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(region.to_owned()))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "local"))
+        .load()
+        .await
 }

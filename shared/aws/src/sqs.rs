@@ -139,9 +139,15 @@ impl SqsQueues {
 
 #[async_trait]
 impl HandoffQueue for SqsQueues {
-    async fn send(&self, queue: &str, body: &str) -> QueueResult<()> {
+    async fn send_delayed(&self, queue: &str, body: &str, delay: Duration) -> QueueResult<()> {
         let url = &self.urls(queue)?.queue;
-        self.client.send_message().queue_url(url).message_body(body).send().await.map_err(unavailable)?;
+        // SQS takes whole seconds, at most 900; round up so a message never arrives early.
+        let secs = delay.as_millis().div_ceil(1000).min(900) as i32;
+        let mut send = self.client.send_message().queue_url(url).message_body(body);
+        if secs > 0 {
+            send = send.delay_seconds(secs);
+        }
+        send.send().await.map_err(unavailable)?;
         Ok(())
     }
 

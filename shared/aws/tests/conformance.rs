@@ -51,3 +51,44 @@ mod queue_by_url {
     use super::fresh_queues_by_url;
     mailbox_conformance::queue_suite!(async { (fresh_queues_by_url().await, ()) });
 }
+
+mod accounts {
+    use super::fresh_store;
+    mailbox_conformance::accounts_suite!(async { (fresh_store().await, ()) });
+}
+
+/// Two instances, each with its own SDK clients, on one table and one set of queues.
+mod instances {
+    use mailbox_aws::{sdk_config, DynamoStore, SqsQueues};
+    use mailbox_conformance::instances::Backing;
+    use mailbox_conformance::moto as common;
+    use std::sync::Arc;
+
+    async fn two() -> (Backing, Backing, ()) {
+        let config = sdk_config(Some(common::moto())).await;
+        let table = common::unique("instances");
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table.clone()).create_table().await.unwrap();
+        let org = mailbox_domain::Organisation::guangan();
+        let pairs: Vec<(String, String)> =
+            mailbox_app::service::queue_names(&org).into_iter().map(|q| (q.clone(), common::unique(&q))).collect();
+        let physical: Vec<String> = pairs.iter().map(|(_, p)| p.clone()).collect();
+        SqsQueues::create(&aws_sdk_sqs::Client::new(&config), &physical, 5).await.unwrap();
+        let mut handles = Vec::new();
+        for _ in 0..2 {
+            let config = sdk_config(Some(common::moto())).await;
+            let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table.clone()));
+            let queues = Arc::new(SqsQueues::connect_as(aws_sdk_sqs::Client::new(&config), &pairs).await.unwrap());
+            handles.push(Backing {
+                store: store.clone(),
+                queue: queues,
+                notifier: store.clone(),
+                limits: store.clone(),
+                accounts: store,
+            });
+        }
+        let b = handles.pop().unwrap();
+        (handles.pop().unwrap(), b, ())
+    }
+
+    mailbox_conformance::instances_suite!(two());
+}

@@ -4,6 +4,8 @@
 //!
 //! Ids are random per check, so suites may share one table or database.
 
+pub mod accounts;
+pub mod instances;
 pub mod moto;
 pub mod queue;
 pub mod store;
@@ -18,7 +20,8 @@ macro_rules! case_store_suite {
             duplicate_event_is_refused, list_by_scope_status_and_due, recent_lists_a_dispatchers_cases_newest_first,
             alarms_due_reads_only_cases_with_a_due_alarm,
             scan_pages_through_every_case, notices_are_stored_by_year,
-            public_replies_by_mailbox_and_month, counters_by_prefix, sequences_never_repeat, notifications_are_deduplicated);
+            public_replies_by_mailbox_and_month, counters_by_prefix, sequences_never_repeat, notifications_are_deduplicated,
+            calendar_versions_rise_and_recompute_finishes_once, running_deadlines_walks_each_running_case_once);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(
@@ -41,7 +44,8 @@ macro_rules! queue_suite {
     ($make:expr) => {
         $crate::queue_suite!(@tests $make;
             send_receive_delete, invisible_until_timeout_then_redelivered, stale_receipt_delete_is_not_an_error,
-            poison_message_goes_to_dead_letters_without_blocking, unknown_queue_is_an_error, queues_are_separate);
+            poison_message_goes_to_dead_letters_without_blocking, unknown_queue_is_an_error, queues_are_separate,
+            delayed_message_waits_for_its_delay);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(
@@ -49,6 +53,28 @@ macro_rules! queue_suite {
             async fn $name() {
                 let fixture = $make.await;
                 $crate::queue::$name(&fixture.0).await;
+            }
+        )*
+    };
+}
+
+/// One `#[tokio::test]` per check of the `AccountStore` and `AttemptStore` ports; `$make` gives a
+/// fresh adapter implementing both, and a guard (as for [`case_store_suite!`]).
+#[macro_export]
+macro_rules! accounts_suite {
+    ($make:expr) => {
+        $crate::accounts_suite!(@tests $make;
+            accounts_are_stored_and_listed, a_subject_links_one_account, sessions_are_stored_and_deleted,
+            attempts_count_up_to_the_limit_then_refuse, a_window_passes_and_the_key_starts_again,
+            given_back_and_cleared_attempts_do_not_count, attempts_made_at_once_all_count,
+            expired_keys_and_sessions_are_purged);
+    };
+    (@tests $make:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let fixture = $make.await;
+                $crate::accounts::$name(&fixture.0).await;
             }
         )*
     };

@@ -1,5 +1,6 @@
 //! A moto server (the local AWS emulator, PyPI `moto[server]`) for the tests, started once per test
-//! binary on a free loopback port and killed with it.
+//! binary on a free loopback port and killed with it, through `scripts/moto-atomic.py` (DynamoDB
+//! requests one at a time, so that conditional writes are atomic as on DynamoDB).
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -8,11 +9,15 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-fn moto_binary() -> PathBuf {
-    let path = std::env::var_os("MOTO_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server"));
-    // CARGO_MANIFEST_DIR is this crate's folder, shared/conformance: two levels below the workspace.
+/// The workspace's root: this crate is shared/conformance, two levels below it.
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The virtual environment's Python, which has moto (`MOTO_PYTHON` overrides).
+fn python() -> PathBuf {
+    let path =
+        std::env::var_os("MOTO_PYTHON").map(PathBuf::from).unwrap_or_else(|| workspace().join(".venv/bin/python"));
     assert!(
         path.exists(),
         "{} is missing: scripts/test installs it (pip install -r scripts/requirements.txt)",
@@ -34,8 +39,12 @@ pub fn moto() -> &'static str {
         // gets SIGKILL when its parent thread dies (PR_SET_PDEATHSIG), so no emulator outlives us.
         std::thread::spawn(move || {
             let port = free_port();
-            let mut cmd = Command::new(moto_binary());
-            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::piped());
+            // moto's server with DynamoDB requests made atomic, as DynamoDB's are (see the script).
+            let mut cmd = Command::new(python());
+            cmd.arg(workspace().join("scripts/moto-atomic.py"))
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
             unsafe {
                 cmd.pre_exec(|| {
                     libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);

@@ -112,3 +112,13 @@ pub async fn queues_are_separate<Q: HandoffQueue>(q: &Q) {
     let m = receive_body(q, QUEUE_B, &body, LONG).await.expect("in B");
     q.delete(QUEUE_B, &m.receipt).await.unwrap();
 }
+
+pub async fn delayed_message_waits_for_its_delay<Q: HandoffQueue>(q: &Q) {
+    let body = unique("later");
+    q.send_delayed(QUEUE_B, &body, Duration::from_secs(2)).await.unwrap();
+    let early = q.receive(QUEUE_B, 10, LONG).await.unwrap();
+    assert!(!early.iter().any(|m| m.body == body), "not received before its delay");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let m = receive_body(q, QUEUE_B, &body, LONG).await.expect("received after its delay");
+    q.delete(QUEUE_B, &m.receipt).await.unwrap();
+}

@@ -69,10 +69,15 @@ fn handler(unit: &str) -> Actor {
 
 /// A mayor's-mailbox case transferred to `lead` with a co-handler, received on `day`.
 async fn in_progress<S: CaseStore>(store: &S, lead: &str, co: &str, day: i64) -> Case {
+    received(store, DispatchMode::Transfer, lead, co, day).await
+}
+
+/// A mayor's-mailbox case dispatched to `lead` with a co-handler, received on `day`.
+async fn received<S: CaseStore>(store: &S, mode: DispatchMode, lead: &str, co: &str, day: i64) -> Case {
     let case = create(store, "mayor", day).await;
     let case = step(store, &case, &dispatcher(), Command::Accept, day).await;
     let dispatch = Command::Dispatch {
-        mode: DispatchMode::Transfer,
+        mode,
         lead: UnitId::new(lead),
         co_handlers: vec![UnitId::new(co)],
         class: DeadlineClass::Simple,
@@ -342,4 +347,69 @@ pub async fn notifications_are_deduplicated<S: CaseStore>(store: &S) {
     let events = supervised.apply(&ctx(at(0)), &supervisor, Command::Supervise { note: String::new() }).unwrap();
     store.update(&supervised, next.version, &events, &[], std::slice::from_ref(&n)).await.unwrap();
     assert_eq!(store.notifications(Some(&unit), 10).await.unwrap().len(), 1);
+}
+
+pub async fn calendar_versions_rise_and_recompute_finishes_once<S: CaseStore>(store: &S) {
+    let before = store.calendar_state().await.unwrap();
+    let v1 = store.save_notice(2032, r#"{"year": 2032, "papers": ["a"], "days": []}"#).await.unwrap();
+    assert_eq!(v1, before.version + 1);
+    let v2 = store.save_notice(2032, r#"{"year": 2032, "papers": ["b"], "days": []}"#).await.unwrap();
+    assert_eq!(v2, v1 + 1, "every import raises the version, even of a year stored before");
+    assert_eq!(store.calendar_state().await.unwrap().version, v2);
+    assert!(store.finish_recompute(v1).await.unwrap());
+    assert!(!store.finish_recompute(v1).await.unwrap(), "the end of a version's recomputation is recorded once");
+    assert!(store.finish_recompute(v2).await.unwrap());
+    assert!(!store.finish_recompute(v1).await.unwrap(), "an older version never goes back over a newer one");
+    assert_eq!(
+        store.calendar_state().await.unwrap(),
+        mailbox_app::ports::CalendarState { version: v2, recomputed: v2 }
+    );
+}
+
+/// The recomputation job's walk: every case with a running deadline exactly once, in pages, also
+/// when cases change status or deadline while the walk goes on; no case without one.
+pub async fn running_deadlines_walks_each_running_case_once<S: CaseStore>(store: &S) {
+    let mut running = Vec::new();
+    for day in 0..7 {
+        running.push(received(store, DispatchMode::Assign, "transport", "water", day).await);
+    }
+    let waiting = create(store, "mayor", 0).await;
+    let done = replied(store, "education", 0, true).await;
+    let mut seen: Vec<CaseId> = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = store.running_deadlines(after.as_deref(), 3).await.unwrap();
+        pages += 1;
+        assert!(page.cases.len() <= 3);
+        seen.extend(page.cases.iter().map(|c| c.id.clone()));
+        if pages == 1 {
+            // Meanwhile every case changes: reports move them to another status, extensions to
+            // another deadline. None may be skipped or met twice because of it.
+            for (i, case) in running.iter_mut().enumerate() {
+                let actor = handler("transport");
+                *case = if i % 2 == 0 {
+                    step(store, case, &actor, Command::Report { text: "已办理".into() }, 2).await
+                } else {
+                    let asked = Command::RequestExtension { days: 3, reason: "需要协调".into() };
+                    let asked = step(store, case, &actor, asked, 2).await;
+                    let decide = Command::DecideExtension { approve: true, note: "同意".into() };
+                    let later = step(store, &asked, &dispatcher(), decide, 2).await;
+                    assert_ne!(later.deadline, case.deadline, "the approved extension moves the deadline");
+                    later
+                };
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+        assert!(pages < 100, "the walk ends");
+    }
+    for case in &running {
+        assert_eq!(seen.iter().filter(|id| **id == case.id).count(), 1, "{} once", case.id);
+    }
+    assert!(!seen.contains(&waiting.id), "a case not yet received has no running deadline");
+    assert!(!seen.contains(&done.id), "a replied case has no running deadline");
+    assert!(pages >= 3, "pages of 3");
 }

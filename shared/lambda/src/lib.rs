@@ -1,6 +1,6 @@
-//! What every Lambda function shares: the app built once from the environment, staff identity from
-//! API Gateway's JWT authorizer, and the SQS and EventBridge handlers. Each function's `main.rs`
-//! only picks its part.
+//! What every Lambda function shares: the app built once from the environment, staff identity (the
+//! console's sessions, or API Gateway's JWT authorizer matched to a staff account), and the SQS and
+//! EventBridge handlers. Each function's `main.rs` only picks its part.
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
@@ -8,14 +8,13 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
-use mailbox_app::accounts::Identity;
+use mailbox_app::accounts::{AccountStore, Identity, LocalAuth};
 use mailbox_app::http::extract::SourceIp;
-use mailbox_app::http::{router_for, AppState, Authenticator, Routes};
+use mailbox_app::http::{router_for, AppState, Authenticator, Routes, SessionAuthenticator};
 use mailbox_app::ports::SystemClock;
-use mailbox_app::service::{handoff_queue, TRIAGE_QUEUE};
 use mailbox_app::{Adapters, App, AppError};
 use mailbox_aws::{DynamoStore, SqsQueues};
-use mailbox_domain::{Actor, Calendar, Organisation, Role, UnitId};
+use mailbox_domain::{Actor, Calendar, Organisation, Role};
 use std::sync::Arc;
 
 /// Internal header carrying the authorizer's claims from the Lambda request context to the
@@ -42,15 +41,22 @@ impl Config {
     }
 }
 
-/// The port's queue names: the triage queue and one hand-off queue per jurisdiction.
-pub fn queue_names(org: &Organisation) -> Vec<String> {
-    std::iter::once(TRIAGE_QUEUE.to_owned())
-        .chain(org.jurisdictions.iter().map(|j| handoff_queue(j.id.as_str())))
-        .collect()
+pub use mailbox_app::service::queue_names;
+
+/// The application of a Lambda instance and the staff accounts it signs in against.
+#[derive(Clone)]
+pub struct Instance {
+    pub app: Arc<App>,
+    pub accounts: Arc<dyn AccountStore>,
 }
 
 /// Builds the app on DynamoDB and SQS; called once per Lambda instance, before the first event.
 pub async fn app(config: &Config) -> anyhow::Result<Arc<App>> {
+    Ok(instance(config).await?.app)
+}
+
+/// Builds the app and the account store on DynamoDB and SQS.
+pub async fn instance(config: &Config) -> anyhow::Result<Instance> {
     let sdk = aws_config_for_env().await;
     let org = Arc::new(Organisation::guangan());
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()));
@@ -61,45 +67,54 @@ pub async fn app(config: &Config) -> anyhow::Result<Arc<App>> {
         Some(prefix) => SqsQueues::at_url_prefix(sqs, &pairs, prefix),
         None => SqsQueues::connect_as(sqs, &pairs).await?,
     });
-    let adapters = Adapters { store: store.clone(), queue: queues, notifier: store, clock: Arc::new(SystemClock) };
+    let adapters = Adapters {
+        store: store.clone(),
+        queue: queues,
+        notifier: store.clone(),
+        clock: Arc::new(SystemClock),
+        limits: store.clone(),
+    };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
     // DynamoDB gains nothing from concurrent sweep writes; they would only contend for counters.
     app.set_sweep_concurrency(1);
     app.load_stored_notices().await?;
-    Ok(app)
+    Ok(Instance { app, accounts: store })
 }
 
 async fn aws_config_for_env() -> aws_config::SdkConfig {
     mailbox_aws::sdk_config(None).await
 }
 
-/// Staff identity from API Gateway's JWT authorizer (which has already checked issuer, audience and
-/// signature). Claims: `sub` (user), `custom:mailbox_role` (dispatcher, handler, supervisor, admin),
-/// `custom:mailbox_unit` (the unit id, for dispatchers and handlers), `name` (display name).
-pub struct JwtClaims {
-    pub org: Arc<Organisation>,
+/// Staff identity of API clients, from API Gateway's JWT authorizer (which has already checked the
+/// token's issuer, audience, signature and expiry). Only the token's subject (`sub`) is used: it
+/// names the staff account linked to it, and role and unit come from that account — never from a
+/// claim, so nobody can give themselves a role or a unit by editing their profile at the identity
+/// provider. A subject linked to no account is not signed in.
+pub struct JwtAccounts {
+    pub accounts: Arc<dyn AccountStore>,
 }
 
 #[async_trait]
-impl Authenticator for JwtClaims {
+impl Authenticator for JwtAccounts {
     async fn identify(&self, headers: &HeaderMap) -> Result<Option<Identity>, AppError> {
         let Some(raw) = headers.get(CLAIMS_HEADER).and_then(|v| hex::decode(v.as_bytes()).ok()) else {
             return Ok(None);
         };
         let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&raw).unwrap_or_default();
-        let get = |k: &str| claims.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-        let (Some(user), Some(role)) = (get("sub"), get("custom:mailbox_role")) else { return Ok(None) };
-        let role: Role = match serde_json::from_value(serde_json::Value::String(role)) {
-            Ok(r @ (Role::Dispatcher | Role::Handler | Role::Supervisor | Role::Admin)) => r,
-            _ => return Ok(None),
+        let Some(subject) = claims.get("sub").and_then(|v| v.as_str()).filter(|s| !s.is_empty() && s.len() <= 256)
+        else {
+            return Ok(None);
         };
-        let unit = get("custom:mailbox_unit").map(UnitId::new).filter(|u| self.org.unit(u).is_some());
-        if matches!(role, Role::Dispatcher | Role::Handler) && unit.is_none() {
+        let Some(account) = self.accounts.account_by_subject(subject).await? else {
+            tracing::warn!(subject, "token of a subject linked to no staff account");
+            return Ok(None);
+        };
+        if matches!(account.role, Role::Citizen | Role::System) {
             return Ok(None);
         }
         Ok(Some(Identity {
-            display_name: get("name").unwrap_or_else(|| user.clone()),
-            actor: Actor::staff(user, role, unit),
+            actor: Actor::staff(account.username.clone(), account.role, account.unit.clone()),
+            display_name: account.display_name,
             csrf_token: None,
         }))
     }
@@ -125,23 +140,31 @@ async fn from_request_context(mut request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// The router of one HTTP function: its routes, JWT identity, the request-context bridge.
-pub fn http_router(app: Arc<App>, routes: Routes) -> axum::Router {
+/// The router of one HTTP function: its routes, its staff identity (the console's own sessions in
+/// the `console` function, the JWT authorizer's subject matched to an account elsewhere), the
+/// request-context bridge.
+pub fn http_router(instance: Instance, routes: Routes) -> axum::Router {
     let actions = match routes {
         Routes::Assign => Some(mailbox_app::http::ASSIGN_ACTIONS),
         Routes::Reply => Some(mailbox_app::http::REPLY_ACTIONS),
         _ => None,
     };
-    let auth = Arc::new(JwtClaims { org: app.org.clone() });
-    let state = AppState { app, auth, local: None, actions };
+    let Instance { app, accounts } = instance;
+    let state = if routes == Routes::Console {
+        let local = Arc::new(LocalAuth { accounts, limits: app.limits.clone() });
+        let auth = Arc::new(SessionAuthenticator { local: local.clone(), clock: app.clock.clone() });
+        AppState { app, auth, local: Some(local), actions }
+    } else {
+        AppState { app, auth: Arc::new(JwtAccounts { accounts }), local: None, actions }
+    };
     router_for(state, routes).layer(axum::middleware::from_fn(from_request_context))
 }
 
 /// Runs an HTTP function: the same axum routes as the embedded server, through `lambda_http`.
 pub async fn run_http(routes: Routes) -> Result<(), lambda_http::Error> {
     init_tracing();
-    let app = app(&Config::from_env()?).await?;
-    lambda_http::run(http_router(app, routes)).await
+    let instance = instance(&Config::from_env()?).await?;
+    lambda_http::run(http_router(instance, routes)).await
 }
 
 /// Which queue consumer a function is.
@@ -149,6 +172,8 @@ pub async fn run_http(routes: Routes) -> Result<(), lambda_http::Error> {
 pub enum Consumer {
     Triage,
     Handoff,
+    /// Background jobs (the `deadlines` function also consumes the `jobs` queue).
+    Jobs,
 }
 
 /// Handles an SQS batch: each message on its own; failed ones are reported back so that only they
@@ -161,11 +186,13 @@ pub async fn handle_sqs(app: &App, consumer: Consumer, event: SqsEvent) -> SqsBa
         let result = match consumer {
             Consumer::Triage => app.take_triage(body).await.map(|()| "triaged".to_owned()),
             Consumer::Handoff => app.take_handoff(body).await.map(|o| format!("{o:?}")),
+            Consumer::Jobs => app.take_job(body).await.map(|o| format!("{o:?}")),
         };
+        // `message` is the log line's own field: the SQS message id goes under another name.
         match result {
-            Ok(outcome) => tracing::info!(message = %id, %outcome, "message handled"),
+            Ok(outcome) => tracing::info!(message_id = %id, %outcome, "queue message handled"),
             Err(e) => {
-                tracing::warn!(message = %id, error = %e, "message failed");
+                tracing::warn!(message_id = %id, error = %e, "queue message failed");
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id;
                 response.batch_item_failures.push(failure);
@@ -185,9 +212,18 @@ pub async fn run_sqs(consumer: Consumer) -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// The scheduled handler: `{"job": "digest"}` (the 09:00 China-time rule) runs the daily digest;
-/// anything else (the every-15-minutes rule's scheduled event) runs the deadline sweep.
+/// The `deadlines` function's handler: an SQS batch from the `jobs` queue (background jobs such as
+/// recomputing deadlines after a calendar import) is handled as a queue consumer; otherwise
+/// `{"job": "digest"}` (the 09:00 China-time rule) runs the daily digest, and anything else (the
+/// every-15-minutes rule's scheduled event) runs the deadline sweep.
 pub async fn handle_schedule(app: &App, event: serde_json::Value) -> Result<serde_json::Value, AppError> {
+    let from_sqs = event.pointer("/Records/0/eventSource").and_then(|s| s.as_str()) == Some("aws:sqs");
+    if from_sqs {
+        let batch: SqsEvent =
+            serde_json::from_value(event).map_err(|e| AppError::Internal(format!("unreadable SQS event: {e}")))?;
+        let response = handle_sqs(app, Consumer::Jobs, batch).await;
+        return serde_json::to_value(response).map_err(|e| AppError::Internal(e.to_string()));
+    }
     if event.get("job").and_then(|j| j.as_str()) == Some("digest") {
         let report = app.daily_digest().await?;
         Ok(serde_json::json!({"job": "digest", "units_notified": report.units_notified, "date": report.date}))

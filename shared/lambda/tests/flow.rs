@@ -101,13 +101,16 @@ async fn a_case_through_every_function() {
         queue_names(&org).into_iter().map(|q| (q.clone(), format!("{}{q}", config.queue_prefix))).collect();
     let queues = SqsQueues::connect_as(sqs, &pairs).await.unwrap();
 
-    // Each function builds its app as on AWS, from the environment.
-    let app = mailbox_lambda::app(&config).await.unwrap();
-    let submit = http_router(app.clone(), Routes::Submit);
-    let query = http_router(app.clone(), Routes::Query);
-    let assign = http_router(app.clone(), Routes::Assign);
-    let reply = http_router(app.clone(), Routes::Reply);
-    let staff = http_router(app.clone(), Routes::Staff);
+    // Each function builds its app as on AWS, from the environment. The staff of the sample events
+    // are the demo accounts, linked to the subjects of the same names.
+    let instance = mailbox_lambda::instance(&config).await.unwrap();
+    assert!(mailbox_app::accounts::seed_demo_accounts(&store).await.unwrap());
+    let app = instance.app.clone();
+    let submit = http_router(instance.clone(), Routes::Submit);
+    let query = http_router(instance.clone(), Routes::Query);
+    let assign = http_router(instance.clone(), Routes::Assign);
+    let reply = http_router(instance.clone(), Routes::Reply);
+    let staff = http_router(instance.clone(), Routes::Staff);
 
     let (status, body) = call(&submit, "submit", &[]).await;
     assert_eq!(status, 201, "{body}");
@@ -199,6 +202,21 @@ async fn a_case_through_every_function() {
     assert_eq!(status, 200, "{inbox}");
     let (status, _) = call(&staff, "staff-unauthenticated", &[]).await;
     assert_eq!(status, 401, "a client cannot forge the authorizer's claims");
+    // Role and unit come from the account linked to the token's subject, never from its claims: a
+    // handler whose identity-provider profile says "supervisor" is still the handler.
+    let claims_supervisor = [
+        ("/api/v1/staff/inbox", "/api/v1/auth/me"),
+        (r#""sub": "zfb""#, r#""sub": "ls-gov""#),
+        (
+            r#""name": "市政府办督查员""#,
+            r#""custom:mailbox_role": "supervisor", "custom:mailbox_unit": "city-gov-office""#,
+        ),
+    ];
+    let (status, me) = call(&staff, "staff-inbox", &claims_supervisor).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!((&me["role"], &me["unit"]), (&serde_json::json!("handler"), &serde_json::json!("linshui-gov")), "{me}");
+    let (status, _) = call(&staff, "staff-inbox", &[(r#""sub": "zfb""#, r#""sub": "nobody""#)]).await;
+    assert_eq!(status, 401, "a subject linked to no account is not signed in");
 
     let sweep: Value = serde_json::from_str(&event("deadlines-sweep", &[])).unwrap();
     let result = handle_schedule(&app, sweep).await.unwrap();

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mailbox_app::accounts::{Account, AccountStore, Session};
 use mailbox_app::ports::{
-    CaseQuery, CaseStore, CreateOutcome, HandoffQueue, IdempotencyRecord, Notification, Notifier, QueueError,
-    QueueResult, Received, Scope, StoreError, StoreResult,
+    AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, HandoffQueue, IdempotencyRecord, Notification,
+    Notifier, Page, QueueError, QueueResult, Received, Scope, StoreError, StoreResult,
 };
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
@@ -382,7 +382,7 @@ impl CaseStore for SqliteStore {
         .await
     }
 
-    async fn save_notice(&self, year: i32, json: &str) -> StoreResult<()> {
+    async fn save_notice(&self, year: i32, json: &str) -> StoreResult<u64> {
         let json = json.to_owned();
         self.write(move |c| {
             c.execute(
@@ -390,7 +390,42 @@ impl CaseStore for SqliteStore {
                 params![year, json],
             )
             .map_err(map_err)?;
-            Ok(())
+            let version: i64 = c
+                .query_row("UPDATE calendar_state SET version = version + 1 WHERE id = 1 RETURNING version", [], |r| r.get(0))
+                .map_err(map_err)?;
+            Ok(version as u64)
+        })
+        .await
+    }
+
+    async fn calendar_state(&self) -> StoreResult<CalendarState> {
+        self.read(|c| {
+            c.query_row("SELECT version, recomputed FROM calendar_state WHERE id = 1", [], |r| {
+                Ok(CalendarState { version: r.get::<_, i64>(0)? as u64, recomputed: r.get::<_, i64>(1)? as u64 })
+            })
+            .map_err(map_err)
+        })
+        .await
+    }
+
+    async fn finish_recompute(&self, version: u64) -> StoreResult<bool> {
+        self.write(move |c| {
+            let changed = c
+                .execute("UPDATE calendar_state SET recomputed = ?1 WHERE id = 1 AND recomputed < ?1", [version as i64])
+                .map_err(map_err)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn running_deadlines(&self, after: Option<&str>, limit: usize) -> StoreResult<Page> {
+        // In id order: a case's id never changes, and a case stays in the walk while in progress or
+        // reported, so a write during the walk neither skips nor repeats it. The cursor is the id.
+        let after = after.unwrap_or("").to_owned();
+        self.read(move |c| {
+            let cases = query_cases(c, schema::RUNNING_SQL, params![after, limit as i64])?;
+            let next = (cases.len() == limit).then(|| cases.last().map(|l| l.id.to_string())).flatten();
+            Ok(Page { cases, next })
         })
         .await
     }
@@ -490,14 +525,15 @@ fn queue_err(e: StoreError) -> QueueError {
 
 #[async_trait]
 impl HandoffQueue for SqliteStore {
-    async fn send(&self, queue: &str, body: &str) -> QueueResult<()> {
+    async fn send_delayed(&self, queue: &str, body: &str, delay: Duration) -> QueueResult<()> {
         self.check_queue(queue)?;
         let (queue, body) = (queue.to_owned(), body.to_owned());
+        let delay_ms = delay.min(Duration::from_secs(900)).as_millis() as i64;
         self.write(move |c| {
             let now = now_ms();
             c.execute(
-                "INSERT INTO queue (queue, body, visible_ms, created_ms) VALUES (?1, ?2, ?3, ?3)",
-                params![queue, body, now],
+                "INSERT INTO queue (queue, body, visible_ms, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![queue, body, now + delay_ms, now],
             )
             .map_err(map_err)?;
             Ok(())
@@ -576,18 +612,24 @@ impl HandoffQueue for SqliteStore {
     }
 }
 
+fn one_account(conn: &Connection, sql: &str, key: &str) -> StoreResult<Option<Account>> {
+    conn.query_row(sql, [key], |r| r.get::<_, String>(0))
+        .optional()
+        .map_err(map_err)?
+        .map(|d| from_json(&d))
+        .transpose()
+}
+
 #[async_trait]
 impl AccountStore for SqliteStore {
     async fn account(&self, username: &str) -> StoreResult<Option<Account>> {
         let username = username.to_owned();
-        self.read(move |c| {
-            c.query_row("SELECT doc FROM accounts WHERE username = ?1", [username], |r| r.get::<_, String>(0))
-                .optional()
-                .map_err(map_err)?
-                .map(|d| from_json(&d))
-                .transpose()
-        })
-        .await
+        self.read(move |c| one_account(c, "SELECT doc FROM accounts WHERE username = ?1", &username)).await
+    }
+
+    async fn account_by_subject(&self, subject: &str) -> StoreResult<Option<Account>> {
+        let subject = subject.to_owned();
+        self.read(move |c| one_account(c, "SELECT doc FROM accounts WHERE subject = ?1", &subject)).await
     }
 
     async fn accounts(&self) -> StoreResult<Vec<Account>> {
@@ -606,9 +648,11 @@ impl AccountStore for SqliteStore {
     async fn put_account(&self, account: &Account) -> StoreResult<()> {
         let account = account.clone();
         self.write(move |c| {
+            // The unique index on `subject` refuses a subject linked to another account (Conflict).
             c.execute(
-                "INSERT INTO accounts (username, doc) VALUES (?1, ?2) ON CONFLICT(username) DO UPDATE SET doc = excluded.doc",
-                params![account.username, to_json(&account)],
+                "INSERT INTO accounts (username, doc, subject) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(username) DO UPDATE SET doc = excluded.doc, subject = excluded.subject",
+                params![account.username, to_json(&account), account.oidc_subject],
             )
             .map_err(map_err)?;
             Ok(())
@@ -619,8 +663,6 @@ impl AccountStore for SqliteStore {
     async fn put_session(&self, session: &Session) -> StoreResult<()> {
         let session = session.clone();
         self.write(move |c| {
-            // Expired sessions are cleared as new ones are made.
-            c.execute("DELETE FROM sessions WHERE expires_ms <= ?1", [now_ms()]).map_err(map_err)?;
             c.execute(
                 "INSERT INTO sessions (token_hash, doc, expires_ms) VALUES (?1, ?2, ?3)",
                 params![session.token_hash, to_json(&session), ms(session.expires_at)],
@@ -650,5 +692,54 @@ impl AccountStore for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn purge_sessions(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        self.write(move |c| c.execute("DELETE FROM sessions WHERE expires_ms <= ?1", [ms(now)]).map_err(map_err)).await
+    }
+}
+
+#[async_trait]
+impl AttemptStore for SqliteStore {
+    async fn take(&self, key: &str, max: u32, window: Duration, now: DateTime<Utc>) -> StoreResult<bool> {
+        let key = key.to_owned();
+        let (now, until) = (ms(now), ms(now) + window.as_millis() as i64);
+        self.write(move |c| {
+            // One statement: a new key, a key whose window passed (starts again at 1) or a key under
+            // its limit counts this attempt; a key at its limit is left alone (no row changes).
+            let changed = c
+                .execute(
+                    "INSERT INTO limits (key, count, expires_ms) VALUES (?1, 1, ?3)
+                     ON CONFLICT(key) DO UPDATE
+                        SET count = CASE WHEN expires_ms <= ?2 THEN 1 ELSE count + 1 END, expires_ms = ?3
+                        WHERE expires_ms <= ?2 OR count < ?4",
+                    params![key, now, until, max as i64],
+                )
+                .map_err(map_err)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn give_back(&self, key: &str) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.write(move |c| {
+            c.execute("UPDATE limits SET count = count - 1 WHERE key = ?1 AND count > 0", [key]).map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn clear(&self, key: &str) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.write(move |c| {
+            c.execute("DELETE FROM limits WHERE key = ?1", [key]).map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        self.write(move |c| c.execute("DELETE FROM limits WHERE expires_ms <= ?1", [ms(now)]).map_err(map_err)).await
     }
 }

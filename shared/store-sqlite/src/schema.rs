@@ -55,6 +55,27 @@ const V2: &str = "
 CREATE INDEX cases_recent ON cases (dispatcher, submitted_ms, id);
 ";
 
+/// Accounts linked to an identity provider's subject; counted attempts shared by every process
+/// (query codes, sign-ins); the calendar's version and how far its recomputation got (a database
+/// with notices imported before counts each as a version, already recomputed: the import did it
+/// then); the cases with a running deadline by id (the recomputation job's walk: a partial index, as
+/// DynamoDB's sparse G7).
+const V3: &str = "
+ALTER TABLE accounts ADD COLUMN subject TEXT;
+CREATE UNIQUE INDEX accounts_subject ON accounts (subject) WHERE subject IS NOT NULL;
+CREATE TABLE limits (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX limits_expiry ON limits (expires_ms);
+CREATE INDEX sessions_expiry ON sessions (expires_ms);
+CREATE TABLE calendar_state (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, recomputed INTEGER NOT NULL);
+INSERT INTO calendar_state (id, version, recomputed)
+    SELECT 1, count(*), count(*) FROM calendar_notices;
+CREATE INDEX cases_running ON cases (id) WHERE status IN ('in_progress', 'reported');
+";
+
+/// `CaseStore::running_deadlines`: a page of the partial index `cases_running`, in id order.
+pub const RUNNING_SQL: &str =
+    "SELECT doc FROM cases WHERE status IN ('in_progress', 'reported') AND id > ?1 ORDER BY id LIMIT ?2";
+
 /// `CaseStore::recent`: walks `cases_recent` backwards, no sort.
 pub const RECENT_SQL: &str = "SELECT doc FROM cases WHERE dispatcher = ?1 AND (submitted_ms, id) < (?2, ?3)
      ORDER BY submitted_ms DESC, id DESC LIMIT ?4";
@@ -63,7 +84,7 @@ pub const RECENT_SQL: &str = "SELECT doc FROM cases WHERE dispatcher = ?1 AND (s
 /// re-reads the version inside it, so two processes opening an old database at once (`mailbox
 /// serve` and `mailbox stats reconcile`, say) apply each step once.
 pub fn migrate(conn: &Connection) -> StoreResult<()> {
-    const STEPS: [(i64, &str); 2] = [(1, V1), (2, V2)];
+    const STEPS: [(i64, &str); 3] = [(1, V1), (2, V2), (3, V3)];
     // A current database (every open but the first) needs no write lock.
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_err)?;
     for (to, sql) in STEPS.into_iter().filter(|(to, _)| version < *to) {
@@ -102,7 +123,7 @@ mod tests {
         )
         .unwrap();
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 2);
+        assert_eq!(user_version(&conn), 3);
         let mut plan = conn.prepare(&format!("EXPLAIN QUERY PLAN {RECENT_SQL}")).unwrap();
         let steps: Vec<String> =
             plan.query_map(("city-xfj", 2, "c9", 10), |r| r.get(3)).unwrap().collect::<Result<_, _>>().unwrap();
@@ -112,6 +133,25 @@ mod tests {
         assert_eq!(n, 1);
         // Opening again applies nothing twice.
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 2);
+        assert_eq!(user_version(&conn), 3);
+    }
+
+    #[test]
+    fn a_version_2_database_counts_its_imported_notices_as_recomputed_calendar_versions() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(&format!("{V1} {V2} PRAGMA user_version = 2;")).unwrap();
+        conn.execute("INSERT INTO calendar_notices (year, json) VALUES (2027, '{}')", []).unwrap();
+        conn.execute("INSERT INTO accounts (username, doc) VALUES ('xfj', '{}')", []).unwrap();
+        migrate(&conn).unwrap();
+        let state: (i64, i64) = conn
+            .query_row("SELECT version, recomputed FROM calendar_state", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!(state, (1, 1));
+        let mut plan = conn.prepare(&format!("EXPLAIN QUERY PLAN {RUNNING_SQL}")).unwrap();
+        let steps: Vec<String> = plan.query_map(("", 10), |r| r.get(3)).unwrap().collect::<Result<_, _>>().unwrap();
+        assert!(steps.iter().any(|s| s.contains("USING INDEX cases_running")), "{steps:?}");
+        let subject: Option<String> =
+            conn.query_row("SELECT subject FROM accounts WHERE username = 'xfj'", [], |r| r.get(0)).unwrap();
+        assert_eq!(subject, None);
     }
 }

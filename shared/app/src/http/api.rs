@@ -511,7 +511,7 @@ pub fn file(bytes: Vec<u8>, content_type: &'static str, filename: &str) -> Respo
 #[utoipa::path(post, path = "/api/v1/admin/calendar", tag = "staff",
     request_body(content = String, description = "A holiday-cn file: {year, papers, days: [{name, date, isOffDay}]}", content_type = "application/json"),
     responses(
-        (status = 200, description = "Imported; open deadlines recomputed", body = crate::reports::CalendarImport),
+        (status = 200, description = "Imported; the recomputation of open deadlines is queued", body = crate::calendar::CalendarImport),
         (status = 400, description = "Not a valid holiday file", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Admins only, or missing CSRF token", body = ErrorBody),
@@ -522,7 +522,7 @@ pub async fn import_calendar(
     State(s): State<AppState>,
     Staff(id): Staff,
     JsonBody(file): JsonBody<serde_json::Value>,
-) -> Result<Json<crate::reports::CalendarImport>, AppError> {
+) -> Result<Json<crate::calendar::CalendarImport>, AppError> {
     if id.actor.role != Role::Admin {
         return Err(AppError::Forbidden("只有系统管理员可以导入节假日安排".into()));
     }

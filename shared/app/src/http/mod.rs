@@ -49,6 +49,10 @@ pub enum Routes {
     Reply,
     /// Staff reads and administration.
     Staff,
+    /// The public site: pages and forms for citizens, and the stylesheet.
+    Site,
+    /// The staff console: sign-in, inbox, case pages and their forms, supervision, administration.
+    Console,
 }
 
 use mailbox_domain::Action;
@@ -162,8 +166,11 @@ pub fn router_for(state: AppState, routes: Routes) -> Router {
     if routes == R::All && state.local.is_some() {
         api = api.route("/api/v1/auth/login", post(api::login)).route("/api/v1/auth/logout", post(api::logout));
     }
-    if routes == R::All {
-        api = api.merge(crate::web::routes());
+    if has(&[R::Site]) {
+        api = api.merge(crate::web::site_routes());
+    }
+    if has(&[R::Console]) {
+        api = api.merge(crate::web::console_routes());
     }
     api.route("/healthz", get(api::healthz))
         .route("/api/openapi.json", get(openapi::document))

@@ -86,7 +86,7 @@ pub async fn login(State(s): State<AppState>, body: Bytes) -> Response {
                 done.token,
                 crate::accounts::SESSION_HOURS * 3600
             );
-            (StatusCode::SEE_OTHER, [(header::LOCATION, "/console/".to_owned()), (header::SET_COOKIE, cookie)])
+            (StatusCode::SEE_OTHER, [(header::LOCATION, super::CONSOLE_HOME.to_owned()), (header::SET_COOKIE, cookie)])
                 .into_response()
         }
         Err(AppError::Invalid { message, .. } | AppError::Conflict { message, .. }) => {
@@ -181,7 +181,7 @@ pub async fn inbox(State(s): State<AppState>, headers: HeaderMap, Query(f): Quer
             span.urgency-due_soon { "1个工作日内到期 " strong { (count("due_soon")) } }
             span { "正常 " strong { (count("normal")) } }
         }
-        form.card.filters method="get" action="/console/" {
+        form.card.filters method="get" action=(super::CONSOLE_HOME) {
             div { label for="status" { "状态" } select id="status" name="status" { option value="" { "全部" }
                 @for st in CaseStatus::ALL { option value=(status_name(st)) selected[f.status.as_deref() == Some(status_name(st).as_str())] { (st.label()) } } } }
             div { label for="urgency" { "紧急程度" } select id="urgency" name="urgency" { option value="" { "全部" }
@@ -412,7 +412,7 @@ fn case_markup(s: &AppState, id: &Identity, v: &StaffCaseView, message: Option<(
     let c = &v.case;
     let org = &s.app.org;
     let body = html! {
-        p { a href="/console/" { "← 返回待办" } }
+        p { a href=(super::CONSOLE_HOME) { "← 返回待办" } }
         h1 { (c.title) }
         @if let Some((m, is_error)) = message { p class=(if is_error { "error" } else { "success" }) role="alert" { (m) } }
         div.card {
@@ -523,7 +523,7 @@ pub async fn case_page(
     let message = done.map(|a| format!("{}：操作成功", a.label()));
     match s.app.staff_view(&id.actor, &CaseId::new(case)).await {
         Ok(v) => ok(case_markup(&s, &id, &v, message.as_deref().map(|m| (m, false)))),
-        Err(AppError::NotFound) if done.is_some() => redirect("/console/"),
+        Err(AppError::NotFound) if done.is_some() => redirect(super::CONSOLE_HOME),
         Err(e) => console_error(e),
     }
 }
@@ -679,9 +679,12 @@ pub async fn admin_calendar(State(s): State<AppState>, headers: HeaderMap, mut m
     let text = file.as_deref().map(std::str::from_utf8);
     let message = match text {
         Some(Ok(json)) => match s.app.import_calendar(json).await {
-            Ok(r) if r.published => {
-                Ok(format!("已导入 {} 年节假日安排（{} 天），重算 {} 件留言的办理时限", r.year, r.days, r.recomputed))
-            }
+            Ok(r) if r.published => Ok(format!(
+                "已导入 {} 年节假日安排（{} 天）。未办结留言的办理时限将在后台重新计算，约{}分钟内完成",
+                r.year,
+                r.days,
+                crate::calendar::CALENDAR_REFRESH.as_secs() / 60 + 1
+            )),
             Ok(r) => Err(format!("{} 年的文件没有公布的安排，未导入", r.year)),
             Err(e) => Err(e.to_string()),
         },
@@ -735,8 +738,7 @@ pub async fn admin_account(State(s): State<AppState>, headers: HeaderMap, body: 
         password_hash: hash_password(field(&p, "password")),
         role: role.expect("checked above"),
         unit,
-        failed_logins: 0,
-        locked_until: None,
+        oidc_subject: None,
     };
     let local = s.local.as_ref().expect("admin_only checked");
     if let Err(e) = local.accounts.put_account(&account).await {

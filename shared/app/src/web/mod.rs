@@ -14,7 +14,11 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 const CSS: &str = include_str!("site.css");
 
-pub fn routes() -> Router<AppState> {
+/// The console's home page (the inbox).
+pub const CONSOLE_HOME: &str = "/console";
+
+/// The public site's routes (on AWS, the `site` function's).
+pub fn site_routes() -> Router<AppState> {
     Router::new()
         .route("/", get(public::home))
         .route("/static/site.css", get(css))
@@ -24,7 +28,14 @@ pub fn routes() -> Router<AppState> {
         .route("/track/rate", post(public::track_rate))
         .route("/replies", get(public::replies))
         .route("/stats", get(public::stats))
-        .route("/console/", get(console::inbox))
+}
+
+/// The staff console's routes (on AWS, the `console` function's). Its home is `/console`: API
+/// Gateway HTTP APIs take no route ending in a slash, so `/console/` only sends people there.
+pub fn console_routes() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(console::inbox))
+        .route("/console/", get(|| async { redirect(CONSOLE_HOME) }))
         .route("/console/login", get(console::login_form).post(console::login))
         .route("/console/logout", post(console::logout))
         .route("/console/export", get(console::export))
@@ -62,9 +73,9 @@ pub fn page(title: &str, nav: Nav, body: Markup) -> Markup {
                 header.top {
                     div.bar {
                         @if nav.console {
-                            a.brand href="/console/" { "市长信箱 · 工作台" }
+                            a.brand href=(CONSOLE_HOME) { "市长信箱 · 工作台" }
                             nav aria-label="工作台导航" {
-                                a href="/console/" { "待办" }
+                                a href=(CONSOLE_HOME) { "待办" }
                                 a href="/console/supervision" { "督办" }
                                 a href="/console/admin" { "管理" }
                                 a href="/" { "公众网站" }
@@ -112,7 +123,7 @@ pub fn redirect(to: &str) -> Response {
 pub fn error_page(status: StatusCode, console: bool, message: &str) -> Response {
     let body = html! {
         h1 { "无法完成" }
-        div.card { p.error { (message) } p { a href=(if console { "/console/" } else { "/" }) { "返回首页" } } }
+        div.card { p.error { (message) } p { a href=(if console { CONSOLE_HOME } else { "/" }) { "返回首页" } } }
     };
     html_response(status, page("出错了", Nav { console, signed_in: None }, body))
 }

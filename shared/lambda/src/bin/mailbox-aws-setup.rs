@@ -1,21 +1,80 @@
-//! `mailbox-aws-setup --endpoint URL --table NAME --queue-prefix PREFIX`: creates the table and the
-//! queues (with dead-letter queues) on a local emulator, as the SAM template does on AWS.
+//! `mailbox-aws-setup`: creates the table and the queues (with dead-letter queues) on a local
+//! emulator, as the SAM template does on AWS, and with `--demo` the demo staff accounts.
+//!
+//! It reads the same configuration as the functions — `AWS_REGION`, `TABLE_NAME`, `QUEUE_PREFIX`,
+//! `AWS_ENDPOINT_URL` — and flags override each: `--region`, `--table`, `--queue-prefix`,
+//! `--endpoint`. A missing or unknown argument is one line on standard error, exit code 2.
 
-use mailbox_aws::{sdk_config, DynamoStore, SqsQueues};
+use mailbox_app::accounts::seed_demo_accounts;
+use mailbox_aws::{sdk_config_at, DynamoStore, SqsQueues};
+use std::process::ExitCode;
+
+const USAGE: &str =
+    "usage: mailbox-aws-setup [--endpoint URL] [--region REGION] [--table NAME] [--queue-prefix PREFIX] [--demo] \
+(defaults from AWS_ENDPOINT_URL, AWS_REGION, TABLE_NAME, QUEUE_PREFIX)";
+
+struct Args {
+    endpoint: String,
+    region: String,
+    table: String,
+    queue_prefix: String,
+    demo: bool,
+}
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let (mut endpoint, mut region, mut table) = (env("AWS_ENDPOINT_URL"), env("AWS_REGION"), env("TABLE_NAME"));
+    let mut queue_prefix = env("QUEUE_PREFIX").unwrap_or_default();
+    let mut demo = false;
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--endpoint" => endpoint = Some(value()?),
+            "--region" => region = Some(value()?),
+            "--table" => table = Some(value()?),
+            "--queue-prefix" => queue_prefix = value()?,
+            "--demo" => demo = true,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(Args {
+        endpoint: endpoint.ok_or("no emulator endpoint (--endpoint or AWS_ENDPOINT_URL)")?,
+        region: region.unwrap_or_else(|| "us-east-1".into()),
+        table: table.ok_or("no table name (--table or TABLE_NAME)")?,
+        queue_prefix,
+        demo,
+    })
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let sdk = sdk_config_at(&args.endpoint, &args.region).await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), args.table.clone());
+    store.create_table().await?;
+    let org = mailbox_domain::Organisation::guangan();
+    let queues: Vec<String> =
+        mailbox_lambda::queue_names(&org).iter().map(|q| format!("{}{q}", args.queue_prefix)).collect();
+    SqsQueues::create(&aws_sdk_sqs::Client::new(&sdk), &queues, 5).await?;
+    println!("created table {} and {} queues in {}", args.table, queues.len(), args.region);
+    if args.demo && seed_demo_accounts(&store).await? {
+        println!("demo staff accounts created (password for all: {})", mailbox_app::accounts::DEMO_PASSWORD);
+    }
+    Ok(())
+}
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
-    let (Some(endpoint), Some(table)) = (arg("--endpoint"), arg("--table")) else {
-        anyhow::bail!("usage: mailbox-aws-setup --endpoint URL --table NAME [--queue-prefix PREFIX]");
+async fn main() -> ExitCode {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("mailbox-aws-setup: {e}; {USAGE}");
+            return ExitCode::from(2);
+        }
     };
-    let prefix = arg("--queue-prefix").unwrap_or_default();
-    let sdk = sdk_config(Some(&endpoint)).await;
-    DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table).create_table().await?;
-    let org = mailbox_domain::Organisation::guangan();
-    let queues: Vec<String> = mailbox_lambda::queue_names(&org).iter().map(|q| format!("{prefix}{q}")).collect();
-    SqsQueues::create(&aws_sdk_sqs::Client::new(&sdk), &queues, 5).await?;
-    println!("created table and {} queues", queues.len());
-    Ok(())
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mailbox-aws-setup: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,168 @@
+//! Checks of the `AccountStore` and `AttemptStore` ports (staff accounts, sessions, counted attempts).
+
+use chrono::{DateTime, Duration as Days, Utc};
+use mailbox_app::accounts::{hash_password, Account, AccountStore, LocalAuth, Session};
+use mailbox_app::ports::{AttemptStore, StoreError};
+use mailbox_domain::{Role, UnitId};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn unique(label: &str) -> String {
+    format!("{label}-{}", hex::encode(rand::random::<[u8; 5]>()))
+}
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-30T02:00:00Z").unwrap().with_timezone(&Utc)
+}
+
+fn account(username: &str) -> Account {
+    Account {
+        username: username.into(),
+        display_name: "测试用户".into(),
+        password_hash: hash_password("correct horse battery"),
+        role: Role::Handler,
+        unit: Some(UnitId::new("transport")),
+        oidc_subject: None,
+    }
+}
+
+const WINDOW: Duration = Duration::from_secs(15 * 60);
+
+pub async fn accounts_are_stored_and_listed<S: AccountStore>(store: &S) {
+    let (a, b) = (unique("a"), unique("b"));
+    store.put_account(&account(&b)).await.unwrap();
+    let first = account(&a);
+    store.put_account(&first).await.unwrap();
+    assert_eq!(store.account(&a).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.account("nobody-here").await.unwrap(), None);
+    let mut changed = first;
+    changed.display_name = "改名".into();
+    changed.role = Role::Dispatcher;
+    store.put_account(&changed).await.unwrap();
+    assert_eq!(store.account(&a).await.unwrap(), Some(changed), "put replaces");
+    let names: Vec<String> = store.accounts().await.unwrap().into_iter().map(|x| x.username).collect();
+    let (ia, ib) = (names.iter().position(|n| *n == a).unwrap(), names.iter().position(|n| *n == b).unwrap());
+    assert!(ia < ib, "listed by user name");
+    assert_eq!(names.iter().filter(|n| **n == a).count(), 1);
+}
+
+pub async fn a_subject_links_one_account<S: AccountStore>(store: &S) {
+    let (a, b, subject) = (unique("a"), unique("b"), unique("sub"));
+    let linked = Account { oidc_subject: Some(subject.clone()), ..account(&a) };
+    store.put_account(&linked).await.unwrap();
+    assert_eq!(store.account_by_subject(&subject).await.unwrap(), Some(linked.clone()));
+    assert_eq!(store.account_by_subject("no-such-subject").await.unwrap(), None);
+    // Another account cannot take the same subject.
+    let thief = Account { oidc_subject: Some(subject.clone()), ..account(&b) };
+    assert!(matches!(store.put_account(&thief).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.account(&b).await.unwrap(), None, "the refused account was not stored");
+    assert_eq!(store.account_by_subject(&subject).await.unwrap().map(|x| x.username), Some(a.clone()));
+    // Changing an account's subject frees the old one; the account is found by the new one.
+    let other = unique("sub");
+    let moved = Account { oidc_subject: Some(other.clone()), display_name: "新名".into(), ..linked };
+    store.put_account(&moved).await.unwrap();
+    assert_eq!(store.account_by_subject(&subject).await.unwrap(), None);
+    assert_eq!(store.account_by_subject(&other).await.unwrap(), Some(moved.clone()), "the linked copy is current");
+    store.put_account(&thief).await.unwrap();
+    assert_eq!(store.account_by_subject(&subject).await.unwrap().map(|x| x.username), Some(b));
+    // Unlinking removes the link.
+    store.put_account(&Account { oidc_subject: None, ..moved }).await.unwrap();
+    assert_eq!(store.account_by_subject(&other).await.unwrap(), None);
+}
+
+pub async fn sessions_are_stored_and_deleted<S: AccountStore>(store: &S) {
+    let hash = unique("token");
+    let session = Session {
+        token_hash: hash.clone(),
+        username: "u".into(),
+        csrf_token: "c".into(),
+        expires_at: t0() + Days::hours(12),
+    };
+    store.put_session(&session).await.unwrap();
+    assert_eq!(store.session(&hash).await.unwrap(), Some(session));
+    store.delete_session(&hash).await.unwrap();
+    assert_eq!(store.session(&hash).await.unwrap(), None);
+    store.delete_session(&hash).await.unwrap();
+}
+
+pub async fn attempts_count_up_to_the_limit_then_refuse<S: AttemptStore>(store: &S) {
+    let (key, other) = (unique("k"), unique("k"));
+    for i in 0..5 {
+        assert!(store.take(&key, 5, WINDOW, t0() + Days::seconds(i)).await.unwrap(), "attempt {}", i + 1);
+    }
+    assert!(!store.take(&key, 5, WINDOW, t0() + Days::seconds(6)).await.unwrap(), "the sixth is refused");
+    assert!(!store.take(&key, 5, WINDOW, t0() + Days::minutes(10)).await.unwrap(), "still refused");
+    assert!(store.take(&other, 5, WINDOW, t0()).await.unwrap(), "keys are separate");
+}
+
+pub async fn a_window_passes_and_the_key_starts_again<S: AttemptStore>(store: &S) {
+    let key = unique("k");
+    for _ in 0..5 {
+        assert!(store.take(&key, 5, WINDOW, t0()).await.unwrap());
+    }
+    // The window runs from the last counted attempt: 15 minutes later the key starts again...
+    assert!(!store.take(&key, 5, WINDOW, t0() + Days::minutes(14)).await.unwrap());
+    assert!(store.take(&key, 5, WINDOW, t0() + Days::minutes(15)).await.unwrap());
+    // ...with a count of one: four more, then refused.
+    for _ in 0..4 {
+        assert!(store.take(&key, 5, WINDOW, t0() + Days::minutes(16)).await.unwrap());
+    }
+    assert!(!store.take(&key, 5, WINDOW, t0() + Days::minutes(16)).await.unwrap());
+}
+
+pub async fn given_back_and_cleared_attempts_do_not_count<S: AttemptStore>(store: &S) {
+    let key = unique("k");
+    for _ in 0..5 {
+        assert!(store.take(&key, 5, WINDOW, t0()).await.unwrap());
+        store.give_back(&key).await.unwrap();
+    }
+    for _ in 0..5 {
+        assert!(store.take(&key, 5, WINDOW, t0()).await.unwrap(), "given back attempts left room");
+    }
+    assert!(!store.take(&key, 5, WINDOW, t0()).await.unwrap());
+    store.clear(&key).await.unwrap();
+    assert!(store.take(&key, 5, WINDOW, t0()).await.unwrap(), "a cleared key starts again");
+    store.give_back(&unique("never-taken")).await.unwrap();
+    store.clear(&unique("never-taken")).await.unwrap();
+}
+
+/// Twenty attempts at the same moment: exactly five are let through.
+pub async fn attempts_made_at_once_all_count<S: AttemptStore + Clone>(store: &S) {
+    let key = unique("k");
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (store, key) = (store.clone(), key.clone());
+            tokio::spawn(async move { store.take(&key, 5, WINDOW, t0()).await })
+        })
+        .collect();
+    let mut allowed = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap() {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 5, "each attempt is checked and counted in one step");
+}
+
+/// Expired sessions are never served again (SQLite deletes them; DynamoDB's TTL removes them late,
+/// so the sign-in layer refuses a session past its expiry), and expired keys free their room.
+pub async fn expired_keys_and_sessions_are_purged<S: AccountStore + AttemptStore + Clone>(store: &S) {
+    let key = unique("k");
+    for _ in 0..5 {
+        assert!(store.take(&key, 5, WINDOW, t0()).await.unwrap());
+    }
+    store.purge_expired(t0() + Days::minutes(16)).await.unwrap();
+    assert!(store.take(&key, 5, WINDOW, t0() + Days::minutes(16)).await.unwrap());
+
+    let auth = LocalAuth { accounts: Arc::new(store.clone()), limits: Arc::new(store.clone()) };
+    let name = unique("u");
+    let mut user = account(&name);
+    user.password_hash = hash_password("a long enough password");
+    store.put_account(&user).await.unwrap();
+    let now = Utc::now();
+    let ok = auth.login(&name, "a long enough password", now).await.unwrap();
+    assert!(auth.identify(&ok.token, now).await.unwrap().is_some());
+    let late = now + Days::hours(13);
+    store.purge_sessions(late).await.unwrap();
+    assert!(auth.identify(&ok.token, late).await.unwrap().is_none(), "an expired session is refused");
+}
