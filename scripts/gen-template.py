@@ -5,27 +5,55 @@ below, so that routes, queues and least-privilege policies stay consistent. Run 
 """
 JURISDICTIONS = ["city", "guangan-qu", "qianfeng", "huaying", "yuechi", "wusheng", "linshui"]
 # The table's global secondary indexes (infra/TABLE.md; shared/aws/src/dynamo.rs lists the same).
-INDEXES = ["G1", "G2", "G3", "G4", "G5", "G6"]
-QUEUES = ["triage"] + [f"handoff-{j}" for j in JURISDICTIONS]
+INDEXES = ["G1", "G2", "G3", "G4", "G5", "G6", "G7"]
+QUEUES = ["triage", "jobs"] + [f"handoff-{j}" for j in JURISDICTIONS]
+HANDOFFS = [q for q in QUEUES if q.startswith("handoff-")]
+# The public site's routes (shared/app/src/web/mod.rs, site_routes) and the console's (console_routes).
+SITE = [("GET", "/"), ("GET", "/static/site.css"), ("GET", "/favicon.ico"), ("GET", "/mailbox/{id}"), ("POST", "/mailbox/{id}"),
+        ("GET", "/track"), ("POST", "/track"), ("POST", "/track/rate"), ("GET", "/replies"), ("GET", "/stats")]
+CONSOLE = [("GET", "/console"), ("GET", "/console/login"), ("POST", "/console/login"), ("POST", "/console/logout"),
+           ("GET", "/console/export"), ("GET", "/console/cases/{id}"), ("POST", "/console/cases/{id}/{action}"),
+           ("GET", "/console/supervision"), ("GET", "/console/admin"), ("POST", "/console/admin/calendar"),
+           ("POST", "/console/admin/accounts")]
+# Public routes that write: throttled harder than the rest (per route, across all callers).
+PUBLIC_WRITES = [("POST", "/api/v1/cases"), ("POST", "/api/v1/cases/{number}/rating"), ("POST", "/mailbox/{id}"),
+                 ("POST", "/track"), ("POST", "/track/rate"), ("GET", "/api/v1/cases/{number}"), ("POST", "/console/login")]
 ASSIGN = ["accept", "reject", "dispatch", "decide_extension", "urge", "supervise", "reopen", "close", "feature"]
 REPLY = ["receive", "return", "contribute", "report", "reply", "record_meeting", "request_extension", "explain"]
 READ = ["dynamodb:GetItem", "dynamodb:Query"]
 WRITE = ["dynamodb:TransactWriteItems", "dynamodb:UpdateItem"]
+# Reserved concurrency (template parameters): public functions are capped so that a flood of public
+# traffic cannot take the account's whole concurrency; the scheduled work, triage and the console
+# have theirs reserved, so they run whatever the public does.
 FUNCTIONS = {
-    # name: (description, public routes, JWT routes, dynamodb actions, queues it sends to, event)
+    # name: (description, public routes, JWT routes, dynamodb actions, queues it sends to, event, concurrency parameter, timeout)
     "submit": ("Public submission", [("POST", "/api/v1/cases"), ("GET", "/api/v1/mailboxes"), ("GET", "/api/openapi.json"), ("GET", "/healthz")], [],
-               READ + WRITE, ["triage"], None),
+               READ + WRITE, ["triage"], None, "PublicConcurrency", 10),
     "query": ("A citizen's own case, public replies and statistics", [("GET", "/api/v1/cases/{number}"), ("POST", "/api/v1/cases/{number}/rating"),
-              ("GET", "/api/v1/public/stats"), ("GET", "/api/v1/public/replies")], [], READ + WRITE, [], None),
+              ("GET", "/api/v1/public/stats"), ("GET", "/api/v1/public/replies")], [], READ + WRITE, [], None, "PublicConcurrency", 10),
+    "site": ("The public site: pages and forms for citizens", SITE, [], READ + WRITE, ["triage"], None, "PublicConcurrency", 10),
+    "console": ("The staff console: sign-in, inbox, case pages and actions, supervision, administration", CONSOLE, [],
+                READ + WRITE + ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], HANDOFFS + ["jobs"], None, "ConsoleConcurrency", 10),
     "assign": ("Dispatcher actions", [], [("POST", f"/api/v1/staff/cases/{{id}}/actions/{a}") for a in ASSIGN],
-               READ + WRITE, [q for q in QUEUES if q.startswith("handoff-")], None),
-    "reply": ("Handling-unit actions", [], [("POST", f"/api/v1/staff/cases/{{id}}/actions/{a}") for a in REPLY], READ + WRITE, [], None),
+               READ + WRITE, HANDOFFS, None, "StaffApiConcurrency", 10),
+    "reply": ("Handling-unit actions", [], [("POST", f"/api/v1/staff/cases/{{id}}/actions/{a}") for a in REPLY], READ + WRITE, [], None,
+              "StaffApiConcurrency", 10),
     "staff": ("Staff reads and calendar import", [], [("GET", "/api/v1/auth/me"), ("GET", "/api/v1/staff/units"), ("GET", "/api/v1/staff/inbox"),
               ("GET", "/api/v1/staff/outbox"), ("GET", "/api/v1/staff/assessment"), ("GET", "/api/v1/staff/cases/{id}"), ("POST", "/api/v1/admin/calendar")],
-              READ + WRITE + ["dynamodb:BatchGetItem", "dynamodb:PutItem"], [], None),
-    "triage": ("Consumer of the triage queue: records suggestions, compares with recent cases", [], [], READ + WRITE + ["dynamodb:BatchGetItem"], [], ("sqs", ["triage"])),
-    "handoff": ("Consumer of the jurisdictions' hand-off queues", [], [], READ + ["dynamodb:TransactWriteItems"], [], ("sqs", [q for q in QUEUES if q.startswith("handoff-")])),
-    "deadlines": ("Deadline sweep and daily digest", [], [], READ + WRITE + ["dynamodb:BatchGetItem"], [], ("schedule", None)),
+              READ + WRITE + ["dynamodb:BatchGetItem", "dynamodb:PutItem"], ["jobs"], None, "StaffApiConcurrency", 10),
+    "triage": ("Consumer of the triage queue: records suggestions, compares with recent cases", [], [], READ + WRITE + ["dynamodb:BatchGetItem"], [],
+               ("sqs", ["triage"], 10), "WorkerConcurrency", 10),
+    "handoff": ("Consumer of the jurisdictions' hand-off queues", [], [], READ + ["dynamodb:TransactWriteItems"], [], ("sqs", HANDOFFS, 10),
+                "WorkerConcurrency", 10),
+    # One chunk of a recomputation per invocation: up to 100 cases, so a longer time limit.
+    "deadlines": ("Deadline sweep, daily digest and background jobs (recomputing deadlines after a calendar import)", [], [],
+                  READ + WRITE + ["dynamodb:BatchGetItem"], ["jobs"], ("schedule", ["jobs"], 1), "WorkerConcurrency", 60),
+}
+CONCURRENCY = {
+    "PublicConcurrency": (50, "Most concurrent instances of each public function (submit, query, site); caps a flood of public traffic"),
+    "ConsoleConcurrency": (10, "Concurrency reserved for the staff console"),
+    "StaffApiConcurrency": (10, "Concurrency reserved for each staff API function (assign, reply, staff)"),
+    "WorkerConcurrency": (5, "Concurrency reserved for each worker (triage, handoff, deadlines)"),
 }
 
 def res(name):
@@ -46,6 +74,34 @@ Parameters:
   JwtAudience:
     Type: String
     Description: Audience (client id) the staff tokens are issued for
+  AlarmEmail:
+    Type: String
+    Default: ""
+    Description: E-mail address subscribed to the alarm topic (empty - subscribe later, e.g. an SMS gateway)
+  PublicRateLimit:
+    Type: Number
+    Default: 20
+    Description: Requests per second each public write route accepts (submission, rating, tracking, sign-in), across all callers
+  PublicBurstLimit:
+    Type: Number
+    Default: 40
+    Description: Burst of requests each public write route accepts
+  RateLimit:
+    Type: Number
+    Default: 200
+    Description: Requests per second every other route accepts
+  BurstLimit:
+    Type: Number
+    Default: 400
+    Description: Burst of requests every other route accepts""")
+for name, (default, desc) in CONCURRENCY.items():
+    w(f"""  {name}:
+    Type: Number
+    Default: {default}
+    Description: {desc}""")
+w("""
+Conditions:
+  HasAlarmEmail: !Not [!Equals [!Ref AlarmEmail, ""]]
 
 Globals:
   Function:
@@ -74,6 +130,9 @@ Resources:
         PointInTimeRecoveryEnabled: true
       SSESpecification:
         SSEEnabled: true
+      TimeToLiveSpecification:
+        AttributeName: ttl
+        Enabled: true
       AttributeDefinitions:
         - {AttributeName: PK, AttributeType: S}
         - {AttributeName: SK, AttributeType: S}""")
@@ -89,6 +148,10 @@ for g in INDEXES:
             - {{AttributeName: {g}PK, KeyType: HASH}}
             - {{AttributeName: {g}SK, KeyType: RANGE}}
           Projection: {{ProjectionType: ALL}}""")
+# A queue's visibility timeout is six times the longest time limit of a function consuming it
+# (AWS's advice for Lambda event sources), so a message is not handed out again while still handled.
+def consumer_timeout(q):
+    return max((f[7] for f in FUNCTIONS.values() if f[5] and q in f[5][1]), default=10)
 for q in QUEUES:
     r = res(q)
     w(f"""
@@ -102,16 +165,53 @@ for q in QUEUES:
     Type: AWS::SQS::Queue
     Properties:
       QueueName: !Sub "${{AWS::StackName}}-{q}"
-      VisibilityTimeout: 60
+      VisibilityTimeout: {6 * consumer_timeout(q)}
       SqsManagedSseEnabled: true
       RedrivePolicy:
         deadLetterTargetArn: !GetAtt {r}DeadLetters.Arn
-        maxReceiveCount: 5""")
+        maxReceiveCount: 5
+  {r}DeadLettersAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: "Messages in the dead-letter queue of {q}: see the README, 'Dead letters', to read and redrive them"
+      Namespace: AWS/SQS
+      MetricName: ApproximateNumberOfMessagesVisible
+      Dimensions:
+        - {{Name: QueueName, Value: !GetAtt {r}DeadLetters.QueueName}}
+      Statistic: Maximum
+      Period: 300
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: [!Ref AlarmTopic]
+      OKActions: [!Ref AlarmTopic]""")
 w("""
+  AlarmTopic:
+    Type: AWS::SNS::Topic
+    Properties:
+      DisplayName: Mayor's Mailbox alarms
+      KmsMasterKeyId: alias/aws/sns
+  AlarmEmailSubscription:
+    Type: AWS::SNS::Subscription
+    Condition: HasAlarmEmail
+    Properties:
+      TopicArn: !Ref AlarmTopic
+      Protocol: email
+      Endpoint: !Ref AlarmEmail
+
   Api:
     Type: AWS::Serverless::HttpApi
     Properties:
-      Auth:
+      DefaultRouteSettings:
+        ThrottlingBurstLimit: !Ref BurstLimit
+        ThrottlingRateLimit: !Ref RateLimit
+      RouteSettings:""")
+for method, path in PUBLIC_WRITES:
+    w(f"""        "{method} {path}":
+          ThrottlingBurstLimit: !Ref PublicBurstLimit
+          ThrottlingRateLimit: !Ref PublicRateLimit""")
+w("""      Auth:
         Authorizers:
           Staff:
             IdentitySource: $request.header.Authorization
@@ -119,7 +219,7 @@ w("""
               issuer: !Ref JwtIssuer
               audience:
                 - !Ref JwtAudience""")
-for name, (desc, public, jwt, ddb, sends, event) in FUNCTIONS.items():
+for name, (desc, public, jwt, ddb, sends, event, concurrency, timeout) in FUNCTIONS.items():
     r = res(name)
     w(f"""
   {r}Function:
@@ -127,7 +227,10 @@ for name, (desc, public, jwt, ddb, sends, event) in FUNCTIONS.items():
     Properties:
       Description: "{desc}"
       CodeUri: ../target/lambda/{name}/
-      Policies:
+      ReservedConcurrentExecutions: !Ref {concurrency}""")
+    if timeout != 10:
+        w(f"      Timeout: {timeout}")
+    w(f"""      Policies:
         - Version: "2012-10-17"
           Statement:
             - Effect: Allow
@@ -165,7 +268,7 @@ for name, (desc, public, jwt, ddb, sends, event) in FUNCTIONS.items():
           Type: SQS
           Properties:
             Queue: !GetAtt {res(q)}Queue.Arn
-            BatchSize: 10
+            BatchSize: {event[2]}
             FunctionResponseTypes: [ReportBatchItemFailures]""")
     if event and event[0] == "schedule":
         events.append("""        Sweep:
@@ -178,13 +281,39 @@ for name, (desc, public, jwt, ddb, sends, event) in FUNCTIONS.items():
             ScheduleExpression: cron(0 9 * * ? *)
             ScheduleExpressionTimezone: Asia/Shanghai
             Input: '{"job": "digest"}'""")
+        for q in event[1]:
+            events.append(f"""        {res(q)}:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt {res(q)}Queue.Arn
+            BatchSize: {event[2]}
+            FunctionResponseTypes: [ReportBatchItemFailures]""")
     if events:
         w("      Events:\n" + "\n".join(events))
+    for metric, what in [("Errors", "failed invocations"), ("Throttles", "throttled invocations")]:
+        w(f"""  {r}{metric}Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: "{name}: {what}"
+      Namespace: AWS/Lambda
+      MetricName: {metric}
+      Dimensions:
+        - {{Name: FunctionName, Value: !Ref {r}Function}}
+      Statistic: Sum
+      Period: 300
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: [!Ref AlarmTopic]""")
 w("""
 Outputs:
   ApiUrl:
-    Description: Base URL of the HTTP API
+    Description: Base URL of the HTTP API (the public site at /, the console at /console)
     Value: !Sub "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
   TableName:
-    Value: !Ref Table""")
+    Value: !Ref Table
+  AlarmTopicArn:
+    Description: Subscribe the city's operators (e-mail, SMS) to this topic
+    Value: !Ref AlarmTopic""")
 print("\n".join(out))

@@ -22,11 +22,11 @@ cleanup() {
 trap cleanup EXIT
 wait_port "$moto_port" || { echo "moto did not start"; cat "$dir/moto.log"; exit 1; }
 endpoint="http://127.0.0.1:$moto_port"
-cargo run -q -p mailbox-lambda --bin mailbox-aws-setup -- --endpoint "$endpoint" --table smoke --queue-prefix smoke-
-env_vars="TABLE_NAME=smoke,QUEUE_PREFIX=smoke-,QUEUE_URL_PREFIX=$endpoint/123456789012/,AWS_ENDPOINT_URL=$endpoint,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test"
+# The region of the sample events; the setup tool reads the functions' own variables.
+export AWS_REGION=cn-north-1 TABLE_NAME=smoke QUEUE_PREFIX=smoke- AWS_ENDPOINT_URL="$endpoint"
+cargo run -q -p mailbox-lambda --bin mailbox-aws-setup -- --demo
+env_vars="TABLE_NAME=smoke,QUEUE_PREFIX=smoke-,QUEUE_URL_PREFIX=$endpoint/123456789012/,AWS_ENDPOINT_URL=$endpoint,AWS_REGION=cn-north-1,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test"
 
-# One `cargo lambda watch` per function: the emulator hands every running function the same
-# runtime endpoint, so with several alive an event could reach the wrong one.
 start_watch() {
   invoke_port=$(free_port)
   set -m
@@ -46,7 +46,7 @@ fail=0
 check() {
   local fn=$1 event=$2 expect=$3 out
   out=$(cargo lambda invoke "$fn" -A 127.0.0.1 -P "$invoke_port" --data-file "events/$event.json" 2>&1 || true)
-  if printf '%s' "$out" | tr -d ' \n' | grep -q -- "$expect"; then
+  if printf '%s' "$out" | tr -d ' \n' | grep -qF -- "$expect"; then
     echo "ok - $fn $event ($expect)"; pass=$((pass + 1))
   else
     echo "not ok - $fn $event: expected $expect, got: $(printf '%s' "$out" | head -c 400)"; fail=$((fail + 1))
@@ -61,13 +61,17 @@ function_checks() {
     staff) check staff staff-inbox '"statusCode":200'; check staff staff-unauthenticated '"statusCode":401' ;;
     triage) check triage triage '"itemIdentifier":"triage-0"' ;;
     handoff) check handoff handoff '"itemIdentifier":"handoff-1"' ;;
-    deadlines) check deadlines deadlines-sweep '"job":"sweep"'; check deadlines deadlines-digest '"job":"digest"' ;;
+    deadlines) check deadlines deadlines-sweep '"job":"sweep"'; check deadlines deadlines-digest '"job":"digest"'
+               check deadlines deadlines-jobs '"batchItemFailures":[{"itemIdentifier":"jobs-1"}]' ;;
+    site) check site site-home '"statusCode":200'; check site site-write '"statusCode":201' ;;
+    console) check console console-login-wrong '"statusCode":400'; check console console-inbox-expired '"statusCode":303' ;;
   esac
 }
-for fn in submit query assign reply staff triage handoff deadlines; do
-  start_watch
+# One emulator serves every function (cargo lambda routes each invocation to its own function).
+start_watch
+for fn in submit query assign reply staff triage handoff deadlines site console; do
   function_checks "$fn"
-  stop_watch
 done
+stop_watch
 echo "lambda smoke: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,7 +1,10 @@
 // Browser tests of the public site and the staff console, in Debian's Chromium driven by
-// playwright-core, against a real `mailbox serve` started here. Screenshots of the main pages go to
-// test-artifacts/screenshots/ (look at them).
-import { test, before, after } from 'node:test';
+// playwright-core, told once for each deployment: against a real `mailbox serve` started here, and
+// against the AWS deployment — the Lambda functions under `cargo lambda watch` over moto, behind
+// stand-ins for API Gateway and Lambda's SQS event source (aws-local.mjs). The story and its checks
+// are the same: citizens and staff must not notice which deployment they use. Screenshots of the
+// main pages go to test-artifacts/screenshots/<deployment>/ (look at them).
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
@@ -9,31 +12,16 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { startAwsLocal } from './aws-local.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const shots = join(root, 'test-artifacts', 'screenshots');
-mkdirSync(shots, { recursive: true });
 const PASSWORD = 'mailbox-demo';
 const PHONE = { width: 390, height: 844 };
 const XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">';
 
-let server, base, browser, dataDir;
-const state = {};
+let browser;
 
 before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'mailbox-browser-'));
-  server = spawn(join(root, 'target', 'debug', 'mailbox'), ['serve', '--data-dir', dataDir, '--addr', '127.0.0.1:0'], {
-    env: { ...process.env, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  base = await new Promise((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/\S+)/);
-      if (m) resolve(m[1]);
-    });
-    server.on('exit', (code) => reject(new Error(`server exited ${code}`)));
-  });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -42,9 +30,34 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  server?.kill('SIGKILL');
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
+
+/** `mailbox serve` on a fresh data folder. */
+async function startEmbedded() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mailbox-browser-'));
+  const server = spawn(join(root, 'target', 'debug', 'mailbox'), ['serve', '--data-dir', dataDir, '--addr', '127.0.0.1:0'], {
+    env: { ...process.env, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const base = await new Promise((resolve, reject) => {
+    let out = '';
+    server.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/\S+)/);
+      if (m) resolve(m[1]);
+    });
+    server.on('exit', (code) => reject(new Error(`server exited ${code}`)));
+  });
+  const stop = async () => {
+    server.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  return { base, stop };
+}
+
+const DEPLOYMENTS = {
+  embedded: startEmbedded,
+  aws: () => startAwsLocal({ log: (m) => console.error(`aws-local: ${m}`) }),
+};
 
 async function newPage(viewport = { width: 1280, height: 900 }) {
   const context = await browser.newContext({ viewport });
@@ -66,175 +79,194 @@ async function noScriptRan(page, what) {
   assert.equal(await page.locator('img[src="x"]').count(), 0, `${what}: injected element was rendered`);
 }
 
-async function login(user) {
+async function login(base, user) {
   const page = await newPage();
   await page.goto(`${base}/console/login`);
   await page.fill('#username', user);
   await page.fill('#password', PASSWORD);
   await page.click('button[type=submit]');
-  await page.waitForURL(/\/console\/(admin)?$/);
+  await page.waitForURL(/\/console(\/admin)?$/);
   return page;
 }
 
-test('a citizen writes to the mayor from a phone', async () => {
-  const page = await newPage(PHONE);
-  await page.goto(base);
-  await noHorizontalScroll(page, 'home');
-  await page.screenshot({ path: join(shots, 'phone-home.png'), fullPage: true });
-  await page.click('a[href="/mailbox/mayor"]');
-  assert.match(await page.title(), /市长信箱/);
-  // A missing title and a bad phone number are shown beside their fields; what was typed is kept.
-  await page.fill('#body', '测试');
-  await page.fill('#name', '王小明');
-  await page.fill('#phone', '12345');
-  await page.click('button[type=submit]');
-  assert.match(await page.locator('#err-title').innerText(), /请填写标题/);
-  assert.equal(await page.inputValue('#name'), '王小明');
-  await page.screenshot({ path: join(shots, 'phone-write-errors.png'), fullPage: true });
-  await page.selectOption('#kind', 'complaint');
-  await page.fill('#title', '小区门口道路破损严重 <b>请处理</b>');
-  await page.fill('#body', `小区门口道路坑洼，雨天积水。我叫王小明，电话13812345678。${XSS}`);
-  await page.fill('#phone', '13812345678');
-  await page.check('input[name=public]');
-  await noHorizontalScroll(page, 'write');
-  await page.click('button[type=submit]');
-  state.number = (await page.locator('#case-number').innerText()).trim();
-  state.code = (await page.locator('#query-code').innerText()).trim();
-  assert.match(state.number, /^GA\d{12}$/);
-  assert.match(state.code, /^[A-Z0-9]{10}$/);
-  assert.match(await page.locator('.notice').innerText(), /妥善保存/);
-  await page.screenshot({ path: join(shots, 'phone-submitted.png'), fullPage: true });
-  // The citizen follows the case.
-  await page.goto(`${base}/track`);
-  await page.fill('#number', state.number);
-  await page.fill('#code', state.code);
-  await page.click('button[type=submit]');
-  assert.match(await page.locator('main').innerText(), /待受理/);
-  await noScriptRan(page, 'track');
-  assert.ok((await page.locator('main').innerText()).includes('<script>'), 'the script is shown as text');
-  await noHorizontalScroll(page, 'track');
-  assert.deepEqual(page.errors, []);
-});
+for (const [deployment, start] of Object.entries(DEPLOYMENTS)) {
+  describe(`${deployment} deployment`, () => {
+    let base, stop;
+    const state = {};
+    const shots = join(root, 'test-artifacts', 'screenshots', deployment);
+    mkdirSync(shots, { recursive: true });
 
-test('the dispatcher accepts and transfers it', async () => {
-  const page = await login('xfj');
-  await noHorizontalScroll(page, 'inbox');
-  await page.click(`#inbox a:has-text("小区门口道路破损严重")`);
-  await noScriptRan(page, 'console case');
-  assert.match(await page.locator('main').innerText(), /13812345678/, 'the dispatcher sees the personal data');
-  // Triage's suggestions arrive moments after submission (the in-process worker).
-  for (let i = 0; i < 50 && (await page.locator('#triage').count()) === 0; i++) {
-    await page.waitForTimeout(200);
-    await page.reload();
-  }
-  const triage = await page.locator('#triage').innerText();
-  // A damaged road by a housing estate is 城乡建设 or 交通运输; the page shows either with its
-  // confidence and the words behind it, and the units of that domain.
-  assert.match(triage, /分类\s*(城乡建设|交通运输)\s*（把握 \d+%，依据：[^）]+）/, triage);
-  assert.match(triage, /建议承办单位\s*广安市(住房和城乡建设局|交通运输局)/, triage);
-  assert.match(triage, /手机号码 1 处/, triage);
-  assert.ok(!triage.includes('13812345678'), 'the suggestions never repeat personal data');
-  await page.locator('#triage').screenshot({ path: join(shots, 'console-triage.png') });
-  await page.click('form[action$="/accept"] button');
-  assert.match(await page.locator('main').innerText(), /操作成功/);
-  await page.selectOption('#dispatch-mode', 'transfer');
-  await page.selectOption('#dispatch-lead', 'transport');
-  await page.click('form[action$="/dispatch"] button');
-  assert.match(await page.locator('main').innerText(), /转办至广安市交通运输局/);
-  await page.screenshot({ path: join(shots, 'console-dispatched.png'), fullPage: true });
-  state.caseUrl = page.url().split('?')[0];
-});
+    before(async () => {
+      ({ base, stop } = await start());
+    });
 
-test('the handler receives and replies publicly', async () => {
-  const page = await login('jtj');
-  await page.screenshot({ path: join(shots, 'console-inbox.png'), fullPage: true });
-  await page.click(`#inbox a:has-text("小区门口道路破损严重")`);
-  await page.click('form[action$="/receive"] button');
-  assert.match(await page.locator('#deadline').innerText(), /个工作日/);
-  await page.fill('#reply-text', '王小明您好：路面已于本周修复。如有问题请拨打13812345678联系。');
-  await page.check('form[action$="/reply"] input[name=public]');
-  await page.click('form[action$="/reply"] button');
-  assert.match(await page.locator('main').innerText(), /已答复/);
-  await page.screenshot({ path: join(shots, 'console-case-replied.png'), fullPage: true });
-  // A handler of another unit cannot open it.
-  const other = await login('slj');
-  const response = await other.goto(state.caseUrl);
-  assert.equal(response.status(), 404);
-});
+    after(async () => {
+      await stop?.();
+    });
 
-test('the citizen reads the reply and rates it', async () => {
-  const page = await newPage(PHONE);
-  await page.goto(`${base}/track`);
-  await page.fill('#number', state.number);
-  await page.fill('#code', state.code);
-  await page.click('button[type=submit]');
-  assert.match(await page.locator('#reply-text').innerText(), /路面已于本周修复/);
-  await page.check('input[name=satisfied][value="1"]');
-  await page.click('form[action="/track/rate"] button');
-  assert.match(await page.locator('main').innerText(), /感谢您的评价/);
-  assert.match(await page.locator('main').innerText(), /已办结/);
-  await noHorizontalScroll(page, 'rated');
-  await page.screenshot({ path: join(shots, 'phone-rated.png'), fullPage: true });
-  // A wrong code says so, without a hint that the number exists.
-  await page.goto(`${base}/track`);
-  await page.fill('#number', state.number);
-  await page.fill('#code', 'WRONG00000');
-  await page.click('button[type=submit]');
-  assert.match(await page.locator('main').innerText(), /留言编号或查询码不正确/);
-});
+    test('a citizen writes to the mayor from a phone', async () => {
+      const page = await newPage(PHONE);
+      await page.goto(base);
+      await noHorizontalScroll(page, 'home');
+      await page.screenshot({ path: join(shots, 'phone-home.png'), fullPage: true });
+      await page.click('a[href="/mailbox/mayor"]');
+      assert.match(await page.title(), /市长信箱/);
+      // A missing title and a bad phone number are shown beside their fields; what was typed is kept.
+      await page.fill('#body', '测试');
+      await page.fill('#name', '王小明');
+      await page.fill('#phone', '12345');
+      await page.click('button[type=submit]');
+      assert.match(await page.locator('#err-title').innerText(), /请填写标题/);
+      assert.equal(await page.inputValue('#name'), '王小明');
+      await page.screenshot({ path: join(shots, 'phone-write-errors.png'), fullPage: true });
+      await page.selectOption('#kind', 'complaint');
+      await page.fill('#title', '小区门口道路破损严重 <b>请处理</b>');
+      await page.fill('#body', `小区门口道路坑洼，雨天积水。我叫王小明，电话13812345678。${XSS}`);
+      await page.fill('#phone', '13812345678');
+      await page.check('input[name=public]');
+      await noHorizontalScroll(page, 'write');
+      await page.click('button[type=submit]');
+      state.number = (await page.locator('#case-number').innerText()).trim();
+      state.code = (await page.locator('#query-code').innerText()).trim();
+      assert.match(state.number, /^GA\d{12}$/);
+      assert.match(state.code, /^[A-Z0-9]{10}$/);
+      assert.match(await page.locator('.notice').innerText(), /妥善保存/);
+      await page.screenshot({ path: join(shots, 'phone-submitted.png'), fullPage: true });
+      // The citizen follows the case.
+      await page.goto(`${base}/track`);
+      await page.fill('#number', state.number);
+      await page.fill('#code', state.code);
+      await page.click('button[type=submit]');
+      assert.match(await page.locator('main').innerText(), /待受理/);
+      await noScriptRan(page, 'track');
+      assert.ok((await page.locator('main').innerText()).includes('<script>'), 'the script is shown as text');
+      await noHorizontalScroll(page, 'track');
+      assert.deepEqual(page.errors, []);
+    });
 
-test('the public list shows it with name and phone masked, and runs nothing', async () => {
-  const page = await newPage(PHONE);
-  await page.goto(`${base}/replies`);
-  const text = await page.locator('main').innerText();
-  assert.match(text, /路面已于本周修复/);
-  assert.ok(!text.includes('13812345678'), 'phone number masked');
-  assert.ok(!text.includes('王小明'), 'name masked');
-  assert.match(text, /138\*\*\*\*5678/);
-  assert.match(text, /王\*\*/);
-  await noScriptRan(page, 'replies');
-  await noHorizontalScroll(page, 'replies');
-  await page.screenshot({ path: join(shots, 'phone-replies.png'), fullPage: true });
-});
+    test('the dispatcher accepts and transfers it', async () => {
+      const page = await login(base, 'xfj');
+      await noHorizontalScroll(page, 'inbox');
+      await page.click(`#inbox a:has-text("小区门口道路破损严重")`);
+      await noScriptRan(page, 'console case');
+      assert.match(await page.locator('main').innerText(), /13812345678/, 'the dispatcher sees the personal data');
+      // Triage's suggestions arrive moments after submission (the in-process worker).
+      for (let i = 0; i < 50 && (await page.locator('#triage').count()) === 0; i++) {
+        await page.waitForTimeout(200);
+        await page.reload();
+      }
+      const triage = await page.locator('#triage').innerText();
+      // A damaged road by a housing estate is 城乡建设 or 交通运输; the page shows either with its
+      // confidence and the words behind it, and the units of that domain.
+      assert.match(triage, /分类\s*(城乡建设|交通运输)\s*（把握 \d+%，依据：[^）]+）/, triage);
+      assert.match(triage, /建议承办单位\s*广安市(住房和城乡建设局|交通运输局)/, triage);
+      assert.match(triage, /手机号码 1 处/, triage);
+      assert.ok(!triage.includes('13812345678'), 'the suggestions never repeat personal data');
+      await page.locator('#triage').screenshot({ path: join(shots, 'console-triage.png') });
+      await page.click('form[action$="/accept"] button');
+      assert.match(await page.locator('main').innerText(), /操作成功/);
+      await page.selectOption('#dispatch-mode', 'transfer');
+      await page.selectOption('#dispatch-lead', 'transport');
+      await page.click('form[action$="/dispatch"] button');
+      assert.match(await page.locator('main').innerText(), /转办至广安市交通运输局/);
+      await page.screenshot({ path: join(shots, 'console-dispatched.png'), fullPage: true });
+      state.caseUrl = page.url().split('?')[0];
+    });
 
-test('statistics with a server-rendered chart, supervision and admin pages', async () => {
-  const page = await newPage(PHONE);
-  await page.goto(`${base}/stats`);
-  assert.equal(await page.locator('.chart svg').count(), 1);
-  assert.equal(await page.locator('#received').innerText(), '1');
-  await noHorizontalScroll(page, 'stats');
-  await page.screenshot({ path: join(shots, 'phone-stats.png'), fullPage: true });
+    test('the handler receives and replies publicly', async () => {
+      const page = await login(base, 'jtj');
+      await page.screenshot({ path: join(shots, 'console-inbox.png'), fullPage: true });
+      await page.click(`#inbox a:has-text("小区门口道路破损严重")`);
+      await page.click('form[action$="/receive"] button');
+      assert.match(await page.locator('#deadline').innerText(), /个工作日/);
+      await page.fill('#reply-text', '王小明您好：路面已于本周修复。如有问题请拨打13812345678联系。');
+      await page.check('form[action$="/reply"] input[name=public]');
+      await page.click('form[action$="/reply"] button');
+      assert.match(await page.locator('main').innerText(), /已答复/);
+      await page.screenshot({ path: join(shots, 'console-case-replied.png'), fullPage: true });
+      // A handler of another unit cannot open it.
+      const other = await login(base, 'slj');
+      const response = await other.goto(state.caseUrl);
+      assert.equal(response.status(), 404);
+    });
 
-  const zfb = await login('zfb');
-  await zfb.goto(`${base}/console/supervision`);
-  assert.match(await zfb.locator('main').innerText(), /各单位按时答复率/);
-  await zfb.screenshot({ path: join(shots, 'console-supervision.png'), fullPage: true });
-  const csv = await zfb.request.get(`${base}/console/export?format=csv`);
-  assert.equal(csv.status(), 200);
-  assert.match(await csv.text(), /小区门口道路破损严重/);
+    test('the citizen reads the reply and rates it', async () => {
+      const page = await newPage(PHONE);
+      await page.goto(`${base}/track`);
+      await page.fill('#number', state.number);
+      await page.fill('#code', state.code);
+      await page.click('button[type=submit]');
+      assert.match(await page.locator('#reply-text').innerText(), /路面已于本周修复/);
+      await page.check('input[name=satisfied][value="1"]');
+      await page.click('form[action="/track/rate"] button');
+      assert.match(await page.locator('main').innerText(), /感谢您的评价/);
+      assert.match(await page.locator('main').innerText(), /已办结/);
+      await noHorizontalScroll(page, 'rated');
+      await page.screenshot({ path: join(shots, 'phone-rated.png'), fullPage: true });
+      // A wrong code says so, without a hint that the number exists.
+      await page.goto(`${base}/track`);
+      await page.fill('#number', state.number);
+      await page.fill('#code', 'WRONG00000');
+      await page.click('button[type=submit]');
+      assert.match(await page.locator('main').innerText(), /留言编号或查询码不正确/);
+    });
 
-  const admin = await login('admin');
-  await admin.goto(`${base}/console/admin`);
-  await admin.setInputFiles('#calendar-file', { name: '2027.json', mimeType: 'application/json',
-    buffer: Buffer.from(JSON.stringify({ year: 2027, papers: ['test'], days: [{ name: '元旦', date: '2027-01-01', isOffDay: true }] })) });
-  await admin.click('form[action="/console/admin/calendar"] button');
-  assert.match(await admin.locator('main').innerText(), /已导入 2027 年节假日安排/);
-  await admin.screenshot({ path: join(shots, 'console-admin.png'), fullPage: true });
+    test('the public list shows it with name and phone masked, and runs nothing', async () => {
+      const page = await newPage(PHONE);
+      await page.goto(`${base}/replies`);
+      const text = await page.locator('main').innerText();
+      assert.match(text, /路面已于本周修复/);
+      assert.ok(!text.includes('13812345678'), 'phone number masked');
+      assert.ok(!text.includes('王小明'), 'name masked');
+      assert.match(text, /138\*\*\*\*5678/);
+      assert.match(text, /王\*\*/);
+      await noScriptRan(page, 'replies');
+      await noHorizontalScroll(page, 'replies');
+      await page.screenshot({ path: join(shots, 'phone-replies.png'), fullPage: true });
+    });
 
-  // A form posted without the session's CSRF token is refused.
-  const forged = await admin.request.post(`${base}/console/admin/accounts`, { form: { username: 'evil', display_name: 'x', role: 'admin', password: 'xxxxxxxxxxxx' } });
-  assert.equal(forged.status(), 403);
-});
+    test('statistics with a server-rendered chart, supervision and admin pages', async () => {
+      const page = await newPage(PHONE);
+      await page.goto(`${base}/stats`);
+      assert.equal(await page.locator('.chart svg').count(), 1);
+      assert.equal(await page.locator('#received').innerText(), '1');
+      await noHorizontalScroll(page, 'stats');
+      await page.screenshot({ path: join(shots, 'phone-stats.png'), fullPage: true });
 
-test('the console works on a phone too', async () => {
-  const page = await newPage(PHONE);
-  await page.goto(`${base}/console/login`);
-  await page.fill('#username', 'xfj');
-  await page.fill('#password', PASSWORD);
-  await page.click('button[type=submit]');
-  await page.waitForURL(`${base}/console/`);
-  await noHorizontalScroll(page, 'console inbox on a phone');
-  await page.goto(state.caseUrl);
-  await noHorizontalScroll(page, 'console case on a phone');
-  await page.screenshot({ path: join(shots, 'phone-console-case.png'), fullPage: true });
-});
+      const zfb = await login(base, 'zfb');
+      await zfb.goto(`${base}/console/supervision`);
+      assert.match(await zfb.locator('main').innerText(), /各单位按时答复率/);
+      await zfb.screenshot({ path: join(shots, 'console-supervision.png'), fullPage: true });
+      const csv = await zfb.request.get(`${base}/console/export?format=csv`);
+      assert.equal(csv.status(), 200);
+      assert.match(await csv.text(), /小区门口道路破损严重/);
+      const bytes = await csv.body();
+      assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'the CSV starts with the byte-order mark Excel needs');
+
+      const admin = await login(base, 'admin');
+      await admin.goto(`${base}/console/admin`);
+      await admin.setInputFiles('#calendar-file', { name: '2027.json', mimeType: 'application/json',
+        buffer: Buffer.from(JSON.stringify({ year: 2027, papers: ['test'], days: [{ name: '元旦', date: '2027-01-01', isOffDay: true }] })) });
+      await admin.click('form[action="/console/admin/calendar"] button');
+      assert.match(await admin.locator('main').innerText(), /已导入 2027 年节假日安排/);
+      await admin.screenshot({ path: join(shots, 'console-admin.png'), fullPage: true });
+
+      // A form posted without the session's CSRF token is refused.
+      const forged = await admin.request.post(`${base}/console/admin/accounts`, { form: { username: 'evil', display_name: 'x', role: 'admin', password: 'xxxxxxxxxxxx' } });
+      assert.equal(forged.status(), 403);
+    });
+
+    test('the console works on a phone too', async () => {
+      const page = await newPage(PHONE);
+      await page.goto(`${base}/console/login`);
+      await page.fill('#username', 'xfj');
+      await page.fill('#password', PASSWORD);
+      await page.click('button[type=submit]');
+      await page.waitForURL(`${base}/console`);
+      await noHorizontalScroll(page, 'console inbox on a phone');
+      await page.goto(state.caseUrl);
+      await noHorizontalScroll(page, 'console case on a phone');
+      await page.screenshot({ path: join(shots, 'phone-console-case.png'), fullPage: true });
+    });
+  });
+}

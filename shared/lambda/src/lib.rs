@@ -7,7 +7,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use mailbox_app::accounts::{AccountStore, Identity, LocalAuth};
 use mailbox_app::http::extract::SourceIp;
 use mailbox_app::http::{router_for, AppState, Authenticator, Routes, SessionAuthenticator};
@@ -137,7 +137,36 @@ async fn from_request_context(mut request: Request, next: Next) -> Response {
             request.extensions_mut().insert(SourceIp(ip.to_owned()));
         }
     }
-    next.run(request).await
+    keep_downloads_byte_exact(next.run(request).await).await
+}
+
+/// `lambda_http` turns a text body (`text/*`) into a string with `encoding_rs`, which drops a
+/// leading byte-order mark — and the CSV exports start with one, so that Excel reads their Chinese
+/// as UTF-8. A download (`Content-Disposition: attachment`) whose text starts with the mark is
+/// therefore sent as `application/octet-stream`, which `lambda_http` passes through byte for byte:
+/// the file saved is the one the embedded host gives.
+async fn keep_downloads_byte_exact(response: Response) -> Response {
+    let is_text = |r: &Response| {
+        r.headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/"))
+    };
+    if !response.headers().contains_key(axum::http::header::CONTENT_DISPOSITION) || !is_text(&response) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "download body unreadable");
+            return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        parts.headers.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// The router of one HTTP function: its routes, its staff identity (the console's own sessions in
