@@ -15,7 +15,7 @@ port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 cargo run -q --release -p mailbox-lambda --bin mailbox-aws-setup -- --endpoint "http://127.0.0.1:$port" --table bench --queue-prefix bench- >&2
 printf '%-10s %12s %12s %18s\n' function binary_MB zipped_MB "cold_start_ms(med)"
-for fn in submit query assign reply staff triage handoff deadlines; do
+for fn in submit query site console assign reply staff triage handoff deadlines; do
   bin=target/lambda/$fn/bootstrap
   (cd "$(dirname "$bin")" && zip -q -9 "$dir/$fn.zip" bootstrap)
   event=$(ls events/ | grep -E "^${fn}(-|\.)" | head -n 1)

@@ -13,47 +13,66 @@ SITE = [("GET", "/"), ("GET", "/static/site.css"), ("GET", "/favicon.ico"), ("GE
         ("GET", "/track"), ("POST", "/track"), ("POST", "/track/rate"), ("GET", "/replies"), ("GET", "/stats")]
 CONSOLE = [("GET", "/console"), ("GET", "/console/login"), ("POST", "/console/login"), ("POST", "/console/logout"),
            ("GET", "/console/export"), ("GET", "/console/cases/{id}"), ("POST", "/console/cases/{id}/{action}"),
-           ("GET", "/console/supervision"), ("GET", "/console/admin"), ("POST", "/console/admin/calendar"),
+           ("GET", "/console/supervision"), ("GET", "/console/assessment"), ("GET", "/console/admin"), ("POST", "/console/admin/calendar"),
            ("POST", "/console/admin/accounts")]
-# Public routes that write: throttled harder than the rest (per route, across all callers).
+# Public routes that write or guess: throttled harder than the rest (per route, across all callers).
 PUBLIC_WRITES = [("POST", "/api/v1/cases"), ("POST", "/api/v1/cases/{number}/rating"), ("POST", "/mailbox/{id}"),
-                 ("POST", "/track"), ("POST", "/track/rate"), ("GET", "/api/v1/cases/{number}"), ("POST", "/console/login")]
+                 ("POST", "/track"), ("POST", "/track/rate"), ("GET", "/api/v1/cases/{number}")]
+# Sign-in checks an argon2 hash (memory and CPU on purpose): the hardest throttle, so that a flood of
+# guesses cannot fill the console's reserved instances.
+SIGN_IN = [("POST", "/console/login")]
 ASSIGN = ["accept", "reject", "dispatch", "decide_extension", "urge", "supervise", "reopen", "close", "feature"]
 REPLY = ["receive", "return", "contribute", "report", "reply", "record_meeting", "request_extension", "explain"]
+# IAM knows no action for a transaction as such: each Put, Update and Delete inside TransactWriteItems
+# is allowed by PutItem, UpdateItem and DeleteItem (AWS, "Using IAM with DynamoDB transactions").
 READ = ["dynamodb:GetItem", "dynamodb:Query"]
-WRITE = ["dynamodb:TransactWriteItems", "dynamodb:UpdateItem"]
+BATCH_READ = ["dynamodb:BatchGetItem"]
+WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+# The partition keys (infra/TABLE.md) each function may write (dynamodb:LeadingKeys). Only the
+# console writes staff accounts, subject links and sessions; the public functions write no calendar.
+PUBLIC_KEYS = ["CASE#*", "SEQ#*", "IDEM#*", "CTR*", "LIMIT#*", "NOTE#*"]
+STAFF_KEYS = PUBLIC_KEYS + ["NOTICE"]
 # Reserved concurrency (template parameters): public functions are capped so that a flood of public
 # traffic cannot take the account's whole concurrency; the scheduled work, triage and the console
 # have theirs reserved, so they run whatever the public does.
 FUNCTIONS = {
-    # name: (description, public routes, JWT routes, dynamodb actions, queues it sends to, event, concurrency parameter, timeout)
+    # name: (description, public routes, JWT routes, dynamodb actions, keys it may write (None: any), queues it sends to, event,
+    #        concurrency parameter, timeout)
     "submit": ("Public submission", [("POST", "/api/v1/cases"), ("GET", "/api/v1/mailboxes"), ("GET", "/api/openapi.json"), ("GET", "/healthz")], [],
-               READ + WRITE, ["triage"], None, "PublicConcurrency", 10),
+               READ + ["dynamodb:PutItem", "dynamodb:UpdateItem"], PUBLIC_KEYS, ["triage"], None, "PublicConcurrency", 10),
     "query": ("A citizen's own case, public replies and statistics", [("GET", "/api/v1/cases/{number}"), ("POST", "/api/v1/cases/{number}/rating"),
-              ("GET", "/api/v1/public/stats"), ("GET", "/api/v1/public/replies")], [], READ + WRITE, [], None, "PublicConcurrency", 10),
-    "site": ("The public site: pages and forms for citizens", SITE, [], READ + WRITE, ["triage"], None, "PublicConcurrency", 10),
+              ("GET", "/api/v1/public/stats"), ("GET", "/api/v1/public/replies")], [], READ + ["dynamodb:PutItem", "dynamodb:UpdateItem"], PUBLIC_KEYS,
+              [], None, "PublicConcurrency", 10),
+    # Also the $default route: any path no other route takes gets the site's own "page not found".
+    "site": ("The public site: pages and forms for citizens", SITE + [("ANY", "$default")], [], READ + ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+             PUBLIC_KEYS, ["triage"], None, "PublicConcurrency", 10),
     "console": ("The staff console: sign-in, inbox, case pages and actions, supervision, administration", CONSOLE, [],
-                READ + WRITE + ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], HANDOFFS + ["jobs"], None, "ConsoleConcurrency", 10),
+                READ + BATCH_READ + WRITE, None, HANDOFFS + ["jobs"], None, "ConsoleConcurrency", 10),
     "assign": ("Dispatcher actions", [], [("POST", f"/api/v1/staff/cases/{{id}}/actions/{a}") for a in ASSIGN],
-               READ + WRITE, HANDOFFS, None, "StaffApiConcurrency", 10),
-    "reply": ("Handling-unit actions", [], [("POST", f"/api/v1/staff/cases/{{id}}/actions/{a}") for a in REPLY], READ + WRITE, [], None,
+               READ + WRITE, STAFF_KEYS, HANDOFFS, None, "StaffApiConcurrency", 10),
+    "reply": ("Handling-unit actions", [], [("POST", f"/api/v1/staff/cases/{{id}}/actions/{a}") for a in REPLY], READ + WRITE, STAFF_KEYS, [], None,
               "StaffApiConcurrency", 10),
     "staff": ("Staff reads and calendar import", [], [("GET", "/api/v1/auth/me"), ("GET", "/api/v1/staff/units"), ("GET", "/api/v1/staff/inbox"),
               ("GET", "/api/v1/staff/outbox"), ("GET", "/api/v1/staff/assessment"), ("GET", "/api/v1/staff/cases/{id}"), ("POST", "/api/v1/admin/calendar")],
-              READ + WRITE + ["dynamodb:BatchGetItem", "dynamodb:PutItem"], ["jobs"], None, "StaffApiConcurrency", 10),
-    "triage": ("Consumer of the triage queue: records suggestions, compares with recent cases", [], [], READ + WRITE + ["dynamodb:BatchGetItem"], [],
+              READ + BATCH_READ + WRITE, STAFF_KEYS, ["jobs"], None, "StaffApiConcurrency", 10),
+    "triage": ("Consumer of the triage queue: records suggestions, compares with recent cases", [], [], READ + BATCH_READ + WRITE, STAFF_KEYS, [],
                ("sqs", ["triage"], 10), "WorkerConcurrency", 10),
-    "handoff": ("Consumer of the jurisdictions' hand-off queues", [], [], READ + ["dynamodb:TransactWriteItems"], [], ("sqs", HANDOFFS, 10),
-                "WorkerConcurrency", 10),
+    "handoff": ("Consumer of the jurisdictions' hand-off queues", [], [], READ + ["dynamodb:PutItem"], STAFF_KEYS, [], ("sqs", HANDOFFS, 10),
+                "HandoffConcurrency", 10),
     # One chunk of a recomputation per invocation: up to 100 cases, so a longer time limit.
     "deadlines": ("Deadline sweep, daily digest and background jobs (recomputing deadlines after a calendar import)", [], [],
-                  READ + WRITE + ["dynamodb:BatchGetItem"], ["jobs"], ("schedule", ["jobs"], 1), "WorkerConcurrency", 60),
+                  READ + BATCH_READ + WRITE, STAFF_KEYS, ["jobs"], ("schedule", ["jobs"], 1), "WorkerConcurrency", 60),
 }
+# Each SQS event source runs at most this many batches at once (Lambda's minimum), so the sources of
+# a consumer never need more instances than its reserved concurrency: a throttled poll would count as
+# a receive and could dead-letter a message never handled.
+SQS_CONCURRENCY = 2
 CONCURRENCY = {
     "PublicConcurrency": (50, "Most concurrent instances of each public function (submit, query, site); caps a flood of public traffic"),
     "ConsoleConcurrency": (10, "Concurrency reserved for the staff console"),
     "StaffApiConcurrency": (10, "Concurrency reserved for each staff API function (assign, reply, staff)"),
-    "WorkerConcurrency": (5, "Concurrency reserved for each worker (triage, handoff, deadlines)"),
+    "WorkerConcurrency": (5, "Concurrency reserved for the triage and deadlines workers (each of their SQS sources runs at most 2 batches at once)"),
+    "HandoffConcurrency": (14, "Concurrency reserved for the handoff worker (7 hand-off queues, at most 2 batches each)"),
 }
 
 def res(name):
@@ -86,6 +105,14 @@ Parameters:
     Type: Number
     Default: 40
     Description: Burst of requests each public write route accepts
+  SignInRateLimit:
+    Type: Number
+    Default: 5
+    Description: Sign-ins per second the console accepts, across all callers (each checks an argon2 hash)
+  SignInBurstLimit:
+    Type: Number
+    Default: 10
+    Description: Burst of sign-ins the console accepts
   RateLimit:
     Type: Number
     Default: 200
@@ -151,7 +178,7 @@ for g in INDEXES:
 # A queue's visibility timeout is six times the longest time limit of a function consuming it
 # (AWS's advice for Lambda event sources), so a message is not handed out again while still handled.
 def consumer_timeout(q):
-    return max((f[7] for f in FUNCTIONS.values() if f[5] and q in f[5][1]), default=10)
+    return max((f[8] for f in FUNCTIONS.values() if f[6] and q in f[6][1]), default=10)
 for q in QUEUES:
     r = res(q)
     w(f"""
@@ -211,6 +238,10 @@ for method, path in PUBLIC_WRITES:
     w(f"""        "{method} {path}":
           ThrottlingBurstLimit: !Ref PublicBurstLimit
           ThrottlingRateLimit: !Ref PublicRateLimit""")
+for method, path in SIGN_IN:
+    w(f"""        "{method} {path}":
+          ThrottlingBurstLimit: !Ref SignInBurstLimit
+          ThrottlingRateLimit: !Ref SignInRateLimit""")
 w("""      Auth:
         Authorizers:
           Staff:
@@ -219,7 +250,7 @@ w("""      Auth:
               issuer: !Ref JwtIssuer
               audience:
                 - !Ref JwtAudience""")
-for name, (desc, public, jwt, ddb, sends, event, concurrency, timeout) in FUNCTIONS.items():
+for name, (desc, public, jwt, ddb, keys, sends, event, concurrency, timeout) in FUNCTIONS.items():
     r = res(name)
     w(f"""
   {r}Function:
@@ -230,14 +261,24 @@ for name, (desc, public, jwt, ddb, sends, event, concurrency, timeout) in FUNCTI
       ReservedConcurrentExecutions: !Ref {concurrency}""")
     if timeout != 10:
         w(f"      Timeout: {timeout}")
+    reads = sorted(a for a in set(ddb) if a not in WRITE)
+    writes = sorted(a for a in set(ddb) if a in WRITE)
     w(f"""      Policies:
         - Version: "2012-10-17"
           Statement:
             - Effect: Allow
-              Action: [{", ".join(sorted(set(ddb)))}]
+              Action: [{", ".join(reads)}]
               Resource:
                 - !GetAtt Table.Arn
-                - !Sub "${{Table.Arn}}/index/*\"""")
+                - !Sub "${{Table.Arn}}/index/*"
+            - Effect: Allow
+              Action: [{", ".join(writes)}]
+              Resource:
+                - !GetAtt Table.Arn""")
+    if keys:
+        w(f"""              Condition:
+                ForAllValues:StringLike:
+                  dynamodb:LeadingKeys: [{", ".join(f'"{k}"' for k in keys)}]""")
     # No sqs:GetQueueUrl: the functions build queue URLs from QUEUE_URL_PREFIX.
     if sends:
         w("""            - Effect: Allow
@@ -269,7 +310,9 @@ for name, (desc, public, jwt, ddb, sends, event, concurrency, timeout) in FUNCTI
           Properties:
             Queue: !GetAtt {res(q)}Queue.Arn
             BatchSize: {event[2]}
-            FunctionResponseTypes: [ReportBatchItemFailures]""")
+            FunctionResponseTypes: [ReportBatchItemFailures]
+            ScalingConfig:
+              MaximumConcurrency: {SQS_CONCURRENCY}""")
     if event and event[0] == "schedule":
         events.append("""        Sweep:
           Type: ScheduleV2
@@ -287,7 +330,9 @@ for name, (desc, public, jwt, ddb, sends, event, concurrency, timeout) in FUNCTI
           Properties:
             Queue: !GetAtt {res(q)}Queue.Arn
             BatchSize: {event[2]}
-            FunctionResponseTypes: [ReportBatchItemFailures]""")
+            FunctionResponseTypes: [ReportBatchItemFailures]
+            ScalingConfig:
+              MaximumConcurrency: {SQS_CONCURRENCY}""")
     if events:
         w("      Events:\n" + "\n".join(events))
     for metric, what in [("Errors", "failed invocations"), ("Throttles", "throttled invocations")]:
@@ -306,7 +351,22 @@ for name, (desc, public, jwt, ddb, sends, event, concurrency, timeout) in FUNCTI
       ComparisonOperator: GreaterThanThreshold
       TreatMissingData: notBreaching
       AlarmActions: [!Ref AlarmTopic]""")
-w("""
+w("""  Api5xxAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: "HTTP API: answers with status 5xx (an error a function answered itself, or one it could not answer)"
+      Namespace: AWS/ApiGateway
+      MetricName: 5xx
+      Dimensions:
+        - {Name: ApiId, Value: !Ref Api}
+      Statistic: Sum
+      Period: 300
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: [!Ref AlarmTopic]
+
 Outputs:
   ApiUrl:
     Description: Base URL of the HTTP API (the public site at /, the console at /console)

@@ -4,9 +4,12 @@
 moto serves each request on its own thread and does not make a conditional write atomic: two
 `UpdateItem`s with `attribute_not_exists(...)` sent at the same moment can both succeed. DynamoDB
 documents that a conditional write is atomic, and the project's limits and version checks rely on
-that, so the tests run moto's own WSGI application here with one lock around every DynamoDB request
-(SQS and the rest stay concurrent). Usage is moto_server's: -H HOST -p PORT.
+that, so the tests run moto's own WSGI application here with one lock around every DynamoDB write
+(reads, SQS and the rest stay concurrent, as moto_server runs them). Usage is moto_server's:
+-H HOST -p PORT.
 """
+# The DynamoDB operations that change items.
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 import argparse
 import threading
 
@@ -24,7 +27,8 @@ def main() -> None:
     lock = threading.Lock()
 
     def app(environ, start_response):
-        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("DynamoDB_") and target.rsplit(".", 1)[-1] in WRITES:
             with lock:
                 # The whole answer is made under the lock, so the write it reports is complete.
                 return list(moto_app(environ, start_response))

@@ -65,7 +65,11 @@ export function templateWiring(text = readFileSync(join(root, 'infra', 'template
     if (!fn) continue;
     let m;
     if ((m = line.match(/^\s+Method: (\S+)$/))) method = m[1];
-    if ((m = line.match(/^\s+Path: (\S+)$/))) {
+    if ((m = line.match(/^\s+Path: (\S+)$/)) && m[1] === '$default') {
+      // API Gateway's catch-all: requests no other route takes.
+      route = { fn, method, path: m[1], regex: /^$/, names: [], jwt: false, fallback: true };
+      routes.push(route);
+    } else if ((m = line.match(/^\s+Path: (\S+)$/))) {
       const names = [];
       const pattern = m[1].replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{([^}]+)\}/g, (_, name) => {
         names.push(name);
@@ -159,8 +163,8 @@ export async function startAwsLocal({ log = () => {} } = {}) {
   async function gateway(req, res) {
     const url = new URL(req.url, 'http://gateway');
     const path = decodeURIComponent(url.pathname);
-    const candidates = routes.filter((r) => r.regex.test(path));
-    const route = candidates.find((r) => r.method === req.method);
+    const route = routes.find((r) => r.regex.test(path) && (r.method === req.method || r.method === 'ANY'))
+      || routes.find((r) => r.fallback);
     if (!route) {
       // API Gateway: an unknown route is 404 whatever the method.
       res.writeHead(404, { 'content-type': 'application/json' });
@@ -187,7 +191,7 @@ export async function startAwsLocal({ log = () => {} } = {}) {
     const params = {};
     const match = path.match(route.regex);
     route.names.forEach((n, i) => { params[n] = match[i + 1]; });
-    const routeKey = `${route.method} ${route.path}`;
+    const routeKey = route.fallback ? '$default' : `${route.method} ${route.path}`;
     const now = new Date();
     const event = {
       version: '2.0',

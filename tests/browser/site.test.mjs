@@ -242,6 +242,13 @@ for (const [deployment, start] of Object.entries(DEPLOYMENTS)) {
       assert.match(await csv.text(), /小区门口道路破损严重/);
       const bytes = await csv.body();
       assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'the CSV starts with the byte-order mark Excel needs');
+      // The supervision page's own exports (a browser session, not an API token).
+      const href = await zfb.locator('a:has-text("导出 XLSX")').getAttribute('href');
+      const xlsx = await zfb.request.get(`${base}${href}`);
+      assert.equal(xlsx.status(), 200);
+      assert.deepEqual([...(await xlsx.body()).subarray(0, 2)], [0x50, 0x4b], 'an XLSX file (a zip) byte for byte');
+      const assessment = await zfb.request.get(`${base}/console/assessment?format=csv`);
+      assert.match(await assessment.text(), /按时率/);
 
       const admin = await login(base, 'admin');
       await admin.goto(`${base}/console/admin`);
@@ -249,11 +256,23 @@ for (const [deployment, start] of Object.entries(DEPLOYMENTS)) {
         buffer: Buffer.from(JSON.stringify({ year: 2027, papers: ['test'], days: [{ name: '元旦', date: '2027-01-01', isOffDay: true }] })) });
       await admin.click('form[action="/console/admin/calendar"] button');
       assert.match(await admin.locator('main').innerText(), /已导入 2027 年节假日安排/);
+      assert.match(await admin.locator('#calendar-state').innerText(), /已导入 1 次。办理时限重算：进行中/);
       await admin.screenshot({ path: join(shots, 'console-admin.png'), fullPage: true });
 
       // A form posted without the session's CSRF token is refused.
       const forged = await admin.request.post(`${base}/console/admin/accounts`, { form: { username: 'evil', display_name: 'x', role: 'admin', password: 'xxxxxxxxxxxx' } });
       assert.equal(forged.status(), 403);
+    });
+
+    test('an unknown address gets the site\'s own page; /console/ leads to the console', async () => {
+      const page = await newPage(PHONE);
+      const response = await page.goto(`${base}/no-such-page`);
+      assert.equal(response.status(), 404);
+      assert.match(await page.locator('main').innerText(), /页面不存在/);
+      await noHorizontalScroll(page, '404');
+      await page.goto(`${base}/console/`);
+      await page.waitForURL(/\/console\/login$/);
+      assert.match(await page.title(), /登录/);
     });
 
     test('the console works on a phone too', async () => {

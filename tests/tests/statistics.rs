@@ -161,7 +161,7 @@ async fn calendar_import_recomputes_open_deadlines_and_records_it() {
     );
     assert!(h.app.import_calendar("{\"year\": 2027}").await.is_err());
     // The notice is stored and loaded at the next start.
-    assert_eq!(h.store.notices().await.unwrap().len(), 1);
+    assert_eq!(h.store.notices().await.unwrap().notices.len(), 1);
     assert_eq!(h.app.load_stored_notices().await.unwrap(), 1);
     assert!(h.app.calendar().has_notice(2027));
 }

@@ -471,3 +471,14 @@ async fn triage_suggestions_reach_the_dispatcher_without_making_the_case_stale()
     assert_eq!(duplicates[0]["number"], number.as_str(), "{duplicates}");
     assert!(duplicates[0]["similarity"].as_u64().unwrap() >= 50, "{duplicates}");
 }
+
+/// Written to a file (no terminal), the server's log has no colour codes.
+#[tokio::test]
+async fn a_log_written_to_a_file_has_no_colour_codes() {
+    let server = Server::start_logging("log");
+    let api = Api::new(&server);
+    api.submit("mayor", "complaint", true).await;
+    let log = std::fs::read_to_string(server.dir.join("serve.log")).unwrap();
+    assert!(log.contains("case submitted"), "{log}");
+    assert!(!log.contains('\u{1b}'), "colour codes in {log:?}");
+}

@@ -5,7 +5,7 @@
 //! [`Actor`], so handlers never read credentials.
 
 use crate::error::AppError;
-use crate::limiter::{self, SIGN_IN};
+use crate::limiter::{self, SIGN_IN, SIGN_IN_CLIENT};
 use crate::ports::{AttemptStore, StoreResult};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -112,19 +112,34 @@ pub struct LocalAuth {
 }
 
 impl LocalAuth {
-    /// Checks a password. Every attempt counts under the user name before the check — atomically in
-    /// the store, so that guesses sent at once to several instances all count — and a success clears
-    /// the count: five wrong passwords lock the name for fifteen minutes.
-    pub async fn login(&self, username: &str, password: &str, now: DateTime<Utc>) -> Result<LoginOk, AppError> {
+    /// Checks a password. Every attempt counts under the user name and under the client's address
+    /// before the check — atomically in the store, so that guesses sent at once to several instances
+    /// all count — and a success clears the name's count and gives the client's back: 5 wrong
+    /// passwords lock a name, 20 wrong ones lock a client out of signing in, until 15 minutes after
+    /// the first.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: &str,
+        now: DateTime<Utc>,
+    ) -> Result<LoginOk, AppError> {
         let bad =
             || AppError::Invalid { code: "bad_credentials", field: None, message: "用户名或密码错误".into() };
         let key = limiter::key("login", username);
+        let client_key = limiter::key("login-client", client);
         if !self.limits.take(&key, SIGN_IN.max, SIGN_IN.window, now).await? {
-            tracing::warn!(key = %key, "sign-in refused: too many failed attempts");
+            // Not the name: what is typed there may be a password.
+            tracing::warn!("sign-in refused: too many wrong passwords for the name");
             return Err(AppError::Conflict {
                 code: "account_locked",
                 message: format!("密码错误次数过多，账号已锁定{}分钟", SIGN_IN.window.as_secs() / 60),
             });
+        }
+        if !self.limits.take(&client_key, SIGN_IN_CLIENT.max, SIGN_IN_CLIENT.window, now).await? {
+            limiter::give_back_all(self.limits.as_ref(), std::slice::from_ref(&key)).await;
+            tracing::warn!("sign-in refused: too many wrong passwords from one client");
+            return Err(AppError::RateLimited);
         }
         let account = self.accounts.account(username).await?;
         // An unknown name costs a real verification too, so response times do not reveal which
@@ -136,6 +151,7 @@ impl LocalAuth {
             .map_err(|e| AppError::Internal(e.to_string()))?;
         let Some(account) = account.filter(|_| ok) else { return Err(bad()) };
         self.limits.clear(&key).await?;
+        limiter::give_back_all(self.limits.as_ref(), std::slice::from_ref(&client_key)).await;
         let token = random_token();
         let csrf_token = random_token();
         let session = Session {

@@ -103,8 +103,7 @@ impl App {
     /// Loads the stored holiday notices over the base calendar, with the stored version (at start,
     /// and whenever the stored version changed). Returns the number of stored notices.
     pub async fn load_stored_notices(&self) -> Result<usize, AppError> {
-        let state = self.store.calendar_state().await?;
-        let notices = self.store.notices().await?;
+        let crate::ports::StoredCalendar { state, notices } = self.store.notices().await?;
         let mut calendar = (*self.base_calendar).clone();
         for (year, json) in &notices {
             calendar
@@ -112,7 +111,7 @@ impl App {
                 .map_err(|e| AppError::Internal(format!("stored holiday notice {year} is invalid: {e}")))?;
         }
         let mut loaded = self.calendar.write().expect("calendar lock");
-        // Read before the notices: if an import came in between, the next check loads it again.
+        // Never back to an older version (a slower reload finishing after a newer one).
         if state.version >= loaded.version {
             loaded.calendar = Arc::new(calendar);
             loaded.version = state.version;

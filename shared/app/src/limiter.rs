@@ -17,8 +17,11 @@ pub struct Limit {
 
 /// Wrong query codes, per case number and per client address: 5 in 15 minutes.
 pub const QUERY_CODE: Limit = Limit { max: 5, window: Duration::from_secs(15 * 60) };
-/// Sign-ins per user name: 5 wrong passwords lock the name for 15 minutes.
+/// Sign-ins per user name: 5 wrong passwords lock the name until 15 minutes after the first.
 pub const SIGN_IN: Limit = Limit { max: 5, window: Duration::from_secs(15 * 60) };
+/// Wrong sign-ins per client address, whatever the names: 20 in 15 minutes (guessing one password
+/// over many names, or locking many accounts from one place).
+pub const SIGN_IN_CLIENT: Limit = Limit { max: 20, window: Duration::from_secs(15 * 60) };
 
 /// Longest raw value kept readable in a key; longer ones (anything an attacker types) are hashed.
 const MAX_RAW: usize = 64;
@@ -33,21 +36,33 @@ pub fn key(kind: &str, value: &str) -> String {
     }
 }
 
-/// Takes one attempt under every key, or none: when one key is at its limit, the attempts already
-/// taken under the others are given back and the answer is `RateLimited`.
+/// Takes one attempt under every key (all at once), or none: when one key is at its limit, the
+/// attempts taken under the others are given back and the answer is `RateLimited`.
 pub async fn take_all(
     store: &dyn AttemptStore,
     keys: &[String],
     limit: Limit,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    for (i, k) in keys.iter().enumerate() {
-        if !store.take(k, limit.max, limit.window, now).await? {
-            give_back_all(store, &keys[..i]).await;
-            return Err(AppError::RateLimited);
+    let taken = futures::future::join_all(keys.iter().map(|k| store.take(k, limit.max, limit.window, now))).await;
+    let mut given = Vec::new();
+    let mut refused = false;
+    let mut failure = None;
+    for (k, t) in keys.iter().zip(taken) {
+        match t {
+            Ok(true) => given.push(k.clone()),
+            Ok(false) => refused = true,
+            Err(e) => failure = Some(e),
         }
     }
-    Ok(())
+    if refused || failure.is_some() {
+        give_back_all(store, &given).await;
+    }
+    match (failure, refused) {
+        (Some(e), _) => Err(e.into()),
+        (None, true) => Err(AppError::RateLimited),
+        (None, false) => Ok(()),
+    }
 }
 
 /// Gives back one attempt under each key (the attempt succeeded). A failure only leaves the attempt

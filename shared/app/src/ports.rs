@@ -141,8 +141,9 @@ pub trait CaseStore: Send + Sync + 'static {
     /// raises the calendar version: the new version is returned. Every instance compares its own
     /// version with the stored one now and then, and reloads the notices when it changed.
     async fn save_notice(&self, year: i32, json: &str) -> StoreResult<u64>;
-    /// The stored holiday notices, by year.
-    async fn notices(&self) -> StoreResult<Vec<(i32, String)>>;
+    /// The stored holiday notices, by year, with the calendar state they belong to — one read, so an
+    /// instance (re)loading its calendar gets a version and the notices of that version together.
+    async fn notices(&self) -> StoreResult<StoredCalendar>;
     /// The calendar's version and how far the recomputation of open deadlines has got; one cheap read.
     async fn calendar_state(&self) -> StoreResult<CalendarState>;
     /// Records that the deadlines of open cases were recomputed for calendar `version`. True the
@@ -164,6 +165,13 @@ pub struct CalendarState {
     pub recomputed: u64,
 }
 
+/// The stored holiday notices (holiday-cn JSON by year) and the calendar state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredCalendar {
+    pub state: CalendarState,
+    pub notices: Vec<(i32, String)>,
+}
+
 /// One page of a keyset walk: the cases, and where the next page starts (none after the last).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {
@@ -177,8 +185,9 @@ pub struct Page {
 #[async_trait]
 pub trait AttemptStore: Send + Sync + 'static {
     /// Takes an attempt for `key`: when fewer than `max` attempts have counted in its window, counts
-    /// this one, extends the window to `window` from `now` and answers true; otherwise answers false
-    /// and counts nothing. A key whose window has passed starts again from nothing.
+    /// this one and answers true; otherwise answers false and counts nothing. A key's window starts
+    /// with its first attempt and lasts `window`; taking or giving back never moves it, and a key
+    /// whose window has passed starts again from nothing (a new window from `now`).
     async fn take(&self, key: &str, max: u32, window: Duration, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Gives back one attempt of a key (the attempt succeeded and should not count).
     async fn give_back(&self, key: &str) -> StoreResult<()>;

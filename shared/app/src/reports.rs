@@ -239,6 +239,7 @@ impl App {
     /// accepted for more than a working day, due today, overdue — through the notifier. Sending it
     /// twice for a day keeps one per unit.
     pub async fn daily_digest(&self) -> Result<DigestReport, AppError> {
+        self.refresh_calendar().await;
         let now = self.now();
         let today = cst_date(now);
         let calendar = self.calendar();

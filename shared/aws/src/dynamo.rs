@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use mailbox_app::accounts::{Account, AccountStore, Session};
 use mailbox_app::ports::{
     AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, IdempotencyRecord, Notification, Notifier, Page,
-    Scope, StoreError, StoreResult,
+    Scope, StoreError, StoreResult, StoredCalendar,
 };
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
@@ -87,6 +87,11 @@ fn number(item: Option<&Item>, name: &str) -> Option<u64> {
 /// Whether a request failed only because its condition did not hold.
 fn is_condition_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     matches!(e, SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+/// The calendar state of its item (`NOTICE`/`STATE`); none stored yet is version 0.
+fn calendar_state_of(item: Option<&Item>) -> CalendarState {
+    CalendarState { version: number(item, "version").unwrap_or(0), recomputed: number(item, "recomputed").unwrap_or(0) }
 }
 
 fn epoch_secs(t: DateTime<Utc>) -> i64 {
@@ -420,11 +425,14 @@ impl DynamoStore {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
+            // Base-table reads are strongly consistent: the notices an instance reloads after seeing
+            // a new calendar version, the accounts, a case's trail. (Indexes cannot be.)
             let mut q = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .set_index_name(index.map(str::to_owned))
+                .consistent_read(index.is_none())
                 .key_condition_expression(condition)
                 .scan_index_forward(forward)
                 .set_exclusive_start_key(start.take());
@@ -653,14 +661,17 @@ impl CaseStore for DynamoStore {
     }
 
     async fn alarms_due(&self, at: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Case>> {
-        // One bounded Query per write shard of the sparse alarm index; merged by alarm time.
+        // One bounded Query per write shard of the sparse alarm index, all at once; merged by alarm
+        // time.
         let upper = format!("{}#~", ms13(at));
-        let mut all = Vec::new();
-        for i in 0..SHARDS {
+        let index = index_name("G4");
+        let queries = (0..SHARDS).map(|i| {
             let values = vec![(":pk", s(format!("ALARM#{i}"))), (":up", s(upper.as_str()))];
-            for item in
-                self.query(Some(&index_name("G4")), "G4PK = :pk AND G4SK <= :up", values, true, Some(limit)).await?
-            {
+            self.query(Some(&index), "G4PK = :pk AND G4SK <= :up", values, true, Some(limit))
+        });
+        let mut all = Vec::new();
+        for items in futures::future::join_all(queries).await {
+            for item in items? {
                 all.push(doc_of(&item)?);
             }
         }
@@ -785,30 +796,28 @@ impl CaseStore for DynamoStore {
             ("SK".into(), s(format!("{year:04}"))),
             ("json".into(), s(json)),
         ]);
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
-        // After the notice: an instance that sees the new version finds the notice stored.
-        let out = self
-            .client
-            .update_item()
+        // The notice and the raised version in one transaction: an instance that sees the new
+        // version finds the notice, and no notice is stored without a new version.
+        let raise = Update::builder()
             .table_name(&self.table)
-            .key("PK", s("CALENDAR"))
+            .key("PK", s("NOTICE"))
             .key("SK", s("STATE"))
             .update_expression("ADD #v :one")
             .expression_attribute_names("#v", "version")
             .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        number(out.attributes(), "version").ok_or_else(|| StoreError::Corrupt("calendar state without version".into()))
+            .build();
+        let items = vec![self.put(item)?, TransactWriteItem::builder().update(build(raise)?).build()];
+        match self.transact(items).await {
+            Ok(()) => {}
+            Err(TransactFailure::Condition(i)) => return Err(StoreError::Conflict(format!("condition {i}"))),
+            Err(TransactFailure::Other(e)) => return Err(StoreError::Unavailable(e)),
+        }
+        // At least the version this import made (another import may have followed at once).
+        Ok(self.calendar_state().await?.version)
     }
 
     async fn calendar_state(&self) -> StoreResult<CalendarState> {
-        let item = self.get_item(s("CALENDAR"), s("STATE")).await?;
-        Ok(CalendarState {
-            version: number(item.as_ref(), "version").unwrap_or(0),
-            recomputed: number(item.as_ref(), "recomputed").unwrap_or(0),
-        })
+        Ok(calendar_state_of(self.get_item(s("NOTICE"), s("STATE")).await?.as_ref()))
     }
 
     async fn finish_recompute(&self, version: u64) -> StoreResult<bool> {
@@ -816,7 +825,7 @@ impl CaseStore for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("PK", s("CALENDAR"))
+            .key("PK", s("NOTICE"))
             .key("SK", s("STATE"))
             .update_expression("SET #r = :v")
             .condition_expression("attribute_not_exists(#r) OR #r < :v")
@@ -865,15 +874,21 @@ impl CaseStore for DynamoStore {
         Ok(Page { cases, next: None })
     }
 
-    async fn notices(&self) -> StoreResult<Vec<(i32, String)>> {
+    async fn notices(&self) -> StoreResult<StoredCalendar> {
+        // One consistent Query of the partition holds the notices (sort key: the year) and the
+        // state (sort key `STATE`).
         let items = self.query(None, "PK = :pk", vec![(":pk", s("NOTICE"))], true, None).await?;
-        Ok(items
-            .iter()
-            .filter_map(|i| {
-                let year = i.get("SK")?.as_s().ok()?.parse().ok()?;
-                Some((year, i.get("json")?.as_s().ok()?.clone()))
-            })
-            .collect())
+        let state = items.iter().find(|i| i.get("SK").and_then(|v| v.as_s().ok()).map(String::as_str) == Some("STATE"));
+        Ok(StoredCalendar {
+            state: calendar_state_of(state),
+            notices: items
+                .iter()
+                .filter_map(|i| {
+                    let year = i.get("SK")?.as_s().ok()?.parse().ok()?;
+                    Some((year, i.get("json")?.as_s().ok()?.clone()))
+                })
+                .collect(),
+        })
     }
 
     async fn notifications(&self, unit: Option<&UnitId>, limit: usize) -> StoreResult<Vec<Notification>> {
@@ -904,9 +919,9 @@ impl Notifier for DynamoStore {
 }
 
 /// Accounts live in one partition (`ACCOUNTS`, sort key the user name: a city has hundreds, listed
-/// by one Query); a copy of each account linked to an identity provider's subject lives under
-/// `SUBJECT#<subject>` (one GetItem per API request finds role and unit), written in the same
-/// transaction; sessions under `SESSION#<token hash>` with a TTL.
+/// by one Query); the link of an identity provider's subject to an account under `SUBJECT#<subject>`
+/// (written in the account's transaction, only if free or already this account's; an API request
+/// reads the link and the account); sessions under `SESSION#<token hash>` with a TTL.
 #[async_trait]
 impl AccountStore for DynamoStore {
     async fn account(&self, username: &str) -> StoreResult<Option<Account>> {
@@ -915,8 +930,13 @@ impl AccountStore for DynamoStore {
     }
 
     async fn account_by_subject(&self, subject: &str) -> StoreResult<Option<Account>> {
-        let item = self.get_item(s(format!("SUBJECT#{subject}")), s("SUBJECT")).await?;
-        item.as_ref().map(doc_json).transpose()
+        let Some(link) = self.get_item(s(format!("SUBJECT#{subject}")), s("SUBJECT")).await? else {
+            return Ok(None);
+        };
+        let Some(username) = link.get("username").and_then(|v| v.as_s().ok()) else { return Ok(None) };
+        // The account is the truth: a link left behind by a concurrent change of the account's
+        // subject names an account that no longer carries it, and is no sign-in.
+        Ok(self.account(username).await?.filter(|a| a.oidc_subject.as_deref() == Some(subject)))
     }
 
     async fn accounts(&self) -> StoreResult<Vec<Account>> {
@@ -940,7 +960,6 @@ impl AccountStore for DynamoStore {
                     ("PK".into(), s(format!("SUBJECT#{subject}"))),
                     ("SK".into(), s("SUBJECT")),
                     ("username".into(), s(account.username.as_str())),
-                    ("doc".into(), s(doc.as_str())),
                 ])))
                 .condition_expression("attribute_not_exists(PK) OR username = :u")
                 .expression_attribute_values(":u", s(account.username.as_str()))
@@ -1008,21 +1027,22 @@ fn doc_json<T: serde::de::DeserializeOwned>(item: &Item) -> StoreResult<T> {
     serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// Attempt counts under `LIMIT#<key>`: `count`, `until` (epoch ms when the window ends) and the TTL
-/// an hour after it. Each take is one conditional UpdateItem, so takes on many instances at once
-/// all count and never pass the limit.
+/// Attempt counts under `LIMIT#<key>`: `count`, `until` (epoch ms when the window ends, set when
+/// it starts and never moved) and the TTL an hour after it. Each take is one conditional UpdateItem,
+/// so takes on many instances at once all count and never pass the limit.
 #[async_trait]
 impl AttemptStore for DynamoStore {
     async fn take(&self, key: &str, max: u32, window: Duration, now: DateTime<Utc>) -> StoreResult<bool> {
         let until = now + chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-        let update = |expression: &str, condition: &str| {
+        // A new window: where there is none, or where the last one has passed.
+        let start = || {
             self.client
                 .update_item()
                 .table_name(&self.table)
                 .key("PK", s(format!("LIMIT#{key}")))
                 .key("SK", s("LIMIT"))
-                .update_expression(expression)
-                .condition_expression(condition)
+                .update_expression("SET #n = :one, #u = :until, #t = :ttl")
+                .condition_expression("attribute_not_exists(#n) OR #u <= :now")
                 .expression_attribute_names("#n", "count")
                 .expression_attribute_names("#u", "until")
                 .expression_attribute_names("#t", TTL_ATTRIBUTE)
@@ -1037,14 +1057,24 @@ impl AttemptStore for DynamoStore {
         // The new window first: most keys are new (a citizen looking up a case now and then), so
         // one request usually does.
         for _ in 0..3 {
-            let started =
-                update("SET #n = :one, #u = :until, #t = :ttl", "attribute_not_exists(#n) OR #u <= :now").send().await;
+            let started = start().send().await;
             match started {
                 Ok(_) => return Ok(true),
                 Err(e) if is_condition_failed(&e) => {}
                 Err(e) => return Err(unavailable(e)),
             }
-            let counted = update("SET #n = #n + :one, #u = :until, #t = :ttl", "#u > :now AND #n < :max")
+            let counted = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("PK", s(format!("LIMIT#{key}")))
+                .key("SK", s("LIMIT"))
+                .update_expression("SET #n = #n + :one")
+                .condition_expression("#u > :now AND #n < :max")
+                .expression_attribute_names("#n", "count")
+                .expression_attribute_names("#u", "until")
+                .expression_attribute_values(":now", n(now.timestamp_millis()))
+                .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":max", n(max))
                 .send()
                 .await;

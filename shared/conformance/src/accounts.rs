@@ -108,6 +108,19 @@ pub async fn a_window_passes_and_the_key_starts_again<S: AttemptStore>(store: &S
         assert!(store.take(&key, 5, WINDOW, t0() + Days::minutes(16)).await.unwrap());
     }
     assert!(!store.take(&key, 5, WINDOW, t0() + Days::minutes(16)).await.unwrap());
+
+    // A window starts with its first attempt and does not move: attempts taken and given back
+    // later (right codes) do not keep the earlier ones alive past it.
+    let key = unique("k");
+    assert!(store.take(&key, 5, WINDOW, t0()).await.unwrap());
+    for _ in 0..3 {
+        assert!(store.take(&key, 5, WINDOW, t0() + Days::minutes(10)).await.unwrap());
+        store.give_back(&key).await.unwrap();
+    }
+    for _ in 0..5 {
+        assert!(store.take(&key, 5, WINDOW, t0() + Days::minutes(15)).await.unwrap(), "a new window");
+    }
+    assert!(!store.take(&key, 5, WINDOW, t0() + Days::minutes(15)).await.unwrap());
 }
 
 pub async fn given_back_and_cleared_attempts_do_not_count<S: AttemptStore>(store: &S) {
@@ -160,7 +173,7 @@ pub async fn expired_keys_and_sessions_are_purged<S: AccountStore + AttemptStore
     user.password_hash = hash_password("a long enough password");
     store.put_account(&user).await.unwrap();
     let now = Utc::now();
-    let ok = auth.login(&name, "a long enough password", now).await.unwrap();
+    let ok = auth.login(&name, "a long enough password", "192.0.2.1", now).await.unwrap();
     assert!(auth.identify(&ok.token, now).await.unwrap().is_some());
     let late = now + Days::hours(13);
     store.purge_sessions(late).await.unwrap();

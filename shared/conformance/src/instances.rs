@@ -7,7 +7,9 @@ use chrono::{DateTime, Duration as Days, Utc};
 use mailbox_app::accounts::{hash_password, Account, AccountStore, LocalAuth};
 use mailbox_app::calendar::{JobOutcome, CALENDAR_REFRESH, JOBS_QUEUE};
 use mailbox_app::input::SubmitRequest;
-use mailbox_app::ports::{AttemptStore, CaseStore, HandoffQueue, ManualClock, Notifier};
+use mailbox_app::ports::{
+    AttemptStore, CaseStore, HandoffQueue, ManualClock, Notifier, QueueError, QueueResult, Received,
+};
 use mailbox_app::{Adapters, App, AppError};
 use mailbox_domain::deadline::DeadlineClass;
 use mailbox_domain::workflow::{Command, EventKind};
@@ -107,15 +109,27 @@ pub async fn sign_in_lockout_is_shared(a: &Instance, b: &Instance) {
     a.auth.accounts.put_account(&account).await.unwrap();
     let now = a.app.now();
     for who in [a, b, a, b, b] {
-        let wrong = who.auth.login(&name, "a wrong password", now).await;
+        let wrong = who.auth.login(&name, "a wrong password", "192.0.2.1", now).await;
         assert!(matches!(wrong, Err(AppError::Invalid { code: "bad_credentials", .. })), "{:?}", wrong.err());
     }
     for who in [a, b] {
-        let locked = who.auth.login(&name, "the right password", now).await;
+        let locked = who.auth.login(&name, "the right password", "192.0.2.1", now).await;
         assert!(matches!(locked, Err(AppError::Conflict { code: "account_locked", .. })), "{:?}", locked.err());
     }
     let later = now + Days::minutes(16);
-    assert!(b.auth.login(&name, "the right password", later).await.is_ok(), "unlocked after 15 minutes");
+    assert!(b.auth.login(&name, "the right password", "192.0.2.1", later).await.is_ok(), "unlocked after 15 minutes");
+
+    // Ten wrong guesses sent at once to both instances: five are checked, five refused unchecked.
+    let guesses = (0..10).map(|i| {
+        let who = if i % 2 == 0 { a } else { b };
+        who.auth.login(&name, "a wrong password", "192.0.2.2", later)
+    });
+    let results = futures::future::join_all(guesses).await;
+    let checked =
+        results.iter().filter(|r| matches!(r, Err(AppError::Invalid { code: "bad_credentials", .. }))).count();
+    let refused =
+        results.iter().filter(|r| matches!(r, Err(AppError::Conflict { code: "account_locked", .. }))).count();
+    assert_eq!((checked, refused), (5, 5), "parallel guesses all count");
 }
 
 const NOTICE_2027: &str = r#"{"year": 2027, "papers": ["test"], "days": [
@@ -140,12 +154,39 @@ fn dispatcher() -> Actor {
     Actor::staff("xfj", Role::Dispatcher, Some(UnitId::new("city-xfj")))
 }
 
+/// A queue whose first send fails: the instance dies after its work and before it queued the next.
+struct FirstSendFails {
+    inner: Arc<dyn HandoffQueue>,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl HandoffQueue for FirstSendFails {
+    async fn send_delayed(&self, queue: &str, body: &str, delay: Duration) -> QueueResult<()> {
+        if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(QueueError::Unavailable("the instance died".into()));
+        }
+        self.inner.send_delayed(queue, body, delay).await
+    }
+    async fn receive(&self, queue: &str, max: usize, visibility: Duration) -> QueueResult<Vec<Received>> {
+        self.inner.receive(queue, max, visibility).await
+    }
+    async fn delete(&self, queue: &str, receipt: &str) -> QueueResult<()> {
+        self.inner.delete(queue, receipt).await
+    }
+    async fn dead_letters(&self, queue: &str) -> QueueResult<Vec<Received>> {
+        self.inner.dead_letters(queue).await
+    }
+}
+
 /// 25 cases received before the 2027 notice (their 40-day deadlines reach into 2027 and are
 /// provisional), recomputed 10 at a time. The notice is imported on one instance; its job runs on
-/// both, and one run dies in the middle of a chunk: some cases recomputed, the message neither finished nor deleted. The
-/// queue hands it out again and the job finishes: every case recomputed exactly once, the end
-/// recorded once although its last message is delivered twice.
-pub async fn recompute_job_survives_a_crash_and_finishes_once(a: &Instance, b: &Instance) {
+/// three, and it is interrupted twice: a third instance dies after recomputing its whole chunk but
+/// before queuing the next one, and later an instance dies in the middle of a chunk (some cases
+/// recomputed). Each time the message is neither finished nor deleted; the queue hands it out again
+/// and the job goes on. In the end every case is recomputed exactly once, and the end is recorded
+/// once although its last message is delivered twice.
+pub async fn recompute_job_survives_a_crash_and_finishes_once(a: &Instance, b: &Instance, clock: Arc<ManualClock>) {
     for x in [a, b] {
         x.app.set_calendar_refresh(Duration::ZERO);
         x.app.set_recompute_chunk(10);
@@ -172,12 +213,28 @@ pub async fn recompute_job_survives_a_crash_and_finishes_once(a: &Instance, b: &
     let visibility = Duration::from_secs(1);
     let q = &a.app.queue;
 
-    // The first two chunks, on instances b and a.
-    for who in [b, a] {
-        let m = receive_one(q.as_ref(), visibility).await;
-        assert_eq!(who.app.take_job(&m.body).await.unwrap(), JobOutcome::Continued { recomputed: 10 });
-        q.delete(JOBS_QUEUE, &m.receipt).await.unwrap();
-    }
+    // The first chunk: instance c recomputes it, then dies before queuing the next chunk.
+    let adapters = Adapters {
+        store: a.app.store.clone(),
+        queue: Arc::new(FirstSendFails { inner: a.app.queue.clone(), failed: Default::default() }),
+        notifier: a.app.notifier.clone(),
+        clock,
+        limits: a.app.limits.clone(),
+    };
+    let c = App::new(a.app.org.clone(), Calendar::builtin().clone(), adapters);
+    c.set_calendar_refresh(Duration::ZERO);
+    c.set_recompute_chunk(10);
+    let first = receive_one(q.as_ref(), visibility).await;
+    assert!(c.take_job(&first.body).await.is_err(), "the next chunk was not queued");
+    tokio::time::sleep(visibility + Duration::from_millis(200)).await;
+    let again = receive_one(q.as_ref(), Duration::from_secs(30)).await;
+    assert_eq!(again.body, first.body, "the interrupted chunk comes back");
+    assert_eq!(b.app.take_job(&again.body).await.unwrap(), JobOutcome::Continued { recomputed: 0 }, "done before");
+    q.delete(JOBS_QUEUE, &again.receipt).await.unwrap();
+    // The second chunk, on instance a.
+    let m = receive_one(q.as_ref(), visibility).await;
+    assert_eq!(a.app.take_job(&m.body).await.unwrap(), JobOutcome::Continued { recomputed: 10 });
+    q.delete(JOBS_QUEUE, &m.receipt).await.unwrap();
 
     // The third chunk: instance a dies after recomputing a few of its cases (done here as the job
     // does it, one case at a time) and before the message is finished or deleted.
@@ -254,8 +311,8 @@ macro_rules! instances_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn recompute_job_survives_a_crash_and_finishes_once() {
             let (a, b, _guard) = $make.await;
-            let (a, b, _) = $crate::instances::pair(a, b, $crate::instances::start()).await;
-            $crate::instances::recompute_job_survives_a_crash_and_finishes_once(&a, &b).await;
+            let (a, b, clock) = $crate::instances::pair(a, b, $crate::instances::start()).await;
+            $crate::instances::recompute_job_survives_a_crash_and_finishes_once(&a, &b, clock).await;
         }
     };
 }

@@ -274,8 +274,9 @@ pub async fn scan_pages_through_every_case<S: CaseStore>(store: &S) {
 pub async fn notices_are_stored_by_year<S: CaseStore>(store: &S) {
     store.save_notice(2031, r#"{"year": 2031, "papers": ["a"], "days": []}"#).await.unwrap();
     store.save_notice(2031, r#"{"year": 2031, "papers": ["b"], "days": []}"#).await.unwrap();
-    let notices = store.notices().await.unwrap();
-    let ours: Vec<_> = notices.iter().filter(|(y, _)| *y == 2031).collect();
+    let stored = store.notices().await.unwrap();
+    assert_eq!(stored.state, store.calendar_state().await.unwrap(), "the state comes with the notices");
+    let ours: Vec<_> = stored.notices.iter().filter(|(y, _)| *y == 2031).collect();
     assert_eq!(ours.len(), 1, "a year's notice is replaced, not added");
     assert!(ours[0].1.contains("\"b\""));
 }

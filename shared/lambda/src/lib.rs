@@ -106,7 +106,8 @@ impl Authenticator for JwtAccounts {
             return Ok(None);
         };
         let Some(account) = self.accounts.account_by_subject(subject).await? else {
-            tracing::warn!(subject, "token of a subject linked to no staff account");
+            // Not the subject itself: some providers use a phone or ID number as the subject.
+            tracing::warn!("token of a subject linked to no staff account");
             return Ok(None);
         };
         if matches!(account.role, Role::Citizen | Role::System) {
@@ -127,8 +128,11 @@ async fn from_request_context(mut request: Request, next: Next) -> Response {
     let context =
         request.extensions().get::<lambda_http::request::RequestContext>().and_then(|c| serde_json::to_value(c).ok());
     if let Some(ctx) = context {
-        if let Some(claims) = ctx.pointer("/authorizer/jwt/claims").filter(|c| c.is_object()) {
-            // Hex, since claims may hold non-ASCII text (names) that a header cannot carry.
+        // Only the subject travels on: it is all the authenticator reads (role and unit come from
+        // the account), and the other claims may hold a name, an e-mail or a phone number.
+        if let Some(sub) = ctx.pointer("/authorizer/jwt/claims/sub").and_then(|v| v.as_str()) {
+            // Hex, since a subject may hold characters a header cannot carry.
+            let claims = serde_json::json!({ "sub": sub });
             if let Ok(v) = HeaderValue::from_str(&hex::encode(claims.to_string())) {
                 request.headers_mut().insert(CLAIMS_HEADER, v);
             }
@@ -274,9 +278,20 @@ pub async fn run_schedule() -> Result<(), lambda_runtime::Error> {
 
 /// JSON logs for CloudWatch.
 pub fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
+    let _ = tracing::subscriber::set_global_default(json_logs(std::io::stdout));
+}
+
+/// The functions' log format: one JSON object per line (CloudWatch adds the time), level from
+/// `RUST_LOG` (default `info`). Field names never repeat a key of the line (`message` is the line's
+/// text), so log tools that keep one value per key lose nothing.
+pub fn json_logs<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
         .json()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .without_time()
-        .try_init();
+        .with_writer(writer)
+        .finish()
 }

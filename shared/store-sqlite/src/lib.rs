@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use mailbox_app::accounts::{Account, AccountStore, Session};
 use mailbox_app::ports::{
     AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, HandoffQueue, IdempotencyRecord, Notification,
-    Notifier, Page, QueueError, QueueResult, Received, Scope, StoreError, StoreResult,
+    Notifier, Page, QueueError, QueueResult, Received, Scope, StoreError, StoreResult, StoredCalendar,
 };
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
@@ -430,12 +430,23 @@ impl CaseStore for SqliteStore {
         .await
     }
 
-    async fn notices(&self) -> StoreResult<Vec<(i32, String)>> {
+    async fn notices(&self) -> StoreResult<StoredCalendar> {
         self.read(|c| {
-            let mut stmt =
-                c.prepare_cached("SELECT year, json FROM calendar_notices ORDER BY year").map_err(map_err)?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(map_err)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
+            // One read transaction: the state and the notices of one moment.
+            let tx = c.unchecked_transaction().map_err(map_err)?;
+            let state = tx
+                .query_row("SELECT version, recomputed FROM calendar_state WHERE id = 1", [], |r| {
+                    Ok(CalendarState { version: r.get::<_, i64>(0)? as u64, recomputed: r.get::<_, i64>(1)? as u64 })
+                })
+                .map_err(map_err)?;
+            let notices = {
+                let mut stmt =
+                    tx.prepare_cached("SELECT year, json FROM calendar_notices ORDER BY year").map_err(map_err)?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(map_err)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(map_err)?
+            };
+            tx.finish().map_err(map_err)?;
+            Ok(StoredCalendar { state, notices })
         })
         .await
     }
@@ -705,13 +716,15 @@ impl AttemptStore for SqliteStore {
         let key = key.to_owned();
         let (now, until) = (ms(now), ms(now) + window.as_millis() as i64);
         self.write(move |c| {
-            // One statement: a new key, a key whose window passed (starts again at 1) or a key under
-            // its limit counts this attempt; a key at its limit is left alone (no row changes).
+            // One statement: a new key or a key whose window passed starts a window with this
+            // attempt; a key under its limit counts it in its window; a key at its limit is left
+            // alone (no row changes).
             let changed = c
                 .execute(
                     "INSERT INTO limits (key, count, expires_ms) VALUES (?1, 1, ?3)
                      ON CONFLICT(key) DO UPDATE
-                        SET count = CASE WHEN expires_ms <= ?2 THEN 1 ELSE count + 1 END, expires_ms = ?3
+                        SET count = CASE WHEN expires_ms <= ?2 THEN 1 ELSE count + 1 END,
+                            expires_ms = CASE WHEN expires_ms <= ?2 THEN ?3 ELSE expires_ms END
                         WHERE expires_ms <= ?2 OR count < ?4",
                     params![key, now, until, max as i64],
                 )

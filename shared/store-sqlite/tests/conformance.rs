@@ -47,3 +47,35 @@ mod instances {
 
     mailbox_conformance::instances_suite!(two());
 }
+
+/// SQLite has no TTL: expired attempt counts and sessions are removed by the purges (run hourly by
+/// `mailbox serve`), which remove exactly the expired ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purges_remove_exactly_the_expired_rows() {
+    use chrono::{Duration, Utc};
+    use mailbox_app::accounts::{AccountStore, Session};
+    use mailbox_app::ports::AttemptStore;
+    let (store, _dir) = fresh().await;
+    let now = Utc::now();
+    let window = std::time::Duration::from_secs(15 * 60);
+    store.take("old", 5, window, now - Duration::minutes(20)).await.unwrap();
+    store.take("live", 5, window, now - Duration::minutes(5)).await.unwrap();
+    let session = |hash: &str, expires| Session {
+        token_hash: hash.into(),
+        username: "u".into(),
+        csrf_token: "c".into(),
+        expires_at: expires,
+    };
+    store.put_session(&session("gone", now - Duration::minutes(1))).await.unwrap();
+    store.put_session(&session("kept", now + Duration::hours(1))).await.unwrap();
+    assert_eq!(store.purge_expired(now).await.unwrap(), 1);
+    assert_eq!(store.purge_sessions(now).await.unwrap(), 1);
+    assert_eq!(store.purge_expired(now).await.unwrap(), 0, "nothing twice");
+    assert!(store.session("kept").await.unwrap().is_some());
+    assert!(store.session("gone").await.unwrap().is_none());
+    // The live key still counts: four more, then refused.
+    for _ in 0..4 {
+        assert!(store.take("live", 5, window, now).await.unwrap());
+    }
+    assert!(!store.take("live", 5, window, now).await.unwrap());
+}

@@ -31,13 +31,27 @@ impl Server {
         server
     }
 
+    /// Starts a server whose log (level info) goes to the file `serve.log` of its folder, as when
+    /// it runs without a terminal.
+    pub fn start_logging(label: &str) -> Server {
+        let dir = temp_dir(label);
+        let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+        let mut server = Server::spawn(dir.path(), "info", Stdio::from(log));
+        server.owned_dir = Some(dir);
+        server
+    }
+
     /// Starts a server on `dir` (reusing its database if there is one) and waits until it listens.
     pub fn start_in(dir: &Path) -> Server {
+        Server::spawn(dir, "warn", Stdio::inherit())
+    }
+
+    fn spawn(dir: &Path, log_level: &str, stderr: Stdio) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mailbox"))
             .args(["serve", "--data-dir", dir.to_str().unwrap(), "--addr", "127.0.0.1:0", "--sweep-interval", "1"])
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_level)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("mailbox starts");
         let stdout = child.stdout.take().unwrap();

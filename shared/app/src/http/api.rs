@@ -179,9 +179,13 @@ fn me_view(s: &AppState, username: &str, display_name: &str, role: Role, unit: O
         (status = 413, description = "Request too large", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
     ))]
-pub async fn login(State(s): State<AppState>, JsonBody(r): JsonBody<LoginRequest>) -> Result<Response, AppError> {
+pub async fn login(
+    State(s): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    JsonBody(r): JsonBody<LoginRequest>,
+) -> Result<Response, AppError> {
     let local = s.local.as_ref().ok_or(AppError::NotFound)?;
-    let ok = local.login(r.username.trim(), &r.password, s.app.now()).await?;
+    let ok = local.login(r.username.trim(), &r.password, &client, s.app.now()).await?;
     tracing::info!(user = %ok.account.username, "signed in");
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",

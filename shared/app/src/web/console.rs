@@ -5,6 +5,7 @@ use super::{bar_chart, error_page, field, fields, form_pairs, html_response, ok,
 use crate::accounts::{hash_password, Account, Identity};
 use crate::error::AppError;
 use crate::http::{AppState, SESSION_COOKIE};
+use crate::ports::CalendarState;
 use crate::views::{unit_name, CaseSummary, StaffCaseView};
 use axum::body::Bytes;
 use axum::extract::{Multipart, Path, Query, State};
@@ -74,12 +75,16 @@ pub async fn login_form() -> Response {
     ok(login_page(None))
 }
 
-pub async fn login(State(s): State<AppState>, body: Bytes) -> Response {
+pub async fn login(
+    State(s): State<AppState>,
+    crate::http::extract::ClientAddr(client): crate::http::extract::ClientAddr,
+    body: Bytes,
+) -> Response {
     let pairs = form_pairs(&body);
     let Some(local) = s.local.as_ref() else {
         return error_page(StatusCode::NOT_FOUND, true, "本部署使用统一身份认证登录");
     };
-    match local.login(field(&pairs, "username").trim(), field(&pairs, "password"), s.app.now()).await {
+    match local.login(field(&pairs, "username").trim(), field(&pairs, "password"), &client, s.app.now()).await {
         Ok(done) => {
             let cookie = format!(
                 "{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
@@ -91,6 +96,9 @@ pub async fn login(State(s): State<AppState>, body: Bytes) -> Response {
         }
         Err(AppError::Invalid { message, .. } | AppError::Conflict { message, .. }) => {
             html_response(StatusCode::BAD_REQUEST, login_page(Some(&message)))
+        }
+        Err(e @ AppError::RateLimited) => {
+            html_response(StatusCode::TOO_MANY_REQUESTS, login_page(Some(&e.to_string())))
         }
         Err(e) => {
             tracing::error!(error = %e, "login failed");
@@ -595,8 +603,8 @@ pub async fn supervision(State(s): State<AppState>, headers: HeaderMap) -> Respo
                 td { (c.due_on.map(|d| d.to_string()).unwrap_or_default()) } td { (c.status_label) @if c.supervised { " · 督办" } } } } }
         } }
         h2 { (month) " 各单位按时答复率" }
-        p { a href={ "/api/v1/staff/assessment?from=" (month) "&to=" (month) "&format=csv" } { "导出 CSV" } " · "
-            a href={ "/api/v1/staff/assessment?from=" (month) "&to=" (month) "&format=xlsx" } { "导出 XLSX" } }
+        p { a href={ "/console/assessment?month=" (month) "&format=csv" } { "导出 CSV" } " · "
+            a href={ "/console/assessment?month=" (month) "&format=xlsx" } { "导出 XLSX" } }
         @if !rows.is_empty() { (bar_chart("按时答复率（%）", &names, &[("按时答复率", rates)])) }
         div.table-wrap { table {
             thead { tr { th { "单位" } th { "签收" } th { "答复" } th { "按时" } th { "超时" } th { "退回" } th { "延期" } th { "满意率" } } }
@@ -607,14 +615,66 @@ pub async fn supervision(State(s): State<AppState>, headers: HeaderMap) -> Respo
     ok(page("督办", nav(&id), body))
 }
 
-fn admin_markup(s: &AppState, id: &Identity, accounts: &[Account], message: Option<(&str, bool)>) -> Markup {
+#[derive(Deserialize)]
+pub struct AssessmentQuery {
+    month: Option<String>,
+    format: Option<String>,
+}
+
+/// The month's unit assessment as CSV or XLSX, for the supervision page (the console's own route:
+/// on AWS the JSON API's `/api/v1/staff/assessment` sits behind the JWT authorizer, which a browser
+/// session does not pass).
+pub async fn assessment(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<AssessmentQuery>) -> Response {
+    let id = match current(&s, &headers).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    if !matches!(id.actor.role, Role::Supervisor | Role::Admin) {
+        return error_page(StatusCode::FORBIDDEN, true, "单位考核仅供督办人员查看");
+    }
+    let month = match q.month.as_deref().map(crate::reports::parse_month).transpose() {
+        Ok(m) => m.unwrap_or_else(|| s.app.now().with_timezone(&cst()).format("%Y-%m").to_string()),
+        Err(e) => return console_error(e),
+    };
+    let rows = match s.app.assessment(&month, &month).await {
+        Ok(r) => r,
+        Err(e) => return console_error(e),
+    };
+    let table = crate::http::api::assessment_table(&rows);
+    let name = format!("assessment-{month}");
+    let file = match q.format.as_deref().unwrap_or("csv") {
+        "xlsx" => crate::export::to_xlsx(&table).map(|b| {
+            crate::http::api::file(
+                b,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                &format!("{name}.xlsx"),
+            )
+        }),
+        "csv" => crate::export::to_csv(&table)
+            .map(|b| crate::http::api::file(b, "text/csv; charset=utf-8", &format!("{name}.csv"))),
+        _ => return error_page(StatusCode::BAD_REQUEST, true, "导出格式须为 CSV 或 XLSX"),
+    };
+    file.unwrap_or_else(console_error)
+}
+
+fn admin_markup(
+    s: &AppState,
+    id: &Identity,
+    accounts: &[Account],
+    calendar: CalendarState,
+    message: Option<(&str, bool)>,
+) -> Markup {
     let body = html! {
         h1 { "系统管理" }
         @if let Some((m, is_error)) = message { p class=(if is_error { "error" } else { "success" }) role="alert" { (m) } }
         h2 { "导入节假日安排" }
         form.card method="post" action="/console/admin/calendar" enctype="multipart/form-data" {
             (csrf_input(id))
-            p.muted { "国务院办公厅公布新一年节假日安排后，上传 holiday-cn 格式的 JSON 文件；进行中留言的办理时限将自动重算并记录。" }
+            p.muted { "国务院办公厅公布新一年节假日安排后，上传 holiday-cn 格式的 JSON 文件；进行中留言的办理时限将在后台自动重算并记录。" }
+            p.muted id="calendar-state" {
+                "已导入 " (calendar.version) " 次。"
+                @if calendar.recomputed >= calendar.version { "办理时限重算：已完成。" } @else { "办理时限重算：进行中。" }
+            }
             label for="calendar-file" { "节假日文件（YYYY.json）" }
             input type="file" id="calendar-file" name="file" accept="application/json,.json" required;
             button type="submit" { "导入" }
@@ -635,13 +695,15 @@ fn admin_markup(s: &AppState, id: &Identity, accounts: &[Account], message: Opti
             label for="acc-unit" { "单位" }
             select id="acc-unit" name="unit" { option value="" { "（无）" } @for u in &s.app.org.units { option value=(u.id) { (u.name) } } }
             label for="acc-password" { "初始密码（至少10位）" } input type="password" id="acc-password" name="password" autocomplete="new-password" required;
+            label for="acc-subject" { "统一身份认证标识（选填：该人员通过市统一身份认证平台调用接口时令牌中的 sub）" }
+            input type="text" id="acc-subject" name="oidc_subject" maxlength="256" autocomplete="off";
             button type="submit" { "新增" }
         }
     };
     page("系统管理", nav(id), body)
 }
 
-async fn admin_only(s: &AppState, headers: &HeaderMap) -> Result<(Identity, Vec<Account>), Response> {
+async fn admin_only(s: &AppState, headers: &HeaderMap) -> Result<(Identity, Vec<Account>, CalendarState), Response> {
     let id = current(s, headers).await?;
     if id.actor.role != Role::Admin {
         return Err(error_page(StatusCode::FORBIDDEN, true, "仅系统管理员可用"));
@@ -650,18 +712,19 @@ async fn admin_only(s: &AppState, headers: &HeaderMap) -> Result<(Identity, Vec<
         return Err(error_page(StatusCode::NOT_FOUND, true, "本部署的账号由统一身份认证管理"));
     };
     let accounts = local.accounts.accounts().await.map_err(|e| console_error(e.into()))?;
-    Ok((id, accounts))
+    let calendar = s.app.store.calendar_state().await.map_err(|e| console_error(e.into()))?;
+    Ok((id, accounts, calendar))
 }
 
 pub async fn admin(State(s): State<AppState>, headers: HeaderMap) -> Response {
     match admin_only(&s, &headers).await {
-        Ok((id, accounts)) => ok(admin_markup(&s, &id, &accounts, None)),
+        Ok((id, accounts, calendar)) => ok(admin_markup(&s, &id, &accounts, calendar, None)),
         Err(r) => r,
     }
 }
 
 pub async fn admin_calendar(State(s): State<AppState>, headers: HeaderMap, mut multipart: Multipart) -> Response {
-    let (id, accounts) = match admin_only(&s, &headers).await {
+    let (id, accounts, calendar) = match admin_only(&s, &headers).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -691,14 +754,15 @@ pub async fn admin_calendar(State(s): State<AppState>, headers: HeaderMap, mut m
         Some(Err(_)) => Err("文件须为 UTF-8 编码的 JSON".to_owned()),
         None => Err("请选择文件".to_owned()),
     };
+    let calendar = s.app.store.calendar_state().await.unwrap_or(calendar);
     match message {
-        Ok(m) => ok(admin_markup(&s, &id, &accounts, Some((&m, false)))),
-        Err(m) => html_response(StatusCode::BAD_REQUEST, admin_markup(&s, &id, &accounts, Some((&m, true)))),
+        Ok(m) => ok(admin_markup(&s, &id, &accounts, calendar, Some((&m, false)))),
+        Err(m) => html_response(StatusCode::BAD_REQUEST, admin_markup(&s, &id, &accounts, calendar, Some((&m, true)))),
     }
 }
 
 pub async fn admin_account(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (id, accounts) = match admin_only(&s, &headers).await {
+    let (id, accounts, calendar) = match admin_only(&s, &headers).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -709,6 +773,7 @@ pub async fn admin_account(State(s): State<AppState>, headers: HeaderMap, body: 
     let username = field(&p, "username").trim().to_owned();
     let role: Option<Role> = serde_json::from_value(serde_json::Value::String(field(&p, "role").into())).ok();
     let unit = Some(field(&p, "unit")).filter(|u| !u.is_empty()).map(UnitId::new);
+    let subject = Some(field(&p, "oidc_subject").trim()).filter(|x| !x.is_empty()).map(str::to_owned);
     let problem = if username.is_empty()
         || username.len() > 32
         || !username.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -726,11 +791,13 @@ pub async fn admin_account(State(s): State<AppState>, headers: HeaderMap, body: 
         && unit.as_ref().is_none_or(|u| s.app.org.unit(u).is_none())
     {
         Some("受理员和承办员须属于一个单位")
+    } else if subject.as_ref().is_some_and(|x| x.len() > 256 || x.chars().any(char::is_control)) {
+        Some("统一身份认证标识不能超过256个字符，且不能含控制字符")
     } else {
         None
     };
     if let Some(m) = problem {
-        return html_response(StatusCode::BAD_REQUEST, admin_markup(&s, &id, &accounts, Some((m, true))));
+        return html_response(StatusCode::BAD_REQUEST, admin_markup(&s, &id, &accounts, calendar, Some((m, true))));
     }
     let account = Account {
         username,
@@ -738,13 +805,18 @@ pub async fn admin_account(State(s): State<AppState>, headers: HeaderMap, body: 
         password_hash: hash_password(field(&p, "password")),
         role: role.expect("checked above"),
         unit,
-        oidc_subject: None,
+        oidc_subject: subject,
     };
     let local = s.local.as_ref().expect("admin_only checked");
-    if let Err(e) = local.accounts.put_account(&account).await {
-        return console_error(e.into());
+    match local.accounts.put_account(&account).await {
+        Ok(()) => {}
+        Err(crate::ports::StoreError::Conflict(_)) => {
+            let m = "该统一身份认证标识已关联其他账号";
+            return html_response(StatusCode::CONFLICT, admin_markup(&s, &id, &accounts, calendar, Some((m, true))));
+        }
+        Err(e) => return console_error(e.into()),
     }
     tracing::info!(admin = %id.actor.user, user = %account.username, "account created");
     let accounts = local.accounts.accounts().await.unwrap_or(accounts);
-    ok(admin_markup(&s, &id, &accounts, Some(("账号已创建", false))))
+    ok(admin_markup(&s, &id, &accounts, calendar, Some(("账号已创建", false))))
 }

@@ -28,20 +28,22 @@ pub fn site_routes() -> Router<AppState> {
         .route("/track/rate", post(public::track_rate))
         .route("/replies", get(public::replies))
         .route("/stats", get(public::stats))
+        // The console's home is `/console`; on AWS the `$default` route brings `/console/` here.
+        .route("/console/", get(|| async { redirect(CONSOLE_HOME) }))
 }
 
 /// The staff console's routes (on AWS, the `console` function's). Its home is `/console`: API
-/// Gateway HTTP APIs take no route ending in a slash, so `/console/` only sends people there.
+/// Gateway HTTP APIs take no route ending in a slash.
 pub fn console_routes() -> Router<AppState> {
     Router::new()
         .route("/console", get(console::inbox))
-        .route("/console/", get(|| async { redirect(CONSOLE_HOME) }))
         .route("/console/login", get(console::login_form).post(console::login))
         .route("/console/logout", post(console::logout))
         .route("/console/export", get(console::export))
         .route("/console/cases/{id}", get(console::case_page))
         .route("/console/cases/{id}/{action}", post(console::act))
         .route("/console/supervision", get(console::supervision))
+        .route("/console/assessment", get(console::assessment))
         .route("/console/admin", get(console::admin))
         .route("/console/admin/calendar", post(console::admin_calendar))
         .route("/console/admin/accounts", post(console::admin_account))
