@@ -120,7 +120,12 @@ Parameters:
   BurstLimit:
     Type: Number
     Default: 400
-    Description: Burst of requests every other route accepts""")
+    Description: Burst of requests every other route accepts
+  LogRetentionDays:
+    Type: Number
+    Default: 180
+    AllowedValues: [30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
+    Description: Days the functions' logs are kept (they hold case ids, never personal data)""")
 for name, (default, desc) in CONCURRENCY.items():
     w(f"""  {name}:
     Type: Number
@@ -335,6 +340,24 @@ for name, (desc, public, jwt, ddb, keys, sends, event, concurrency, timeout) in 
               MaximumConcurrency: {SQS_CONCURRENCY}""")
     if events:
         w("      Events:\n" + "\n".join(events))
+    # The function's log group, made here so it has a retention and a filter: every line the code
+    # logs at ERROR level (a case the deadline sweep could not act on, a triage or hand-off message
+    # not sent) counts in one metric with one alarm, even when the invocation itself succeeds.
+    w(f"""  {r}LogGroup:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      LogGroupName: !Sub "/aws/lambda/${{{r}Function}}"
+      RetentionInDays: !Ref LogRetentionDays
+  {r}ErrorLines:
+    Type: AWS::Logs::MetricFilter
+    Properties:
+      LogGroupName: !Ref {r}LogGroup
+      FilterPattern: '{{ $.level = "ERROR" }}'
+      MetricTransformations:
+        - MetricNamespace: MayorsMailbox
+          MetricName: ErrorLines
+          MetricValue: "1"
+          DefaultValue: 0""")
     for metric, what in [("Errors", "failed invocations"), ("Throttles", "throttled invocations")]:
         w(f"""  {r}{metric}Alarm:
     Type: AWS::CloudWatch::Alarm
@@ -351,7 +374,20 @@ for name, (desc, public, jwt, ddb, keys, sends, event, concurrency, timeout) in 
       ComparisonOperator: GreaterThanThreshold
       TreatMissingData: notBreaching
       AlarmActions: [!Ref AlarmTopic]""")
-w("""  Api5xxAlarm:
+w("""  ErrorLinesAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: "A function logged an error (search the functions' logs for level ERROR)"
+      Namespace: MayorsMailbox
+      MetricName: ErrorLines
+      Statistic: Sum
+      Period: 300
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: [!Ref AlarmTopic]
+  Api5xxAlarm:
     Type: AWS::CloudWatch::Alarm
     Properties:
       AlarmDescription: "HTTP API: answers with status 5xx (an error a function answered itself, or one it could not answer)"

@@ -145,3 +145,29 @@ async fn daily_digest_lists_what_waits_once_per_unit_and_day() {
     let digest = xfj.iter().find(|n| n.key.starts_with("digest:")).unwrap();
     assert!(digest.body.contains("未受理 1 件"), "{}", digest.body);
 }
+
+/// One case the store cannot write (here a trigger that fails at run time with an integer overflow, as
+/// a damaged row or a full disk would) does not stop the sweep: the other cases are acted on, the failure is counted,
+/// and the failed case stays due for the next sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_case_that_cannot_be_written_does_not_stop_the_sweep() {
+    let h = Harness::new("sweep-fault", at("2026-11-23T02:00:00Z"));
+    let broken = received_case(&h).await;
+    let fine = received_case(&h).await;
+    let conn = rusqlite::Connection::open(h.store.path()).unwrap();
+    conn.execute_batch(&format!(
+        "CREATE TRIGGER break_one BEFORE UPDATE ON cases WHEN OLD.id = '{broken}'
+         BEGIN SELECT abs(-9223372036854775807 - 1); END;"
+    ))
+    .unwrap();
+    h.clock.set(at("2026-11-30T16:00:00Z"));
+    let report = h.app.deadline_sweep().await.expect("the sweep goes on past a failing case");
+    assert_eq!((report.escalated, report.failed), (1, 1), "{report:?}");
+    assert!(h.store.get(&fine).await.unwrap().unwrap().supervised);
+    let still = h.store.get(&broken).await.unwrap().unwrap();
+    assert!(!still.supervised && still.next_alarm.is_some(), "the failed case stays due");
+    // Repaired, the next sweep acts on it.
+    conn.execute_batch("DROP TRIGGER break_one").unwrap();
+    let next = h.app.deadline_sweep().await.unwrap();
+    assert_eq!((next.escalated, next.failed), (1, 0), "{next:?}");
+}

@@ -146,7 +146,7 @@ async fn calendar_import_recomputes_open_deadlines_and_records_it() {
     let result = h.app.import_calendar(notice).await.unwrap();
     assert!(result.recompute_queued);
     assert!(h.store.get(&id).await.unwrap().unwrap().deadline.unwrap().provisional, "recomputed in the background");
-    assert_eq!(run_jobs(&h).await, vec![JobOutcome::Finished { recomputed: 1, recorded: true }]);
+    assert_eq!(run_jobs(&h).await, vec![JobOutcome::Finished { recomputed: 1, failed: 0, recorded: true }]);
     let case = h.store.get(&id).await.unwrap().unwrap();
     let after = case.deadline.unwrap();
     assert!(!after.provisional, "provisional deadlines become final");
@@ -156,7 +156,7 @@ async fn calendar_import_recomputes_open_deadlines_and_records_it() {
     assert!(h.app.import_calendar(notice).await.unwrap().recompute_queued);
     assert_eq!(
         run_jobs(&h).await,
-        vec![JobOutcome::Finished { recomputed: 0, recorded: true }],
+        vec![JobOutcome::Finished { recomputed: 0, failed: 0, recorded: true }],
         "the same file again changes nothing"
     );
     assert!(h.app.import_calendar("{\"year\": 2027}").await.is_err());

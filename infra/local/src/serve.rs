@@ -5,8 +5,9 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use mailbox_app::accounts::{seed_demo_accounts, AccountStore, LocalAuth, DEMO_ACCOUNTS, DEMO_PASSWORD};
 use mailbox_app::calendar::JOBS_QUEUE;
+use mailbox_app::http::extract::{client_behind, SourceIp};
 use mailbox_app::http::{router, AppState, SessionAuthenticator};
-use mailbox_app::ports::{AttemptStore, Clock};
+use mailbox_app::ports::{AttemptStore, CaseStore, Clock};
 use mailbox_app::ports::{HandoffQueue, SystemClock};
 use mailbox_app::service::{queue_names, TRIAGE_QUEUE};
 use mailbox_app::Adapters;
@@ -29,6 +30,35 @@ pub struct ServeArgs {
     /// Seconds between deadline checks.
     #[arg(long, default_value_t = 60)]
     sweep_interval: u64,
+    /// A reverse proxy in front of this server (an address or a network, e.g. 10.0.0.0/8;
+    /// repeatable). Only for connections from these is the client's address taken from
+    /// X-Forwarded-For — else every citizen would share the proxy's address in the limits.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_network)]
+    trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// A network (`10.0.0.0/8`) or a single address (`10.0.0.2`).
+fn parse_network(s: &str) -> Result<ipnet::IpNet, String> {
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{s}` is no address or network (e.g. 10.0.0.0/8)"))
+}
+
+/// Sets the client address of each request: the peer, or, from a trusted proxy, the client it
+/// names in X-Forwarded-For (see `client_behind`).
+async fn client_address(
+    axum::extract::State(trusted): axum::extract::State<Arc<Vec<ipnet::IpNet>>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let peer = request.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if let Some(peer) = peer {
+        let forwarded: Vec<&str> =
+            request.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+        let client = client_behind(peer, &forwarded, &trusted);
+        request.extensions_mut().insert(SourceIp(client.to_string()));
+    }
+    next.run(request).await
 }
 
 /// The app on the database in `data_dir` (created if needed), with the stored holiday notices loaded.
@@ -75,7 +105,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         tokio::net::TcpListener::bind(&args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
     print_banner(addr, &db, seeded);
-    let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let trusted = Arc::new(args.trusted_proxies.clone());
+    let service = router(state)
+        .layer(axum::middleware::from_fn_with_state(trusted, client_address))
+        .into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, service).with_graceful_shutdown(shutdown()).await?;
     Ok(())
 }
@@ -159,18 +192,24 @@ async fn scheduler(app: Arc<App>, every: Duration) {
     }
 }
 
-/// Removes expired sessions and attempt counts once an hour (on AWS, DynamoDB's TTL does this).
+/// Removes expired sessions, attempt counts and idempotency records once an hour (on AWS,
+/// DynamoDB's TTL does this).
 async fn housekeeping(store: Arc<SqliteStore>, clock: Arc<dyn Clock>) {
     let mut ticks = tokio::time::interval(Duration::from_secs(3600));
     loop {
         ticks.tick().await;
         let now = clock.now();
-        match (store.purge_sessions(now).await, store.purge_expired(now).await) {
-            (Ok(sessions), Ok(keys)) if sessions + keys > 0 => {
-                tracing::info!(sessions, keys, "expired sessions and attempt counts removed")
+        let results = [
+            ("sessions", store.purge_sessions(now).await),
+            ("attempt counts", store.purge_expired(now).await),
+            ("idempotency records", store.purge_idempotency(now).await),
+        ];
+        for (what, result) in results {
+            match result {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(what, removed, "expired rows removed"),
+                Err(e) => tracing::warn!(what, error = %e, "housekeeping failed"),
             }
-            (Ok(_), Ok(_)) => {}
-            (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "housekeeping failed"),
         }
     }
 }

@@ -40,7 +40,7 @@ async fn killed_server_loses_no_answered_submission_and_retries_make_no_duplicat
         tasks.push(tokio::spawn(async move {
             let http = client();
             for i in 0..PER_CLIENT {
-                let key = format!("crash-{c}-{i}");
+                let key = format!("crash-test-key-{c}-{i}");
                 log.lock().unwrap().attempted.push(key.clone());
                 let sent = http.post(&url).header("idempotency-key", &key).json(&body(&key)).send().await;
                 let Ok(resp) = sent else { return }; // the server is gone

@@ -35,8 +35,8 @@ async fn mayor_mailbox_transfer_life_with_public_reply_and_rating() {
     assert!(view["allowed_actions"].as_array().unwrap().contains(&json!("reply")));
     let reply = "王小明您好，路面已修复。如有问题请拨打13812345678。";
     let view = api.ok(&jtj, &id, json!({"action": "reply", "text": reply, "public": true})).await;
-    let masked = view["case"]["reply"]["masked_text"].as_str().unwrap();
-    assert!(!masked.contains("13812345678") && !masked.contains("王小明"), "{masked}");
+    assert_eq!(view["case"]["reply"]["text"], reply, "the handler keeps the full text");
+    assert!(view["case"].get("query_code_digest").is_none(), "no view carries the query-code digest");
 
     let seen = api.citizen(&number, &code).await;
     assert_eq!(seen.status, 200);
@@ -254,16 +254,81 @@ async fn bad_input_is_refused_and_writes_nothing() {
 
     // Idempotency: the same key again is the same case; the same key with another body is refused.
     let send = |key: &'static str, body: Value| api.http.post(&url).header("idempotency-key", key).json(&body).send();
-    let first: Value = send("key-1", good.clone()).await.unwrap().json().await.unwrap();
-    let again = send("key-1", good.clone()).await.unwrap();
+    const KEY: &str = "e2e-idempotency-key-1";
+    let first: Value = send(KEY, good.clone()).await.unwrap().json().await.unwrap();
+    let again = send(KEY, good.clone()).await.unwrap();
     assert_eq!(again.status(), 201);
     let again: Value = again.json().await.unwrap();
     assert_eq!(first["number"], again["number"]);
     assert_eq!(first["query_code"], again["query_code"]);
+    assert_eq!(again["replayed"], true);
     let mut other = good.clone();
     other["title"] = json!("另一条");
-    assert_eq!(send("key-1", other).await.unwrap().status(), 409);
+    assert_eq!(send(KEY, other).await.unwrap().status(), 409);
     assert_eq!(count().await, before + 1);
+    // A key too short to keep a sealed code safe is refused, and nothing is written.
+    let short = send("key-1", good.clone()).await.unwrap();
+    assert_eq!(short.status(), 400);
+    assert_eq!(short.json::<Value>().await.unwrap()["error"]["code"], "invalid_idempotency_key");
+    assert_eq!(count().await, before + 1);
+    // Replays and the refused reuse took no case number: the next case gets the next one.
+    let next: Value = send("e2e-idempotency-key-2", good.clone()).await.unwrap().json().await.unwrap();
+    let seq =
+        |v: &Value| v["number"].as_str().unwrap()[v["number"].as_str().unwrap().len() - 4..].parse::<u32>().unwrap();
+    assert_eq!(seq(&next), seq(&first) + 1, "no gap in the case numbers: {first} {next}");
+    // The store keeps neither the key nor the code in the clear.
+    let db = rusqlite::Connection::open(server.dir.join("mailbox.db")).unwrap();
+    let stored: Vec<String> = db
+        .prepare("SELECT key_digest || ' ' || sealed_code FROM idempotency")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(stored.len(), 2);
+    let code = first["query_code"].as_str().unwrap();
+    assert!(stored.iter().all(|row| !row.contains(code) && !row.contains(KEY)), "{stored:?}");
+}
+
+/// Behind a reverse proxy every citizen arrives from the proxy's address. With `--trusted-proxy`,
+/// the client named in X-Forwarded-For is limited, not the proxy — so one guesser does not lock
+/// the whole city out of tracking; without it, the header is the client's own claim and ignored.
+#[tokio::test]
+async fn query_code_limits_hold_per_client_behind_a_trusted_proxy() {
+    let guess = |api: &Api, number: &str, code: &str, from: &str| {
+        let url = format!("{}/api/v1/cases/{number}?query_code={code}", api.base);
+        let req = api.http.get(url).header("x-forwarded-for", from.to_owned());
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let server = Server::start_with("proxy", &["--trusted-proxy", "127.0.0.1/32", "--trusted-proxy", "::1"]);
+    let api = Api::new(&server);
+    let mut cases = Vec::new();
+    for _ in 0..6 {
+        cases.push(api.submit("mayor", "consultation", false).await);
+    }
+    // One guesser: 5 wrong codes over 5 cases, then refused — whichever case it tries.
+    for (number, _) in &cases[..5] {
+        assert_eq!(guess(&api, number, "WRONGCODE0", "203.0.113.7").await, 404);
+    }
+    let (number, code) = &cases[5];
+    assert_eq!(guess(&api, number, code, "203.0.113.7").await, 429, "the guesser is limited");
+    // Another citizen through the same proxy still follows their case.
+    assert_eq!(guess(&api, number, code, "198.51.100.23").await, 200, "other citizens are not");
+    // A client claiming an address of its own ahead of the proxy's: the proxy's entry counts.
+    assert_eq!(guess(&api, number, code, "198.51.100.99, 203.0.113.7").await, 429);
+
+    // Without trusted proxies the header changes nothing: the guesser cannot escape its limit.
+    let server = Server::start("no-proxy");
+    let api = Api::new(&server);
+    let mut cases = Vec::new();
+    for _ in 0..6 {
+        cases.push(api.submit("mayor", "consultation", false).await);
+    }
+    for (i, (number, _)) in cases[..5].iter().enumerate() {
+        assert_eq!(guess(&api, number, "WRONGCODE0", &format!("203.0.113.{i}")).await, 404);
+    }
+    let (number, code) = &cases[5];
+    assert_eq!(guess(&api, number, code, "198.51.100.23").await, 429, "X-Forwarded-For is not trusted by default");
 }
 
 #[tokio::test]
@@ -481,4 +546,109 @@ async fn a_log_written_to_a_file_has_no_colour_codes() {
     let log = std::fs::read_to_string(server.dir.join("serve.log")).unwrap();
     assert!(log.contains("case submitted"), "{log}");
     assert!(!log.contains('\u{1b}'), "colour codes in {log:?}");
+}
+
+/// What a reader could take from a page or a JSON document: full-width digits as ASCII, and the
+/// spaces, hyphens and dots people put inside numbers gone.
+fn readable(text: &str) -> String {
+    text.chars()
+        .filter_map(|c| match c {
+            '０'..='９' => char::from_u32(c as u32 - 0xFF10 + '0' as u32),
+            c if c.is_whitespace() || "-－.".contains(c) => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
+/// Personal data written the ways citizens and staff write it — a full-width phone, +86 with
+/// spaces, an ID number, the citizen's name, a house and a room number — in the message and in every
+/// text staff add. Supervisors see it masked everywhere (case view, audit trail, inbox, outbox,
+/// console page and export), public pages never; admins have no case access at all; no view carries
+/// the query-code digest.
+#[tokio::test]
+async fn supervisors_and_the_public_never_see_personal_data() {
+    const LEAKS: [&str; 6] = ["13912345678", "王小明", "51160219900101123X", "建设路123号", "301室", "8613912345678"];
+    let no_leak = |what: &str, text: &str| {
+        let seen = readable(text);
+        for leak in LEAKS {
+            assert!(!seen.contains(leak), "{what} shows {leak}: {text}");
+        }
+    };
+    let server = Server::start("pii");
+    let api = Api::new(&server);
+    let pii = "我叫王小明，电话１３９ １２３４ ５６７８，身份证51160219900101123X，住建设路123号5栋2单元301室";
+    let body = json!({"mailbox": "mayor", "kind": "complaint", "title": "王小明：+86 139 1234 5678 家门口路灯不亮",
+        "body": format!("路灯坏了一个月。{pii}。"), "name": "王小明", "phone": "13912345678", "public": true});
+    let r = api.call(Method::POST, "/api/v1/cases", None, Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let (number, code) =
+        (r.body["number"].as_str().unwrap().to_owned(), r.body["query_code"].as_str().unwrap().to_owned());
+    let xfj = api.login("xfj").await;
+    let id = api.find(&xfj, &number).await["id"].as_str().unwrap().to_owned();
+    api.ok(&xfj, &id, json!({"action": "accept"})).await;
+    api.ok(&xfj, &id, transfer("transport", "standard")).await;
+    let jtj = api.login("jtj").await;
+    api.ok(&jtj, &id, json!({"action": "receive"})).await;
+    api.ok(&jtj, &id, json!({"action": "request_extension", "days": 3, "reason": format!("需联系{pii}核实")})).await;
+    api.ok(&xfj, &id, json!({"action": "decide_extension", "approve": true, "note": format!("同意，{pii}")})).await;
+    let today = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()).date_naive();
+    api.ok(&jtj, &id, json!({"action": "record_meeting", "held_on": today, "place": "建设路123号", "summary": pii}))
+        .await;
+    let zfb = api.login("zfb").await;
+    api.ok(&zfb, &id, json!({"action": "urge", "note": format!("请尽快联系王小明 +86 139-1234-5678")})).await;
+    let reply = json!({"action": "reply", "public": true, "text": format!("王小明您好，已修复。{pii}")});
+    let handler_view = api.ok(&jtj, &id, reply).await;
+    assert!(handler_view["case"]["body"].as_str().unwrap().contains("王小明"), "the lead unit sees the message whole");
+    assert!(handler_view["case"].get("query_code_digest").is_none());
+    let rated = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/cases/{number}/rating"),
+            None,
+            Some(json!({"query_code": code, "satisfied": false, "comment": format!("还是不亮，{pii}")})),
+        )
+        .await;
+    assert_eq!(rated.status, 200, "{}", rated.body);
+
+    let view = api.call(Method::GET, &format!("/api/v1/staff/cases/{id}"), Some(&zfb), None).await;
+    assert_eq!(view.status, 200);
+    assert!(view.body["case"].get("query_code_digest").is_none(), "no view carries the digest");
+    no_leak("the supervisor's case view", &view.body.to_string());
+    let inbox = api.call(Method::GET, "/api/v1/staff/inbox?limit=500", Some(&zfb), None).await;
+    no_leak("the supervisor's inbox", &inbox.body.to_string());
+    let outbox = api.call(Method::GET, "/api/v1/staff/outbox", Some(&zfb), None).await;
+    assert!(!outbox.body.as_array().unwrap().is_empty());
+    no_leak("notification subjects", &outbox.body.to_string());
+    let jar = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let signed = jar
+        .post(server.url("/api/v1/auth/login"))
+        .json(&json!({"username": "zfb", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 200);
+    for page in [format!("/console/cases/{id}"), "/console/export?format=csv".into(), "/console?q=".into()] {
+        let r = jar.get(server.url(&page)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{page}");
+        no_leak(&page, &r.text().await.unwrap());
+    }
+    for page in ["/api/v1/public/replies", "/replies", &format!("/replies?q={}", "路灯")] {
+        let r = api.http.get(server.url(page)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{page}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains("路灯"), "{page} lists the reply");
+        no_leak(page, &text);
+    }
+
+    // Admins: no cases, no case notifications, no supervision page.
+    let admin = api.login("admin").await;
+    assert_eq!(api.call(Method::GET, &format!("/api/v1/staff/cases/{id}"), Some(&admin), None).await.status, 404);
+    assert_eq!(api.call(Method::GET, "/api/v1/staff/outbox", Some(&admin), None).await.status, 403);
+    let jar = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    jar.post(server.url("/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jar.get(server.url("/console/supervision")).send().await.unwrap().status(), 403);
 }

@@ -84,6 +84,39 @@ pub struct LoginOk {
     pub account: Account,
 }
 
+/// Password checks (argon2, about 19 MiB of memory each) running at once in this process; more wait
+/// for a turn, up to `PASSWORD_CHECK_WAIT`, then get `Busy`. Bounds memory and CPU whatever the number
+/// of sign-ins arriving together (each instance bounds its own; the API's throttle bounds instances).
+pub const PARALLEL_PASSWORD_CHECKS: usize = 2;
+const PASSWORD_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+static PASSWORD_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(PARALLEL_PASSWORD_CHECKS);
+static CHECKS_RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static CHECKS_PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The most password checks this process ran at the same moment (for tests and diagnostics).
+pub fn peak_parallel_password_checks() -> usize {
+    CHECKS_PEAK.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Runs an argon2 computation on the blocking pool once a turn is free.
+async fn password_work<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+    use std::sync::atomic::Ordering::SeqCst;
+    let _turn = tokio::time::timeout(PASSWORD_CHECK_WAIT, PASSWORD_CHECKS.acquire())
+        .await
+        .map_err(|_| AppError::Busy)?
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let running = CHECKS_RUNNING.fetch_add(1, SeqCst) + 1;
+    CHECKS_PEAK.fetch_max(running, SeqCst);
+    let result = tokio::task::spawn_blocking(work).await;
+    CHECKS_RUNNING.fetch_sub(1, SeqCst);
+    result.map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// `hash_password` on the blocking pool, within the bound on parallel password work.
+pub async fn hash_password_bounded(password: String) -> Result<String, AppError> {
+    password_work(move || hash_password(&password)).await
+}
+
 pub fn hash_password(password: &str) -> String {
     Argon2::default()
         .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
@@ -146,9 +179,14 @@ impl LocalAuth {
         // names exist.
         let hash = account.as_ref().map_or(DUMMY_HASH.to_owned(), |a| a.password_hash.clone());
         let pw = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let ok = match password_work(move || verify_password(&pw, &hash)).await {
+            Ok(ok) => ok,
+            Err(e) => {
+                // Not checked: the attempt does not count against the name or the client.
+                limiter::give_back_all(self.limits.as_ref(), &[key, client_key]).await;
+                return Err(e);
+            }
+        };
         let Some(account) = account.filter(|_| ok) else { return Err(bad()) };
         self.limits.clear(&key).await?;
         limiter::give_back_all(self.limits.as_ref(), std::slice::from_ref(&client_key)).await;

@@ -67,10 +67,10 @@ pub enum Job {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobOutcome {
-    /// A chunk done and the next one queued.
-    Continued { recomputed: usize },
+    /// A chunk done and the next one queued; `failed` cases could not be recomputed (logged).
+    Continued { recomputed: usize, failed: usize },
     /// The last chunk done; `recorded` is false when another run of the job had recorded the end.
-    Finished { recomputed: usize, recorded: bool },
+    Finished { recomputed: usize, failed: usize, recorded: bool },
     /// A newer calendar was imported meanwhile; its own job walks every case again.
     Superseded,
 }
@@ -210,24 +210,31 @@ impl App {
         }
         let chunk = self.recompute_chunk.load(std::sync::atomic::Ordering::Relaxed);
         let page = self.store.running_deadlines(after, chunk).await?;
-        let mut recomputed = 0;
+        let (mut recomputed, mut failed) = (0, 0);
         for case in &page.cases {
-            if self.recompute_one(&case.id).await? {
-                recomputed += 1;
+            // One case that cannot be recomputed must not hold back all the others: it is logged
+            // (at ERROR level, which alarms) and keeps its deadline until staff look at it.
+            match self.recompute_one(&case.id).await {
+                Ok(true) => recomputed += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(case = %case.id, version, error = %e, "deadline not recomputed");
+                    failed += 1;
+                }
             }
         }
         match page.next {
             Some(next) => {
                 let job = Job::RecomputeDeadlines { calendar_version: version, after: Some(next) };
                 self.queue.send(JOBS_QUEUE, &serde_json::to_string(&job).expect("jobs serialise")).await?;
-                Ok(JobOutcome::Continued { recomputed })
+                Ok(JobOutcome::Continued { recomputed, failed })
             }
             None => {
                 let recorded = self.store.finish_recompute(version).await?;
                 if recorded {
                     tracing::info!(version, "recomputation of open deadlines finished");
                 }
-                Ok(JobOutcome::Finished { recomputed, recorded })
+                Ok(JobOutcome::Finished { recomputed, failed, recorded })
             }
         }
     }

@@ -20,6 +20,9 @@ pub enum AppError {
     Unauthorized,
     #[error("尝试次数过多，请稍后再试")]
     RateLimited,
+    /// Too much work at once (password checks); nothing was done, trying again later works.
+    #[error("系统繁忙，请稍后再试")]
+    Busy,
     /// Storage or queue trouble; the cause is logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),

@@ -41,12 +41,54 @@ fn phone_re() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"^(?:1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$").expect("valid regex"))
 }
 
+/// An idempotency key as the API accepts it: 16 to 128 visible ASCII characters (a UUID is 36). It
+/// derives the key that seals the query code in the idempotency record, so it must not be guessable.
+pub fn idempotency_key(value: &str) -> Result<&str, AppError> {
+    let k = value.trim();
+    if (16..=128).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(k)
+    } else {
+        Err(AppError::invalid(
+            "invalid_idempotency_key",
+            "Idempotency-Key",
+            "请求标识须为 16 至 128 个可见字符（建议使用 UUID）",
+        ))
+    }
+}
+
 fn has_control_chars(s: &str) -> bool {
-    s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    s.chars().any(mailbox_domain::text::is_control)
+}
+
+/// A phone number as typed (full-width digits, spaces of any width, +86 or 0086, hyphens) in one
+/// written form: 13812345678 or 0826-2345678. `None` when it is neither.
+pub fn normalise_phone(typed: &str) -> Option<String> {
+    let mut s: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && !mailbox_domain::text::is_invisible(*c))
+        .map(|c| match c {
+            '\u{FF10}'..='\u{FF19}' => char::from_u32(c as u32 - 0xFF10 + u32::from(b'0')).unwrap_or(c),
+            '\u{FF0D}' | '\u{2010}'..='\u{2015}' => '-',
+            '\u{FF0B}' => '+',
+            c => c,
+        })
+        .collect();
+    for prefix in ["+86-", "+86", "0086-", "0086"] {
+        if let Some(rest) = s.strip_prefix(prefix) {
+            s = rest.to_owned();
+            break;
+        }
+    }
+    let compact: String = s.chars().filter(|&c| c != '-').collect();
+    if phone_re().is_match(&compact) && compact.starts_with('1') {
+        return Some(compact);
+    }
+    phone_re().is_match(&s).then_some(s)
 }
 
 fn field(value: &str, name: &'static str, label: &str, max: usize) -> Result<String, AppError> {
-    let v = value.trim();
+    let v = mailbox_domain::text::clean(value);
+    let v = v.as_str();
     if v.is_empty() {
         return Err(AppError::invalid(required_code(name), name, format!("请填写{label}")));
     }
@@ -96,25 +138,13 @@ impl SubmitRequest {
         let title = field(&self.title, "title", "标题", TITLE_MAX)?;
         let body = field(&self.body, "body", "留言内容", BODY_MAX)?;
         let name = field(&self.name, "name", "姓名", NAME_MAX)?;
-        let phone = self.phone.trim();
-        if phone.is_empty() {
+        if mailbox_domain::text::clean(&self.phone).is_empty() {
             return Err(AppError::invalid("phone_required", "phone", "请填写联系电话"));
         }
-        if !phone_re().is_match(phone) {
-            return Err(AppError::invalid(
-                "phone_invalid",
-                "phone",
-                "联系电话格式不正确，请填写手机号或带区号的固定电话",
-            ));
-        }
-        Ok(NewCase {
-            mailbox,
-            kind,
-            title,
-            body,
-            citizen: Citizen { name, phone: phone.to_owned() },
-            publishable: self.public,
-        })
+        let phone = normalise_phone(&self.phone).ok_or_else(|| {
+            AppError::invalid("phone_invalid", "phone", "联系电话格式不正确，请填写手机号或带区号的固定电话")
+        })?;
+        Ok(NewCase { mailbox, kind, title, body, citizen: Citizen { name, phone }, publishable: self.public })
     }
 }
 
@@ -161,5 +191,32 @@ mod tests {
         assert_eq!(code(SubmitRequest { body: "a\u{0}b".into(), ..ok() }), "invalid_characters");
         assert!(SubmitRequest { phone: "0826-2345678".into(), ..ok() }.parse(&Organisation::guangan()).is_ok());
         assert!(SubmitRequest { title: "长".repeat(100), ..ok() }.parse(&Organisation::guangan()).is_ok());
+        assert_eq!(code(SubmitRequest { title: "\u{200B}\u{202E}".into(), ..ok() }), "title_required");
+    }
+
+    #[test]
+    fn invisible_characters_are_removed() {
+        let new =
+            SubmitRequest { title: "路灯\u{202E}不亮\u{200B}".into(), ..ok() }.parse(&Organisation::guangan()).unwrap();
+        assert_eq!(new.title, "路灯不亮");
+    }
+
+    #[test]
+    fn phones_however_typed() {
+        for typed in [
+            "13812345678",
+            "１３８１２３４５６７８",
+            "+86 138 1234 5678",
+            "0086-13812345678",
+            "138-1234-5678",
+            "138\u{3000}1234\u{3000}5678",
+        ] {
+            assert_eq!(normalise_phone(typed).as_deref(), Some("13812345678"), "{typed}");
+        }
+        assert_eq!(normalise_phone("０８２６－２３４５６７８").as_deref(), Some("0826-2345678"));
+        assert_eq!(normalise_phone("08262345678").as_deref(), Some("08262345678"));
+        for bad in ["12345", "+1 415 555 0100", "138123456789", "abc"] {
+            assert_eq!(normalise_phone(bad), None, "{bad}");
+        }
     }
 }

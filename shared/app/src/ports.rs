@@ -28,23 +28,39 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The submission's idempotency record: a retried POST with the same key gets the same case.
+/// How long a submission's idempotency record is kept: retries come within minutes; a day covers a
+/// phone that was offline overnight.
+pub const IDEMPOTENCY_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// The submission's idempotency record: a retried POST with the same key gets the same case. It
+/// holds nothing a reader of the store could use: the client's key only as a digest, and the query
+/// code sealed with a key derived from the client's key (see `service::seal_code`), so only a
+/// retry that brings that key can open it. It lapses `IDEMPOTENCY_TTL` after `created_at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdempotencyRecord {
-    pub key: String,
+    /// SHA-256 of the client's idempotency key (hex).
+    pub key_digest: String,
     /// Digest of the request body: the same key with a different request is refused.
     pub fingerprint: String,
-    /// The query code handed out for this submission, kept so that a retry can return it again.
-    pub query_code: String,
+    /// The query code handed out for this submission, sealed (hex).
+    pub sealed_code: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl IdempotencyRecord {
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        self.created_at + IDEMPOTENCY_TTL
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreateOutcome {
     Created,
-    /// The idempotency key was used before for the same request: the case it created.
+    /// The idempotency key was used before for the same request: the case it created, and its
+    /// query code as sealed in the record.
     Existing {
         case: Box<Case>,
-        query_code: String,
+        sealed_code: String,
     },
     /// The idempotency key was used before for a different request.
     KeyReused,
@@ -92,6 +108,16 @@ pub trait CaseStore: Send + Sync + 'static {
         counters: &[CounterDelta],
         idempotency: Option<&IdempotencyRecord>,
     ) -> StoreResult<CreateOutcome>;
+
+    /// What a retry with this idempotency record gets without creating anything: the first case
+    /// (`Existing`), `KeyReused` for a different request, or `None` when the key is new or its
+    /// record has lapsed (at `record.created_at`). Read before a case number is taken, so that a
+    /// replay takes none.
+    async fn replay(&self, record: &IdempotencyRecord) -> StoreResult<Option<CreateOutcome>>;
+
+    /// Removes idempotency records that lapsed before `now` (where the store has no expiry of its
+    /// own; DynamoDB's TTL does it there). Returns how many went.
+    async fn purge_idempotency(&self, now: DateTime<Utc>) -> StoreResult<usize>;
 
     /// Writes a new version of a case over `expected_version`, with its events, counter changes and
     /// notifications, in one transaction. `Conflict` if the stored version is another.

@@ -113,7 +113,7 @@ impl App {
             kind: case.kind,
             title: mask_personal_data(&case.title, &names),
             body: mask_personal_data(&case.body, &names),
-            reply: reply.masked_text.clone().unwrap_or_default(),
+            reply: mask_personal_data(&reply.text, &names),
             replied_at: reply.at,
             unit: unit_name(&self.org, &reply.unit),
             featured: case.featured,

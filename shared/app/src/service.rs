@@ -12,7 +12,6 @@ use crate::views::{self, CaseSummary, CitizenCaseView, StaffCaseView};
 use chrono::{DateTime, Utc};
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
-use mailbox_domain::mask::mask_personal_data;
 use mailbox_domain::stats::{change_deltas, counter_deltas};
 use mailbox_domain::workflow::{AuditEvent, Command, Context, EventKind, WorkflowError};
 use mailbox_domain::{
@@ -75,6 +74,9 @@ pub struct SweepReport {
     pub urged: usize,
     pub escalated: usize,
     pub already_done: usize,
+    /// Cases that could not be acted on (logged one by one at ERROR level; they stay due, so the
+    /// next sweep tries again). One bad case never stops the sweep.
+    pub failed: usize,
 }
 
 pub struct App {
@@ -143,25 +145,33 @@ impl App {
         self.clock.now()
     }
 
-    /// A citizen submits a message. With an idempotency key, a retry returns the first answer.
+    /// A citizen submits a message. With an idempotency key, a retry within a day returns the first
+    /// answer and takes no case number.
     pub async fn submit(&self, request: &SubmitRequest, idempotency_key: Option<&str>) -> Result<Submitted, AppError> {
         let new = request.parse(&self.org)?;
         self.refresh_calendar().await;
         let now = self.now();
+        let query_code = new_query_code();
+        let record = idempotency_key.map(|key| IdempotencyRecord {
+            key_digest: idempotency_digest(key),
+            fingerprint: fingerprint(request),
+            sealed_code: seal_code(key, &query_code),
+            created_at: now,
+        });
+        // A retry is answered before a number is taken, so replays leave no gaps in the numbers.
+        if let (Some(record), Some(key)) = (&record, idempotency_key) {
+            if let Some(outcome) = self.store.replay(record).await? {
+                return replayed(outcome, key);
+            }
+        }
         let day = now.with_timezone(&cst()).format("%Y%m%d").to_string();
         let seq = self.store.next_sequence(&format!("case-number:{day}")).await?;
         let number = CaseNumber::new(format!("{}{day}{seq:04}", self.org.case_prefix));
         let id = CaseId::new(format!("c{}", hex::encode(rand::thread_rng().gen::<[u8; 12]>())));
-        let query_code = new_query_code();
         let calendar = self.calendar();
         let ctx = Context { org: &self.org, calendar: &calendar, now };
         let (case, event) = Case::submit(&ctx, id.clone(), number, digest(&id, &query_code), new)?;
         let counters = counter_deltas(None, &case);
-        let record = idempotency_key.map(|key| IdempotencyRecord {
-            key: key.to_owned(),
-            fingerprint: fingerprint(request),
-            query_code: query_code.clone(),
-        });
         match self.store.create(&case, &event, &counters, record.as_ref()).await? {
             CreateOutcome::Created => {
                 tracing::info!(case = %case.id, number = %case.number, mailbox = %case.mailbox, "case submitted");
@@ -179,17 +189,9 @@ impl App {
                     replayed: false,
                 })
             }
-            CreateOutcome::Existing { case, query_code } => Ok(Submitted {
-                number: case.number.to_string(),
-                query_code,
-                status: case.status,
-                submitted_at: case.submitted_at,
-                replayed: true,
-            }),
-            CreateOutcome::KeyReused => Err(AppError::Conflict {
-                code: "idempotency_key_reused",
-                message: "该请求标识已用于另一条留言，请刷新页面后重新提交".into(),
-            }),
+            // Two first tries with one key at the same moment: the other one created the case (the
+            // number this one took stays unused — the one way a gap in the numbers remains).
+            outcome => replayed(outcome, idempotency_key.unwrap_or_default()),
         }
     }
 
@@ -282,24 +284,25 @@ impl App {
         }
     }
 
+    /// Notifications of a change. Their subjects carry the title with personal data masked: they
+    /// reach supervisors, lists and (later) SMS, where personal data does not belong.
     fn notifications_for(&self, case: &Case, events: &[AuditEvent]) -> Vec<Notification> {
         let mut out = Vec::new();
+        let title = views::masked_title(case);
         for e in events {
             let (unit, subject) = match &e.kind {
                 EventKind::Dispatched { mode, lead, .. } => {
-                    (lead.clone(), format!("新{}留言：{}", mode.label(), case.title))
+                    (lead.clone(), format!("新{}留言：{}", mode.label(), title))
                 }
-                EventKind::Returned { .. } => (case.dispatcher.clone(), format!("留言被退回：{}", case.title)),
-                EventKind::Reported => (case.dispatcher.clone(), format!("承办单位已反馈：{}", case.title)),
-                EventKind::ExtensionRequested { .. } => {
-                    (case.dispatcher.clone(), format!("延期申请待审批：{}", case.title))
-                }
+                EventKind::Returned { .. } => (case.dispatcher.clone(), format!("留言被退回：{}", title)),
+                EventKind::Reported => (case.dispatcher.clone(), format!("承办单位已反馈：{}", title)),
+                EventKind::ExtensionRequested { .. } => (case.dispatcher.clone(), format!("延期申请待审批：{}", title)),
                 EventKind::Urged { .. } => match case.lead() {
-                    Some(lead) => (lead.clone(), format!("催办：{}", case.title)),
+                    Some(lead) => (lead.clone(), format!("催办：{}", title)),
                     None => continue,
                 },
                 EventKind::ExplanationRequested { due_on } => match case.lead() {
-                    Some(lead) => (lead.clone(), format!("已超过办理时限（{due_on}），请提交情况说明：{}", case.title)),
+                    Some(lead) => (lead.clone(), format!("已超过办理时限（{due_on}），请提交情况说明：{}", title)),
                     None => continue,
                 },
                 EventKind::MarkedOverdue { due_on } => {
@@ -310,12 +313,12 @@ impl App {
                         out.push(Notification {
                             key: format!("{}:{}:{}", case.id, e.seq, office.id),
                             unit: office.id.clone(),
-                            subject: format!("超期督办（时限{due_on}）：{}", case.title),
+                            subject: format!("超期督办（时限{due_on}）：{}", title),
                             body: format!("留言编号 {}", case.number),
                             created_at: e.at,
                         });
                     }
-                    (case.dispatcher.clone(), format!("留言已超期（时限{due_on}）：{}", case.title))
+                    (case.dispatcher.clone(), format!("留言已超期（时限{due_on}）：{}", title))
                 }
                 _ => continue,
             };
@@ -349,7 +352,13 @@ impl App {
             if can_view(actor, &case) { self.allowed_actions(actor, &case, &calendar) } else { Vec::new() };
         let deadline = case.deadline.as_ref().and_then(|d| d.explain(&calendar).ok());
         let mailbox_name = self.org.mailbox(&case.mailbox).map_or_else(|| case.mailbox.to_string(), |m| m.name.clone());
-        let case = if personal { case } else { views::without_personal_data(&case) };
+        let (case, events) = if personal {
+            (case, events)
+        } else {
+            let names = [case.citizen.name.as_str()];
+            let events = events.iter().map(|e| views::event_without_personal_data(e, &names)).collect();
+            (views::without_personal_data(&case), events)
+        };
         Ok(StaffCaseView { case, mailbox_name, personal_data_visible: personal, events, deadline, allowed_actions })
     }
 
@@ -387,7 +396,7 @@ impl App {
         let cases = self.store.list(&CaseQuery { scope, statuses, limit }).await?;
         let now = self.now();
         let calendar = self.calendar();
-        Ok(cases.iter().filter(|c| can_view(actor, c)).map(|c| views::summary(c, now, &calendar)).collect())
+        Ok(cases.iter().filter(|c| can_view(actor, c)).map(|c| views::summary(actor, c, now, &calendar)).collect())
     }
 
     /// Takes in a newly submitted case (the `triage` queue consumer): records triage's suggestions
@@ -417,7 +426,7 @@ impl App {
         let notification = Notification {
             key: format!("triage:{}", case.id),
             unit: case.dispatcher.clone(),
-            subject: format!("新留言待受理：{}", case.title),
+            subject: format!("新留言待受理：{}", views::masked_title(&case)),
             body: format!("留言编号 {}（{}）{summary}", case.number, case.kind.label()),
             created_at: case.submitted_at,
         };
@@ -434,8 +443,7 @@ impl App {
         let others = self.store.recent(&case.dispatcher, (case.submitted_at, &case.id), RECENT).await?;
         // The note shows the likely originals' titles to staff who may not see those cases:
         // their titles are kept only with personal data masked.
-        let titles: Vec<String> =
-            others.iter().map(|c| mask_personal_data(&c.title, &[c.citizen.name.as_str()])).collect();
+        let titles: Vec<String> = others.iter().map(views::masked_title).collect();
         let recent: Vec<Recent> = others
             .iter()
             .zip(&titles)
@@ -469,7 +477,7 @@ impl App {
         let notification = Notification {
             key: format!("handoff:{}:{}", case.id, message.version),
             unit: message.lead.clone(),
-            subject: format!("上级交办留言已送达：{}", case.title),
+            subject: format!("上级交办留言已送达：{}", views::masked_title(&case)),
             body: format!("留言编号 {}，请及时签收", case.number),
             created_at: self.now(),
         };
@@ -486,9 +494,12 @@ impl App {
         let now = self.now();
         let system = Actor::system();
         let mut report = SweepReport::default();
+        // Cases that failed in this sweep: they stay due, so a later page would bring them back.
+        let mut failed = std::collections::HashSet::new();
         loop {
             let due = self.store.alarms_due(now, PAGE).await?;
             let batch = due.len();
+            let due: Vec<&Case> = due.iter().filter(|c| !failed.contains(&c.id)).collect();
             let mut acted = 0;
             // A few at a time, so the store can commit their writes together.
             let concurrency = self.sweep_concurrency.load(std::sync::atomic::Ordering::Relaxed);
@@ -510,7 +521,11 @@ impl App {
                         }
                         // Another sweep or a person got there first, or nothing was left to do.
                         Err(AppError::Conflict { .. }) => report.already_done += 1,
-                        Err(e) => return Err(e),
+                        Err(e) => {
+                            tracing::error!(case = %case.id, error = %e, "deadline alarm failed; the case stays due");
+                            failed.insert(case.id.clone());
+                            report.failed += 1;
+                        }
                     }
                 }
             }
@@ -528,6 +543,58 @@ pub enum HandoffOutcome {
     Delivered,
     /// The case moved on (received, returned, re-dispatched) since the message was sent.
     Outdated,
+}
+
+/// The answer to a retried submission.
+fn replayed(outcome: CreateOutcome, key: &str) -> Result<Submitted, AppError> {
+    match outcome {
+        CreateOutcome::Existing { case, sealed_code } => Ok(Submitted {
+            number: case.number.to_string(),
+            query_code: open_code(key, &sealed_code)
+                .ok_or_else(|| AppError::Internal(format!("idempotency record of case {} does not open", case.id)))?,
+            status: case.status,
+            submitted_at: case.submitted_at,
+            replayed: true,
+        }),
+        CreateOutcome::KeyReused => Err(AppError::Conflict {
+            code: "idempotency_key_reused",
+            message: "该请求标识已用于另一条留言，请刷新页面后重新提交".into(),
+        }),
+        CreateOutcome::Created => Err(AppError::Internal("a replay created nothing".into())),
+    }
+}
+
+/// How an idempotency key is stored: its SHA-256, so the key itself — which opens the sealed query
+/// code — is not in the store.
+pub fn idempotency_digest(key: &str) -> String {
+    hex::encode(Sha256::digest(format!("mailbox idempotency key v1\0{key}").as_bytes()))
+}
+
+fn code_cipher(key: &str) -> chacha20poly1305::ChaCha20Poly1305 {
+    use chacha20poly1305::KeyInit;
+    let derived = Sha256::digest(format!("mailbox query code seal v1\0{key}").as_bytes());
+    chacha20poly1305::ChaCha20Poly1305::new(&derived)
+}
+
+/// The query code sealed (ChaCha20-Poly1305, random nonce first, hex) with a key derived from the
+/// client's idempotency key, which the store does not keep: only a retry bringing the key opens it.
+pub fn seal_code(key: &str, code: &str) -> String {
+    use chacha20poly1305::aead::{Aead, AeadCore};
+    let nonce = chacha20poly1305::ChaCha20Poly1305::generate_nonce(&mut rand::rngs::OsRng);
+    let sealed = code_cipher(key).encrypt(&nonce, code.as_bytes()).expect("sealing a short code cannot fail");
+    hex::encode([nonce.as_slice(), &sealed].concat())
+}
+
+/// The query code of `seal_code`, or `None` for another key or a damaged record.
+pub fn open_code(key: &str, sealed: &str) -> Option<String> {
+    use chacha20poly1305::aead::Aead;
+    let bytes = hex::decode(sealed).ok()?;
+    if bytes.len() < 12 {
+        return None;
+    }
+    let (nonce, sealed) = bytes.split_at(12);
+    let code = code_cipher(key).decrypt(chacha20poly1305::Nonce::from_slice(nonce), sealed).ok()?;
+    String::from_utf8(code).ok()
 }
 
 fn new_query_code() -> String {

@@ -6,7 +6,7 @@ use mailbox_domain::case::{Case, Rating};
 use mailbox_domain::deadline::Explanation;
 use mailbox_domain::mask::{mask_name, mask_personal_data};
 use mailbox_domain::workflow::{AuditEvent, EventKind};
-use mailbox_domain::{Action, CaseStatus, Kind, Organisation, UnitId};
+use mailbox_domain::{authorize, Action, Actor, CaseStatus, Kind, Organisation, UnitId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -86,6 +86,9 @@ pub struct CaseSummary {
 /// The whole case for staff.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StaffCaseView {
+    /// The case as stored, less the query-code digest: a 10-character code hashed with SHA-256 can
+    /// be cracked offline, and whoever has it can rate or close the case as the citizen.
+    #[serde(serialize_with = "case_without_digest")]
     pub case: Case,
     pub mailbox_name: String,
     pub personal_data_visible: bool,
@@ -93,6 +96,14 @@ pub struct StaffCaseView {
     pub deadline: Option<Explanation>,
     /// Actions this user's role allows on the case now.
     pub allowed_actions: Vec<Action>,
+}
+
+fn case_without_digest<S: serde::Serializer>(case: &Case, s: S) -> Result<S::Ok, S::Error> {
+    let mut value = serde_json::to_value(case).map_err(serde::ser::Error::custom)?;
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("query_code_digest");
+    }
+    value.serialize(s)
 }
 
 pub fn unit_name(org: &Organisation, id: &UnitId) -> String {
@@ -162,11 +173,13 @@ pub fn urgency(case: &Case, now: DateTime<Utc>, calendar: &mailbox_domain::Calen
     }
 }
 
-pub fn summary(case: &Case, now: DateTime<Utc>, calendar: &mailbox_domain::Calendar) -> CaseSummary {
+/// A line of a list for `actor`: the title with personal data masked unless the actor may see it.
+pub fn summary(actor: &Actor, case: &Case, now: DateTime<Utc>, calendar: &mailbox_domain::Calendar) -> CaseSummary {
+    let personal = authorize(actor, Action::ViewPersonalData, case).is_ok();
     CaseSummary {
         id: case.id.to_string(),
         number: case.number.to_string(),
-        title: case.title.clone(),
+        title: if personal { case.title.clone() } else { masked_title(case) },
         kind: case.kind,
         status: case.status,
         status_label: case.status.label().into(),
@@ -181,18 +194,72 @@ pub fn summary(case: &Case, now: DateTime<Utc>, calendar: &mailbox_domain::Calen
     }
 }
 
-/// The case with personal data masked, for staff who may see the case but not who wrote it.
+/// The case for staff who may see it but not who wrote it (supervisors): the citizen's name and
+/// phone masked, and personal data masked in every text of the case — the message, reports,
+/// replies, meetings, extension requests and decisions, returns, the rating, explanations and
+/// triage's notes. Masked here, when read, so better masking reaches old cases too.
 pub fn without_personal_data(case: &Case) -> Case {
     let mut c = case.clone();
     let name = case.citizen.name.as_str();
+    let names = [name];
+    let m = |t: &mut String| *t = mask_personal_data(t, &names);
     c.citizen.name = mask_name(name);
     c.citizen.phone = mask_personal_data(&case.citizen.phone, &[]);
-    c.title = mask_personal_data(&case.title, &[name]);
-    c.body = mask_personal_data(&case.body, &[name]);
+    m(&mut c.title);
+    m(&mut c.body);
+    c.invalid_reason.iter_mut().for_each(m);
+    c.reports.iter_mut().for_each(|r| m(&mut r.text));
+    c.reply.iter_mut().chain(c.earlier_replies.iter_mut()).for_each(|r| m(&mut r.text));
+    for meeting in &mut c.meetings {
+        m(&mut meeting.place);
+        m(&mut meeting.summary);
+    }
+    for e in &mut c.extensions {
+        m(&mut e.reason);
+        e.decision.iter_mut().for_each(|d| m(&mut d.note));
+    }
+    c.returns.iter_mut().for_each(|r| m(&mut r.reason));
+    c.rating.iter_mut().for_each(|r| m(&mut r.comment));
+    c.explanations.iter_mut().for_each(|e| m(&mut e.text));
     if let Some(t) = c.triage.as_mut() {
         for d in &mut t.duplicates {
             d.title = mask_personal_data(&d.title, &[]);
         }
+        if let Some(s) = t.domain.as_mut() {
+            s.words.iter_mut().for_each(m);
+        }
+        if let Some(s) = t.kind.as_mut() {
+            s.words.iter_mut().for_each(m);
+        }
+        if let Some(s) = t.jurisdiction.as_mut() {
+            s.words.iter_mut().for_each(m);
+        }
+        if let Some(s) = t.invalid.as_mut() {
+            m(&mut s.value);
+            s.words.iter_mut().for_each(m);
+        }
     }
     c
+}
+
+/// An audit event with personal data masked in its text (reasons and notes staff wrote).
+pub fn event_without_personal_data(event: &AuditEvent, names: &[&str]) -> AuditEvent {
+    let mut e = event.clone();
+    match &mut e.kind {
+        EventKind::Rejected { reason } | EventKind::Returned { reason } | EventKind::Reopened { reason, .. } => {
+            *reason = mask_personal_data(reason, names)
+        }
+        EventKind::ExtensionRequested { reason, .. } => *reason = mask_personal_data(reason, names),
+        EventKind::ExtensionDecided { note, .. } | EventKind::Urged { note } | EventKind::Supervised { note } => {
+            *note = mask_personal_data(note, names)
+        }
+        EventKind::Triaged { summary: text } | EventKind::Explained { text } => *text = mask_personal_data(text, names),
+        _ => {}
+    }
+    e
+}
+
+/// The title as anyone may see it in a list or a notification: personal data masked.
+pub fn masked_title(case: &Case) -> String {
+    mask_personal_data(&case.title, &[case.citizen.name.as_str()])
 }

@@ -501,13 +501,22 @@ impl CaseStore for DynamoStore {
         self.register_months(counters).await?;
         let mut items = Vec::new();
         if let Some(r) = idempotency {
-            items.push(self.put_new(HashMap::from([
-                ("PK".into(), s(format!("IDEM#{}", r.key))),
-                ("SK".into(), s("IDEM")),
-                ("case".into(), s(case.id.as_str())),
-                ("fingerprint".into(), s(r.fingerprint.as_str())),
-                ("query_code".into(), s(r.query_code.as_str())),
-            ]))?);
+            // New, or over a lapsed record of the same key that TTL has not removed yet.
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(HashMap::from([
+                    ("PK".into(), s(format!("IDEM#{}", r.key_digest))),
+                    ("SK".into(), s("IDEM")),
+                    ("case".into(), s(case.id.as_str())),
+                    ("fingerprint".into(), s(r.fingerprint.as_str())),
+                    ("sealed_code".into(), s(r.sealed_code.as_str())),
+                    (TTL_ATTRIBUTE.into(), n(epoch_secs(r.expires_at()))),
+                ])))
+                .condition_expression("attribute_not_exists(PK) OR #t <= :now")
+                .expression_attribute_names("#t", TTL_ATTRIBUTE)
+                .expression_attribute_values(":now", n(epoch_secs(r.created_at)))
+                .build();
+            items.push(TransactWriteItem::builder().put(build(put)?).build());
         }
         items.push(self.put_new(case_item(case))?);
         items.push(self.put_new(event_item(event))?);
@@ -516,20 +525,36 @@ impl CaseStore for DynamoStore {
             Ok(()) => Ok(CreateOutcome::Created),
             Err(TransactFailure::Condition(0)) if idempotency.is_some() => {
                 let r = idempotency.expect("checked");
-                let idem = self.get_item(s(format!("IDEM#{}", r.key)), s("IDEM")).await?.ok_or(StoreError::NotFound)?;
-                let get = |k: &str| idem.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-                if get("fingerprint") != r.fingerprint {
-                    return Ok(CreateOutcome::KeyReused);
-                }
-                let first = self
-                    .get(&CaseId::new(get("case")))
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt("idempotency record without its case".into()))?;
-                Ok(CreateOutcome::Existing { case: Box::new(first), query_code: get("query_code") })
+                self.replay(r).await?.ok_or(StoreError::Conflict("idempotency record changed meanwhile".into()))
             }
             Err(TransactFailure::Condition(_)) => Err(StoreError::Conflict(format!("case {} exists", case.id))),
             Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
         }
+    }
+
+    async fn replay(&self, record: &IdempotencyRecord) -> StoreResult<Option<CreateOutcome>> {
+        let Some(idem) = self.get_item(s(format!("IDEM#{}", record.key_digest)), s("IDEM")).await? else {
+            return Ok(None);
+        };
+        let get = |k: &str| idem.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        // TTL removes lapsed records within a day or two, not at once: a lapsed one is no record.
+        let expires = idem.get(TTL_ATTRIBUTE).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok());
+        if expires.is_none_or(|t| t <= epoch_secs(record.created_at)) {
+            return Ok(None);
+        }
+        if get("fingerprint") != record.fingerprint {
+            return Ok(Some(CreateOutcome::KeyReused));
+        }
+        let first = self
+            .get(&CaseId::new(get("case")))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("idempotency record without its case".into()))?;
+        Ok(Some(CreateOutcome::Existing { case: Box::new(first), sealed_code: get("sealed_code") }))
+    }
+
+    /// DynamoDB's TTL removes lapsed records (`ttl` attribute); nothing to do here.
+    async fn purge_idempotency(&self, _now: DateTime<Utc>) -> StoreResult<usize> {
+        Ok(0)
     }
 
     async fn update(

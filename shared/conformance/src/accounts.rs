@@ -179,3 +179,36 @@ pub async fn expired_keys_and_sessions_are_purged<S: AccountStore + AttemptStore
     store.purge_sessions(late).await.unwrap();
     assert!(auth.identify(&ok.token, late).await.unwrap().is_none(), "an expired session is refused");
 }
+
+/// Sign-in tells nothing about which names exist (an unknown name is refused and locked exactly
+/// like a known one), and many sign-ins at once never run more than `PARALLEL_PASSWORD_CHECKS`
+/// argon2 checks together (about 19 MiB each), every one of them still answered.
+pub async fn sign_in_is_alike_for_unknown_names_and_bounded<S: AccountStore + AttemptStore + Clone>(store: &S) {
+    use mailbox_app::accounts::{peak_parallel_password_checks, PARALLEL_PASSWORD_CHECKS};
+    use mailbox_app::AppError;
+    let auth = Arc::new(LocalAuth { accounts: Arc::new(store.clone()), limits: Arc::new(store.clone()) });
+    let known = unique("known");
+    store.put_account(&account(&known)).await.unwrap();
+    let unknown = unique("unknown");
+    let code = |r: Result<_, AppError>| match r {
+        Err(AppError::Invalid { code, .. } | AppError::Conflict { code, .. }) => code,
+        other => panic!("unexpected answer: {:?}", other.map(|_| ())),
+    };
+    for name in [&known, &unknown] {
+        let client = unique("client");
+        let answers: Vec<&str> =
+            futures::future::join_all((0..6).map(|_| auth.login(name, "wrong guess", &client, t0())))
+                .await
+                .into_iter()
+                .map(code)
+                .collect();
+        assert_eq!(answers.iter().filter(|c| **c == "bad_credentials").count(), 5, "{name}: {answers:?}");
+        assert_eq!(answers.iter().filter(|c| **c == "account_locked").count(), 1, "{name}: {answers:?}");
+    }
+    // 16 names from 16 clients at once: all answered, at most the bound checked together.
+    let names: Vec<String> = (0..16).map(|i| unique(&format!("n{i}"))).collect();
+    let answers = futures::future::join_all(names.iter().map(|n| auth.login(n, "wrong", n, t0()))).await;
+    assert!(answers.into_iter().all(|r| code(r) == "bad_credentials"));
+    let peak = peak_parallel_password_checks();
+    assert!((1..=PARALLEL_PASSWORD_CHECKS).contains(&peak), "peak {peak} checks at once");
+}

@@ -229,11 +229,15 @@ pub async fn recompute_job_survives_a_crash_and_finishes_once(a: &Instance, b: &
     tokio::time::sleep(visibility + Duration::from_millis(200)).await;
     let again = receive_one(q.as_ref(), Duration::from_secs(30)).await;
     assert_eq!(again.body, first.body, "the interrupted chunk comes back");
-    assert_eq!(b.app.take_job(&again.body).await.unwrap(), JobOutcome::Continued { recomputed: 0 }, "done before");
+    assert_eq!(
+        b.app.take_job(&again.body).await.unwrap(),
+        JobOutcome::Continued { recomputed: 0, failed: 0 },
+        "done before"
+    );
     q.delete(JOBS_QUEUE, &again.receipt).await.unwrap();
     // The second chunk, on instance a.
     let m = receive_one(q.as_ref(), visibility).await;
-    assert_eq!(a.app.take_job(&m.body).await.unwrap(), JobOutcome::Continued { recomputed: 10 });
+    assert_eq!(a.app.take_job(&m.body).await.unwrap(), JobOutcome::Continued { recomputed: 10, failed: 0 });
     q.delete(JOBS_QUEUE, &m.receipt).await.unwrap();
 
     // The third chunk: instance a dies after recomputing a few of its cases (done here as the job
@@ -254,9 +258,12 @@ pub async fn recompute_job_survives_a_crash_and_finishes_once(a: &Instance, b: &
     let again = receive_one(q.as_ref(), Duration::from_secs(30)).await;
     assert_eq!(again.body, second.body, "the interrupted chunk comes back");
     let finished = b.app.take_job(&again.body).await.unwrap();
-    assert_eq!(finished, JobOutcome::Finished { recomputed: 5 - 2, recorded: true });
+    assert_eq!(finished, JobOutcome::Finished { recomputed: 5 - 2, failed: 0, recorded: true });
     // Delivered once more (a consumer that died before deleting it): changes nothing, records nothing.
-    assert_eq!(a.app.take_job(&again.body).await.unwrap(), JobOutcome::Finished { recomputed: 0, recorded: false });
+    assert_eq!(
+        a.app.take_job(&again.body).await.unwrap(),
+        JobOutcome::Finished { recomputed: 0, failed: 0, recorded: false }
+    );
     q.delete(JOBS_QUEUE, &again.receipt).await.unwrap();
 
     for id in &ids {

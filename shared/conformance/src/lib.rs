@@ -67,7 +67,7 @@ macro_rules! accounts_suite {
             accounts_are_stored_and_listed, a_subject_links_one_account, sessions_are_stored_and_deleted,
             attempts_count_up_to_the_limit_then_refuse, a_window_passes_and_the_key_starts_again,
             given_back_and_cleared_attempts_do_not_count, attempts_made_at_once_all_count,
-            expired_keys_and_sessions_are_purged);
+            expired_keys_and_sessions_are_purged, sign_in_is_alike_for_unknown_names_and_bounded);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(

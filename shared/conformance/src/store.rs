@@ -105,25 +105,41 @@ pub async fn create_then_read<S: CaseStore>(store: &S) {
 }
 
 pub async fn idempotent_create<S: CaseStore>(store: &S) {
-    let key = format!("key-{}", token());
-    let record = IdempotencyRecord { key: key.clone(), fingerprint: "f1".into(), query_code: "CODE1".into() };
+    let at = chrono::Utc::now();
+    let record = IdempotencyRecord {
+        key_digest: format!("key-{}", token()),
+        fingerprint: "f1".into(),
+        sealed_code: "SEALED1".into(),
+        created_at: at,
+    };
+    assert_eq!(store.replay(&record).await.unwrap(), None, "a new key has no record");
     let (first, event) = new_case("mayor", 0);
     let counters = counter_deltas(None, &first);
     assert_eq!(store.create(&first, &event, &counters, Some(&record)).await.unwrap(), CreateOutcome::Created);
-    // A retry builds a new case (new id and number); the store answers with the first.
+    let expected = CreateOutcome::Existing { case: Box::new(first.clone()), sealed_code: "SEALED1".into() };
+    assert_eq!(
+        store.replay(&record).await.unwrap(),
+        Some(expected.clone()),
+        "a retry is answered before anything is created"
+    );
+    // A retry racing the first (it read no record) builds a new case; the store answers with the first.
     let (retry, retry_event) = new_case("mayor", 0);
-    match store.create(&retry, &retry_event, &counter_deltas(None, &retry), Some(&record)).await.unwrap() {
-        CreateOutcome::Existing { case, query_code } => {
-            assert_eq!(*case, first);
-            assert_eq!(query_code, "CODE1");
-        }
-        other => panic!("expected the first case, got {other:?}"),
-    }
+    assert_eq!(
+        store.create(&retry, &retry_event, &counter_deltas(None, &retry), Some(&record)).await.unwrap(),
+        expected
+    );
     assert_eq!(store.get(&retry.id).await.unwrap(), None, "the retry stored nothing");
-    let other = IdempotencyRecord { fingerprint: "f2".into(), ..record };
+    let other = IdempotencyRecord { fingerprint: "f2".into(), ..record.clone() };
+    assert_eq!(store.replay(&other).await.unwrap(), Some(CreateOutcome::KeyReused));
     let (third, third_event) = new_case("mayor", 0);
     assert_eq!(store.create(&third, &third_event, &[], Some(&other)).await.unwrap(), CreateOutcome::KeyReused);
     assert_eq!(store.get(&third.id).await.unwrap(), None);
+    // A day later the record has lapsed (whether or not it was removed yet): the key is new again.
+    let later = IdempotencyRecord { created_at: record.expires_at(), ..other };
+    assert_eq!(store.replay(&later).await.unwrap(), None);
+    let (fourth, fourth_event) = new_case("mayor", 0);
+    assert_eq!(store.create(&fourth, &fourth_event, &[], Some(&later)).await.unwrap(), CreateOutcome::Created);
+    assert!(store.get(&fourth.id).await.unwrap().is_some());
 }
 
 pub async fn stale_update_changes_nothing<S: CaseStore>(store: &S) {

@@ -141,9 +141,8 @@ pub struct Report {
 pub struct Reply {
     pub unit: UnitId,
     pub text: String,
+    /// Whether the reply may be published (masked when it is read; see `mask`).
     pub public: bool,
-    /// The text with personal data masked; present exactly when the reply is public.
-    pub masked_text: Option<String>,
     pub at: DateTime<Utc>,
     /// Whether the reply came before the deadline passed.
     pub on_time: bool,
@@ -200,7 +199,9 @@ pub struct ReturnRecord {
 pub struct Case {
     pub id: CaseId,
     pub number: CaseNumber,
-    /// Digest of the citizen's query code (查询码); the code itself is never stored.
+    /// Digest of the citizen's query code (查询码); the code itself is never stored. Never shown:
+    /// staff views leave it out (and so does their schema).
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub query_code_digest: String,
     pub mailbox: MailboxId,
     pub jurisdiction: JurisdictionId,

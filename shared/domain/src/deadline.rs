@@ -219,8 +219,10 @@ impl Deadline {
         })
     }
 
+    /// Base days and extensions. Saturating: a stored deadline never holds more than the policy's
+    /// maximum, but nothing here may wrap around into a shorter deadline.
     pub fn total_days(&self) -> u32 {
-        self.base_days + self.extensions.iter().sum::<u32>()
+        self.extensions.iter().fold(self.base_days, |total, &d| total.saturating_add(d))
     }
 
     /// The instant the deadline passes: the end of `due_on` in China.
@@ -241,7 +243,8 @@ impl Deadline {
         if days == 0 {
             return Err(DeadlineError::ZeroExtension);
         }
-        if self.total_days() + days > policy.total_max {
+        // Checked: `days` comes from a request, and u32::MAX must not wrap into a small total.
+        if self.total_days().checked_add(days).is_none_or(|total| total > policy.total_max) {
             return Err(DeadlineError::BeyondTotal {
                 current: self.total_days(),
                 requested: days,

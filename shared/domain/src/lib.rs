@@ -10,6 +10,7 @@ pub mod ids;
 pub mod mask;
 pub mod org;
 pub mod stats;
+pub mod text;
 pub mod triage;
 pub mod workflow;
 

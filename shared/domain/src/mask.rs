@@ -1,9 +1,14 @@
 //! Personal data (个人信息) in text: phone numbers, ID-card numbers (checked against their check
 //! digit), bank-card numbers (Luhn), e-mail addresses, and names — the citizen's own, and names
-//! after cues like 我叫 or 联系人. `find` returns the spans; `mask_personal_data` masks them in text
-//! that is made public.
+//! after cues like 我叫 or 联系人, and the house, building and room numbers of addresses. `find`
+//! returns the spans; `mask_personal_data` masks them. Callers mask when text is read, not when it
+//! is stored, so that better rules reach old text too.
 //!
-//! Digits are looked at as whole runs, so part of a longer number is never mistaken for a phone.
+//! Numbers are recognised however they are typed: full-width digits (１３８…), a country code
+//! (+86, 0086), and spaces of any width, hyphens, dashes or dots between the digits. Digits are
+//! looked at as whole runs, so part of a longer number is never mistaken for a phone. Everything
+//! here runs in time linear in the text's length (one scan for numbers; the regex crate for the
+//! rest), since it runs on every public read.
 //! An 18-character run that fails the ID check digit is still masked (a mistyped ID number is still
 //! personal), but reported as `IdNumberUnchecked`, so the dispatcher knows it is less certain.
 
@@ -21,6 +26,8 @@ pub enum PersonalKind {
     BankCardUnchecked,
     Email,
     Name,
+    /// House, building, entrance or room number.
+    Address,
 }
 
 impl PersonalKind {
@@ -34,6 +41,7 @@ impl PersonalKind {
             PersonalKind::BankCardUnchecked => "疑似银行卡号（校验不符）",
             PersonalKind::Email => "电子邮箱",
             PersonalKind::Name => "姓名",
+            PersonalKind::Address => "门牌号",
         }
     }
 }
@@ -46,11 +54,97 @@ pub struct Found {
     pub masked: String,
 }
 
-fn digit_runs() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    // A run of digits, possibly split by single spaces or hyphens (138-1234-5678), with an
-    // optional trailing X of an ID-card number.
-    RE.get_or_init(|| Regex::new(r"[0-9](?:[ \-]?[0-9])*[Xx]?").expect("valid regex"))
+/// A digit as written: ASCII or full-width (what Chinese input methods type), as ASCII.
+fn digit(c: char) -> Option<char> {
+    match c {
+        '0'..='9' => Some(c),
+        '\u{FF10}'..='\u{FF19}' => char::from_u32(c as u32 - 0xFF10 + u32::from(b'0')),
+        _ => None,
+    }
+}
+
+/// What people put between the digits of one number: spaces of any width (U+3000, U+00A0, …),
+/// hyphens and dashes (ASCII and full-width), dots, and invisible characters that would otherwise
+/// hide a number from masking in text stored before they were removed at entry.
+fn separator(c: char) -> bool {
+    (c.is_whitespace() && !matches!(c, '\n' | '\r'))
+        || matches!(
+            c,
+            '-' | '\u{FF0D}' | '\u{2010}'..='\u{2015}' | '\u{2212}' | '.' | '\u{FF0E}' | '\u{00B7}' | '\u{30FB}'
+        )
+        || crate::text::is_invisible(c)
+}
+
+/// At most this many separator characters between two digits of one number (138 - 1234 - 5678).
+const MAX_SEPARATORS: usize = 3;
+
+/// The longest number worth classifying, in digits: a bank card (19) with room for a country code.
+const MAX_NUMBER_DIGITS: usize = 21;
+
+/// Digits written together: the byte range and the digits as ASCII (an ID number's final X kept).
+#[derive(Debug)]
+struct Part {
+    range: Range<usize>,
+    digits: String,
+}
+
+/// Runs of digits in `text`, each a list of parts split at separators; a `+` or `＋` right before a
+/// run (an international prefix) belongs to its first part. One pass over the text: linear time
+/// whatever the input.
+fn digit_runs(text: &str) -> Vec<Vec<Part>> {
+    let mut runs: Vec<Vec<Part>> = Vec::new();
+    let mut run: Vec<Part> = Vec::new();
+    let mut part: Option<Part> = None;
+    // Separators seen since the last digit (count, and the byte where they started).
+    let mut gap = 0usize;
+    let mut prev: Option<(usize, char)> = None;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if let Some(d) = digit(c) {
+            match part.as_mut() {
+                Some(p) if gap == 0 => {
+                    p.digits.push(d);
+                    p.range.end = i + c.len_utf8();
+                }
+                Some(_) if gap <= MAX_SEPARATORS => {
+                    run.extend(part.take());
+                    part = Some(Part { range: i..i + c.len_utf8(), digits: d.to_string() });
+                }
+                _ => {
+                    if let Some(p) = part.take() {
+                        run.push(p);
+                    }
+                    if !run.is_empty() {
+                        runs.push(std::mem::take(&mut run));
+                    }
+                    let start = match prev {
+                        Some((j, '+' | '\u{FF0B}')) => j,
+                        _ => i,
+                    };
+                    part = Some(Part { range: start..i + c.len_utf8(), digits: d.to_string() });
+                }
+            }
+            gap = 0;
+        } else if let Some(p) = part.as_mut().filter(|_| gap == 0 && matches!(c, 'X' | 'x' | '\u{FF38}' | '\u{FF58}')) {
+            // The check character of an ID number, unless a word goes on (138xxxx is no ID).
+            let word_goes_on = chars.peek().is_some_and(|&(_, n)| n.is_ascii_alphanumeric());
+            if !word_goes_on && p.digits.len() == 17 {
+                p.digits.push('X');
+                p.range.end = i + c.len_utf8();
+            }
+            gap = MAX_SEPARATORS + 1;
+        } else if part.is_some() && separator(c) {
+            gap += 1;
+        } else if part.is_some() {
+            gap = MAX_SEPARATORS + 1;
+        }
+        prev = Some((i, c));
+    }
+    run.extend(part);
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    runs
 }
 
 fn emails() -> &'static Regex {
@@ -130,26 +224,37 @@ pub fn luhn_ok(digits: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
-/// What a run of digits is, with its masked form; `None` for ordinary numbers.
-fn classify_number(run: &str) -> Option<(PersonalKind, String)> {
-    let digits: String = run.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+fn is_mobile(d: &[u8]) -> bool {
+    d.len() == 11 && d.iter().all(u8::is_ascii_digit) && d[0] == b'1' && (b'3'..=b'9').contains(&d[1])
+}
+
+/// What a number (ASCII digits, an ID number's final X) is, with its masked form; `None` for
+/// ordinary numbers.
+fn classify_number(digits: &str) -> Option<(PersonalKind, String)> {
     let n = digits.len();
-    let all_digits = digits.chars().all(|c| c.is_ascii_digit());
+    let all_digits = digits.bytes().all(|c| c.is_ascii_digit());
     let b = digits.as_bytes();
     let keep =
         |head: usize, tail: usize| format!("{}{}{}", &digits[..head], stars(n - head - tail), &digits[n - tail..]);
     match n {
         // Mobile: 1[3-9]XXXXXXXXX
-        11 if all_digits && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) => Some((PersonalKind::Mobile, keep(3, 4))),
+        11 if is_mobile(b) => Some((PersonalKind::Mobile, keep(3, 4))),
+        // A mobile with the country code: +86 138…, 86138…, 0086 138…
+        13 if b.starts_with(b"86") && is_mobile(&b[2..]) => {
+            Some((PersonalKind::Mobile, format!("+86 {}", classify_number(&digits[2..])?.1)))
+        }
+        15 if b.starts_with(b"0086") && is_mobile(&b[4..]) => {
+            Some((PersonalKind::Mobile, format!("+86 {}", classify_number(&digits[4..])?.1)))
+        }
         // ID card: 18 characters (last may be X) or the old 15 digits.
-        18 if digits[..17].chars().all(|c| c.is_ascii_digit()) => {
-            let kind = if id_checksum_ok(&digits) { PersonalKind::IdNumber } else { PersonalKind::IdNumberUnchecked };
+        18 if digits[..17].bytes().all(|c| c.is_ascii_digit()) => {
+            let kind = if id_checksum_ok(digits) { PersonalKind::IdNumber } else { PersonalKind::IdNumberUnchecked };
             Some((kind, keep(3, 2)))
         }
         15 if all_digits => Some((PersonalKind::IdNumberUnchecked, keep(3, 2))),
         // Bank cards: 16 to 19 digits (masked even when the Luhn check fails: still an account).
         16..=19 if all_digits => {
-            let kind = if luhn_ok(&digits) { PersonalKind::BankCard } else { PersonalKind::BankCardUnchecked };
+            let kind = if luhn_ok(digits) { PersonalKind::BankCard } else { PersonalKind::BankCardUnchecked };
             Some((kind, keep(0, 4)))
         }
         // Landlines with area code, e.g. 0826-2345678 (10 to 12 digits starting with 0).
@@ -162,9 +267,8 @@ fn classify_number(run: &str) -> Option<(PersonalKind, String)> {
 /// without area code (电话：8805667), which alone would look like any other number.
 const PHONE_CUES: [&str; 6] = ["电话", "手机", "座机", "联系方式", "拨打", "致电"];
 
-fn local_number_after_cue(before: &str, run: &str) -> Option<String> {
-    let digits: String = run.chars().filter(char::is_ascii_digit).collect();
-    if !(7..=8).contains(&digits.len()) || digits.len() != run.chars().filter(|c| !matches!(c, ' ' | '-')).count() {
+fn local_number_after_cue(before: &str, digits: &str) -> Option<String> {
+    if !(7..=8).contains(&digits.len()) || !digits.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
     // The cue within the last few characters before the number (电话：, 联系方式或拨打, and a second
@@ -176,38 +280,66 @@ fn local_number_after_cue(before: &str, run: &str) -> Option<String> {
     })
 }
 
-/// The numbers inside one run of digits (byte ranges in the text): the whole run when it is one
-/// (138-1234-5678), else its parts split at the spaces and hyphens, adjacent parts joined where they
-/// form a number together — so "13812345678 13987654321" is two phones, not one 22-digit run.
-fn number_groups(run: &str, offset: usize) -> Vec<Range<usize>> {
-    let whole = offset..offset + run.len();
-    if classify_number(run).is_some() || !run.contains([' ', '-']) {
-        return vec![whole];
-    }
-    let parts: Vec<Range<usize>> = {
-        let mut parts = Vec::new();
-        let mut start = 0;
-        for (i, c) in run.char_indices() {
-            if c == ' ' || c == '-' {
-                parts.push(offset + start..offset + i);
-                start = i + 1;
+/// The numbers in one run of digits: the parts joined into groups so that as many digits as
+/// possible belong to a recognised number — 138 1234 5678 is one phone, "13812345678 13987654321"
+/// two phones, and "0826-2000000 6000 1000 0000 0005" a landline and a card rather than a card
+/// and a stray tail. Dynamic programming from the end; a join stops at `MAX_NUMBER_DIGITS`, so the
+/// work is linear in the run's length. Each group: its byte range and its digits.
+fn number_groups(parts: &[Part]) -> Vec<(Range<usize>, String)> {
+    let n = parts.len();
+    // covered[i]: most digits of parts[i..] inside recognised numbers; end[i]: where the group
+    // starting at part i ends (itself alone when it is no number).
+    let mut covered = vec![0usize; n + 1];
+    let mut end = vec![0usize; n];
+    for i in (0..n).rev() {
+        end[i] = i;
+        covered[i] = covered[i + 1];
+        let mut joined = String::new();
+        for j in i..n {
+            joined.push_str(&parts[j].digits);
+            if joined.len() > MAX_NUMBER_DIGITS {
+                break;
+            }
+            let with = joined.len() + covered[j + 1];
+            if with > covered[i] && classify_number(&joined).is_some() {
+                covered[i] = with;
+                end[i] = j;
             }
         }
-        parts.push(offset + start..offset + run.len());
-        parts
-    };
+    }
     let mut groups = Vec::new();
     let mut i = 0;
-    while i < parts.len() {
-        // The longest join of parts i..=j that is a number of its own, else part i alone.
-        let j = (i..parts.len())
-            .rev()
-            .find(|&j| classify_number(&run[parts[i].start - offset..parts[j].end - offset]).is_some())
-            .unwrap_or(i);
-        groups.push(parts[i].start..parts[j].end);
+    while i < n {
+        let j = end[i];
+        let digits: String = parts[i..=j].iter().map(|p| p.digits.as_str()).collect();
+        groups.push((parts[i].range.start..parts[j].range.end, digits));
         i = j + 1;
     }
     groups
+}
+
+fn address_numbers() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(concat!(
+            // A house number after a road: 建设路123号, 人民街12-3号.
+            r"(?:路|街|道|巷|弄|胡同)\s?([0-9０-９]{1,5}(?:[-－][0-9０-９]{1,4})?)\s?号",
+            // A building or entrance: 5栋, 3号楼, 二单元.
+            r"|([0-9０-９]{1,4}|[一二三四五六七八九十]{1,3})\s?(?:栋|幢|号楼|单元)",
+            // A room: 301室 (at least three digits: 3室2厅 is the size of a flat, not an address).
+            r"|([0-9０-９]{3,5})\s?室",
+        ))
+        .expect("valid regex")
+    })
+}
+
+/// The numbers of an address that lead to a home (house, building, entrance and room numbers); the
+/// road and the estate stay, since they say where the problem is.
+fn addresses(text: &str) -> impl Iterator<Item = Found> + '_ {
+    address_numbers().captures_iter(text).filter_map(|c| {
+        let m = c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3))?;
+        Some(Found { kind: PersonalKind::Address, range: m.range(), masked: stars(m.as_str().chars().count()) })
+    })
 }
 
 /// Masks a name, keeping the surname: 张三丰 → 张**.
@@ -224,16 +356,16 @@ pub fn mask_name(name: &str) -> String {
 /// ordinary words.
 pub fn find(text: &str, names: &[&str]) -> Vec<Found> {
     let mut found: Vec<Found> = Vec::new();
-    for m in digit_runs().find_iter(text) {
-        for range in number_groups(m.as_str(), m.start()) {
-            let run = &text[range.clone()];
-            if let Some((kind, masked)) = classify_number(run) {
+    for run in digit_runs(text) {
+        for (range, digits) in number_groups(&run) {
+            if let Some((kind, masked)) = classify_number(&digits) {
                 found.push(Found { kind, range, masked });
-            } else if let Some(masked) = local_number_after_cue(&text[..range.start], run) {
+            } else if let Some(masked) = local_number_after_cue(&text[..range.start], &digits) {
                 found.push(Found { kind: PersonalKind::Landline, range, masked });
             }
         }
     }
+    found.extend(addresses(text));
     for m in emails().find_iter(text) {
         let (_, domain) = m.as_str().split_once('@').unwrap_or(("", ""));
         found.push(Found { kind: PersonalKind::Email, range: m.range(), masked: format!("***@{domain}") });
@@ -314,8 +446,42 @@ mod tests {
 
     #[test]
     fn ordinary_numbers_stay() {
-        let t = "2026年10月1日，3号楼120室，投诉编号1234567";
+        let t = "2026年10月1日，投诉编号1234567，三室一厅，3室2厅，共5户，价格3.5元，2026.10.01";
         assert_eq!(mask_personal_data(t, &[]), t);
+    }
+
+    #[test]
+    fn numbers_however_typed() {
+        assert_eq!(mask_personal_data("电话１３８１２３４５６７８", &[]), "电话138****5678");
+        assert_eq!(mask_personal_data("电话+8613912345678。", &[]), "电话+86 139****5678。");
+        assert_eq!(mask_personal_data("电话＋８６ １３９ １２３４ ５６７８", &[]), "电话+86 139****5678");
+        assert_eq!(mask_personal_data("电话008613912345678", &[]), "电话+86 139****5678");
+        assert_eq!(mask_personal_data("手机138\u{3000}1234\u{3000}5678", &[]), "手机138****5678");
+        assert_eq!(mask_personal_data("手机138\u{a0}1234\u{a0}5678", &[]), "手机138****5678");
+        assert_eq!(mask_personal_data("手机138.1234.5678", &[]), "手机138****5678");
+        assert_eq!(mask_personal_data("手机138－1234－5678", &[]), "手机138****5678");
+        assert_eq!(mask_personal_data("手机138 - 1234 - 5678", &[]), "手机138****5678");
+        assert_eq!(mask_personal_data("手机138\u{200B}1234\u{200B}5678", &[]), "手机138****5678");
+        assert_eq!(mask_personal_data("身份证５１１６０２１９９００１０１１２３Ｘ", &[]), "身份证511*************3X");
+    }
+
+    #[test]
+    fn address_numbers() {
+        assert_eq!(mask_personal_data("住建设路123号", &[]), "住建设路***号");
+        assert_eq!(mask_personal_data("人民街12-3号", &[]), "人民街****号");
+        assert_eq!(mask_personal_data("幸福小区5栋2单元301室", &[]), "幸福小区*栋*单元***室");
+        assert_eq!(mask_personal_data("3号楼二单元", &[]), "*号楼*单元");
+    }
+
+    #[test]
+    fn many_small_numbers_mask_in_linear_time() {
+        // 5,000 one-digit parts: each join stops after MAX_NUMBER_DIGITS digits.
+        // (Joined, they read as 15- to 19-digit numbers: masked in groups, like the old matcher did.)
+        let text = "1 ".repeat(5000);
+        assert!(mask_personal_data(&text, &[]).contains('*'));
+        let runs = digit_runs(&text);
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].len(), 5000);
     }
 
     #[test]

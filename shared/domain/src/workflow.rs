@@ -11,8 +11,8 @@ use crate::case::{
 };
 use crate::deadline::{cst_date, start_of_cst_day, Deadline, DeadlineClass, DeadlineError};
 use crate::ids::{CaseId, CaseNumber, MailboxId, UnitId, UserId};
-use crate::mask::mask_personal_data;
 use crate::org::{Organisation, UnitKind};
+use crate::text::clean;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -274,15 +274,26 @@ pub struct NewCase {
     pub publishable: bool,
 }
 
+/// A required text: invisible characters removed (see `text::clean`), not empty, not too long.
 fn text(field: &'static str, value: &str) -> Result<String, WorkflowError> {
-    let v = value.trim();
+    let v = note(field, value)?;
     if v.is_empty() {
         return Err(WorkflowError::Invalid { field, message: "不能为空".into() });
     }
+    Ok(v)
+}
+
+/// An optional text (a note, a comment): invisible characters removed, not too long, no control
+/// characters.
+fn note(field: &'static str, value: &str) -> Result<String, WorkflowError> {
+    let v = clean(value);
     if v.chars().count() > MAX_TEXT_CHARS {
         return Err(WorkflowError::Invalid { field, message: format!("不能超过{MAX_TEXT_CHARS}个字") });
     }
-    Ok(v.to_owned())
+    if v.chars().any(crate::text::is_control) {
+        return Err(WorkflowError::Invalid { field, message: "含有不允许的控制字符".into() });
+    }
+    Ok(v)
 }
 
 impl Case {
@@ -455,9 +466,7 @@ impl Case {
                     return Err(WorkflowError::PublicationNotAllowed);
                 }
                 let on_time = self.deadline.as_ref().is_none_or(|d| !d.is_overdue(now));
-                let masked_text = public.then(|| mask_personal_data(&t, &[self.citizen.name.as_str()]));
-                self.reply =
-                    Some(Reply { unit: Self::acting_unit(actor), text: t, public, masked_text, at: now, on_time });
+                self.reply = Some(Reply { unit: Self::acting_unit(actor), text: t, public, at: now, on_time });
                 self.close_pending_extension(now, "已答复");
                 self.status = S::Replied;
                 Ok(vec![EventKind::Replied { public, on_time }])
@@ -500,18 +509,19 @@ impl Case {
             Command::DecideExtension { approve, note } => {
                 self.require(action, &[S::InProgress])?;
                 let days = self.pending_extension().ok_or(WorkflowError::NoPendingExtension)?.days;
+                let note = self::note("note", &note)?;
+                if !approve && note.is_empty() {
+                    return Err(WorkflowError::Invalid {
+                        field: "note", message: "不同意延期须说明理由".into()
+                    });
+                }
                 let mut due_on = None;
                 if approve {
                     let deadline = self.deadline.as_ref().expect("a case in progress has a deadline");
                     let extended = deadline.extended(ctx.calendar, policy, days)?;
                     due_on = Some(extended.due_on);
                     self.deadline = Some(extended);
-                } else if note.trim().is_empty() {
-                    return Err(WorkflowError::Invalid {
-                        field: "note", message: "不同意延期须说明理由".into()
-                    });
                 }
-                let note = note.trim().to_owned();
                 let pending = self.extensions.iter_mut().rev().find(|e| e.decision.is_none()).expect("checked above");
                 pending.decision = Some(ExtensionDecision { approved: approve, note: note.clone(), at: now });
                 Ok(vec![EventKind::ExtensionDecided { approved: approve, note, due_on }])
@@ -519,7 +529,7 @@ impl Case {
             Command::Urge { note } => {
                 self.require(action, &[S::Dispatched, S::InProgress, S::Reported])?;
                 self.urges += 1;
-                Ok(vec![EventKind::Urged { note: note.trim().to_owned() }])
+                Ok(vec![EventKind::Urged { note: self::note("note", &note)? }])
             }
             Command::Supervise { note } => {
                 self.require(action, &[S::Accepted, S::Dispatched, S::InProgress, S::Reported])?;
@@ -527,11 +537,11 @@ impl Case {
                     return Err(WorkflowError::Unchanged);
                 }
                 self.supervised = true;
-                Ok(vec![EventKind::Supervised { note: note.trim().to_owned() }])
+                Ok(vec![EventKind::Supervised { note: self::note("note", &note)? }])
             }
             Command::Rate { satisfied, comment } => {
                 self.require(action, &[S::Replied])?;
-                let comment = if satisfied { comment.trim().to_owned() } else { text("comment", &comment)? };
+                let comment = if satisfied { note("comment", &comment)? } else { text("comment", &comment)? };
                 self.rating = Some(Rating { satisfied, comment, at: now });
                 self.status = S::Closed;
                 self.closed_at = Some(now);

@@ -249,6 +249,25 @@ fn get_case(conn: &Connection, id: &str) -> StoreResult<Option<Case>> {
         .transpose()
 }
 
+/// What a retry with `record` gets: see `CaseStore::replay`.
+fn replay(conn: &Connection, record: &IdempotencyRecord) -> StoreResult<Option<CreateOutcome>> {
+    let existing = conn
+        .query_row(
+            "SELECT case_id, fingerprint, sealed_code FROM idempotency WHERE key_digest = ?1 AND expires_ms > ?2",
+            params![record.key_digest, ms(record.created_at)],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+        )
+        .optional()
+        .map_err(map_err)?;
+    let Some((case_id, fingerprint, sealed_code)) = existing else { return Ok(None) };
+    if fingerprint != record.fingerprint {
+        return Ok(Some(CreateOutcome::KeyReused));
+    }
+    let case = get_case(conn, &case_id)?
+        .ok_or_else(|| StoreError::Corrupt(format!("idempotency record points at missing case {case_id}")))?;
+    Ok(Some(CreateOutcome::Existing { case: Box::new(case), sealed_code }))
+}
+
 #[async_trait]
 impl CaseStore for SqliteStore {
     async fn create(
@@ -262,24 +281,20 @@ impl CaseStore for SqliteStore {
             (case.clone(), event.clone(), counters.to_vec(), idempotency.cloned());
         self.write(move |conn| {
             if let Some(record) = &idempotency {
-                let existing = conn
-                    .query_row(
-                        "SELECT case_id, fingerprint, query_code FROM idempotency WHERE key = ?1",
-                        [&record.key],
-                        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
-                    )
-                    .optional()
-                    .map_err(map_err)?;
-                if let Some((case_id, fingerprint, query_code)) = existing {
-                    if fingerprint != record.fingerprint {
-                        return Ok(CreateOutcome::KeyReused);
-                    }
-                    let case = get_case(conn, &case_id)?.ok_or_else(|| StoreError::Corrupt(format!("idempotency record points at missing case {case_id}")))?;
-                    return Ok(CreateOutcome::Existing { case: Box::new(case), query_code });
+                if let Some(outcome) = replay(conn, record)? {
+                    return Ok(outcome);
                 }
+                // A lapsed record of the same key gives way.
                 conn.execute(
-                    "INSERT INTO idempotency (key, case_id, fingerprint, query_code, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![record.key, case.id.as_str(), record.fingerprint, record.query_code, now_ms()],
+                    "INSERT OR REPLACE INTO idempotency (key_digest, case_id, fingerprint, sealed_code, expires_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        record.key_digest,
+                        case.id.as_str(),
+                        record.fingerprint,
+                        record.sealed_code,
+                        ms(record.expires_at())
+                    ],
                 )
                 .map_err(map_err)?;
             }
@@ -289,6 +304,16 @@ impl CaseStore for SqliteStore {
             Ok(CreateOutcome::Created)
         })
         .await
+    }
+
+    async fn replay(&self, record: &IdempotencyRecord) -> StoreResult<Option<CreateOutcome>> {
+        let record = record.clone();
+        self.read(move |conn| replay(conn, &record)).await
+    }
+
+    async fn purge_idempotency(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        self.write(move |c| c.execute("DELETE FROM idempotency WHERE expires_ms <= ?1", [ms(now)]).map_err(map_err))
+            .await
     }
 
     async fn update(

@@ -72,6 +72,19 @@ INSERT INTO calendar_state (id, version, recomputed)
 CREATE INDEX cases_running ON cases (id) WHERE status IN ('in_progress', 'reported');
 ";
 
+/// Idempotency records without the query code in the clear, lapsing after a day (the old table's
+/// rows hold plain codes and go with it: a retry of a submission made before the upgrade creates a
+/// new case); an index to expire notifications by age.
+const V4: &str = "
+DROP TABLE idempotency;
+CREATE TABLE idempotency (
+    key_digest TEXT PRIMARY KEY, case_id TEXT NOT NULL, fingerprint TEXT NOT NULL, sealed_code TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX idempotency_expiry ON idempotency (expires_ms);
+CREATE INDEX outbox_created ON outbox (created_ms);
+";
+
 /// `CaseStore::running_deadlines`: a page of the partial index `cases_running`, in id order.
 pub const RUNNING_SQL: &str =
     "SELECT doc FROM cases WHERE status IN ('in_progress', 'reported') AND id > ?1 ORDER BY id LIMIT ?2";
@@ -84,7 +97,7 @@ pub const RECENT_SQL: &str = "SELECT doc FROM cases WHERE dispatcher = ?1 AND (s
 /// re-reads the version inside it, so two processes opening an old database at once (`mailbox
 /// serve` and `mailbox stats reconcile`, say) apply each step once.
 pub fn migrate(conn: &Connection) -> StoreResult<()> {
-    const STEPS: [(i64, &str); 3] = [(1, V1), (2, V2), (3, V3)];
+    const STEPS: [(i64, &str); 4] = [(1, V1), (2, V2), (3, V3), (4, V4)];
     // A current database (every open but the first) needs no write lock.
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_err)?;
     for (to, sql) in STEPS.into_iter().filter(|(to, _)| version < *to) {
@@ -123,7 +136,7 @@ mod tests {
         )
         .unwrap();
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 3);
+        assert_eq!(user_version(&conn), 4);
         let mut plan = conn.prepare(&format!("EXPLAIN QUERY PLAN {RECENT_SQL}")).unwrap();
         let steps: Vec<String> =
             plan.query_map(("city-xfj", 2, "c9", 10), |r| r.get(3)).unwrap().collect::<Result<_, _>>().unwrap();
@@ -133,7 +146,7 @@ mod tests {
         assert_eq!(n, 1);
         // Opening again applies nothing twice.
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 3);
+        assert_eq!(user_version(&conn), 4);
     }
 
     #[test]
@@ -153,5 +166,27 @@ mod tests {
         let subject: Option<String> =
             conn.query_row("SELECT subject FROM accounts WHERE username = 'xfj'", [], |r| r.get(0)).unwrap();
         assert_eq!(subject, None);
+    }
+
+    #[test]
+    fn a_version_3_database_drops_its_plain_query_codes() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(&format!("{V1} {V2} {V3} PRAGMA user_version = 3;")).unwrap();
+        conn.execute(
+            "INSERT INTO idempotency (key, case_id, fingerprint, query_code, created_ms) VALUES ('k', 'c1', 'f', 'ABCDEFGHJK', 1)",
+            [],
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        let n: i64 = conn.query_row("SELECT count(*) FROM idempotency", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0);
+        let columns: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('idempotency')")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(!columns.iter().any(|c| c == "query_code"), "{columns:?}");
     }
 }

@@ -36,19 +36,28 @@ impl Server {
     pub fn start_logging(label: &str) -> Server {
         let dir = temp_dir(label);
         let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-        let mut server = Server::spawn(dir.path(), "info", Stdio::from(log));
+        let mut server = Server::spawn(dir.path(), "info", Stdio::from(log), &[]);
         server.owned_dir = Some(dir);
         server
     }
 
     /// Starts a server on `dir` (reusing its database if there is one) and waits until it listens.
     pub fn start_in(dir: &Path) -> Server {
-        Server::spawn(dir, "warn", Stdio::inherit())
+        Server::spawn(dir, "warn", Stdio::inherit(), &[])
     }
 
-    fn spawn(dir: &Path, log_level: &str, stderr: Stdio) -> Server {
+    /// Starts a server with more options of `mailbox serve`.
+    pub fn start_with(label: &str, options: &[&str]) -> Server {
+        let dir = temp_dir(label);
+        let mut server = Server::spawn(dir.path(), "warn", Stdio::inherit(), options);
+        server.owned_dir = Some(dir);
+        server
+    }
+
+    fn spawn(dir: &Path, log_level: &str, stderr: Stdio, options: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mailbox"))
             .args(["serve", "--data-dir", dir.to_str().unwrap(), "--addr", "127.0.0.1:0", "--sweep-interval", "1"])
+            .args(options)
             .env("RUST_LOG", log_level)
             .stdout(Stdio::piped())
             .stderr(stderr)

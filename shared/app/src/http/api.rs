@@ -66,7 +66,7 @@ pub async fn mailboxes(State(s): State<AppState>) -> Json<Vec<MailboxView>> {
 }
 
 #[utoipa::path(post, path = "/api/v1/cases", tag = "public", request_body = SubmitRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the same case")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "16 to 128 visible ASCII characters (a UUID); retrying with the same key within 24 hours returns the same case and query code", min_length = 16, max_length = 128)),
     responses(
         (status = 201, description = "Submitted; keep the query code", body = Submitted),
         (status = 400, description = "Invalid input", body = ErrorBody),
@@ -81,12 +81,7 @@ pub async fn submit(
 ) -> Result<Response, AppError> {
     let key = match headers.get("idempotency-key") {
         None => None,
-        Some(v) => {
-            let k = v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 128);
-            Some(k.ok_or_else(|| {
-                AppError::invalid("invalid_idempotency_key", "Idempotency-Key", "请求标识须为 1 至 128 个可见字符")
-            })?)
-        }
+        Some(v) => Some(crate::input::idempotency_key(v.to_str().unwrap_or_default())?),
     };
     let submitted = s.app.submit(&body.0, key).await?;
     Ok((StatusCode::CREATED, Json(submitted)).into_response())
@@ -277,12 +272,14 @@ pub async fn inbox(
 
 #[utoipa::path(get, path = "/api/v1/staff/outbox", tag = "staff",
     responses(
-        (status = 200, description = "Notifications for the user's unit (all units for supervisors and admins)", body = Vec<NotificationView>),
+        (status = 200, description = "Notifications for the user's unit (all units for supervisors)", body = Vec<NotificationView>),
         (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Admins have no access to cases or their notifications", body = ErrorBody),
     ))]
 pub async fn outbox(State(s): State<AppState>, Staff(id): Staff) -> Result<Json<Vec<NotificationView>>, AppError> {
     let unit = match id.actor.role {
-        Role::Supervisor | Role::Admin => None,
+        Role::Supervisor => None,
+        Role::Admin => return Err(AppError::Forbidden("系统管理员不能查看留言通知".into())),
         _ => id.actor.unit.clone(),
     };
     let list = s.app.store.notifications(unit.as_ref(), 200).await?;

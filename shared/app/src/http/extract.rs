@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+use std::net::IpAddr;
 use std::net::SocketAddr;
 
 /// A JSON body: `application/json`, at most the request limit, UTF-8, well-formed.
@@ -52,19 +53,53 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // What the deployment established (API Gateway's context, or a trusted proxy's header)
+        // comes first; else the peer of the connection. Never a header the client chose.
         let addr = parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
-            .or_else(|| parts.extensions.get::<SourceIp>().map(|s| s.0.clone()))
+            .get::<SourceIp>()
+            .map(|s| s.0.clone())
+            .or_else(|| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()))
             .unwrap_or_else(|| "unknown".into());
         Ok(ClientAddr(addr))
     }
 }
 
-/// The client address as the AWS deployment learns it from API Gateway's request context.
+/// The client address as the deployment established it: on AWS from API Gateway's request
+/// context, in the embedded host from `X-Forwarded-For` of a trusted proxy (`client_behind`).
 #[derive(Clone)]
 pub struct SourceIp(pub String);
+
+/// One address of `X-Forwarded-For` (`203.0.113.7`, `2001:db8::1`, `[2001:db8::1]:443`,
+/// `203.0.113.7:5000`).
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry.parse::<IpAddr>().ok().or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
+}
+
+/// The client behind trusted proxies: the connection's peer when it is no trusted proxy (its
+/// `X-Forwarded-For` is then the client's own claim, ignored); else `X-Forwarded-For` read from
+/// the right — each proxy appends the address it saw — skipping trusted proxies, up to the first
+/// address that is not one. An entry that is no address ends the walk at the last trusted hop.
+pub fn client_behind(peer: IpAddr, forwarded_for: &[&str], trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for entry in forwarded_for.iter().rev().flat_map(|h| h.rsplit(',')) {
+        match forwarded_address(entry) {
+            Some(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    client
+}
 
 /// A signed-in staff member. State-changing requests authenticated by cookie must carry the
 /// session's CSRF token in `X-CSRF-Token`; bearer-token requests need not (browsers never add them).
@@ -107,4 +142,31 @@ pub fn session_token(headers: &HeaderMap) -> Option<(String, bool)> {
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == SESSION_COOKIE)
         .map(|(_, v)| (v.to_owned(), true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_client_behind_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+        // A peer that is no trusted proxy: its header is the client's own claim.
+        assert_eq!(client_behind(ip("203.0.113.9"), &["198.51.100.1"], &trusted), ip("203.0.113.9"));
+        // One proxy: the address it appended.
+        assert_eq!(client_behind(ip("10.0.0.2"), &["203.0.113.7"], &trusted), ip("203.0.113.7"));
+        // A client that sends its own header ahead: the proxy appended the real one last.
+        assert_eq!(client_behind(ip("10.0.0.2"), &["1.2.3.4, 203.0.113.7"], &trusted), ip("203.0.113.7"));
+        // Two proxies, and two header lines.
+        assert_eq!(client_behind(ip("10.0.0.2"), &["203.0.113.7", "10.0.0.5"], &trusted), ip("203.0.113.7"));
+        assert_eq!(client_behind(ip("::1"), &["[2001:db8::1]:443"], &trusted), ip("2001:db8::1"));
+        // Nothing usable: the proxy itself.
+        assert_eq!(client_behind(ip("10.0.0.2"), &[], &trusted), ip("10.0.0.2"));
+        assert_eq!(client_behind(ip("10.0.0.2"), &["garbage"], &trusted), ip("10.0.0.2"));
+        assert_eq!(client_behind(ip("10.0.0.2"), &["203.0.113.7, garbage, 10.0.0.3"], &trusted), ip("10.0.0.3"));
+    }
 }

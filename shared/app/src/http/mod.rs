@@ -118,6 +118,7 @@ impl IntoResponse for AppError {
             AppError::Conflict { code, .. } => error_response(StatusCode::CONFLICT, code, &message, None),
             AppError::Unauthorized => error_response(StatusCode::UNAUTHORIZED, "unauthorized", &message, None),
             AppError::RateLimited => error_response(StatusCode::TOO_MANY_REQUESTS, "rate_limited", &message, None),
+            AppError::Busy => error_response(StatusCode::SERVICE_UNAVAILABLE, "busy", &message, None),
             AppError::Internal(cause) => {
                 // The cause goes to the log, never to the client.
                 tracing::error!(%cause, "internal error");

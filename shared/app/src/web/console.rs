@@ -2,7 +2,7 @@
 //! supervision overview, administration (holiday calendar, staff accounts).
 
 use super::{bar_chart, error_page, field, fields, form_pairs, html_response, ok, page, redirect, Nav};
-use crate::accounts::{hash_password, Account, Identity};
+use crate::accounts::{Account, Identity};
 use crate::error::AppError;
 use crate::http::{AppState, SESSION_COOKIE};
 use crate::ports::CalendarState;
@@ -100,6 +100,7 @@ pub async fn login(
         Err(e @ AppError::RateLimited) => {
             html_response(StatusCode::TOO_MANY_REQUESTS, login_page(Some(&e.to_string())))
         }
+        Err(e @ AppError::Busy) => html_response(StatusCode::SERVICE_UNAVAILABLE, login_page(Some(&e.to_string()))),
         Err(e) => {
             tracing::error!(error = %e, "login failed");
             error_page(StatusCode::INTERNAL_SERVER_ERROR, true, "服务暂时不可用")
@@ -264,6 +265,7 @@ fn console_error(e: AppError) -> Response {
     match e {
         AppError::NotFound => error_page(StatusCode::NOT_FOUND, true, "留言不存在"),
         AppError::Forbidden(m) => error_page(StatusCode::FORBIDDEN, true, &m),
+        e @ AppError::Busy => error_page(StatusCode::SERVICE_UNAVAILABLE, true, &e.to_string()),
         e => {
             tracing::error!(error = %e, "console request failed");
             error_page(StatusCode::INTERNAL_SERVER_ERROR, true, "服务暂时不可用")
@@ -577,13 +579,13 @@ pub async fn supervision(State(s): State<AppState>, headers: HeaderMap) -> Respo
         Ok(id) => id,
         Err(r) => return r,
     };
-    if !matches!(id.actor.role, Role::Supervisor | Role::Admin) {
+    // Admins manage the organisation and accounts; they have no access to cases.
+    if id.actor.role != Role::Supervisor {
         return error_page(StatusCode::FORBIDDEN, true, "督办页面仅供政府办督办人员使用");
     }
     let month = s.app.now().with_timezone(&cst()).format("%Y-%m").to_string();
-    let supervisor = mailbox_domain::Actor::staff(id.actor.user.as_str(), Role::Supervisor, id.actor.unit.clone());
     let (cases, rows) = match (
-        s.app.inbox(&supervisor, vec![CaseStatus::Dispatched, CaseStatus::InProgress, CaseStatus::Reported], 500).await,
+        s.app.inbox(&id.actor, vec![CaseStatus::Dispatched, CaseStatus::InProgress, CaseStatus::Reported], 500).await,
         s.app.assessment(&month, &month).await,
     ) {
         (Ok(c), Ok(r)) => (c, r),
@@ -799,10 +801,15 @@ pub async fn admin_account(State(s): State<AppState>, headers: HeaderMap, body: 
     if let Some(m) = problem {
         return html_response(StatusCode::BAD_REQUEST, admin_markup(&s, &id, &accounts, calendar, Some((m, true))));
     }
+    let password = field(&p, "password").to_owned();
+    let password_hash = match crate::accounts::hash_password_bounded(password).await {
+        Ok(h) => h,
+        Err(e) => return console_error(e),
+    };
     let account = Account {
         username,
         display_name: field(&p, "display_name").trim().to_owned(),
-        password_hash: hash_password(field(&p, "password")),
+        password_hash,
         role: role.expect("checked above"),
         unit,
         oidc_subject: subject,

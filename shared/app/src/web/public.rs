@@ -139,7 +139,8 @@ pub async fn write_submit(State(s): State<AppState>, Path(id): Path<String>, bod
         public: field(&pairs, "public") == "1",
     };
     let key = field(&pairs, "key");
-    let key = (!key.is_empty() && key.len() <= 128).then_some(key);
+    // The form's own key (32 hex characters); a form that lost it is still submitted, once.
+    let key = crate::input::idempotency_key(key).ok();
     match s.app.submit(&request, key).await {
         Ok(done) => {
             let body = html! {
