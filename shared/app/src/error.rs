@@ -43,6 +43,11 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::NotFound => AppError::NotFound,
             StoreError::Conflict(_) => AppError::stale(),
+            StoreError::TooLarge(_) => AppError::Invalid {
+                code: "case_too_large",
+                field: None,
+                message: "该留言的办理记录已超过存储上限，请精简内容或联系系统管理员".into(),
+            },
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -71,6 +76,8 @@ impl From<WorkflowError> for AppError {
                 AppError::Invalid { code: "publication_not_allowed", field: Some("public"), message }
             }
             WorkflowError::Unchanged => AppError::Conflict { code: "unchanged", message },
+            WorkflowError::TooMany { .. } => AppError::Invalid { code: "limit_reached", field: None, message },
+            WorkflowError::TooLarge { .. } => AppError::Invalid { code: "case_too_large", field: None, message },
         }
     }
 }

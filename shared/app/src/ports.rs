@@ -24,6 +24,9 @@ pub enum StoreError {
     /// Stored data could not be read back.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The record would exceed what the store keeps in one record; nothing was written.
+    #[error("record too large: {0}")]
+    TooLarge(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -117,7 +117,35 @@ fn list_sk(case: &Case) -> String {
 }
 
 /// The case item with every index attribute derived from the case.
-fn case_item(case: &Case) -> Item {
+/// DynamoDB's limit for one item: attribute names and values together.
+const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// An item's size as DynamoDB counts it (names and values; strings and numbers are all we write,
+/// anything else is counted by its debug form, which is larger than its stored size).
+fn item_bytes(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    AttributeValue::S(v) | AttributeValue::N(v) => v.len(),
+                    other => format!("{other:?}").len(),
+                }
+        })
+        .sum()
+}
+
+/// The case's item, refused when DynamoDB could not store it (the domain keeps cases well below:
+/// `MAX_CASE_BYTES`; this guard names the case instead of failing the whole transaction).
+fn case_item(case: &Case) -> StoreResult<Item> {
+    let item = case_item_unchecked(case);
+    let bytes = item_bytes(&item);
+    if bytes > MAX_ITEM_BYTES {
+        return Err(StoreError::TooLarge(format!("case {} would be {bytes} bytes", case.id)));
+    }
+    Ok(item)
+}
+
+fn case_item_unchecked(case: &Case) -> Item {
     let (pk, sk) = case_key(case.id.as_str());
     let mut item: Item = HashMap::from([
         ("PK".into(), pk),
@@ -255,7 +283,7 @@ impl DynamoStore {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
         let mut items: Vec<Item> = Vec::new();
         for case in cases {
-            items.push(case_item(case));
+            items.push(case_item(case)?);
             items.extend(case.handling_units().map(|u| unit_item(case, u)));
         }
         for chunk in items.chunks(25) {
@@ -373,23 +401,48 @@ impl DynamoStore {
 
     /// Runs a transaction; a conflict with another transaction on a shared item (a counter) is
     /// transient and retried; a failed condition is the caller's conflict.
+    /// One transaction. It carries a `ClientRequestToken`, so that when the SDK sends it again —
+    /// its own retry after a timeout or a 5xx, with the same token — DynamoDB answers the first
+    /// outcome instead of applying it twice (or, for a committed transaction, reporting its own
+    /// condition as a false conflict: a citizen would lose the query code of a stored case). A
+    /// cancelled attempt (`TransactionConflict`) changed nothing and is tried again with a new token;
+    /// `TransactionInProgress` (the first send still running) with the same token.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactFailure> {
+        let new_token = || hex::encode(rand::random::<[u8; 16]>());
+        let mut token = new_token();
         let mut delay = Duration::from_millis(20);
         for attempt in 0..6 {
-            match self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await {
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .client_request_token(&token)
+                .send()
+                .await;
+            match sent {
                 Ok(_) => return Ok(()),
                 Err(SdkError::ServiceError(e)) => {
-                    if let TransactWriteItemsError::TransactionCanceledException(c) = e.err() {
-                        let codes: Vec<&str> =
-                            c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect();
-                        if let Some(i) = codes.iter().position(|c| *c == "ConditionalCheckFailed") {
-                            return Err(TransactFailure::Condition(i));
+                    let retry = match e.err() {
+                        TransactWriteItemsError::TransactionCanceledException(c) => {
+                            let codes: Vec<&str> =
+                                c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect();
+                            if let Some(i) = codes.iter().position(|c| *c == "ConditionalCheckFailed") {
+                                return Err(TransactFailure::Condition(i));
+                            }
+                            if codes.contains(&"TransactionConflict") {
+                                token = new_token();
+                                true
+                            } else {
+                                false
+                            }
                         }
-                        if codes.contains(&"TransactionConflict") && attempt < 5 {
-                            tokio::time::sleep(delay).await;
-                            delay *= 2;
-                            continue;
-                        }
+                        TransactWriteItemsError::TransactionInProgressException(_) => true,
+                        _ => false,
+                    };
+                    if retry && attempt < 5 {
+                        tokio::time::sleep(delay).await;
+                        delay *= 2;
+                        continue;
                     }
                     return Err(TransactFailure::Other(format!("{:?}", e.err())));
                 }
@@ -518,7 +571,7 @@ impl CaseStore for DynamoStore {
                 .build();
             items.push(TransactWriteItem::builder().put(build(put)?).build());
         }
-        items.push(self.put_new(case_item(case))?);
+        items.push(self.put_new(case_item(case)?)?);
         items.push(self.put_new(event_item(event))?);
         items.extend(self.counter_updates(counters, case.id.as_str())?);
         match self.transact(items).await {
@@ -569,7 +622,7 @@ impl CaseStore for DynamoStore {
         let before = self.get(&case.id).await?.ok_or(StoreError::NotFound)?;
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(case_item(case)))
+            .set_item(Some(case_item(case)?))
             .condition_expression("version = :v")
             .expression_attribute_values(":v", n(expected_version))
             .build();
@@ -1155,5 +1208,36 @@ impl AttemptStore for DynamoStore {
     /// DynamoDB's TTL removes expired counts; a count whose window passed starts again anyway.
     async fn purge_expired(&self, _now: DateTime<Utc>) -> StoreResult<usize> {
         Ok(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailbox_domain::workflow::{Context, NewCase};
+    use mailbox_domain::{Calendar, CaseNumber, Kind, MailboxId, Organisation};
+
+    fn case(body: String) -> Case {
+        let org = Organisation::guangan();
+        let ctx = Context { org: &org, calendar: Calendar::builtin(), now: Utc::now() };
+        let new = NewCase {
+            mailbox: MailboxId::new("mayor"),
+            kind: Kind::Complaint,
+            title: "标题".into(),
+            body: "内容".into(),
+            citizen: mailbox_domain::case::Citizen { name: "张三".into(), phone: "13812345678".into() },
+            publishable: false,
+        };
+        let (mut case, _) = Case::submit(&ctx, CaseId::new("c1"), CaseNumber::new("GA1"), "d".into(), new).unwrap();
+        case.body = body;
+        case
+    }
+
+    #[test]
+    fn a_case_too_large_for_one_item_is_refused_before_writing() {
+        let fits = case("办".repeat(100_000));
+        assert!(item_bytes(&case_item(&fits).unwrap()) > 300_000);
+        let too_large = case("办".repeat(140_000));
+        assert!(matches!(case_item(&too_large), Err(StoreError::TooLarge(_))));
     }
 }

@@ -151,6 +151,36 @@ pub enum WorkflowError {
     PublicationNotAllowed,
     #[error("没有需要变更的内容")]
     Unchanged,
+    /// A list on the case is full (a case is stored as one item, which must stay small).
+    #[error("该留言的{what}已达上限（{max}条）")]
+    TooMany { what: &'static str, max: usize },
+    /// The case would outgrow what the store keeps as one record.
+    #[error("该留言的办理记录已超过存储上限（{max} 字节），请精简内容或联系系统管理员")]
+    TooLarge { max: usize },
+}
+
+/// Most reports and co-handler opinions a case keeps.
+pub const MAX_REPORTS: usize = 30;
+/// Most meetings (见面答复) recorded on a case.
+pub const MAX_MEETINGS: usize = 20;
+/// Most extension requests of a case, decided or not.
+pub const MAX_EXTENSIONS: usize = 10;
+/// Most returns (退回) of a case.
+pub const MAX_RETURNS: usize = 20;
+/// Most explanations of missed deadlines.
+pub const MAX_EXPLANATIONS: usize = 10;
+/// Most reopenings (重办) of a case.
+pub const MAX_REOPENS: u32 = 5;
+/// Largest a case may grow, serialised: DynamoDB keeps at most 400 KB per item, and the item holds
+/// index attributes besides the document.
+pub const MAX_CASE_BYTES: usize = 300 * 1024;
+
+/// Refuses one more entry in a full list.
+fn room(len: usize, max: usize, what: &'static str) -> Result<(), WorkflowError> {
+    if len >= max {
+        return Err(WorkflowError::TooMany { what, max });
+    }
+    Ok(())
 }
 
 /// Who did it, as recorded in the audit trail.
@@ -365,6 +395,10 @@ impl Case {
         authorize(actor, action, self)?;
         let mut next = self.clone();
         let kinds = next.transition(ctx, actor, command)?;
+        // One record per case in every store: refuse what would outgrow it, before anything is written.
+        if serde_json::to_vec(&next).map_or(true, |doc| doc.len() > MAX_CASE_BYTES) {
+            return Err(WorkflowError::TooLarge { max: MAX_CASE_BYTES });
+        }
         debug_assert!(!kinds.is_empty(), "every accepted action is recorded");
         next.next_alarm = next.compute_next_alarm(ctx);
         next.version += 1;
@@ -432,6 +466,7 @@ impl Case {
             Command::Return { reason } => {
                 self.require(action, &[S::Dispatched, S::InProgress])?;
                 let reason = text("reason", &reason)?;
+                room(self.returns.len(), MAX_RETURNS, "退回记录")?;
                 self.returns.push(ReturnRecord { unit: Self::acting_unit(actor), reason: reason.clone(), at: now });
                 // Back to the dispatcher: the routing, the clock and any open request end here.
                 self.dispatch = None;
@@ -444,12 +479,14 @@ impl Case {
             Command::Contribute { text: t } => {
                 self.require(action, &[S::InProgress])?;
                 let t = text("text", &t)?;
+                room(self.reports.len(), MAX_REPORTS, "反馈和协办意见")?;
                 self.reports.push(Report { unit: Self::acting_unit(actor), text: t, co_handler: true, at: now });
                 Ok(vec![EventKind::Contributed])
             }
             Command::Report { text: t } => {
                 self.require(action, &[S::InProgress])?;
                 let t = text("text", &t)?;
+                room(self.reports.len(), MAX_REPORTS, "反馈和协办意见")?;
                 self.reports.push(Report { unit: Self::acting_unit(actor), text: t, co_handler: false, at: now });
                 self.close_pending_extension(now, "已反馈办理结果");
                 self.status = S::Reported;
@@ -485,6 +522,7 @@ impl Case {
                     summary: text("summary", &summary)?,
                     recorded_at: now,
                 };
+                room(self.meetings.len(), MAX_MEETINGS, "见面答复记录")?;
                 self.meetings.push(meeting);
                 Ok(vec![EventKind::MeetingRecorded { held_on }])
             }
@@ -494,6 +532,7 @@ impl Case {
                     return Err(WorkflowError::ExtensionPending);
                 }
                 let reason = text("reason", &reason)?;
+                room(self.extensions.len(), MAX_EXTENSIONS, "延期申请")?;
                 let deadline = self.deadline.as_ref().expect("a case in progress has a deadline");
                 // Refuse at once what could never be approved.
                 deadline.extended(ctx.calendar, policy, days)?;
@@ -528,7 +567,7 @@ impl Case {
             }
             Command::Urge { note } => {
                 self.require(action, &[S::Dispatched, S::InProgress, S::Reported])?;
-                self.urges += 1;
+                self.urges = self.urges.saturating_add(1);
                 Ok(vec![EventKind::Urged { note: self::note("note", &note)? }])
             }
             Command::Supervise { note } => {
@@ -556,6 +595,9 @@ impl Case {
                     });
                 }
                 let reason = text("reason", &reason)?;
+                if self.reopened >= MAX_REOPENS {
+                    return Err(WorkflowError::TooMany { what: "重办次数", max: MAX_REOPENS as usize });
+                }
                 let dispatch = self.dispatch.as_ref().expect("a replied case was dispatched");
                 // 重办: the same unit handles it again with a fresh clock from today.
                 let deadline = Deadline::start(ctx.calendar, cst_date(now), dispatch.class, dispatch.days)?;
@@ -608,6 +650,7 @@ impl Case {
                     });
                 }
                 let t = text("text", &t)?;
+                room(self.explanations.len(), MAX_EXPLANATIONS, "情况说明")?;
                 self.explanations.push(LateExplanation { unit: Self::acting_unit(actor), text: t.clone(), at: now });
                 Ok(vec![EventKind::Explained { text: t }])
             }
@@ -667,7 +710,7 @@ impl Case {
         let window = ctx.calendar.window_start(due_on, ctx.org.deadlines.urge_within);
         if ctx.now >= start_of_cst_day(window) && self.urged_due != Some(due_on) {
             self.urged_due = Some(due_on);
-            self.urges += 1;
+            self.urges = self.urges.saturating_add(1);
             let left = ctx.calendar.working_days_between(cst_date(ctx.now), due_on);
             return Ok(vec![EventKind::Urged {
                 note: format!("系统催办：距办理时限（{due_on}）还有{left}个工作日")

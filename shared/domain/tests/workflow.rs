@@ -546,3 +546,40 @@ fn triage_is_recorded_once_by_the_system_and_does_not_make_staff_views_stale() {
     let e = refuse(&mut other, "2026-03-02T09:00:01+08:00", &city_dispatcher(), triage_note("城乡建设"));
     assert!(matches!(e, WorkflowError::Access(AccessError::Forbidden(_))), "{e:?}");
 }
+
+/// A case is one record in every store: its lists are capped with a clear refusal, and a change that
+/// would make it too large to store is refused before anything is written.
+#[test]
+fn lists_on_a_case_are_capped_and_a_case_never_outgrows_its_record() {
+    use mailbox_domain::workflow::{MAX_CASE_BYTES, MAX_MEETINGS};
+    let mut case = case_in(CaseStatus::InProgress);
+    let h = handler("transport");
+    let meeting = |summary: String| Command::RecordMeeting {
+        held_on: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+        place: "信访接待室".into(),
+        summary,
+    };
+    for _ in 0..MAX_MEETINGS {
+        apply(&mut case, "2026-11-24T02:00:00Z", &h, meeting("当面说明办理情况".into()));
+    }
+    assert_eq!(
+        refuse(&mut case, "2026-11-24T02:00:00Z", &h, meeting("再一次".into())),
+        WorkflowError::TooMany { what: "见面答复记录", max: MAX_MEETINGS }
+    );
+
+    let mut case = case_in(CaseStatus::InProgress);
+    let long = "办".repeat(mailbox_domain::workflow::MAX_TEXT_CHARS);
+    let err = loop {
+        let big = Command::RecordMeeting {
+            held_on: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+            place: long.clone(),
+            summary: long.clone(),
+        };
+        match case.apply(&ctx("2026-11-24T02:00:00Z"), &h, big) {
+            Ok(_) => continue,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err, WorkflowError::TooLarge { max: MAX_CASE_BYTES });
+    assert!(serde_json::to_vec(&case).unwrap().len() <= MAX_CASE_BYTES, "the stored case stayed within bounds");
+}
