@@ -110,10 +110,10 @@ async fn due_soon_due_and_overdue_each_happen_once() {
     assert_eq!(case.next_alarm, None, "nothing left to watch for this deadline");
 
     let transport = UnitId::new("transport");
-    let notes = h.store.notifications(Some(&transport), 50).await.unwrap();
+    let notes = h.store.notifications(Some(&transport), None, 50).await.unwrap().items;
     assert!(notes.iter().any(|n| n.subject.starts_with("催办")), "{notes:?}");
     assert!(notes.iter().any(|n| n.subject.contains("请提交情况说明")));
-    let office = h.store.notifications(Some(&UnitId::new("city-gov-office")), 50).await.unwrap();
+    let office = h.store.notifications(Some(&UnitId::new("city-gov-office")), None, 50).await.unwrap().items;
     assert!(office.iter().any(|n| n.subject.starts_with("超期督办")));
 
     let jtj = Actor::staff("jtj", Role::Handler, Some(transport));
@@ -137,11 +137,11 @@ async fn daily_digest_lists_what_waits_once_per_unit_and_day() {
     let again = h.app.daily_digest().await.unwrap();
     assert_eq!(first.units_notified, 2, "the handling unit and the dispatcher");
     assert_eq!(again.units_notified, 2);
-    let transport = h.store.notifications(Some(&UnitId::new("transport")), 50).await.unwrap();
+    let transport = h.store.notifications(Some(&UnitId::new("transport")), None, 50).await.unwrap().items;
     let digests: Vec<_> = transport.iter().filter(|n| n.key.starts_with("digest:2026-12-02")).collect();
     assert_eq!(digests.len(), 1, "sending twice keeps one");
     assert!(digests[0].body.contains("已超期 1 件"), "{}", digests[0].body);
-    let xfj = h.store.notifications(Some(&UnitId::new("city-xfj")), 50).await.unwrap();
+    let xfj = h.store.notifications(Some(&UnitId::new("city-xfj")), None, 50).await.unwrap().items;
     let digest = xfj.iter().find(|n| n.key.starts_with("digest:")).unwrap();
     assert!(digest.body.contains("未受理 1 件"), "{}", digest.body);
 }

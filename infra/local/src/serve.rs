@@ -192,7 +192,7 @@ async fn scheduler(app: Arc<App>, every: Duration) {
     }
 }
 
-/// Removes expired sessions, attempt counts and idempotency records once an hour (on AWS,
+/// Removes expired sessions, attempt counts, idempotency records and notifications once an hour (on AWS,
 /// DynamoDB's TTL does this).
 async fn housekeeping(store: Arc<SqliteStore>, clock: Arc<dyn Clock>) {
     let mut ticks = tokio::time::interval(Duration::from_secs(3600));
@@ -203,6 +203,7 @@ async fn housekeeping(store: Arc<SqliteStore>, clock: Arc<dyn Clock>) {
             ("sessions", store.purge_sessions(now).await),
             ("attempt counts", store.purge_expired(now).await),
             ("idempotency records", store.purge_idempotency(now).await),
+            ("notifications", store.purge_notifications(now).await),
         ];
         for (what, result) in results {
             match result {

@@ -80,23 +80,77 @@ pub struct Notification {
     pub created_at: DateTime<Utc>,
 }
 
+/// How long notifications are kept: the outbox is a recent record, not an archive (the audit trail
+/// is the record of what happened).
+pub const NOTIFICATION_TTL: chrono::TimeDelta = chrono::TimeDelta::days(90);
+
+/// A page of notifications, newest first; `next` continues after its last.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NotificationPage {
+    pub items: Vec<Notification>,
+    pub next: Option<String>,
+}
+
+impl NotificationPage {
+    /// The cursor of a notification: its time (13-digit milliseconds) and key, in the order pages
+    /// are read.
+    pub fn cursor(n: &Notification) -> String {
+        format!("{:013}#{}", n.created_at.timestamp_millis().max(0), n.key)
+    }
+
+    /// A cursor as a client sends it back: `None` when it is not one.
+    pub fn parse_cursor(cursor: &str) -> Option<(i64, &str)> {
+        let (ms, key) = cursor.split_once('#')?;
+        let valid = ms.len() == 13 && ms.bytes().all(|b| b.is_ascii_digit()) && (1..=300).contains(&key.len());
+        valid.then(|| ms.parse().ok()).flatten().map(|ms| (ms, key))
+    }
+}
+
 /// Which cases a list asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Scope {
     /// Cases whose dispatching unit is this one (a dispatcher's inbox).
     Dispatcher(UnitId),
     /// Cases dispatched to this unit as lead or co-handler (a handler's inbox).
     Handler(UnitId),
     /// Every case (supervisors).
+    #[default]
     All,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CaseQuery {
     pub scope: Scope,
     /// Only these statuses; empty means all.
     pub statuses: Vec<CaseStatus>,
     pub limit: usize,
+    /// Continue after this position (`list_cursor` of the last case of the page before).
+    pub after: Option<String>,
+}
+
+/// Due instant of cases without a deadline in list positions: after every real one.
+pub const NO_DUE: &str = "9999999999999";
+
+/// A case's position in lists: its due instant (13-digit milliseconds; `NO_DUE` without a
+/// deadline), then its id. Lists are ordered by it and continue after it (keyset pagination).
+pub fn list_cursor(case: &Case) -> String {
+    list_position(case.deadline.as_ref().map(|d| d.due_at()), case.id.as_str())
+}
+
+/// The list position of a case with this due instant and id (see `list_cursor`).
+pub fn list_position(due_at: Option<DateTime<Utc>>, id: &str) -> String {
+    let due = due_at.map(|d| format!("{:013}", d.timestamp_millis().max(0)));
+    format!("{}#{id}", due.as_deref().unwrap_or(NO_DUE))
+}
+
+/// A list position as a client sends it back: 13 digits, `#`, a case id; `None` when it is not one.
+pub fn parse_list_cursor(cursor: &str) -> Option<(i64, &str)> {
+    let (due, id) = cursor.split_once('#')?;
+    let valid = due.len() == 13
+        && due.bytes().all(|b| b.is_ascii_digit())
+        && (1..=64).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    valid.then(|| due.parse().ok()).flatten().map(|due| (due, id))
 }
 
 /// Storage of cases, their audit trails and statistics counters.
@@ -182,8 +236,19 @@ pub trait CaseStore: Send + Sync + 'static {
     /// (the `next` of the page before, opaque), in an order that a change of deadline does not
     /// disturb for the cases still ahead: the recomputation job's walk.
     async fn running_deadlines(&self, after: Option<&str>, limit: usize) -> StoreResult<Page>;
-    /// Notifications not yet delivered, oldest first (the embedded outbox; on AWS, a record of what was sent).
-    async fn notifications(&self, unit: Option<&UnitId>, limit: usize) -> StoreResult<Vec<Notification>>;
+    /// Notifications of a unit (all units: `None`), newest first, a page of at most `limit` from the
+    /// cursor `before` (the `next` of the page before; `NotificationPage::cursor`). Kept
+    /// `NOTIFICATION_TTL`, then removed (`purge_notifications`; DynamoDB's TTL on AWS).
+    async fn notifications(
+        &self,
+        unit: Option<&UnitId>,
+        before: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<NotificationPage>;
+
+    /// Removes notifications older than `NOTIFICATION_TTL` before `now` (where the store has no
+    /// expiry of its own). Returns how many went.
+    async fn purge_notifications(&self, now: DateTime<Utc>) -> StoreResult<usize>;
 }
 
 /// The stored calendar's version (raised by each imported notice) and the last version whose

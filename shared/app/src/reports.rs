@@ -92,6 +92,27 @@ fn ratio(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| (part as f64 / whole as f64 * 1000.0).round() / 1000.0)
 }
 
+/// Longest assessment period: three years of months.
+pub const MAX_ASSESSMENT_MONTHS: usize = 36;
+
+/// The months `from..=to` (`YYYY-MM`, both valid, `from <= to`), at most one past the cap.
+fn months_between(from: &str, to: &str) -> Vec<String> {
+    let Ok(mut day) = NaiveDate::parse_from_str(&format!("{from}-01"), "%Y-%m-%d") else { return Vec::new() };
+    let mut out = Vec::new();
+    while out.len() <= MAX_ASSESSMENT_MONTHS {
+        let month = day.format("%Y-%m").to_string();
+        if month.as_str() > to {
+            break;
+        }
+        out.push(month);
+        match day.checked_add_months(chrono::Months::new(1)) {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+    out
+}
+
 /// `YYYY-MM`, or a clear error.
 pub fn parse_month(s: &str) -> Result<String, AppError> {
     let ok = s.len() == 7 && NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").is_ok();
@@ -196,9 +217,22 @@ impl App {
         if from > to {
             return Err(AppError::invalid("invalid_period", "from", "起始月份不能晚于结束月份"));
         }
+        let months = months_between(&from, &to);
+        if months.len() > MAX_ASSESSMENT_MONTHS {
+            return Err(AppError::invalid(
+                "invalid_period",
+                "to",
+                format!("考核期间不能超过{MAX_ASSESSMENT_MONTHS}个月"),
+            ));
+        }
         let mut rows: BTreeMap<String, UnitAssessment> = BTreeMap::new();
         let mut days: BTreeMap<String, i64> = BTreeMap::new();
-        for (key, value) in self.store.counters(EVENT_PREFIX).await? {
+        // Only the counters of the months asked for: one partition read per month.
+        let mut counters = Vec::new();
+        for month in &months {
+            counters.extend(self.store.counters(&format!("{EVENT_PREFIX}{month}|")).await?);
+        }
+        for (key, value) in counters {
             let Some((month, _, unit, m)) = parse_event_key(&key) else { continue };
             if month < from || month > to {
                 continue;
@@ -253,6 +287,7 @@ impl App {
                     scope: Scope::Handler(unit.id.clone()),
                     statuses: vec![CaseStatus::Dispatched, CaseStatus::InProgress],
                     limit: 10_000,
+                    after: None,
                 };
                 let cases: Vec<Case> =
                     self.store.list(&q).await?.into_iter().filter(|c| c.lead() == Some(&unit.id)).collect();
@@ -277,6 +312,7 @@ impl App {
                     scope: Scope::Dispatcher(unit.id.clone()),
                     statuses: vec![CaseStatus::Submitted],
                     limit: 10_000,
+                    after: None,
                 };
                 let waiting = self.store.list(&q).await?.iter().filter(|c| stale(c.submitted_at)).count();
                 if waiting > 0 {

@@ -66,6 +66,13 @@ pub struct Submitted {
     pub replayed: bool,
 }
 
+/// A page of a staff list; `next` continues after its last case.
+#[derive(Debug, Clone, Serialize)]
+pub struct InboxPage {
+    pub items: Vec<CaseSummary>,
+    pub next: Option<String>,
+}
+
 /// What a deadline sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
@@ -380,23 +387,34 @@ impl App {
             .collect()
     }
 
+    /// A page of the actor's cases, earliest deadline first, from the list position `after` (the
+    /// `next` of the page before).
     pub async fn inbox(
         &self,
         actor: &Actor,
         statuses: Vec<CaseStatus>,
         limit: usize,
-    ) -> Result<Vec<CaseSummary>, AppError> {
+        after: Option<&str>,
+    ) -> Result<InboxPage, AppError> {
         let scope = match (actor.role, &actor.unit) {
             (Role::Dispatcher, Some(u)) => Scope::Dispatcher(u.clone()),
             (Role::Handler, Some(u)) => Scope::Handler(u.clone()),
             (Role::Supervisor, _) => Scope::All,
             _ => return Err(AppError::Forbidden("该账号没有留言收件箱".into())),
         };
+        if after.is_some_and(|c| crate::ports::parse_list_cursor(c).is_none()) {
+            return Err(AppError::invalid("invalid_cursor", "after", "翻页标记无效，请从第一页重新查看"));
+        }
         self.refresh_calendar().await;
-        let cases = self.store.list(&CaseQuery { scope, statuses, limit }).await?;
+        let limit = limit.max(1);
+        let query = CaseQuery { scope, statuses, limit, after: after.map(str::to_owned) };
+        let cases = self.store.list(&query).await?;
+        let next = if cases.len() >= limit { cases.last().map(crate::ports::list_cursor) } else { None };
         let now = self.now();
         let calendar = self.calendar();
-        Ok(cases.iter().filter(|c| can_view(actor, c)).map(|c| views::summary(actor, c, now, &calendar)).collect())
+        let items =
+            cases.iter().filter(|c| can_view(actor, c)).map(|c| views::summary(actor, c, now, &calendar)).collect();
+        Ok(InboxPage { items, next })
     }
 
     /// Takes in a newly submitted case (the `triage` queue consumer): records triage's suggestions
@@ -479,7 +497,8 @@ impl App {
             unit: message.lead.clone(),
             subject: format!("上级交办留言已送达：{}", views::masked_title(&case)),
             body: format!("留言编号 {}，请及时签收", case.number),
-            created_at: self.now(),
+            // The dispatch's time, not the delivery's: a redelivered message writes the same one.
+            created_at: case.dispatch.as_ref().map_or(case.submitted_at, |d| d.at),
         };
         self.notifier.notify(&[notification]).await?;
         Ok(HandoffOutcome::Delivered)

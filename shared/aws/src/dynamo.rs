@@ -12,9 +12,10 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use mailbox_app::accounts::{Account, AccountStore, Session};
+use mailbox_app::ports::{list_cursor, parse_list_cursor};
 use mailbox_app::ports::{
-    AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, IdempotencyRecord, Notification, Notifier, Page,
-    Scope, StoreError, StoreResult, StoredCalendar,
+    AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, IdempotencyRecord, Notification,
+    NotificationPage, Notifier, Page, Scope, StoreError, StoreResult, StoredCalendar, NOTIFICATION_TTL,
 };
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
@@ -30,8 +31,6 @@ type Item = HashMap<String, AttributeValue>;
 
 /// Write shards of the alarm index and the all-cases index, and of each counter.
 const SHARDS: u32 = 8;
-/// Statuses in the order lists merge them.
-const NO_DUE: &str = "9999999999999";
 /// The global secondary indexes (infra/TABLE.md); the SAM template lists the same.
 const INDEXES: [&str; 7] = ["G1", "G2", "G3", "G4", "G5", "G6", "G7"];
 /// The attribute DynamoDB's time to live reads (epoch seconds): sessions and attempt counts.
@@ -112,8 +111,7 @@ fn case_key(id: &str) -> (AttributeValue, AttributeValue) {
 
 /// The list position of a case: status, then due instant (none last), then id.
 fn list_sk(case: &Case) -> String {
-    let due = case.deadline.as_ref().map(|d| ms13(d.due_at())).unwrap_or_else(|| NO_DUE.to_owned());
-    format!("{}#{due}#{}", status_name(case.status), case.id)
+    format!("{}#{}", status_name(case.status), list_cursor(case))
 }
 
 /// The case item with every index attribute derived from the case.
@@ -347,14 +345,16 @@ impl DynamoStore {
         let mut out = Vec::new();
         for note in notifications {
             let doc = serde_json::to_string(note).expect("notifications serialise");
-            // One copy in the unit's partition, one in the all-units partition. The key is the
-            // item's sort key, so writing a notification again (a retry) overwrites it: one stays.
+            // One copy in the unit's partition, one in the all-units partition, sorted by time and
+            // key: a notification's time is that of what it tells (never the moment it is written),
+            // so writing it again (a retry) overwrites it: one stays. TTL removes it after
+            // `NOTIFICATION_TTL`.
             for partition in [format!("NOTE#{}", note.unit), "NOTE#*".to_owned()] {
                 out.push(self.put(HashMap::from([
                     ("PK".into(), s(partition)),
-                    ("SK".into(), s(format!("K#{}", note.key))),
-                    ("at".into(), n(note.created_at.timestamp_millis())),
+                    ("SK".into(), s(format!("T#{}", NotificationPage::cursor(note)))),
                     ("doc".into(), s(doc.clone())),
+                    (TTL_ATTRIBUTE.into(), n(epoch_secs(note.created_at + NOTIFICATION_TTL))),
                 ]))?);
             }
         }
@@ -475,6 +475,20 @@ impl DynamoStore {
         forward: bool,
         limit: Option<usize>,
     ) -> StoreResult<Vec<Item>> {
+        self.query_filtered(index, condition, None, values, forward, limit).await
+    }
+
+    /// `query` with a filter expression: pages (each at most `limit` items evaluated, 1 MB) are read
+    /// until `limit` items passed the filter or the partition ends.
+    async fn query_filtered(
+        &self,
+        index: Option<&str>,
+        condition: &str,
+        filter: Option<&str>,
+        values: Vec<(&str, AttributeValue)>,
+        forward: bool,
+        limit: Option<usize>,
+    ) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -487,6 +501,7 @@ impl DynamoStore {
                 .set_index_name(index.map(str::to_owned))
                 .consistent_read(index.is_none())
                 .key_condition_expression(condition)
+                .set_filter_expression(filter.map(str::to_owned))
                 .scan_index_forward(forward)
                 .set_exclusive_start_key(start.take());
             for (k, v) in &values {
@@ -697,13 +712,24 @@ impl CaseStore for DynamoStore {
             Scope::Handler(u) => ("G2", vec![format!("UNIT#{u}")]),
             Scope::All => ("G3", (0..SHARDS).map(|i| format!("ALL#{i}")).collect()),
         };
+        if query.after.as_deref().is_some_and(|c| parse_list_cursor(c).is_none()) {
+            return Err(StoreError::Corrupt(format!("not a list position: {:?}", query.after)));
+        }
+        let after = query.after.as_deref().unwrap_or("");
         let mut rows: Vec<(String, Item)> = Vec::new();
         for partition in &partitions {
             for status in &statuses {
-                let condition = format!("{index}PK = :pk AND begins_with({index}SK, :st)");
-                let values = vec![(":pk", s(partition.as_str())), (":st", s(format!("{}#", status_name(*status))))];
-                for item in self.query(Some(&index_name(index)), &condition, values, true, Some(query.limit)).await? {
+                // The status's keys from the position on ('~' follows every digit): the position's own
+                // item is left out below.
+                let (lo, hi) = (format!("{}#{after}", status_name(*status)), format!("{}#~", status_name(*status)));
+                let condition = format!("{index}PK = :pk AND {index}SK BETWEEN :lo AND :hi");
+                let values = vec![(":pk", s(partition.as_str())), (":lo", s(lo.as_str())), (":hi", s(hi))];
+                let limit = Some(query.limit + 1);
+                for item in self.query(Some(&index_name(index)), &condition, values, true, limit).await? {
                     let sk = item.get(&format!("{index}SK")).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                    if !after.is_empty() && sk == lo {
+                        continue;
+                    }
                     // Order by due instant across statuses: the part after the status.
                     let order = sk.split_once('#').map(|(_, rest)| rest.to_owned()).unwrap_or_default();
                     rows.push((order, item));
@@ -776,20 +802,24 @@ impl CaseStore for DynamoStore {
                     .collect()
             }
         };
+        // Each month's read stops at what is still wanted (after the mailbox filter): never the
+        // whole month when a page is enough.
         let mut out = Vec::new();
         for m in months {
-            for item in self
-                .query(Some(&index_name("G5")), "G5PK = :pk", vec![(":pk", s(format!("PUB#{m}")))], false, None)
-                .await?
+            let mut values = vec![(":pk", s(format!("PUB#{m}")))];
+            let filter = mailbox.map(|mb| {
+                values.push((":mb", s(mb.as_str())));
+                "mailbox = :mb"
+            });
+            let wanted = Some(limit.saturating_sub(out.len()).max(1));
+            for item in
+                self.query_filtered(Some(&index_name("G5")), "G5PK = :pk", filter, values, false, wanted).await?
             {
-                if mailbox.is_none_or(|mb| {
-                    item.get("mailbox").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(mb.as_str())
-                }) {
-                    out.push(doc_of(&item)?);
-                }
-                if out.len() >= limit {
-                    return Ok(out);
-                }
+                out.push(doc_of(&item)?);
+            }
+            if out.len() >= limit {
+                out.truncate(limit);
+                return Ok(out);
             }
         }
         Ok(out)
@@ -969,16 +999,38 @@ impl CaseStore for DynamoStore {
         })
     }
 
-    async fn notifications(&self, unit: Option<&UnitId>, limit: usize) -> StoreResult<Vec<Notification>> {
+    async fn notifications(
+        &self,
+        unit: Option<&UnitId>,
+        before: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<NotificationPage> {
         let partition = unit.map_or_else(|| "NOTE#*".to_owned(), |u| format!("NOTE#{u}"));
-        let items = self.query(None, "PK = :pk", vec![(":pk", s(partition))], true, None).await?;
+        // Below the cursor, or below every `T#…` key ('$' follows '#').
+        let below = match before {
+            Some(c) if NotificationPage::parse_cursor(c).is_some() => format!("T#{c}"),
+            Some(c) => return Err(StoreError::Corrupt(format!("not a notification cursor: {c}"))),
+            None => "T$".to_owned(),
+        };
+        let limit = limit.max(1);
+        let values = vec![(":pk", s(partition)), (":b", s(below)), (":t", s("T#"))];
+        // BETWEEN includes its upper end, the cursor's own item, which is left out below: one more
+        // to read, and one more to know whether a next page exists.
+        let items = self.query(None, "PK = :pk AND SK BETWEEN :t AND :b", values, false, Some(limit + 2)).await?;
         let mut notes: Vec<Notification> = items
             .iter()
+            .filter(|i| i.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| before.is_none_or(|c| sk[2..] != *c)))
             .filter_map(|i| i.get("doc").and_then(|v| v.as_s().ok()).and_then(|d| serde_json::from_str(d).ok()))
             .collect();
-        notes.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.key.cmp(&b.key)));
+        let more = notes.len() > limit;
         notes.truncate(limit);
-        Ok(notes)
+        let next = if more { notes.last().map(NotificationPage::cursor) } else { None };
+        Ok(NotificationPage { items: notes, next })
+    }
+
+    /// DynamoDB's TTL removes old notifications (`ttl` attribute); nothing to do here.
+    async fn purge_notifications(&self, _now: DateTime<Utc>) -> StoreResult<usize> {
+        Ok(0)
     }
 }
 

@@ -201,7 +201,7 @@ pub async fn list_by_scope_status_and_due<S: CaseStore>(store: &S) {
     let ours = |cases: Vec<Case>| -> Vec<CaseId> {
         cases.into_iter().map(|c| c.id).filter(|id| [&late.id, &early.id, &waiting.id].contains(&id)).collect()
     };
-    let q = |scope, statuses| CaseQuery { scope, statuses, limit: 100_000 };
+    let q = |scope, statuses| CaseQuery { scope, statuses, limit: 100_000, after: None };
     let transport = ours(store.list(&q(Scope::Handler(UnitId::new("transport")), vec![])).await.unwrap());
     assert_eq!(transport, vec![early.id.clone(), late.id.clone()], "earliest deadline first");
     let health = ours(store.list(&q(Scope::Handler(UnitId::new("health")), vec![])).await.unwrap());
@@ -356,14 +356,14 @@ pub async fn notifications_are_deduplicated<S: CaseStore>(store: &S) {
     let mut next = case.clone();
     let events = next.apply(&ctx(at(0)), &dispatcher(), Command::Accept).unwrap();
     store.update(&next, case.version, &events, &[], std::slice::from_ref(&n)).await.unwrap();
-    let listed = store.notifications(Some(&unit), 10).await.unwrap();
+    let listed = store.notifications(Some(&unit), None, 10).await.unwrap().items;
     assert_eq!(listed, vec![n.clone()]);
     // A later write carrying the same notification (a retried delivery) keeps one.
     let mut supervised = next.clone();
     let supervisor = Actor::staff("s", Role::Supervisor, Some(UnitId::new("city-gov-office")));
     let events = supervised.apply(&ctx(at(0)), &supervisor, Command::Supervise { note: String::new() }).unwrap();
     store.update(&supervised, next.version, &events, &[], std::slice::from_ref(&n)).await.unwrap();
-    assert_eq!(store.notifications(Some(&unit), 10).await.unwrap().len(), 1);
+    assert_eq!(store.notifications(Some(&unit), None, 10).await.unwrap().items.len(), 1);
 }
 
 pub async fn calendar_versions_rise_and_recompute_finishes_once<S: CaseStore>(store: &S) {
@@ -429,4 +429,75 @@ pub async fn running_deadlines_walks_each_running_case_once<S: CaseStore>(store:
     assert!(!seen.contains(&waiting.id), "a case not yet received has no running deadline");
     assert!(!seen.contains(&done.id), "a replied case has no running deadline");
     assert!(pages >= 3, "pages of 3");
+}
+
+/// Notifications are read newest first in pages with a cursor: every one once, in order, ties in
+/// time ordered by key.
+pub async fn notifications_page_newest_first<S: CaseStore + mailbox_app::ports::Notifier>(store: &S) {
+    use mailbox_app::ports::NotificationPage;
+    let unit = UnitId::new(format!("unit-{}", token()));
+    let note = |i: i64, key: &str| Notification {
+        key: format!("{key}-{}", token()),
+        unit: unit.clone(),
+        subject: format!("通知{i}"),
+        body: "留言编号 GA1".into(),
+        created_at: at(i.min(3)),
+    };
+    // Times 0, 1, 2, 3, 3 (the last two at the same moment).
+    let notes: Vec<Notification> = (0..5).map(|i| note(i, if i == 4 { "b" } else { "a" })).collect();
+    store.notify(&notes).await.unwrap();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = store.notifications(Some(&unit), cursor.as_deref(), 2).await.unwrap();
+        assert!(page.items.len() <= 2);
+        pages += 1;
+        seen.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    let mut expected = notes.clone();
+    expected.sort_by(|a, b| NotificationPage::cursor(b).cmp(&NotificationPage::cursor(a)));
+    assert_eq!(seen, expected, "each once, newest first");
+    let all = store.notifications(Some(&unit), None, 50).await.unwrap();
+    assert_eq!((all.items.len(), all.next), (5, None));
+}
+
+/// Lists continue after a position (keyset pagination): every case once, in list order, whatever
+/// the page size.
+pub async fn lists_continue_after_a_position<S: CaseStore>(store: &S) {
+    use mailbox_app::ports::list_cursor;
+    let unit = UnitId::new(format!("pages-{}", token()));
+    let mut ids = Vec::new();
+    for day in 0..5 {
+        let (mut case, event) = new_case("mayor", day);
+        case.dispatcher = unit.clone();
+        store.create(&case, &event, &counter_deltas(None, &case), None).await.unwrap();
+        ids.push(case.id);
+    }
+    ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let mut seen = Vec::new();
+    let mut after = None;
+    for _ in 0..10 {
+        let q = CaseQuery { scope: Scope::Dispatcher(unit.clone()), statuses: vec![], limit: 2, after: after.clone() };
+        let page = store.list(&q).await.unwrap();
+        assert!(page.len() <= 2);
+        after = page.last().map(list_cursor);
+        seen.extend(page.into_iter().map(|c| c.id));
+        if after.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, ids, "every case once, in order (no deadline: by id)");
+    let q = CaseQuery {
+        scope: Scope::Dispatcher(unit.clone()),
+        statuses: vec![CaseStatus::Submitted],
+        limit: 10,
+        after: Some(format!("{}#{}", mailbox_app::ports::NO_DUE, ids[2])),
+    };
+    assert_eq!(store.list(&q).await.unwrap().into_iter().map(|c| c.id).collect::<Vec<_>>(), ids[3..].to_vec());
 }

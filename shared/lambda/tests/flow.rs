@@ -125,7 +125,7 @@ async fn a_case_through_every_function() {
 
     // Triage: the new case reaches the city's 信访局.
     assert_eq!(deliver(&app, &queues, "triage", Consumer::Triage).await, (1, 0));
-    let notes = store.notifications(Some(&UnitId::new("city-xfj")), 10).await.unwrap();
+    let notes = store.notifications(Some(&UnitId::new("city-xfj")), None, 10).await.unwrap().items;
     assert!(notes.iter().any(|n| n.subject.starts_with("新留言待受理")), "{notes:?}");
     let triaged = store.get(&case.id).await.unwrap().unwrap();
     let note = triaged.triage.as_ref().expect("triage recorded its suggestions on the case");
@@ -145,7 +145,7 @@ async fn a_case_through_every_function() {
     let delivered = |notes: &[mailbox_app::ports::Notification]| {
         notes.iter().filter(|n| n.subject.starts_with("上级交办留言已送达")).count()
     };
-    let notes = store.notifications(Some(&UnitId::new("linshui-gov")), 20).await.unwrap();
+    let notes = store.notifications(Some(&UnitId::new("linshui-gov")), None, 20).await.unwrap().items;
     assert_eq!(delivered(&notes), 1);
 
     // A redelivered hand-off changes nothing; a poison message is reported, the good one handled.
@@ -160,7 +160,7 @@ async fn a_case_through_every_function() {
     assert_eq!(failed, vec![handoff.records[1].message_id.clone().unwrap()], "only the poison message fails");
     handoff.records.truncate(1);
     assert!(handle_sqs(&app, Consumer::Handoff, handoff).await.batch_item_failures.is_empty());
-    let notes = store.notifications(Some(&UnitId::new("linshui-gov")), 20).await.unwrap();
+    let notes = store.notifications(Some(&UnitId::new("linshui-gov")), None, 20).await.unwrap().items;
     assert_eq!(delivered(&notes), 1, "still one notification after redelivery");
 
     // Through the real queue, the poison message ends in the dead-letter queue after its retries,

@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mailbox_app::accounts::{Account, AccountStore, Session};
 use mailbox_app::ports::{
-    AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, HandoffQueue, IdempotencyRecord, Notification,
-    Notifier, Page, QueueError, QueueResult, Received, Scope, StoreError, StoreResult, StoredCalendar,
+    parse_list_cursor, AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, HandoffQueue,
+    IdempotencyRecord, Notification, NotificationPage, Notifier, Page, QueueError, QueueResult, Received, Scope,
+    StoreError, StoreResult, StoredCalendar, NOTIFICATION_TTL,
 };
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
@@ -370,16 +371,24 @@ impl CaseStore for SqliteStore {
                 // Status names come from our own enum, never from the request text.
                 format!(" AND c.status IN ({})", statuses.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(","))
             };
-            let order = " ORDER BY c.sort_due_ms IS NULL, c.sort_due_ms, c.submitted_ms LIMIT ?2";
+            // Keyset order: the list position of `list_cursor` (due instant, no deadline last; id).
+            let position = "COALESCE(c.sort_due_ms, 9999999999999)";
+            let order = format!(" AND ({position}, c.id) > (?3, ?4) ORDER BY {position}, c.id LIMIT ?2");
             let limit = query.limit as i64;
+            let (after_due, after_id) = match query.after.as_deref() {
+                Some(cursor) => parse_list_cursor(cursor)
+                    .map(|(due, id)| (due, id.to_owned()))
+                    .ok_or_else(|| StoreError::Corrupt(format!("not a list position: {cursor}")))?,
+                None => (-1, String::new()),
+            };
             match &query.scope {
-                Scope::Dispatcher(unit) => query_cases(c, &format!("SELECT c.doc FROM cases c WHERE c.dispatcher = ?1{status_filter}{order}"), params![unit.as_str(), limit]),
+                Scope::Dispatcher(unit) => query_cases(c, &format!("SELECT c.doc FROM cases c WHERE c.dispatcher = ?1{status_filter}{order}"), params![unit.as_str(), limit, after_due, after_id]),
                 Scope::Handler(unit) => query_cases(
                     c,
                     &format!("SELECT c.doc FROM case_units u JOIN cases c ON c.id = u.case_id WHERE u.unit = ?1{status_filter}{order}"),
-                    params![unit.as_str(), limit],
+                    params![unit.as_str(), limit, after_due, after_id],
                 ),
-                Scope::All => query_cases(c, &format!("SELECT c.doc FROM cases c WHERE ?1 = ?1{status_filter}{order}"), params!["", limit]),
+                Scope::All => query_cases(c, &format!("SELECT c.doc FROM cases c WHERE ?1 = ?1{status_filter}{order}"), params!["", limit, after_due, after_id]),
             }
         })
         .await
@@ -522,22 +531,46 @@ impl CaseStore for SqliteStore {
         .await
     }
 
-    async fn notifications(&self, unit: Option<&UnitId>, limit: usize) -> StoreResult<Vec<Notification>> {
+    async fn notifications(
+        &self,
+        unit: Option<&UnitId>,
+        before: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<NotificationPage> {
         let unit = unit.map(|u| u.to_string());
+        let (before_ms, before_key) = match before {
+            Some(c) => NotificationPage::parse_cursor(c)
+                .map(|(ms, key)| (ms, key.to_owned()))
+                .ok_or_else(|| StoreError::Corrupt(format!("not a notification cursor: {c}")))?,
+            None => (i64::MAX, String::new()),
+        };
+        let limit = limit.max(1);
         self.read(move |c| {
+            // Keyset order (created_ms, key) descending, one row past the page to know of a next.
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT doc FROM outbox WHERE (?1 IS NULL OR unit = ?1) ORDER BY created_ms DESC, key LIMIT ?2",
+                    "SELECT doc FROM outbox WHERE (?1 IS NULL OR unit = ?1)
+                       AND (created_ms < ?2 OR (created_ms = ?2 AND (?3 = '' OR key < ?3)))
+                     ORDER BY created_ms DESC, key DESC LIMIT ?4",
                 )
                 .map_err(map_err)?;
             let docs = stmt
-                .query_map(params![unit, limit as i64], |r| r.get::<_, String>(0))
+                .query_map(params![unit, before_ms, before_key, limit as i64 + 1], |r| r.get::<_, String>(0))
                 .map_err(map_err)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(map_err)?;
-            docs.iter().map(|d| from_json(d)).collect()
+            let mut items: Vec<Notification> = docs.iter().map(|d| from_json(d)).collect::<StoreResult<_>>()?;
+            let more = items.len() > limit;
+            items.truncate(limit);
+            let next = if more { items.last().map(NotificationPage::cursor) } else { None };
+            Ok(NotificationPage { items, next })
         })
         .await
+    }
+
+    async fn purge_notifications(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let cutoff = ms(now - NOTIFICATION_TTL);
+        self.write(move |c| c.execute("DELETE FROM outbox WHERE created_ms < ?1", [cutoff]).map_err(map_err)).await
     }
 }
 

@@ -73,6 +73,20 @@ async fn purges_remove_exactly_the_expired_rows() {
     assert_eq!(store.purge_expired(now).await.unwrap(), 0, "nothing twice");
     assert!(store.session("kept").await.unwrap().is_some());
     assert!(store.session("gone").await.unwrap().is_none());
+    // Notifications older than NOTIFICATION_TTL go; idempotency records past their day go.
+    use mailbox_app::ports::{CaseStore, Notification, Notifier, NOTIFICATION_TTL};
+    let note = |key: &str, at| Notification {
+        key: key.into(),
+        unit: mailbox_domain::UnitId::new("transport"),
+        subject: "s".into(),
+        body: "b".into(),
+        created_at: at,
+    };
+    store.notify(&[note("old", now - NOTIFICATION_TTL - Duration::minutes(1)), note("new", now)]).await.unwrap();
+    assert_eq!(store.purge_notifications(now).await.unwrap(), 1);
+    let left = store.notifications(None, None, 10).await.unwrap().items;
+    assert_eq!(left.iter().map(|n| n.key.as_str()).collect::<Vec<_>>(), ["new"]);
+    assert_eq!(store.purge_idempotency(now).await.unwrap(), 0);
     // The live key still counts: four more, then refused.
     for _ in 0..4 {
         assert!(store.take("live", 5, window, now).await.unwrap());

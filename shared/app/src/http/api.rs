@@ -5,7 +5,7 @@ use super::{error_response, AppState, ErrorBody, SESSION_COOKIE};
 use crate::accounts::{Me, SESSION_HOURS};
 use crate::error::AppError;
 use crate::input::SubmitRequest;
-use crate::ports::Notification;
+use crate::ports::{Notification, NotificationPage};
 use crate::service::Submitted;
 use crate::views::{CaseSummary, CitizenCaseView, MailboxView, StaffCaseView, UnitView};
 use axum::extract::rejection::QueryRejection;
@@ -239,14 +239,21 @@ pub async fn units(State(s): State<AppState>, _staff: Staff) -> Json<Vec<UnitVie
 #[into_params(parameter_in = Query)]
 pub struct InboxParams {
     /// Comma-separated statuses, e.g. `dispatched,in_progress`; all when absent.
+    #[param(max_length = 200)]
     pub status: Option<String>,
     /// At most this many cases (1–500, default 200).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// Continue after this position: the `after` of the `Link: <…>; rel="next"` header of the page
+    /// before.
+    #[param(max_length = 80, pattern = "^[0-9]{13}#[A-Za-z0-9-]{1,64}$")]
+    pub after: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/staff/inbox", tag = "staff", params(InboxParams),
     responses(
-        (status = 200, description = "The user's cases, earliest deadline first", body = Vec<CaseSummary>),
+        (status = 200, description = "The user's cases, earliest deadline first; a `Link` header with `rel=\"next\"` when there may be more", body = Vec<CaseSummary>,
+            headers(("Link" = String, description = "The next page: `</api/v1/staff/inbox?…&after=…>; rel=\"next\"`"))),
         (status = 400, description = "Bad filter", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "The role has no inbox", body = ErrorBody),
@@ -255,7 +262,7 @@ pub async fn inbox(
     State(s): State<AppState>,
     Staff(id): Staff,
     q: Result<Query<InboxParams>, QueryRejection>,
-) -> Result<Json<Vec<CaseSummary>>, AppError> {
+) -> Result<Response, AppError> {
     let q = query(q)?;
     let mut statuses = Vec::new();
     for word in q.status.as_deref().unwrap_or("").split(',').map(str::trim).filter(|w| !w.is_empty()) {
@@ -267,23 +274,74 @@ pub async fn inbox(
     if !(1..=500).contains(&limit) {
         return Err(AppError::invalid("invalid_limit", "limit", "limit 须在 1 至 500 之间"));
     }
-    Ok(Json(s.app.inbox(&id.actor, statuses, limit as usize).await?))
+    let after = q.after.as_deref().filter(|a| !a.is_empty());
+    let page = s.app.inbox(&id.actor, statuses, limit as usize, after).await?;
+    let mut pairs = vec![("limit", limit.to_string())];
+    if let Some(status) = q.status.as_deref().filter(|v| !v.is_empty()) {
+        pairs.push(("status", status.to_owned()));
+    }
+    Ok(with_next_link(Json(page.items).into_response(), "/api/v1/staff/inbox", pairs, page.next.map(|n| ("after", n))))
 }
 
-#[utoipa::path(get, path = "/api/v1/staff/outbox", tag = "staff",
+/// Adds `Link: <path?query>; rel="next"` (RFC 8288) when a list has a next page.
+fn with_next_link<'a>(
+    mut response: Response,
+    path: &str,
+    mut pairs: Vec<(&'a str, String)>,
+    next: Option<(&'a str, String)>,
+) -> Response {
+    let Some(next) = next else { return response };
+    pairs.push(next);
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))
+        .finish();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!("<{path}?{query}>; rel=\"next\"")) {
+        response.headers_mut().insert(header::LINK, v);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct OutboxParams {
+    /// Notifications per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// Where the page starts: the cursor of the `Link: <…>; rel="next"` header of the page before.
+    #[param(max_length = 320)]
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/staff/outbox", tag = "staff", params(OutboxParams),
     responses(
-        (status = 200, description = "Notifications for the user's unit (all units for supervisors)", body = Vec<NotificationView>),
+        (status = 200, description = "Notifications for the user's unit (all units for supervisors), newest first; a `Link` header with `rel=\"next\"` when there are more", body = Vec<NotificationView>,
+            headers(("Link" = String, description = "The next page: `</api/v1/staff/outbox?limit=…&cursor=…>; rel=\"next\"`"))),
+        (status = 400, description = "Invalid limit or cursor", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Admins have no access to cases or their notifications", body = ErrorBody),
     ))]
-pub async fn outbox(State(s): State<AppState>, Staff(id): Staff) -> Result<Json<Vec<NotificationView>>, AppError> {
+pub async fn outbox(
+    State(s): State<AppState>,
+    Staff(id): Staff,
+    q: Result<Query<OutboxParams>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let q = query(q)?;
     let unit = match id.actor.role {
         Role::Supervisor => None,
         Role::Admin => return Err(AppError::Forbidden("系统管理员不能查看留言通知".into())),
         _ => id.actor.unit.clone(),
     };
-    let list = s.app.store.notifications(unit.as_ref(), 200).await?;
-    Ok(Json(list.into_iter().map(NotificationView::from).collect()))
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(AppError::invalid("invalid_limit", "limit", "每页条数应在 1 至 200 之间"));
+    }
+    let cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
+    if cursor.is_some_and(|c| NotificationPage::parse_cursor(c).is_none()) {
+        return Err(AppError::invalid("invalid_cursor", "cursor", "翻页标记无效，请从第一页重新查看"));
+    }
+    let page = s.app.store.notifications(unit.as_ref(), cursor, limit as usize).await?;
+    let body: Vec<NotificationView> = page.items.into_iter().map(NotificationView::from).collect();
+    let pairs = vec![("limit", limit.to_string())];
+    Ok(with_next_link(Json(body).into_response(), "/api/v1/staff/outbox", pairs, page.next.map(|n| ("cursor", n))))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

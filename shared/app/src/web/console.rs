@@ -124,13 +124,20 @@ pub async fn logout(State(s): State<AppState>, headers: HeaderMap, body: Bytes) 
         .into_response()
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 pub struct InboxFilter {
     status: Option<String>,
     urgency: Option<String>,
     q: Option<String>,
     format: Option<String>,
+    /// The list position to continue after (the page before's last).
+    after: Option<String>,
 }
+
+/// Cases on one page of the console's list.
+const CONSOLE_PAGE: usize = 100;
+/// Cases read from the store at a time while filtering.
+const READ_PAGE: usize = 500;
 
 fn status_name(s: CaseStatus) -> String {
     serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
@@ -145,7 +152,15 @@ fn urgency_label(u: &str) -> &'static str {
     }
 }
 
-async fn filtered(s: &AppState, id: &Identity, f: &InboxFilter) -> Result<Vec<CaseSummary>, AppError> {
+/// The cases in the user's scope that pass the filter, from the filter's position on: `want` of them
+/// and where the next page starts, or all of them (`want` = `None`, the exports). Reads the store a
+/// page at a time, so every case in scope is searched, not only the first page.
+async fn filtered(
+    s: &AppState,
+    id: &Identity,
+    f: &InboxFilter,
+    want: Option<usize>,
+) -> Result<(Vec<CaseSummary>, Option<String>), AppError> {
     let statuses: Vec<CaseStatus> = f
         .status
         .as_deref()
@@ -154,12 +169,25 @@ async fn filtered(s: &AppState, id: &Identity, f: &InboxFilter) -> Result<Vec<Ca
         .into_iter()
         .collect();
     let q = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    let list = s.app.inbox(&id.actor, statuses, 500).await?;
-    Ok(list
-        .into_iter()
-        .filter(|c| f.urgency.as_deref().filter(|u| !u.is_empty()).is_none_or(|u| c.urgency == u))
-        .filter(|c| q.is_none_or(|q| c.title.contains(q) || c.number.contains(q)))
-        .collect())
+    let urgency = f.urgency.as_deref().filter(|u| !u.is_empty());
+    let mut after = f.after.clone().filter(|a| !a.is_empty());
+    let mut found = Vec::new();
+    loop {
+        let page = s.app.inbox(&id.actor, statuses.clone(), READ_PAGE, after.as_deref()).await?;
+        for c in page.items {
+            if urgency.is_none_or(|u| c.urgency == u) && q.is_none_or(|q| c.title.contains(q) || c.number.contains(q)) {
+                found.push(c);
+                if want.is_some_and(|w| found.len() == w) {
+                    let next = found.last().map(|c| crate::ports::list_position(c.due_at, &c.id));
+                    return Ok((found, next));
+                }
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok((found, None)),
+        }
+    }
 }
 
 pub async fn inbox(State(s): State<AppState>, headers: HeaderMap, Query(f): Query<InboxFilter>) -> Response {
@@ -170,7 +198,7 @@ pub async fn inbox(State(s): State<AppState>, headers: HeaderMap, Query(f): Quer
     if matches!(id.actor.role, Role::Admin) {
         return redirect("/console/admin");
     }
-    let list = match filtered(&s, &id, &f).await {
+    let (list, next) = match filtered(&s, &id, &f, Some(CONSOLE_PAGE)).await {
         Ok(l) => l,
         Err(e) => return console_error(e),
     };
@@ -185,7 +213,7 @@ pub async fn inbox(State(s): State<AppState>, headers: HeaderMap, Query(f): Quer
     let body = html! {
         h1 { "待办留言" @if let Some(u) = &id.actor.unit { span.muted { " · " (unit_name(org, u)) } } }
         div.counts {
-            span { "共 " strong { (list.len()) } " 件" }
+            span { @if next.is_some() || f.after.as_deref().is_some_and(|a| !a.is_empty()) { "本页 " } @else { "共 " } strong { (list.len()) } " 件" }
             span.urgency-overdue { "已超期 " strong { (count("overdue")) } }
             span.urgency-due_soon { "1个工作日内到期 " strong { (count("due_soon")) } }
             span { "正常 " strong { (count("normal")) } }
@@ -215,6 +243,9 @@ pub async fn inbox(State(s): State<AppState>, headers: HeaderMap, Query(f): Quer
             }
         } }
         @if list.is_empty() { p.muted { "暂无留言" } }
+        @if let Some(next) = &next {
+            p { a id="next-page" href={ (super::CONSOLE_HOME) "?" (query) "&after=" (form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()) } { "下一页" } }
+        }
     };
     ok(page("待办", nav(&id), body))
 }
@@ -224,8 +255,9 @@ pub async fn export(State(s): State<AppState>, headers: HeaderMap, Query(f): Que
         Ok(id) => id,
         Err(r) => return r,
     };
-    let list = match filtered(&s, &id, &f).await {
-        Ok(l) => l,
+    // Every case in scope that passes the filter, not one page: read a page at a time.
+    let list = match filtered(&s, &id, &f, None).await {
+        Ok((l, _)) => l,
         Err(e) => return console_error(e),
     };
     use crate::export::Cell;
@@ -584,14 +616,22 @@ pub async fn supervision(State(s): State<AppState>, headers: HeaderMap) -> Respo
         return error_page(StatusCode::FORBIDDEN, true, "督办页面仅供政府办督办人员使用");
     }
     let month = s.app.now().with_timezone(&cst()).format("%Y-%m").to_string();
-    let (cases, rows) = match (
-        s.app.inbox(&id.actor, vec![CaseStatus::Dispatched, CaseStatus::InProgress, CaseStatus::Reported], 500).await,
-        s.app.assessment(&month, &month).await,
-    ) {
-        (Ok(c), Ok(r)) => (c, r),
-        (Err(e), _) | (_, Err(e)) => return console_error(e),
+    // Every open case, a page at a time: the overdue and supervised ones are watched.
+    let open = InboxFilter::default();
+    let open_statuses = [CaseStatus::Dispatched, CaseStatus::InProgress, CaseStatus::Reported];
+    let mut watched: Vec<CaseSummary> = Vec::new();
+    for status in open_statuses {
+        let f = InboxFilter { status: Some(status_name(status)), ..open.clone() };
+        match filtered(&s, &id, &f, None).await {
+            Ok((cases, _)) => watched.extend(cases.into_iter().filter(|c| c.urgency == "overdue" || c.supervised)),
+            Err(e) => return console_error(e),
+        }
+    }
+    watched.sort_by_key(|c| crate::ports::list_position(c.due_at, &c.id));
+    let rows = match s.app.assessment(&month, &month).await {
+        Ok(r) => r,
+        Err(e) => return console_error(e),
     };
-    let watched: Vec<&CaseSummary> = cases.iter().filter(|c| c.urgency == "overdue" || c.supervised).collect();
     let names: Vec<String> = rows.iter().map(|r| r.name.replace("广安市", "")).collect();
     let rates: Vec<f32> = rows.iter().map(|r| r.on_time_rate.unwrap_or(0.0) as f32 * 100.0).collect();
     let body = html! {
