@@ -436,10 +436,10 @@ async fn public_report_replies_assessment_exports_calendar_import_and_reconcile(
     assert!(!text.contains("13812345678") && !text.contains("王小明"), "masked: {text}");
     assert!(list[0]["body"].as_str().unwrap().contains("138****5678"));
 
-    let too_long = api.call(Method::GET, "/api/v1/staff/assessment?from=2020-01&to=2030-12", Some(&zfb), None).await;
+    let too_long = api.call(Method::GET, "/api/v1/staff/assessment?from=2020-01&months=132", Some(&zfb), None).await;
     assert_eq!((too_long.status.as_u16(), too_long.body["error"]["code"].as_str()), (400, Some("invalid_period")));
     let this_year = chrono::Utc::now().format("%Y").to_string();
-    let path = |f: &str| format!("/api/v1/staff/assessment?from={this_year}-01&to={this_year}-12&format={f}");
+    let path = |f: &str| format!("/api/v1/staff/assessment?from={this_year}-01&months=12&format={f}");
     let rows = api.call(Method::GET, &path("json"), Some(&zfb), None).await;
     assert_eq!(rows.status, 200);
     let transport = rows.body.as_array().unwrap().iter().find(|r| r["unit"] == "transport").cloned().unwrap();

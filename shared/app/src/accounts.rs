@@ -157,8 +157,6 @@ impl LocalAuth {
         client: &str,
         now: DateTime<Utc>,
     ) -> Result<LoginOk, AppError> {
-        let bad =
-            || AppError::Invalid { code: "bad_credentials", field: None, message: "用户名或密码错误".into() };
         let key = limiter::key("login", username);
         let client_key = limiter::key("login-client", client);
         if !self.limits.take(&key, SIGN_IN.max, SIGN_IN.window, now).await? {
@@ -187,7 +185,7 @@ impl LocalAuth {
                 return Err(e);
             }
         };
-        let Some(account) = account.filter(|_| ok) else { return Err(bad()) };
+        let Some(account) = account.filter(|_| ok) else { return Err(AppError::BadCredentials) };
         self.limits.clear(&key).await?;
         limiter::give_back_all(self.limits.as_ref(), std::slice::from_ref(&client_key)).await;
         let token = random_token();

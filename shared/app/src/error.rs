@@ -18,6 +18,9 @@ pub enum AppError {
     Conflict { code: &'static str, message: String },
     #[error("请先登录")]
     Unauthorized,
+    /// A sign-in with a wrong user name or password (401: not a malformed request).
+    #[error("用户名或密码错误")]
+    BadCredentials,
     #[error("尝试次数过多，请稍后再试")]
     RateLimited,
     /// Too much work at once (password checks); nothing was done, trying again later works.

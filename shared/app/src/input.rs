@@ -20,17 +20,39 @@ pub const REQUEST_MAX_BYTES: usize = 64 * 1024;
 #[serde(default)]
 pub struct SubmitRequest {
     /// Mailbox id from `GET /api/v1/mailboxes`, e.g. `mayor`.
-    #[schema(example = "mayor")]
+    #[schema(example = "mayor", required = true, min_length = 1, max_length = 32)]
     pub mailbox: String,
     /// `suggestion` (建议), `consultation` (咨询), `complaint` (投诉) or `help` (求助).
-    #[schema(example = "complaint")]
+    #[schema(example = "complaint", required = true, value_type = mailbox_domain::Kind)]
     pub kind: String,
-    #[schema(example = "小区门口道路破损")]
+    /// Up to 100 characters, not blank; no control characters (invisible ones are removed).
+    #[schema(
+        example = "小区门口道路破损",
+        required = true,
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$"
+    )]
     pub title: String,
+    /// Up to 5,000 characters, not blank.
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 5000,
+        pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$"
+    )]
     pub body: String,
+    /// Up to 50 characters, not blank.
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 50,
+        pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$"
+    )]
     pub name: String,
-    /// Mobile (13812345678) or landline with area code (0826-2345678).
-    #[schema(example = "13812345678")]
+    /// Mobile (13812345678) or landline with area code (0826-2345678); full-width digits, spaces
+    /// and +86 are accepted too.
+    #[schema(example = "13812345678", required = true, pattern = "^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$")]
     pub phone: String,
     /// Whether the message and its reply may be published (personal data masked).
     pub public: bool,

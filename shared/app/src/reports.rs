@@ -113,6 +113,15 @@ fn months_between(from: &str, to: &str) -> Vec<String> {
     out
 }
 
+/// The month `n` months after `month` (`YYYY-MM`).
+pub fn month_after(month: &str, n: u32) -> Result<String, AppError> {
+    NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.checked_add_months(chrono::Months::new(n)))
+        .map(|d| d.format("%Y-%m").to_string())
+        .ok_or_else(|| AppError::invalid("invalid_month", "from", "月份超出范围"))
+}
+
 /// `YYYY-MM`, or a clear error.
 pub fn parse_month(s: &str) -> Result<String, AppError> {
     let ok = s.len() == 7 && NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").is_ok();

@@ -191,6 +191,7 @@ pub async fn sign_in_is_alike_for_unknown_names_and_bounded<S: AccountStore + At
     store.put_account(&account(&known)).await.unwrap();
     let unknown = unique("unknown");
     let code = |r: Result<_, AppError>| match r {
+        Err(AppError::BadCredentials) => "bad_credentials",
         Err(AppError::Invalid { code, .. } | AppError::Conflict { code, .. }) => code,
         other => panic!("unexpected answer: {:?}", other.map(|_| ())),
     };

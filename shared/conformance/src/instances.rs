@@ -110,7 +110,7 @@ pub async fn sign_in_lockout_is_shared(a: &Instance, b: &Instance) {
     let now = a.app.now();
     for who in [a, b, a, b, b] {
         let wrong = who.auth.login(&name, "a wrong password", "192.0.2.1", now).await;
-        assert!(matches!(wrong, Err(AppError::Invalid { code: "bad_credentials", .. })), "{:?}", wrong.err());
+        assert!(matches!(wrong, Err(AppError::BadCredentials)), "{:?}", wrong.err());
     }
     for who in [a, b] {
         let locked = who.auth.login(&name, "the right password", "192.0.2.1", now).await;
@@ -125,8 +125,7 @@ pub async fn sign_in_lockout_is_shared(a: &Instance, b: &Instance) {
         who.auth.login(&name, "a wrong password", "192.0.2.2", later)
     });
     let results = futures::future::join_all(guesses).await;
-    let checked =
-        results.iter().filter(|r| matches!(r, Err(AppError::Invalid { code: "bad_credentials", .. }))).count();
+    let checked = results.iter().filter(|r| matches!(r, Err(AppError::BadCredentials))).count();
     let refused =
         results.iter().filter(|r| matches!(r, Err(AppError::Conflict { code: "account_locked", .. }))).count();
     assert_eq!((checked, refused), (5, 5), "parallel guesses all count");

@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod case;
 pub mod deadline;
 pub mod ids;
+pub mod json;
 pub mod mask;
 pub mod org;
 pub mod stats;

@@ -43,7 +43,8 @@ pub enum Command {
         co_handlers: Vec<UnitId>,
         class: DeadlineClass,
         /// Only for `special`: the approved number of working days.
-        #[serde(default)]
+        #[serde(default, deserialize_with = "crate::json::opt_u32_whole")]
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 60))]
         special_days: Option<u32>,
     },
     Receive,
@@ -66,6 +67,8 @@ pub enum Command {
         summary: String,
     },
     RequestExtension {
+        #[serde(deserialize_with = "crate::json::u32_whole")]
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 60))]
         days: u32,
         reason: String,
     },

@@ -90,12 +90,18 @@ pub async fn submit(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct QueryCodeParams {
-    /// The query code (查询码) given at submission.
+    /// The query code (查询码) given at submission: 10 characters.
+    #[param(pattern = "^[A-HJKMNP-Za-hjkmnp-z2-9]{10}$")]
     pub query_code: String,
 }
 
+/// How a case number is written: the city's prefix, the day, four digits.
+pub const NUMBER_PATTERN: &str = "^[A-Z]{1,8}[0-9]{12}$";
+/// How a case id is written.
+pub const CASE_ID_PATTERN: &str = "^c[0-9a-f]{24}$";
+
 #[utoipa::path(get, path = "/api/v1/cases/{number}", tag = "public",
-    params(("number" = String, Path, description = "Case number"), QueryCodeParams),
+    params(("number" = String, Path, description = "Case number", pattern = "^[A-Z]{1,8}[0-9]{12}$"), QueryCodeParams),
     responses(
         (status = 200, description = "The case as its citizen sees it", body = CitizenCaseView),
         (status = 400, description = "Missing query code", body = ErrorBody),
@@ -114,15 +120,17 @@ pub async fn citizen_case(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RatingRequest {
+    #[schema(pattern = "^[A-HJKMNP-Za-hjkmnp-z2-9]{10}$")]
     pub query_code: String,
     pub satisfied: bool,
-    /// Required when not satisfied: what is still wrong.
+    /// Required when not satisfied: what is still wrong (up to 5,000 characters).
     #[serde(default)]
+    #[schema(max_length = 5000, pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$")]
     pub comment: String,
 }
 
 #[utoipa::path(post, path = "/api/v1/cases/{number}/rating", tag = "public", request_body = RatingRequest,
-    params(("number" = String, Path, description = "Case number")),
+    params(("number" = String, Path, description = "Case number", pattern = "^[A-Z]{1,8}[0-9]{12}$")),
     responses(
         (status = 200, description = "Rated; the case is closed", body = CitizenCaseView),
         (status = 400, description = "Invalid input", body = ErrorBody),
@@ -143,7 +151,9 @@ pub async fn citizen_rate(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
+    #[schema(min_length = 1, max_length = 64)]
     pub username: String,
+    #[schema(min_length = 1, max_length = 1024)]
     pub password: String,
 }
 
@@ -169,7 +179,10 @@ fn me_view(s: &AppState, username: &str, display_name: &str, role: Role, unit: O
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "staff", request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in; also sets the session cookie", body = LoginResponse),
-        (status = 400, description = "Wrong user name or password", body = ErrorBody),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Wrong user name or password", body = ErrorBody),
+        (status = 429, description = "Too many wrong passwords from this client", body = ErrorBody),
+        (status = 503, description = "Too many sign-ins at once; try again shortly", body = ErrorBody),
         (status = 409, description = "Account locked after repeated failures", body = ErrorBody),
         (status = 413, description = "Request too large", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
@@ -239,7 +252,10 @@ pub async fn units(State(s): State<AppState>, _staff: Staff) -> Json<Vec<UnitVie
 #[into_params(parameter_in = Query)]
 pub struct InboxParams {
     /// Comma-separated statuses, e.g. `dispatched,in_progress`; all when absent.
-    #[param(max_length = 200)]
+    #[param(
+        max_length = 200,
+        pattern = "^((submitted|accepted|invalid|dispatched|in_progress|reported|replied|closed)(,(submitted|accepted|invalid|dispatched|in_progress|reported|replied|closed))*)?$"
+    )]
     pub status: Option<String>,
     /// At most this many cases (1–500, default 200).
     #[param(minimum = 1, maximum = 500)]
@@ -359,7 +375,7 @@ impl From<Notification> for NotificationView {
 }
 
 #[utoipa::path(get, path = "/api/v1/staff/cases/{id}", tag = "staff",
-    params(("id" = String, Path, description = "Case id")),
+    params(("id" = String, Path, description = "Case id", pattern = "^c[0-9a-f]{24}$")),
     responses(
         (status = 200, description = "The case, its audit trail, deadline explanation and the actions allowed now", body = StaffCaseView),
         (status = 401, description = "Not signed in", body = ErrorBody),
@@ -376,12 +392,14 @@ pub async fn staff_case(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ActionRequest {
     /// The case version the user saw; a stale version is refused with 409.
+    #[serde(default, deserialize_with = "mailbox_domain::json::opt_u64_whole")]
+    #[schema(maximum = 9007199254740991_u64)]
     pub version: Option<u64>,
     pub command: Command,
 }
 
 #[utoipa::path(post, path = "/api/v1/staff/cases/{id}/actions/{action}", tag = "staff", request_body = ActionRequest,
-    params(("id" = String, Path, description = "Case id"), ("action" = Action, Path, description = "Must equal command.action")),
+    params(("id" = String, Path, description = "Case id", pattern = "^c[0-9a-f]{24}$"), ("action" = Action, Path, description = "Must equal command.action")),
     responses(
         (status = 200, description = "Done; the case as it is now", body = StaffCaseView),
         (status = 400, description = "Invalid input", body = ErrorBody),
@@ -413,6 +431,7 @@ pub async fn act(
 #[into_params(parameter_in = Query)]
 pub struct MonthParams {
     /// `YYYY-MM`; the current month (China time) when absent.
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub month: Option<String>,
 }
 
@@ -435,12 +454,17 @@ pub async fn public_stats(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RepliesParams {
+    /// A mailbox id from `GET /api/v1/mailboxes`.
+    #[param(max_length = 32)]
     pub mailbox: Option<String>,
     /// `YYYY-MM` of the reply.
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub month: Option<String>,
-    /// Words to look for in title, message and reply.
+    /// Words to look for in title, message and reply (up to 50 characters).
+    #[param(max_length = 50)]
     pub q: Option<String>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -473,10 +497,13 @@ pub async fn public_replies(
 #[into_params(parameter_in = Query)]
 pub struct AssessmentParams {
     /// First month, `YYYY-MM`.
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub from: String,
-    /// Last month, `YYYY-MM`.
-    pub to: String,
+    /// Months from `from` on, 1 to 36 (default 1).
+    #[param(minimum = 1, maximum = 36)]
+    pub months: Option<u32>,
     /// `json` (default), `csv` or `xlsx`.
+    #[param(pattern = "^(json|csv|xlsx)$")]
     pub format: Option<String>,
 }
 
@@ -529,7 +556,12 @@ pub fn assessment_table(rows: &[crate::reports::UnitAssessment]) -> crate::expor
 
 #[utoipa::path(get, path = "/api/v1/staff/assessment", tag = "staff", params(AssessmentParams),
     responses(
-        (status = 200, description = "Per unit: received, on time, late, returned, extensions, satisfaction (JSON, CSV or XLSX)", body = Vec<crate::reports::UnitAssessment>),
+        (status = 200, description = "Per unit: received, on time, late, returned, extensions, satisfaction (JSON, CSV or XLSX by `format`)",
+            content(
+                (Vec<crate::reports::UnitAssessment> = "application/json"),
+                (String = "text/csv"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            )),
         (status = 400, description = "Bad period or format", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Supervisors and admins only", body = ErrorBody),
@@ -543,8 +575,14 @@ pub async fn assessment(
         return Err(AppError::Forbidden("单位考核仅供督办人员查看".into()));
     }
     let q = query(q)?;
-    let rows = s.app.assessment(&q.from, &q.to).await?;
-    let name = format!("assessment-{}-{}", q.from, q.to);
+    let from = crate::reports::parse_month(&q.from)?;
+    let months = q.months.unwrap_or(1);
+    if !(1..=crate::reports::MAX_ASSESSMENT_MONTHS as u32).contains(&months) {
+        return Err(AppError::invalid("invalid_period", "months", "考核期间应为 1 至 36 个月"));
+    }
+    let to = crate::reports::month_after(&from, months - 1)?;
+    let rows = s.app.assessment(&from, &to).await?;
+    let name = format!("assessment-{from}-{to}");
     match q.format.as_deref().unwrap_or("json") {
         "json" => Ok(Json(rows).into_response()),
         "csv" => Ok(file(
@@ -567,8 +605,39 @@ pub fn file(bytes: Vec<u8>, content_type: &'static str, filename: &str) -> Respo
         .into_response()
 }
 
+/// A holiday-cn file (github.com/NateScarlet/holiday-cn): the State Council's notice of one year.
+/// (Documentation only: the file is read by `Calendar::import_holiday_cn`, which also checks what a
+/// schema cannot say — that each date is a real day of the notice's year or the end of the one
+/// before.)
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct HolidayFile {
+    #[schema(minimum = 1949, maximum = 9999)]
+    pub year: u32,
+    /// Links to the notice.
+    #[schema(max_length = 100)]
+    pub papers: Vec<String>,
+    #[schema(max_length = 100)]
+    pub days: Vec<HolidayDay>,
+}
+
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct HolidayDay {
+    /// The holiday, e.g. 春节.
+    #[schema(min_length = 1, max_length = 50, pattern = "\\S")]
+    pub name: String,
+    /// `YYYY-MM-DD`.
+    #[schema(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+    pub date: String,
+    /// A day off (true) or a working weekend day (false).
+    #[serde(rename = "isOffDay")]
+    #[schema(rename = "isOffDay")]
+    pub is_off_day: bool,
+}
+
 #[utoipa::path(post, path = "/api/v1/admin/calendar", tag = "staff",
-    request_body(content = String, description = "A holiday-cn file: {year, papers, days: [{name, date, isOffDay}]}", content_type = "application/json"),
+    request_body(content = HolidayFile, description = "A holiday-cn file", content_type = "application/json"),
     responses(
         (status = 200, description = "Imported; the recomputation of open deadlines is queued", body = crate::calendar::CalendarImport),
         (status = 400, description = "Not a valid holiday file", body = ErrorBody),

@@ -117,6 +117,7 @@ impl IntoResponse for AppError {
             AppError::Forbidden(_) => error_response(StatusCode::FORBIDDEN, "forbidden", &message, None),
             AppError::Conflict { code, .. } => error_response(StatusCode::CONFLICT, code, &message, None),
             AppError::Unauthorized => error_response(StatusCode::UNAUTHORIZED, "unauthorized", &message, None),
+            AppError::BadCredentials => error_response(StatusCode::UNAUTHORIZED, "bad_credentials", &message, None),
             AppError::RateLimited => error_response(StatusCode::TOO_MANY_REQUESTS, "rate_limited", &message, None),
             AppError::Busy => error_response(StatusCode::SERVICE_UNAVAILABLE, "busy", &message, None),
             AppError::Internal(cause) => {

@@ -94,6 +94,7 @@ pub async fn login(
             (StatusCode::SEE_OTHER, [(header::LOCATION, super::CONSOLE_HOME.to_owned()), (header::SET_COOKIE, cookie)])
                 .into_response()
         }
+        Err(e @ AppError::BadCredentials) => html_response(StatusCode::UNAUTHORIZED, login_page(Some(&e.to_string()))),
         Err(AppError::Invalid { message, .. } | AppError::Conflict { message, .. }) => {
             html_response(StatusCode::BAD_REQUEST, login_page(Some(&message)))
         }
