@@ -98,6 +98,15 @@ impl NotificationPage {
         format!("{:013}#{}", n.created_at.timestamp_millis().max(0), n.key)
     }
 
+    /// The page of `limit` from notifications read newest first with at least one more than
+    /// `limit` when more exist: the extra one only tells that a next page follows.
+    pub fn from_read(mut items: Vec<Notification>, limit: usize) -> NotificationPage {
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = if more { items.last().map(NotificationPage::cursor) } else { None };
+        NotificationPage { items, next }
+    }
+
     /// A cursor as a client sends it back: `None` when it is not one.
     pub fn parse_cursor(cursor: &str) -> Option<(i64, &str)> {
         let (ms, key) = cursor.split_once('#')?;

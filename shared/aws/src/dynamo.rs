@@ -1017,15 +1017,12 @@ impl CaseStore for DynamoStore {
         // BETWEEN includes its upper end, the cursor's own item, which is left out below: one more
         // to read, and one more to know whether a next page exists.
         let items = self.query(None, "PK = :pk AND SK BETWEEN :t AND :b", values, false, Some(limit + 2)).await?;
-        let mut notes: Vec<Notification> = items
+        let notes: Vec<Notification> = items
             .iter()
             .filter(|i| i.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| before.is_none_or(|c| sk[2..] != *c)))
             .filter_map(|i| i.get("doc").and_then(|v| v.as_s().ok()).and_then(|d| serde_json::from_str(d).ok()))
             .collect();
-        let more = notes.len() > limit;
-        notes.truncate(limit);
-        let next = if more { notes.last().map(NotificationPage::cursor) } else { None };
-        Ok(NotificationPage { items: notes, next })
+        Ok(NotificationPage::from_read(notes, limit))
     }
 
     /// DynamoDB's TTL removes old notifications (`ttl` attribute); nothing to do here.

@@ -559,11 +559,8 @@ impl CaseStore for SqliteStore {
                 .map_err(map_err)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(map_err)?;
-            let mut items: Vec<Notification> = docs.iter().map(|d| from_json(d)).collect::<StoreResult<_>>()?;
-            let more = items.len() > limit;
-            items.truncate(limit);
-            let next = if more { items.last().map(NotificationPage::cursor) } else { None };
-            Ok(NotificationPage { items, next })
+            let items: Vec<Notification> = docs.iter().map(|d| from_json(d)).collect::<StoreResult<_>>()?;
+            Ok(NotificationPage::from_read(items, limit))
         })
         .await
     }
