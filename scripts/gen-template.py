@@ -12,6 +12,7 @@ HANDOFFS = [q for q in QUEUES if q.startswith("handoff-")]
 SITE = [("GET", "/"), ("GET", "/static/site.css"), ("GET", "/favicon.ico"), ("GET", "/mailbox/{id}"), ("POST", "/mailbox/{id}"),
         ("GET", "/track"), ("POST", "/track"), ("POST", "/track/rate"), ("GET", "/replies"), ("GET", "/stats")]
 CONSOLE = [("GET", "/console"), ("GET", "/console/login"), ("POST", "/console/login"), ("POST", "/console/logout"),
+           ("GET", "/console/password"), ("POST", "/console/password"),
            ("GET", "/console/export"), ("GET", "/console/cases/{id}"), ("POST", "/console/cases/{id}/{action}"),
            ("GET", "/console/supervision"), ("GET", "/console/assessment"), ("GET", "/console/admin"), ("POST", "/console/admin/calendar"),
            ("POST", "/console/admin/accounts")]
@@ -38,7 +39,7 @@ STAFF_KEYS = PUBLIC_KEYS + ["NOTICE"]
 FUNCTIONS = {
     # name: (description, public routes, JWT routes, dynamodb actions, keys it may write (None: any), queues it sends to, event,
     #        concurrency parameter, timeout)
-    "submit": ("Public submission", [("POST", "/api/v1/cases"), ("GET", "/api/v1/mailboxes"), ("GET", "/api/openapi.json"), ("GET", "/healthz")], [],
+    "submit": ("Public submission", [("POST", "/api/v1/cases"), ("GET", "/api/v1/mailboxes"), ("GET", "/api/openapi.json"), ("GET", "/healthz"), ("GET", "/readyz")], [],
                READ + ["dynamodb:PutItem", "dynamodb:UpdateItem"], PUBLIC_KEYS, ["triage"], None, "PublicConcurrency", 10),
     "query": ("A citizen's own case, public replies and statistics", [("GET", "/api/v1/cases/{number}"), ("POST", "/api/v1/cases/{number}/rating"),
               ("GET", "/api/v1/public/stats"), ("GET", "/api/v1/public/replies")], [], READ + ["dynamodb:PutItem", "dynamodb:UpdateItem"], PUBLIC_KEYS,
@@ -125,7 +126,11 @@ Parameters:
     Type: Number
     Default: 180
     AllowedValues: [30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
-    Description: Days the functions' logs are kept (they hold case ids, never personal data)""")
+    Description: Days the functions' logs are kept (they hold case ids, never personal data)
+  RestoredTableName:
+    Type: String
+    Default: ""
+    Description: After a point-in-time restore, the name of the restored table; the functions then use it instead of the stack's own table (docs/operations.md)""")
 for name, (default, desc) in CONCURRENCY.items():
     w(f"""  {name}:
     Type: Number
@@ -134,6 +139,7 @@ for name, (default, desc) in CONCURRENCY.items():
 w("""
 Conditions:
   HasAlarmEmail: !Not [!Equals [!Ref AlarmEmail, ""]]
+  UseRestoredTable: !Not [!Equals [!Ref RestoredTableName, ""]]
 
 Globals:
   Function:
@@ -146,7 +152,7 @@ Globals:
       LogFormat: JSON
     Environment:
       Variables:
-        TABLE_NAME: !Ref Table
+        TABLE_NAME: !If [UseRestoredTable, !Ref RestoredTableName, !Ref Table]
         QUEUE_PREFIX: !Sub "${AWS::StackName}-"
         QUEUE_URL_PREFIX: !Sub "https://sqs.${AWS::Region}.${AWS::URLSuffix}/${AWS::AccountId}/"
         RUST_LOG: info
@@ -274,12 +280,12 @@ for name, (desc, public, jwt, ddb, keys, sends, event, concurrency, timeout) in 
             - Effect: Allow
               Action: [{", ".join(reads)}]
               Resource:
-                - !GetAtt Table.Arn
-                - !Sub "${{Table.Arn}}/index/*"
+                - !If [UseRestoredTable, !Sub "arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/${{RestoredTableName}}", !GetAtt Table.Arn]
+                - !If [UseRestoredTable, !Sub "arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/${{RestoredTableName}}/index/*", !Sub "${{Table.Arn}}/index/*"]
             - Effect: Allow
               Action: [{", ".join(writes)}]
               Resource:
-                - !GetAtt Table.Arn""")
+                - !If [UseRestoredTable, !Sub "arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/${{RestoredTableName}}", !GetAtt Table.Arn]""")
     if keys:
         w(f"""              Condition:
                 ForAllValues:StringLike:
@@ -408,7 +414,7 @@ Outputs:
     Description: Base URL of the HTTP API (the public site at /, the console at /console)
     Value: !Sub "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
   TableName:
-    Value: !Ref Table
+    Value: !If [UseRestoredTable, !Ref RestoredTableName, !Ref Table]
   AlarmTopicArn:
     Description: Subscribe the city's operators (e-mail, SMS) to this topic
     Value: !Ref AlarmTopic""")

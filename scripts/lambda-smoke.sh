@@ -64,7 +64,7 @@ function_checks() {
     deadlines) check deadlines deadlines-sweep '"job":"sweep"'; check deadlines deadlines-digest '"job":"digest"'
                check deadlines deadlines-jobs '"batchItemFailures":[{"itemIdentifier":"jobs-1"}]' ;;
     site) check site site-home '"statusCode":200'; check site site-write '"statusCode":201' ;;
-    console) check console console-login-wrong '"statusCode":400'; check console console-inbox-expired '"statusCode":303' ;;
+    console) check console console-login-wrong '"statusCode":401'; check console console-inbox-expired '"statusCode":303' ;;
   esac
 }
 # One emulator serves every function (cargo lambda routes each invocation to its own function).

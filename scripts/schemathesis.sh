@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=target/debug/mailbox
 dir=$(mktemp -d)
-"$bin" serve --data-dir "$dir" --addr 127.0.0.1:0 --sweep-interval 5 > "$dir/out" 2> "$dir/err" &
+"$bin" serve --demo --data-dir "$dir" --addr 127.0.0.1:0 --sweep-interval 5 > "$dir/out" 2> "$dir/err" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do

@@ -35,7 +35,7 @@ after(async () => {
 /** `mailbox serve` on a fresh data folder. */
 async function startEmbedded() {
   const dataDir = mkdtempSync(join(tmpdir(), 'mailbox-browser-'));
-  const server = spawn(join(root, 'target', 'debug', 'mailbox'), ['serve', '--data-dir', dataDir, '--addr', '127.0.0.1:0'], {
+  const server = spawn(join(root, 'target', 'debug', 'mailbox'), ['serve', '--demo', '--data-dir', dataDir, '--addr', '127.0.0.1:0'], {
     env: { ...process.env, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   const base = await new Promise((resolve, reject) => {

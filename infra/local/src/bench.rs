@@ -64,7 +64,7 @@ fn raw_insert_rate(dir: &Path, seconds: u64) -> Result<f64> {
 }
 
 async fn start_server(dir: &Path) -> Result<SocketAddr> {
-    let (app, store) = crate::serve::open_app(dir).await?;
+    let (app, store) = crate::serve::open_app(dir, mailbox_domain::Organisation::guangan()).await?;
     let local = Arc::new(LocalAuth { accounts: store.clone(), limits: store });
     let auth = Arc::new(SessionAuthenticator { local: local.clone(), clock: app.clock.clone() });
     let state = AppState { app, auth, local: Some(local), actions: None };

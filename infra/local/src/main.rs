@@ -1,6 +1,8 @@
 //! `mailbox`: the embedded deployment's command line.
 
+mod accounts_cmd;
 mod bench;
+mod bench_mask;
 mod bench_sweep;
 mod calendar_cmd;
 mod serve;
@@ -22,6 +24,29 @@ enum Command {
     Calendar(calendar_cmd::CalendarArgs),
     /// Runs the whole system: HTTP API, workers and scheduler, on one SQLite file.
     Serve(serve::ServeArgs),
+    /// Staff accounts: create, list, disable, enable, reset a password.
+    Accounts(accounts_cmd::AccountsArgs),
+    /// A consistent copy of the database, taken while the server runs.
+    Backup {
+        /// Folder of the database.
+        #[arg(long, default_value = "data")]
+        data_dir: std::path::PathBuf,
+        /// The backup file to create (it must not exist).
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Puts a backup in place as the database of a folder (stop the server first).
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Folder to restore into; it must be empty unless --force.
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+        /// Replace the database of a folder that is not empty.
+        #[arg(long)]
+        force: bool,
+    },
     /// Statistics maintenance.
     Stats {
         #[command(subcommand)]
@@ -47,6 +72,9 @@ enum StatsCommand {
         /// Folder of the database.
         #[arg(long, default_value = "data")]
         data_dir: std::path::PathBuf,
+        /// The organisation file the server runs with (`serve --org`); Guang'an's without it.
+        #[arg(long, value_name = "FILE")]
+        org: Option<std::path::PathBuf>,
     },
 }
 
@@ -58,6 +86,8 @@ enum BenchCommand {
     Sweep(bench_sweep::SweepArgs),
     /// Full triage of every message of a real CSV on one thread: messages/s and peak memory.
     Triage(triage_cmd::BenchTriageArgs),
+    /// Masking of personal data over 64 KiB texts built to be hard for it.
+    Mask(bench_mask::MaskArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,8 +112,12 @@ fn main() -> ExitCode {
         Command::Bench { which: BenchCommand::Submit(args) } => bench::run(args),
         Command::Bench { which: BenchCommand::Sweep(args) } => bench_sweep::run(args),
         Command::Bench { which: BenchCommand::Triage(args) } => triage_cmd::bench(args),
+        Command::Bench { which: BenchCommand::Mask(args) } => bench_mask::run(args),
         Command::Triage { which } => triage_cmd::run(which),
-        Command::Stats { which: StatsCommand::Reconcile { data_dir } } => reconcile(&data_dir),
+        Command::Stats { which: StatsCommand::Reconcile { data_dir, org } } => reconcile(&data_dir, org.as_deref()),
+        Command::Backup { data_dir, to } => backup(&data_dir, &to),
+        Command::Accounts(args) => accounts_cmd::run(args),
+        Command::Restore { from, data_dir, force } => restore(&from, &data_dir, force),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -106,13 +140,37 @@ fn serve_blocking(args: serve::ServeArgs) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve::run(args))
 }
 
-fn reconcile(data_dir: &std::path::Path) -> anyhow::Result<()> {
+fn backup(data_dir: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+    let s = mailbox_store_sqlite::backup::backup(data_dir, to)?;
+    println!(
+        "backup written to {}: {} bytes, {} cases, schema version {}",
+        to.display(),
+        s.bytes,
+        s.cases,
+        s.schema_version
+    );
+    Ok(())
+}
+
+fn restore(from: &std::path::Path, data_dir: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    let s = mailbox_store_sqlite::backup::restore(from, data_dir, force)?;
+    println!(
+        "restored {} into {}: {} cases, schema version {}",
+        from.display(),
+        data_dir.display(),
+        s.cases,
+        s.schema_version
+    );
+    Ok(())
+}
+
+fn reconcile(data_dir: &std::path::Path, org: Option<&std::path::Path>) -> anyhow::Result<()> {
     if !data_dir.join("mailbox.db").exists() {
         anyhow::bail!("no database in {}", data_dir.display());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let report = runtime.block_on(async {
-        let (app, _) = serve::open_app(data_dir).await?;
+        let (app, _) = serve::open_app(data_dir, serve::load_organisation(org)?).await?;
         anyhow::Ok(app.reconcile().await?)
     })?;
     println!("cases: {}, counters: {}, differences: {}", report.cases, report.counters, report.differences.len());

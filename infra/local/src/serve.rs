@@ -35,6 +35,21 @@ pub struct ServeArgs {
     /// X-Forwarded-For — else every citizen would share the proxy's address in the limits.
     #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_network)]
     trusted_proxies: Vec<ipnet::IpNet>,
+    /// The demo: the Guang'an organisation and its demo staff accounts (password printed at start),
+    /// created when the database has no account yet. Never for a real city.
+    #[arg(long, conflicts_with = "org")]
+    demo: bool,
+    /// The city's organisation file (TOML: jurisdictions, units, mailboxes, deadline policy; see
+    /// shared/domain/config/guangan.toml). Without it, the Guang'an organisation.
+    #[arg(long, value_name = "FILE")]
+    org: Option<PathBuf>,
+}
+
+/// The organisation of `file`, or Guang'an's; an error names the file, the line and the field.
+pub fn load_organisation(file: Option<&std::path::Path>) -> Result<Organisation> {
+    let Some(file) = file else { return Ok(Organisation::guangan()) };
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    Organisation::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
 }
 
 /// A network (`10.0.0.0/8`) or a single address (`10.0.0.2`).
@@ -62,9 +77,9 @@ async fn client_address(
 }
 
 /// The app on the database in `data_dir` (created if needed), with the stored holiday notices loaded.
-pub async fn open_app(data_dir: &std::path::Path) -> Result<(Arc<App>, Arc<SqliteStore>)> {
+pub async fn open_app(data_dir: &std::path::Path, org: Organisation) -> Result<(Arc<App>, Arc<SqliteStore>)> {
     std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
-    let org = Arc::new(Organisation::guangan());
+    let org = Arc::new(org);
     let db = data_dir.join("mailbox.db");
     let store = SqliteStore::open(&db, QueueConfig { queues: queue_names(&org), max_receives: 5 })
         .with_context(|| format!("cannot open {}", db.display()))?;
@@ -82,10 +97,11 @@ pub async fn open_app(data_dir: &std::path::Path) -> Result<(Arc<App>, Arc<Sqlit
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
-    let (app, shared) = open_app(&args.data_dir).await?;
+    let (app, shared) = open_app(&args.data_dir, load_organisation(args.org.as_deref())?).await?;
     let org = app.org.clone();
     let db = shared.path().to_path_buf();
-    let seeded = seed_demo_accounts(shared.as_ref()).await?;
+    let seeded = args.demo && seed_demo_accounts(shared.as_ref()).await?;
+    let no_accounts = shared.accounts().await?.is_empty();
     let clock = app.clock.clone();
     let local = Arc::new(LocalAuth { accounts: shared.clone(), limits: shared.clone() });
     let state = AppState {
@@ -104,7 +120,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let listener =
         tokio::net::TcpListener::bind(&args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
-    print_banner(addr, &db, seeded);
+    print_banner(addr, &db, seeded, no_accounts.then_some(args.data_dir.as_path()));
     let trusted = Arc::new(args.trusted_proxies.clone());
     let service = router(state)
         .layer(axum::middleware::from_fn_with_state(trusted, client_address))
@@ -113,7 +129,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_banner(addr: SocketAddr, db: &std::path::Path, seeded: bool) {
+fn print_banner(addr: SocketAddr, db: &std::path::Path, seeded: bool, without_accounts: Option<&std::path::Path>) {
     println!("市长信箱 listening on http://{addr}");
     println!("database: {}", db.display());
     if seeded {
@@ -121,10 +137,18 @@ fn print_banner(addr: SocketAddr, db: &std::path::Path, seeded: bool) {
         for (username, name, role, _) in DEMO_ACCOUNTS {
             println!("  {username:<8} {name} ({})", role.label());
         }
+        println!(
+            "sign in: http://{addr}/console/login, or POST http://{addr}/api/v1/auth/login {{\"username\": \"xfj\", \"password\": \"{DEMO_PASSWORD}\"}}"
+        );
     }
-    println!(
-        "sign in: POST http://{addr}/api/v1/auth/login {{\"username\": \"xfj\", \"password\": \"{DEMO_PASSWORD}\"}}"
-    );
+    if let Some(dir) = without_accounts {
+        println!("no staff accounts yet. Create the first administrator (the password is read from standard input):");
+        println!(
+            "  mailbox accounts create --data-dir {} --username admin --name 系统管理员 --role admin",
+            dir.display()
+        );
+        println!("then sign in at http://{addr}/console/login and create the other accounts there.");
+    }
 }
 
 /// Consumes one queue with the same handler the AWS function uses (`triage` for the triage queue,

@@ -374,7 +374,7 @@ async fn citizen_codes_are_rate_limited_and_staff_auth_is_enforced() {
         let r = api
             .call(Method::POST, "/api/v1/auth/login", None, Some(json!({"username": "gaj", "password": "wrong"})))
             .await;
-        assert_eq!(r.status, 400);
+        assert_eq!(r.status, 401);
     }
     let r = api
         .call(Method::POST, "/api/v1/auth/login", None, Some(json!({"username": "gaj", "password": PASSWORD})))
@@ -388,6 +388,9 @@ async fn health_openapi_and_unknown_routes() {
     let server = Server::start("misc");
     let api = Api::new(&server);
     let r = api.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(r.status, 200);
+    // Ready: the store answered a read.
+    let r = api.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(r.status, 200);
     let doc = api.call(Method::GET, "/api/openapi.json", None, None).await;
     assert_eq!(doc.status, 200);

@@ -11,7 +11,7 @@ use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, Pass
 use argon2::Argon2;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use mailbox_domain::{Actor, Role, UnitId};
+use mailbox_domain::{Actor, Organisation, Role, UnitId};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -31,6 +31,21 @@ pub struct Account {
     /// client whose token API Gateway accepted acts as this account. None: console only.
     #[serde(default)]
     pub oidc_subject: Option<String>,
+    /// A disabled account cannot sign in, and its sessions end.
+    #[serde(default)]
+    pub disabled: bool,
+    /// Set by a password reset: the next sign-in must choose a new password before anything else.
+    #[serde(default)]
+    pub must_change_password: bool,
+    /// Sessions begun before this instant are void (a reset or a disabling ends them all at once,
+    /// on every instance, without finding them: each request reads the account anyway).
+    #[serde(default)]
+    pub sessions_after: Option<DateTime<Utc>>,
+    /// Work contact for notifications (SMS, e-mail); shown to administrators only.
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +55,41 @@ pub struct Session {
     pub username: String,
     pub csrf_token: String,
     pub expires_at: DateTime<Utc>,
+    /// When it began (sessions of older versions: unknown, treated as begun long ago).
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+    /// Its last use, for the idle timeout (updated at most once a minute).
+    #[serde(default)]
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+/// A session unused this long ends (besides its absolute end, `SESSION_HOURS` after sign-in).
+pub const SESSION_IDLE_MINUTES: i64 = 30;
+/// A session's last use is written at most this often (one write per active minute, not per request).
+const TOUCH_SECONDS: i64 = 60;
+
+/// Why a password is refused, as a message for the person choosing it; `None` when it is fine:
+/// at least 12 characters, not the user name (nor containing it), and not a common or easily
+/// guessed password (zxcvbn's estimate, which knows the 30,000 most common passwords, keyboard
+/// runs, dates and repetitions, must be at least 3 of 4).
+pub fn password_problem(username: &str, password: &str) -> Option<String> {
+    if password.chars().count() < 12 {
+        return Some("密码至少需要 12 个字符".into());
+    }
+    if password.chars().count() > 128 {
+        return Some("密码不能超过 128 个字符".into());
+    }
+    if password.chars().any(char::is_control) {
+        return Some("密码不能含有控制字符".into());
+    }
+    let user = username.trim().to_lowercase();
+    if !user.is_empty() && password.to_lowercase().contains(&user) {
+        return Some("密码不能包含用户名".into());
+    }
+    if zxcvbn::zxcvbn(password, &[username]).score() < zxcvbn::Score::Three {
+        return Some("密码过于常见或容易猜到，请换一个更长、更不规则的密码".into());
+    }
+    None
 }
 
 #[async_trait]
@@ -76,6 +126,8 @@ pub struct Identity {
     pub display_name: String,
     /// Present when the identity came from a session cookie: state-changing requests must echo it.
     pub csrf_token: Option<String>,
+    /// The password was reset: until it is changed, only the change and signing out are allowed.
+    pub must_change_password: bool,
 }
 
 pub struct LoginOk {
@@ -186,6 +238,10 @@ impl LocalAuth {
             }
         };
         let Some(account) = account.filter(|_| ok) else { return Err(AppError::BadCredentials) };
+        if account.disabled {
+            // Told only to someone who knows the password.
+            return Err(AppError::Forbidden("该账号已停用，请联系系统管理员".into()));
+        }
         self.limits.clear(&key).await?;
         limiter::give_back_all(self.limits.as_ref(), std::slice::from_ref(&client_key)).await;
         let token = random_token();
@@ -195,6 +251,8 @@ impl LocalAuth {
             username: account.username.clone(),
             csrf_token: csrf_token.clone(),
             expires_at: now + Duration::hours(SESSION_HOURS),
+            created_at: Some(now),
+            last_seen: Some(now),
         };
         self.accounts.put_session(&session).await?;
         Ok(LoginOk { token, csrf_token, account })
@@ -205,18 +263,30 @@ impl LocalAuth {
         Ok(())
     }
 
-    /// The identity behind a session token, if it is valid and unexpired.
+    /// The identity behind a session token, if it is valid: unexpired, used within the idle
+    /// timeout, begun after the account's last reset, of an account that is not disabled.
     pub async fn identify(&self, token: &str, now: DateTime<Utc>) -> Result<Option<Identity>, AppError> {
-        let Some(session) = self.accounts.session(&token_hash(token)).await? else { return Ok(None) };
-        if session.expires_at <= now {
+        let Some(mut session) = self.accounts.session(&token_hash(token)).await? else { return Ok(None) };
+        let idle = session.last_seen.is_some_and(|t| now - t > Duration::minutes(SESSION_IDLE_MINUTES));
+        if session.expires_at <= now || idle {
             self.accounts.delete_session(&session.token_hash).await?;
             return Ok(None);
         }
         let Some(account) = self.accounts.account(&session.username).await? else { return Ok(None) };
+        let voided = account.sessions_after.is_some_and(|after| session.created_at.is_none_or(|c| c < after));
+        if account.disabled || voided {
+            self.accounts.delete_session(&session.token_hash).await?;
+            return Ok(None);
+        }
+        if session.last_seen.is_none_or(|t| now - t >= Duration::seconds(TOUCH_SECONDS)) {
+            session.last_seen = Some(now);
+            self.accounts.put_session(&session).await?;
+        }
         Ok(Some(Identity {
             actor: Actor::staff(account.username.clone(), account.role, account.unit.clone()),
             display_name: account.display_name,
             csrf_token: Some(session.csrf_token),
+            must_change_password: account.must_change_password,
         }))
     }
 }
@@ -256,10 +326,181 @@ pub async fn seed_demo_accounts(store: &dyn AccountStore) -> Result<bool, AppErr
             role: *role,
             unit: unit.map(UnitId::new),
             oidc_subject: Some((*username).into()),
+            disabled: false,
+            must_change_password: false,
+            sessions_after: None,
+            phone: None,
+            email: None,
         };
         store.put_account(&account).await?;
     }
     Ok(true)
+}
+
+/// A staff account as an administrator creates it.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub unit: Option<UnitId>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    /// The identity provider's subject of this person (API clients on AWS), if any.
+    pub oidc_subject: Option<String>,
+    /// True when someone else chose the first password: its owner must choose their own first.
+    pub must_change_password: bool,
+}
+
+/// Account administration, the same from `mailbox accounts`, the console's administration page and
+/// the AWS admin command: create, disable, enable, reset a password; and a user's own change of a
+/// password. Disabling and resetting end the account's sessions at once.
+pub struct AccountAdmin<'a> {
+    pub store: &'a dyn AccountStore,
+    pub org: &'a Organisation,
+}
+
+fn invalid(code: &'static str, field: &'static str, message: impl Into<String>) -> AppError {
+    AppError::Invalid { code, field: Some(field), message: message.into() }
+}
+
+/// A user name: 2 to 32 lowercase letters, digits, `.`, `_` or `-`, beginning with a letter or digit.
+pub fn valid_username(username: &str) -> bool {
+    let mut chars = username.chars();
+    (2..=32).contains(&username.len())
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+}
+
+impl AccountAdmin<'_> {
+    async fn existing(&self, username: &str) -> Result<Account, AppError> {
+        self.store.account(username).await?.ok_or(AppError::NotFound)
+    }
+
+    fn check_password(username: &str, password: &str) -> Result<(), AppError> {
+        match password_problem(username, password) {
+            Some(problem) => Err(invalid("weak_password", "password", problem)),
+            None => Ok(()),
+        }
+    }
+
+    pub async fn create(&self, new: NewAccount, password: &str) -> Result<Account, AppError> {
+        let username = new.username.trim().to_owned();
+        if !valid_username(&username) {
+            return Err(invalid(
+                "invalid_username",
+                "username",
+                "用户名须为 2 至 32 个小写字母、数字或 . _ -，以字母或数字开头",
+            ));
+        }
+        let display_name = mailbox_domain::text::clean(&new.display_name);
+        if display_name.is_empty() || display_name.chars().count() > 50 {
+            return Err(invalid("invalid_name", "name", "请填写姓名（不超过 50 个字）"));
+        }
+        match (&new.role, &new.unit) {
+            (Role::Admin, _) => {}
+            (Role::Citizen, _) => return Err(invalid("invalid_role", "role", "不能为群众创建工作人员账号")),
+            (_, None) => return Err(invalid("unit_required", "unit", "请选择所属单位")),
+            (_, Some(unit)) if self.org.unit(unit).is_none() => {
+                return Err(invalid("unknown_unit", "unit", format!("单位“{unit}”不在本市组织机构中")))
+            }
+            _ => {}
+        }
+        let phone = match new.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+            Some(p) => Some(
+                crate::input::normalise_phone(p)
+                    .ok_or_else(|| invalid("phone_invalid", "phone", "联系电话格式不正确"))?,
+            ),
+            None => None,
+        };
+        let email = match new.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+            Some(e)
+                if e.len() <= 254
+                    && e.split_once('@').is_some_and(|(a, d)| !a.is_empty() && d.contains('.'))
+                    && !e.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+            {
+                Some(e.to_owned())
+            }
+            Some(_) => return Err(invalid("email_invalid", "email", "电子邮箱格式不正确")),
+            None => None,
+        };
+        Self::check_password(&username, password)?;
+        if self.store.account(&username).await?.is_some() {
+            return Err(AppError::Conflict {
+                code: "account_exists", message: format!("用户名“{username}”已存在")
+            });
+        }
+        let account = Account {
+            username,
+            display_name,
+            password_hash: hash_password_bounded(password.to_owned()).await?,
+            role: new.role,
+            unit: if new.role == Role::Admin { new.unit.filter(|u| self.org.unit(u).is_some()) } else { new.unit },
+            oidc_subject: new.oidc_subject,
+            disabled: false,
+            must_change_password: new.must_change_password,
+            sessions_after: None,
+            phone,
+            email,
+        };
+        self.store.put_account(&account).await.map_err(|e| match e {
+            crate::ports::StoreError::Conflict(_) => AppError::Conflict {
+                code: "subject_taken",
+                message: "该统一身份认证标识已关联其他账号".into(),
+            },
+            e => e.into(),
+        })?;
+        Ok(account)
+    }
+
+    /// Disables (or enables again) an account; disabling ends its sessions at once.
+    pub async fn set_disabled(&self, username: &str, disabled: bool, now: DateTime<Utc>) -> Result<Account, AppError> {
+        let mut account = self.existing(username).await?;
+        account.disabled = disabled;
+        if disabled {
+            account.sessions_after = Some(now);
+        }
+        self.store.put_account(&account).await?;
+        Ok(account)
+    }
+
+    /// Sets a new password chosen by an administrator: the account's sessions end, and its next
+    /// sign-in must choose its own password first.
+    pub async fn reset_password(
+        &self,
+        username: &str,
+        password: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Account, AppError> {
+        let mut account = self.existing(username).await?;
+        Self::check_password(username, password)?;
+        account.password_hash = hash_password_bounded(password.to_owned()).await?;
+        account.must_change_password = true;
+        account.sessions_after = Some(now);
+        self.store.put_account(&account).await?;
+        Ok(account)
+    }
+
+    /// A user's own new password (after a reset, or at any time): it must differ from the current
+    /// one; every session of the account ends, so the user signs in again with it.
+    pub async fn change_password(
+        &self,
+        username: &str,
+        new_password: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Account, AppError> {
+        let mut account = self.existing(username).await?;
+        Self::check_password(username, new_password)?;
+        let (pw, hash) = (new_password.to_owned(), account.password_hash.clone());
+        if password_work(move || verify_password(&pw, &hash)).await? {
+            return Err(invalid("same_password", "password", "新密码不能与原密码相同"));
+        }
+        account.password_hash = hash_password_bounded(new_password.to_owned()).await?;
+        account.must_change_password = false;
+        account.sessions_after = Some(now);
+        self.store.put_account(&account).await?;
+        Ok(account)
+    }
 }
 
 /// A valid argon2 hash of a random password, used to even out timing for unknown users.

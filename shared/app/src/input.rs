@@ -170,6 +170,87 @@ impl SubmitRequest {
     }
 }
 
+/// HTML forms (`application/x-www-form-urlencoded`) of the public site and the console, read into
+/// the same requests and commands as the JSON API takes.
+pub mod form {
+    use super::SubmitRequest;
+    use chrono::NaiveDate;
+    use mailbox_domain::deadline::DeadlineClass;
+    use mailbox_domain::workflow::Command;
+    use mailbox_domain::{DispatchMode, UnitId};
+
+    /// A form body's pairs, in order (keys may repeat).
+    pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+        form_urlencoded::parse(body).into_owned().collect()
+    }
+
+    /// The first value of `name`, or "".
+    pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+        pairs.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Every non-empty value of `name`.
+    pub fn fields<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+        pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty()).collect()
+    }
+
+    impl SubmitRequest {
+        /// The public write form of `mailbox` (`POST /mailbox/{id}`).
+        pub fn from_form(mailbox: &str, pairs: &[(String, String)]) -> SubmitRequest {
+            SubmitRequest {
+                mailbox: mailbox.to_owned(),
+                kind: field(pairs, "kind").into(),
+                title: field(pairs, "title").into(),
+                body: field(pairs, "body").into(),
+                name: field(pairs, "name").into(),
+                phone: field(pairs, "phone").into(),
+                public: field(pairs, "public") == "1",
+            }
+        }
+    }
+
+    /// A console action form (`POST /console/cases/{id}/{action}`) as the workflow command it asks
+    /// for; the error is a message for the form.
+    pub fn command(action: &str, p: &[(String, String)]) -> Result<Command, String> {
+        let text = |k: &str| field(p, k).to_owned();
+        let number = |k: &str| field(p, k).trim().parse::<u32>().map_err(|_| format!("“{k}”须为数字"));
+        Ok(match action {
+            "accept" => Command::Accept,
+            "reject" => Command::Reject { reason: text("reason") },
+            "dispatch" => {
+                let mode = if field(p, "mode") == "assign" { DispatchMode::Assign } else { DispatchMode::Transfer };
+                let class: DeadlineClass = serde_json::from_value(serde_json::Value::String(text("class")))
+                    .map_err(|_| "请选择时限类别".to_owned())?;
+                let special_days = if class == DeadlineClass::Special { Some(number("special_days")?) } else { None };
+                let lead = UnitId::new(field(p, "lead"));
+                let co_handlers =
+                    fields(p, "co_handlers").into_iter().map(UnitId::new).filter(|u| *u != lead).collect();
+                Command::Dispatch { mode, lead, co_handlers, class, special_days }
+            }
+            "receive" => Command::Receive,
+            "return" => Command::Return { reason: text("reason") },
+            "contribute" => Command::Contribute { text: text("text") },
+            "report" => Command::Report { text: text("text") },
+            "reply" => Command::Reply { text: text("text"), public: field(p, "public") == "1" },
+            "record_meeting" => Command::RecordMeeting {
+                held_on: NaiveDate::parse_from_str(field(p, "held_on"), "%Y-%m-%d")
+                    .map_err(|_| "请填写见面日期".to_owned())?,
+                place: text("place"),
+                summary: text("summary"),
+            },
+            "request_extension" => Command::RequestExtension { days: number("days")?, reason: text("reason") },
+            "decide_extension" => Command::DecideExtension { approve: field(p, "approve") != "0", note: text("note") },
+            "urge" => Command::Urge { note: text("note") },
+            "supervise" => Command::Supervise { note: text("note") },
+            "reopen" => Command::Reopen { reason: text("reason") },
+            "close" => Command::Close,
+            "feature" => Command::Feature,
+            "explain" => Command::Explain { text: text("text") },
+            _ => return Err("未知的操作".into()),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -202,6 +202,8 @@ pub trait CaseStore: Send + Sync + 'static {
     async fn events(&self, id: &CaseId) -> StoreResult<Vec<AuditEvent>>;
     /// Cases in scope, earliest due first (cases without a deadline after, oldest first).
     async fn list(&self, query: &CaseQuery) -> StoreResult<Vec<Case>>;
+    /// Whether the store answers now (one cheap read): `GET /readyz`.
+    async fn ready(&self) -> StoreResult<()>;
     /// A dispatcher's cases in any status that came before `before` — submitted earlier, or in the
     /// same millisecond with a smaller id — most recent first: what triage compares a new message
     /// with to find duplicates (its predecessors, however late triage runs).

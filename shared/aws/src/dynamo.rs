@@ -704,6 +704,12 @@ impl CaseStore for DynamoStore {
             .collect()
     }
 
+    /// One strongly consistent read of a key that never exists: the table is there, reachable and
+    /// readable with this function's role (no `DescribeTable` permission needed).
+    async fn ready(&self) -> StoreResult<()> {
+        self.get_item(s("READY"), s("READY")).await.map(|_| ())
+    }
+
     async fn list(&self, query: &CaseQuery) -> StoreResult<Vec<Case>> {
         let statuses: Vec<CaseStatus> =
             if query.statuses.is_empty() { CaseStatus::ALL.to_vec() } else { query.statuses.clone() };

@@ -23,6 +23,11 @@ fn account(username: &str) -> Account {
         role: Role::Handler,
         unit: Some(UnitId::new("transport")),
         oidc_subject: None,
+        disabled: false,
+        must_change_password: false,
+        sessions_after: None,
+        phone: None,
+        email: None,
     }
 }
 
@@ -77,9 +82,15 @@ pub async fn sessions_are_stored_and_deleted<S: AccountStore>(store: &S) {
         username: "u".into(),
         csrf_token: "c".into(),
         expires_at: t0() + Days::hours(12),
+        created_at: Some(t0()),
+        last_seen: Some(t0()),
     };
     store.put_session(&session).await.unwrap();
-    assert_eq!(store.session(&hash).await.unwrap(), Some(session));
+    assert_eq!(store.session(&hash).await.unwrap(), Some(session.clone()));
+    // Touched (its last use written again): the stored session is replaced, not duplicated.
+    let touched = Session { last_seen: Some(t0() + Days::minutes(5)), ..session };
+    store.put_session(&touched).await.unwrap();
+    assert_eq!(store.session(&hash).await.unwrap(), Some(touched));
     store.delete_session(&hash).await.unwrap();
     assert_eq!(store.session(&hash).await.unwrap(), None);
     store.delete_session(&hash).await.unwrap();
@@ -212,4 +223,73 @@ pub async fn sign_in_is_alike_for_unknown_names_and_bounded<S: AccountStore + At
     assert!(answers.into_iter().all(|r| code(r) == "bad_credentials"));
     let peak = peak_parallel_password_checks();
     assert!((1..=PARALLEL_PASSWORD_CHECKS).contains(&peak), "peak {peak} checks at once");
+}
+
+/// Account administration over the store: a created account signs in; disabling it ends its open
+/// session at once and refuses sign-in; enabling lets it sign in again; a password reset ends its
+/// sessions and makes the next sign-in choose a new password; a session unused for 30 minutes ends.
+pub async fn administration_ends_sessions_at_once<S: AccountStore + AttemptStore + Clone>(store: &S) {
+    use mailbox_app::accounts::{AccountAdmin, NewAccount, SESSION_IDLE_MINUTES};
+    use mailbox_app::AppError;
+    let org = mailbox_domain::Organisation::guangan();
+    let admin = AccountAdmin { store, org: &org };
+    let auth = LocalAuth { accounts: Arc::new(store.clone()), limits: Arc::new(store.clone()) };
+    let name = unique("staff").to_lowercase();
+    let new = |password_change| NewAccount {
+        username: name.clone(),
+        display_name: "新承办员".into(),
+        role: Role::Handler,
+        unit: Some(UnitId::new("water")),
+        phone: Some("138 1234 5678".into()),
+        email: Some("staff@example.gov.cn".into()),
+        oidc_subject: None,
+        must_change_password: password_change,
+    };
+    let password = "Lotus-river-7-bridges";
+    // The rules: short, the user name, common and guessable passwords are refused.
+    for weak in ["short-pw", &format!("{name}-2026-xyz"), "password1234", "qwertyuiop123", "123456789012"] {
+        match admin.create(new(false), weak).await {
+            Err(AppError::Invalid { code: "weak_password", .. }) => {}
+            other => panic!("{weak:?} accepted: {:?}", other.map(|a| a.username)),
+        }
+    }
+    let created = admin.create(new(false), password).await.unwrap();
+    assert_eq!(created.phone.as_deref(), Some("13812345678"), "stored in one written form");
+    assert!(matches!(admin.create(new(false), password).await, Err(AppError::Conflict { code: "account_exists", .. })));
+    let now = Utc::now();
+    let session = auth.login(&name, password, "192.0.2.7", now).await.unwrap();
+    assert!(auth.identify(&session.token, now).await.unwrap().is_some());
+
+    // Disabled: the open session ends at the next request, and sign-in is refused.
+    admin.set_disabled(&name, true, now + Days::seconds(1)).await.unwrap();
+    assert!(auth.identify(&session.token, now + Days::seconds(2)).await.unwrap().is_none());
+    assert!(matches!(auth.login(&name, password, "192.0.2.7", now).await, Err(AppError::Forbidden(_))));
+    admin.set_disabled(&name, false, now + Days::seconds(3)).await.unwrap();
+    let later = now + Days::seconds(4);
+    let session = auth.login(&name, password, "192.0.2.7", later).await.unwrap();
+    assert!(auth.identify(&session.token, later).await.unwrap().is_some());
+
+    // Reset: the session ends; the next sign-in must change the password first.
+    let reset = "Another-long-phrase-42";
+    admin.reset_password(&name, reset, later + Days::seconds(1)).await.unwrap();
+    assert!(auth.identify(&session.token, later + Days::seconds(2)).await.unwrap().is_none());
+    let t = later + Days::seconds(3);
+    let session = auth.login(&name, reset, "192.0.2.7", t).await.unwrap();
+    let identity = auth.identify(&session.token, t).await.unwrap().unwrap();
+    assert!(identity.must_change_password);
+    assert!(matches!(
+        admin.change_password(&name, reset, t).await,
+        Err(AppError::Invalid { code: "same_password", .. })
+    ));
+    let own = "My-own-choice-of-words-9";
+    admin.change_password(&name, own, t + Days::seconds(1)).await.unwrap();
+    let t = t + Days::seconds(2);
+    let session = auth.login(&name, own, "192.0.2.7", t).await.unwrap();
+    assert!(!auth.identify(&session.token, t).await.unwrap().unwrap().must_change_password);
+
+    // Idle: used within 30 minutes it lives on; unused for longer it ends.
+    let used = t + Days::minutes(SESSION_IDLE_MINUTES - 1);
+    assert!(auth.identify(&session.token, used).await.unwrap().is_some());
+    let idle = used + Days::minutes(SESSION_IDLE_MINUTES + 1);
+    assert!(auth.identify(&session.token, idle).await.unwrap().is_none(), "an idle session is refused");
 }

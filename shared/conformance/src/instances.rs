@@ -105,6 +105,11 @@ pub async fn sign_in_lockout_is_shared(a: &Instance, b: &Instance) {
         role: Role::Handler,
         unit: Some(UnitId::new("transport")),
         oidc_subject: None,
+        disabled: false,
+        must_change_password: false,
+        sessions_after: None,
+        phone: None,
+        email: None,
     };
     a.auth.accounts.put_account(&account).await.unwrap();
     let now = a.app.now();

@@ -22,7 +22,7 @@ macro_rules! case_store_suite {
             scan_pages_through_every_case, notices_are_stored_by_year,
             public_replies_by_mailbox_and_month, counters_by_prefix, sequences_never_repeat, notifications_are_deduplicated,
             calendar_versions_rise_and_recompute_finishes_once, running_deadlines_walks_each_running_case_once,
-            notifications_page_newest_first, lists_continue_after_a_position);
+            notifications_page_newest_first, lists_continue_after_a_position, a_reachable_store_is_ready);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(
@@ -68,7 +68,8 @@ macro_rules! accounts_suite {
             accounts_are_stored_and_listed, a_subject_links_one_account, sessions_are_stored_and_deleted,
             attempts_count_up_to_the_limit_then_refuse, a_window_passes_and_the_key_starts_again,
             given_back_and_cleared_attempts_do_not_count, attempts_made_at_once_all_count,
-            expired_keys_and_sessions_are_purged, sign_in_is_alike_for_unknown_names_and_bounded);
+            expired_keys_and_sessions_are_purged, sign_in_is_alike_for_unknown_names_and_bounded,
+            administration_ends_sessions_at_once);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(

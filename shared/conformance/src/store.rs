@@ -93,6 +93,12 @@ async fn replied<S: CaseStore>(store: &S, lead: &str, day: i64, public: bool) ->
         .await
 }
 
+/// `GET /readyz`: a store that answers is ready, before and after it holds anything.
+pub async fn a_reachable_store_is_ready<S: CaseStore>(store: &S) {
+    store.ready().await.unwrap();
+    store.ready().await.unwrap();
+}
+
 pub async fn create_then_read<S: CaseStore>(store: &S) {
     let case = create(store, "mayor", 0).await;
     assert_eq!(store.get(&case.id).await.unwrap().as_ref(), Some(&case));

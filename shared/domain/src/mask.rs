@@ -13,6 +13,7 @@
 //! personal), but reported as `IdNumberUnchecked`, so the dispatcher knows it is less certain.
 
 use regex::Regex;
+use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -228,56 +229,84 @@ fn is_mobile(d: &[u8]) -> bool {
     d.len() == 11 && d.iter().all(u8::is_ascii_digit) && d[0] == b'1' && (b'3'..=b'9').contains(&d[1])
 }
 
-/// What a number (ASCII digits, an ID number's final X) is, with its masked form; `None` for
-/// ordinary numbers.
-fn classify_number(digits: &str) -> Option<(PersonalKind, String)> {
+/// What a number (ASCII digits, an ID number's final X) is; `None` for ordinary numbers. Allocates
+/// nothing: the grouping below asks it many times per digit run.
+fn number_kind(digits: &str) -> Option<PersonalKind> {
     let n = digits.len();
     let all_digits = digits.bytes().all(|c| c.is_ascii_digit());
     let b = digits.as_bytes();
-    let keep =
-        |head: usize, tail: usize| format!("{}{}{}", &digits[..head], stars(n - head - tail), &digits[n - tail..]);
     match n {
         // Mobile: 1[3-9]XXXXXXXXX
-        11 if is_mobile(b) => Some((PersonalKind::Mobile, keep(3, 4))),
+        11 if is_mobile(b) => Some(PersonalKind::Mobile),
         // A mobile with the country code: +86 138…, 86138…, 0086 138…
-        13 if b.starts_with(b"86") && is_mobile(&b[2..]) => {
-            Some((PersonalKind::Mobile, format!("+86 {}", classify_number(&digits[2..])?.1)))
-        }
-        15 if b.starts_with(b"0086") && is_mobile(&b[4..]) => {
-            Some((PersonalKind::Mobile, format!("+86 {}", classify_number(&digits[4..])?.1)))
-        }
+        13 if b.starts_with(b"86") && is_mobile(&b[2..]) => Some(PersonalKind::Mobile),
+        15 if b.starts_with(b"0086") && is_mobile(&b[4..]) => Some(PersonalKind::Mobile),
         // ID card: 18 characters (last may be X) or the old 15 digits.
         18 if digits[..17].bytes().all(|c| c.is_ascii_digit()) => {
-            let kind = if id_checksum_ok(digits) { PersonalKind::IdNumber } else { PersonalKind::IdNumberUnchecked };
-            Some((kind, keep(3, 2)))
+            Some(if id_checksum_ok(digits) { PersonalKind::IdNumber } else { PersonalKind::IdNumberUnchecked })
         }
-        15 if all_digits => Some((PersonalKind::IdNumberUnchecked, keep(3, 2))),
+        15 if all_digits => Some(PersonalKind::IdNumberUnchecked),
         // Bank cards: 16 to 19 digits (masked even when the Luhn check fails: still an account).
         16..=19 if all_digits => {
-            let kind = if luhn_ok(digits) { PersonalKind::BankCard } else { PersonalKind::BankCardUnchecked };
-            Some((kind, keep(0, 4)))
+            Some(if luhn_ok(digits) { PersonalKind::BankCard } else { PersonalKind::BankCardUnchecked })
         }
         // Landlines with area code, e.g. 0826-2345678 (10 to 12 digits starting with 0).
-        10..=12 if all_digits && b[0] == b'0' => Some((PersonalKind::Landline, keep(4, 2))),
+        10..=12 if all_digits && b[0] == b'0' => Some(PersonalKind::Landline),
         _ => None,
     }
+}
+
+/// Whether `number_kind` is `Some`, without computing check digits (which decide only between a
+/// checked and an unchecked kind): the grouping asks this for every join.
+fn is_number(digits: &str) -> bool {
+    let b = digits.as_bytes();
+    let all_digits = || b.iter().all(u8::is_ascii_digit);
+    match b.len() {
+        11 => is_mobile(b) || (b[0] == b'0' && all_digits()),
+        13 => b.starts_with(b"86") && is_mobile(&b[2..]),
+        15 => all_digits(),
+        18 => b[..17].iter().all(u8::is_ascii_digit),
+        16..=19 => all_digits(),
+        10 | 12 => b[0] == b'0' && all_digits(),
+        _ => false,
+    }
+}
+
+/// What a number is, with its masked form; `None` for ordinary numbers.
+fn classify_number(digits: &str) -> Option<(PersonalKind, String)> {
+    let kind = number_kind(digits)?;
+    let n = digits.len();
+    let keep =
+        |head: usize, tail: usize| format!("{}{}{}", &digits[..head], stars(n - head - tail), &digits[n - tail..]);
+    let masked = match (kind, n) {
+        // With the country code: the mobile after it, masked alone.
+        (PersonalKind::Mobile, 13 | 15) => format!("+86 {}", classify_number(&digits[n - 11..])?.1),
+        (PersonalKind::Mobile, _) => keep(3, 4),
+        (PersonalKind::IdNumber | PersonalKind::IdNumberUnchecked, _) => keep(3, 2),
+        (PersonalKind::BankCard | PersonalKind::BankCardUnchecked, _) => keep(0, 4),
+        _ => keep(4, 2),
+    };
+    Some((kind, masked))
 }
 
 /// Words that announce a phone number; a 7- or 8-digit number right after one is a local landline
 /// without area code (电话：8805667), which alone would look like any other number.
 const PHONE_CUES: [&str; 6] = ["电话", "手机", "座机", "联系方式", "拨打", "致电"];
 
-fn local_number_after_cue(before: &str, digits: &str) -> Option<String> {
-    if !(7..=8).contains(&digits.len()) || !digits.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
+fn is_local_number(digits: &str) -> bool {
+    (7..=8).contains(&digits.len()) && digits.bytes().all(|c| c.is_ascii_digit())
+}
+
+fn local_number_after_cue(before: &str, digits: &str) -> bool {
     // The cue within the last few characters before the number (电话：, 联系方式或拨打, and a second
     // number: 电话：8805667或7276110).
     let window: String = before.chars().rev().take(16).collect::<Vec<char>>().into_iter().rev().collect();
-    PHONE_CUES.iter().any(|c| window.contains(c)).then(|| {
-        let n = digits.len();
-        format!("{}{}{}", &digits[..2], stars(n - 4), &digits[n - 2..])
-    })
+    is_local_number(digits) && PHONE_CUES.iter().any(|c| window.contains(c))
+}
+
+fn mask_local_number(digits: &str) -> String {
+    let n = digits.len();
+    format!("{}{}{}", &digits[..2], stars(n - 4), &digits[n - 2..])
 }
 
 /// The numbers in one run of digits: the parts joined into groups so that as many digits as
@@ -291,17 +320,23 @@ fn number_groups(parts: &[Part]) -> Vec<(Range<usize>, String)> {
     // starting at part i ends (itself alone when it is no number).
     let mut covered = vec![0usize; n + 1];
     let mut end = vec![0usize; n];
+    // The run's digits in one string, part k at all[at[k]..at[k + 1]]: a join is a slice of it.
+    let all: String = parts.iter().map(|p| p.digits.as_str()).collect();
+    let mut at = Vec::with_capacity(n + 1);
+    at.push(0);
+    for p in parts {
+        at.push(at.last().copied().unwrap_or(0) + p.digits.len());
+    }
     for i in (0..n).rev() {
         end[i] = i;
         covered[i] = covered[i + 1];
-        let mut joined = String::new();
         for j in i..n {
-            joined.push_str(&parts[j].digits);
+            let joined = &all[at[i]..at[j + 1]];
             if joined.len() > MAX_NUMBER_DIGITS {
                 break;
             }
             let with = joined.len() + covered[j + 1];
-            if with > covered[i] && classify_number(&joined).is_some() {
+            if with > covered[i] && is_number(joined) {
                 covered[i] = with;
                 end[i] = j;
             }
@@ -311,7 +346,7 @@ fn number_groups(parts: &[Part]) -> Vec<(Range<usize>, String)> {
     let mut i = 0;
     while i < n {
         let j = end[i];
-        let digits: String = parts[i..=j].iter().map(|p| p.digits.as_str()).collect();
+        let digits = all[at[i]..at[j + 1]].to_owned();
         groups.push((parts[i].range.start..parts[j].range.end, digits));
         i = j + 1;
     }
@@ -356,13 +391,25 @@ pub fn mask_name(name: &str) -> String {
 /// ordinary words.
 pub fn find(text: &str, names: &[&str]) -> Vec<Found> {
     let mut found: Vec<Found> = Vec::new();
+    // Local numbers are known by a cue before them; once known, the same number is masked wherever
+    // else it appears (电话：8805667 … 请拨8805667).
+    let mut local_numbers: HashSet<String> = HashSet::new();
+    let mut uncued: Vec<(Range<usize>, String)> = Vec::new();
     for run in digit_runs(text) {
         for (range, digits) in number_groups(&run) {
             if let Some((kind, masked)) = classify_number(&digits) {
                 found.push(Found { kind, range, masked });
-            } else if let Some(masked) = local_number_after_cue(&text[..range.start], &digits) {
-                found.push(Found { kind: PersonalKind::Landline, range, masked });
+            } else if local_number_after_cue(&text[..range.start], &digits) {
+                found.push(Found { kind: PersonalKind::Landline, range, masked: mask_local_number(&digits) });
+                local_numbers.insert(digits);
+            } else if is_local_number(&digits) {
+                uncued.push((range, digits));
             }
+        }
+    }
+    for (range, digits) in uncued {
+        if local_numbers.contains(&digits) {
+            found.push(Found { kind: PersonalKind::Landline, range, masked: mask_local_number(&digits) });
         }
     }
     found.extend(addresses(text));
@@ -411,6 +458,34 @@ pub fn mask_personal_data(text: &str, names: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn is_number_agrees_with_number_kind() {
+        for d in [
+            "13812345678",
+            "8613812345678",
+            "008613812345678",
+            "511602199001011234",
+            "51160219900101123X",
+            "6222021234567890123",
+            "0826234567",
+            "082623456789",
+            "08262345678",
+            "123456789012345",
+            "12345",
+            "1381234567X",
+        ] {
+            assert_eq!(is_number(d), number_kind(d).is_some(), "{d}");
+        }
+    }
+
+    #[test]
+    fn a_local_number_known_by_its_cue_is_masked_wherever_it_appears() {
+        let m = mask_personal_data("办公室8805667，电话：8805667，请拨8805667", &[]);
+        assert_eq!(m, "办公室88***67，电话：88***67，请拨88***67");
+        // Without a cue anywhere, a 7-digit number is no phone.
+        assert_eq!(mask_personal_data("编号8805667", &[]), "编号8805667");
+    }
 
     #[test]
     fn masks_phone_id_card_bank_card_and_email() {

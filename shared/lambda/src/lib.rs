@@ -110,13 +110,16 @@ impl Authenticator for JwtAccounts {
             tracing::warn!("token of a subject linked to no staff account");
             return Ok(None);
         };
-        if matches!(account.role, Role::Citizen | Role::System) {
+        // A disabled account acts no more, whatever token it still holds.
+        if matches!(account.role, Role::Citizen | Role::System) || account.disabled {
             return Ok(None);
         }
         Ok(Some(Identity {
             actor: Actor::staff(account.username.clone(), account.role, account.unit.clone()),
             display_name: account.display_name,
             csrf_token: None,
+            // The password is the console's; the identity provider guards the token.
+            must_change_password: false,
         }))
     }
 }

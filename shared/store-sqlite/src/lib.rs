@@ -2,6 +2,7 @@
 //! statistics counters, idempotency records, the hand-off queues, the notification outbox and
 //! local accounts. Writes go through one group-commit writer; reads use a small connection pool.
 
+pub mod backup;
 mod schema;
 mod writer;
 
@@ -357,6 +358,15 @@ impl CaseStore for SqliteStore {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(map_err)?;
             docs.iter().map(|d| from_json(d)).collect()
+        })
+        .await
+    }
+
+    async fn ready(&self) -> StoreResult<()> {
+        self.read(|c| {
+            c.query_row("SELECT count(*) FROM (SELECT 1 FROM cases LIMIT 1)", [], |r| r.get::<_, i64>(0))
+                .map_err(map_err)?;
+            Ok(())
         })
         .await
     }
@@ -730,7 +740,8 @@ impl AccountStore for SqliteStore {
         let session = session.clone();
         self.write(move |c| {
             c.execute(
-                "INSERT INTO sessions (token_hash, doc, expires_ms) VALUES (?1, ?2, ?3)",
+                "INSERT INTO sessions (token_hash, doc, expires_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(token_hash) DO UPDATE SET doc = excluded.doc, expires_ms = excluded.expires_ms",
                 params![session.token_hash, to_json(&session), ms(session.expires_at)],
             )
             .map_err(map_err)?;

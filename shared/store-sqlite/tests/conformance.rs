@@ -65,6 +65,8 @@ async fn purges_remove_exactly_the_expired_rows() {
         username: "u".into(),
         csrf_token: "c".into(),
         expires_at: expires,
+        created_at: None,
+        last_seen: None,
     };
     store.put_session(&session("gone", now - Duration::minutes(1))).await.unwrap();
     store.put_session(&session("kept", now + Duration::hours(1))).await.unwrap();

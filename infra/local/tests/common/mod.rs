@@ -36,22 +36,28 @@ impl Server {
     pub fn start_logging(label: &str) -> Server {
         let dir = temp_dir(label);
         let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-        let mut server = Server::spawn(dir.path(), "info", Stdio::from(log), &[]);
+        let mut server = Server::spawn(dir.path(), "info", Stdio::from(log), &["--demo"]);
         server.owned_dir = Some(dir);
         server
     }
 
     /// Starts a server on `dir` (reusing its database if there is one) and waits until it listens.
     pub fn start_in(dir: &Path) -> Server {
-        Server::spawn(dir, "warn", Stdio::inherit(), &[])
+        Server::spawn(dir, "warn", Stdio::inherit(), &["--demo"])
     }
 
-    /// Starts a server with more options of `mailbox serve`.
+    /// Starts a demo server with more options of `mailbox serve`.
     pub fn start_with(label: &str, options: &[&str]) -> Server {
         let dir = temp_dir(label);
-        let mut server = Server::spawn(dir.path(), "warn", Stdio::inherit(), options);
+        let options: Vec<&str> = std::iter::once("--demo").chain(options.iter().copied()).collect();
+        let mut server = Server::spawn(dir.path(), "warn", Stdio::inherit(), &options);
         server.owned_dir = Some(dir);
         server
+    }
+
+    /// Starts a server as a city runs it: no demo accounts, only `options`.
+    pub fn start_production(dir: &Path, options: &[&str]) -> Server {
+        Server::spawn(dir, "warn", Stdio::inherit(), options)
     }
 
     fn spawn(dir: &Path, log_level: &str, stderr: Stdio, options: &[&str]) -> Server {

@@ -1,6 +1,6 @@
 //! Route handlers. Each is a thin translation between HTTP and a use case in [`crate::service`].
 
-use super::extract::{session_token, ClientAddr, JsonBody, Staff};
+use super::extract::{session_token, ClientAddr, JsonBody, SignedIn, Staff};
 use super::{error_response, AppState, ErrorBody, SESSION_COOKIE};
 use crate::accounts::{Me, SESSION_HOURS};
 use crate::error::AppError;
@@ -33,6 +33,19 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AppError> {
 #[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, description = "The server is up", body = String)))]
 pub async fn healthz() -> &'static str {
     "ok"
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "system", responses(
+    (status = 200, description = "The store answers: the server can serve", body = String),
+    (status = 503, description = "The store does not answer", body = ErrorBody)))]
+pub async fn readyz(State(s): State<AppState>) -> Response {
+    match s.app.store.ready().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "not ready: the store does not answer");
+            super::error_response(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "服务暂时不可用，请稍后再试", None)
+        }
+    }
 }
 
 /// JSON for API paths, a page for people elsewhere.
@@ -164,6 +177,17 @@ pub struct LoginResponse {
     /// Send back in `X-CSRF-Token` on state-changing requests authenticated by the cookie.
     pub csrf_token: String,
     pub user: Me,
+    /// An administrator reset the password: nothing but `POST /api/v1/auth/password` (and signing
+    /// out) is allowed until it is changed.
+    pub must_change_password: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordRequest {
+    /// The new password: at least 12 characters, not containing the user name, not a common or
+    /// easily guessed one.
+    #[schema(min_length = 12, max_length = 128)]
+    pub password: String,
 }
 
 fn me_view(s: &AppState, username: &str, display_name: &str, role: Role, unit: Option<&mailbox_domain::UnitId>) -> Me {
@@ -205,8 +229,31 @@ pub async fn login(
         token: ok.token.clone(),
         csrf_token: ok.csrf_token,
         user: me_view(&s, &a.username, &a.display_name, a.role, a.unit.as_ref()),
+        must_change_password: a.must_change_password,
     };
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "staff", request_body = PasswordRequest,
+    responses(
+        (status = 204, description = "Changed; every session of the account has ended: sign in again with it"),
+        (status = 400, description = "The password breaks a rule (weak_password, same_password)", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Missing CSRF token", body = ErrorBody),
+        (status = 413, description = "Request too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+    ))]
+pub async fn change_password(
+    State(s): State<AppState>,
+    SignedIn(id): SignedIn,
+    JsonBody(r): JsonBody<PasswordRequest>,
+) -> Result<Response, AppError> {
+    let local = s.local.as_ref().ok_or(AppError::NotFound)?;
+    let admin = crate::accounts::AccountAdmin { store: local.accounts.as_ref(), org: &s.app.org };
+    admin.change_password(id.actor.user.as_str(), &r.password, s.app.now()).await?;
+    tracing::info!(user = %id.actor.user, "password changed");
+    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "staff",
@@ -215,7 +262,7 @@ pub async fn login(
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Missing CSRF token", body = ErrorBody),
     ))]
-pub async fn logout(State(s): State<AppState>, _staff: Staff, headers: HeaderMap) -> Result<Response, AppError> {
+pub async fn logout(State(s): State<AppState>, _staff: SignedIn, headers: HeaderMap) -> Result<Response, AppError> {
     if let (Some(local), Some((token, _))) = (s.local.as_ref(), session_token(&headers)) {
         local.logout(&token).await?;
     }
@@ -225,7 +272,7 @@ pub async fn logout(State(s): State<AppState>, _staff: Staff, headers: HeaderMap
 
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "staff",
     responses((status = 200, description = "The signed-in user", body = Me), (status = 401, description = "Not signed in", body = ErrorBody)))]
-pub async fn me_handler(State(s): State<AppState>, Staff(id): Staff) -> Json<Me> {
+pub async fn me_handler(State(s): State<AppState>, SignedIn(id): SignedIn) -> Json<Me> {
     let a = &id.actor;
     Json(me_view(&s, a.user.as_str(), &id.display_name, a.role, a.unit.as_ref()))
 }

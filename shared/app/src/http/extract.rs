@@ -101,11 +101,34 @@ pub fn client_behind(peer: IpAddr, forwarded_for: &[&str], trusted: &[ipnet::IpN
     client
 }
 
-/// A signed-in staff member. State-changing requests authenticated by cookie must carry the
-/// session's CSRF token in `X-CSRF-Token`; bearer-token requests need not (browsers never add them).
+/// A signed-in staff member who may work: as [`SignedIn`], and not waiting to change a password
+/// that an administrator reset (403 `password_change_required` until then).
 pub struct Staff(pub Identity);
 
 impl FromRequestParts<AppState> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let SignedIn(identity) = SignedIn::from_request_parts(parts, state).await?;
+        if identity.must_change_password {
+            return Err(error_response(
+                StatusCode::FORBIDDEN,
+                "password_change_required",
+                "密码已被管理员重置，请先设置新密码（POST /api/v1/auth/password）",
+                None,
+            ));
+        }
+        Ok(Staff(identity))
+    }
+}
+
+/// A signed-in staff member, whether or not they must change their password first (for signing
+/// out, reading who one is, and changing the password). State-changing requests authenticated by
+/// cookie must carry the session's CSRF token in `X-CSRF-Token`; bearer-token requests need not
+/// (browsers never add them).
+pub struct SignedIn(pub Identity);
+
+impl FromRequestParts<AppState> for SignedIn {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
@@ -122,7 +145,7 @@ impl FromRequestParts<AppState> for Staff {
                 return Err(error_response(StatusCode::FORBIDDEN, "csrf", "页面已过期，请刷新后重试", None));
             }
         }
-        Ok(Staff(identity))
+        Ok(SignedIn(identity))
     }
 }
 

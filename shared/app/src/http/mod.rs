@@ -166,7 +166,10 @@ pub fn router_for(state: AppState, routes: Routes) -> Router {
         api = api.route("/api/v1/staff/cases/{id}/actions/{action}", post(api::act));
     }
     if routes == R::All && state.local.is_some() {
-        api = api.route("/api/v1/auth/login", post(api::login)).route("/api/v1/auth/logout", post(api::logout));
+        api = api
+            .route("/api/v1/auth/login", post(api::login))
+            .route("/api/v1/auth/logout", post(api::logout))
+            .route("/api/v1/auth/password", post(api::change_password));
     }
     if has(&[R::Site]) {
         api = api.merge(crate::web::site_routes());
@@ -175,6 +178,7 @@ pub fn router_for(state: AppState, routes: Routes) -> Router {
         api = api.merge(crate::web::console_routes());
     }
     api.route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
         .route("/api/openapi.json", get(openapi::document))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)

@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "市长信箱 Mayor's Mailbox API", version = "1", description = "Public and staff API of the Mayor's Mailbox. Staff endpoints need a session (cookie + X-CSRF-Token) or a bearer token."),
     paths(
         api::healthz,
+        api::readyz,
         api::mailboxes,
         api::submit,
         api::citizen_case,
@@ -23,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         api::import_calendar,
         api::login,
         api::logout,
+        api::change_password,
         api::me_handler,
         api::units,
         api::inbox,

@@ -1,7 +1,7 @@
 //! The staff console: sign-in, inbox, case page with the actions the user's role allows,
 //! supervision overview, administration (holiday calendar, staff accounts).
 
-use super::{bar_chart, error_page, field, fields, form_pairs, html_response, ok, page, redirect, Nav};
+use super::{bar_chart, error_page, field, form_pairs, html_response, ok, page, redirect, Nav};
 use crate::accounts::{Account, Identity};
 use crate::error::AppError;
 use crate::http::{AppState, SESSION_COOKIE};
@@ -11,12 +11,12 @@ use axum::body::Bytes;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::{cst, DeadlineClass};
 use mailbox_domain::triage::TriageNote;
-use mailbox_domain::workflow::{AuditEvent, Command, EventKind};
-use mailbox_domain::{Action, CaseId, CaseStatus, DispatchMode, JurisdictionId, Organisation, Role, UnitId};
+use mailbox_domain::workflow::{AuditEvent, EventKind};
+use mailbox_domain::{Action, CaseId, CaseStatus, JurisdictionId, Organisation, Role, UnitId};
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -24,8 +24,20 @@ fn fmt_time(t: DateTime<Utc>) -> String {
     t.with_timezone(&cst()).format("%Y-%m-%d %H:%M").to_string()
 }
 
-/// The signed-in user, or a redirect to the sign-in page.
+/// The signed-in user, or a redirect to the sign-in page — or to the password page while a reset
+/// password waits to be replaced.
 async fn current(s: &AppState, headers: &HeaderMap) -> Result<Identity, Response> {
+    let id = signed_in(s, headers).await?;
+    if id.must_change_password {
+        return Err(redirect(PASSWORD_PAGE));
+    }
+    Ok(id)
+}
+
+const PASSWORD_PAGE: &str = "/console/password";
+
+/// The signed-in user, even one who must change their password first.
+async fn signed_in(s: &AppState, headers: &HeaderMap) -> Result<Identity, Response> {
     match s.auth.identify(headers).await {
         Ok(Some(id)) => Ok(id),
         Ok(None) => Err(redirect("/console/login")),
@@ -95,6 +107,7 @@ pub async fn login(
                 .into_response()
         }
         Err(e @ AppError::BadCredentials) => html_response(StatusCode::UNAUTHORIZED, login_page(Some(&e.to_string()))),
+        Err(AppError::Forbidden(message)) => html_response(StatusCode::FORBIDDEN, login_page(Some(&message))),
         Err(AppError::Invalid { message, .. } | AppError::Conflict { message, .. }) => {
             html_response(StatusCode::BAD_REQUEST, login_page(Some(&message)))
         }
@@ -109,8 +122,67 @@ pub async fn login(
     }
 }
 
+fn password_page(id: &Identity, message: Option<&str>) -> Markup {
+    let body = html! {
+        h1 { "设置新密码" }
+        @if id.must_change_password { div.notice { "您的密码已由管理员重置，请先设置自己的新密码。" } }
+        @if let Some(m) = message { p.error role="alert" { (m) } }
+        form.card method="post" action=(PASSWORD_PAGE) {
+            (csrf_input(id))
+            label for="password" { "新密码（至少 12 个字符，不含用户名，不要用常见密码）" }
+            input type="password" id="password" name="password" autocomplete="new-password" minlength="12" maxlength="128" required;
+            label for="again" { "再次输入新密码" }
+            input type="password" id="again" name="again" autocomplete="new-password" minlength="12" maxlength="128" required;
+            button type="submit" { "保存新密码" }
+        }
+    };
+    page("设置新密码", nav(id), body)
+}
+
+pub async fn password_form(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    match signed_in(&s, &headers).await {
+        Ok(id) => ok(password_page(&id, None)),
+        Err(r) => r,
+    }
+}
+
+/// Changes the signed-in user's password; every session of the account ends, so they sign in
+/// again with the new one.
+pub async fn change_password(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let id = match signed_in(&s, &headers).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let p = form_pairs(&body);
+    if !csrf_ok(&id, &p) {
+        return error_page(StatusCode::FORBIDDEN, true, "页面已过期，请刷新后重试");
+    }
+    if field(&p, "password") != field(&p, "again") {
+        return html_response(StatusCode::BAD_REQUEST, password_page(&id, Some("两次输入的新密码不一致")));
+    }
+    let Some(local) = s.local.as_ref() else {
+        return error_page(StatusCode::NOT_FOUND, true, "本部署使用统一身份认证登录");
+    };
+    let admin = crate::accounts::AccountAdmin { store: local.accounts.as_ref(), org: &s.app.org };
+    match admin.change_password(id.actor.user.as_str(), field(&p, "password"), s.app.now()).await {
+        Ok(_) => {
+            tracing::info!(user = %id.actor.user, "password changed");
+            let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+            let mut response = html_response(StatusCode::OK, login_page(Some("密码已修改，请用新密码登录")));
+            if let Ok(v) = header::HeaderValue::from_str(&clear) {
+                response.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            response
+        }
+        Err(AppError::Invalid { message, .. }) => {
+            html_response(StatusCode::BAD_REQUEST, password_page(&id, Some(&message)))
+        }
+        Err(e) => console_error(e),
+    }
+}
+
 pub async fn logout(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let id = match current(&s, &headers).await {
+    let id = match signed_in(&s, &headers).await {
         Ok(id) => id,
         Err(r) => return r,
     };
@@ -413,44 +485,6 @@ fn action_form(s: &AppState, id: &Identity, v: &StaffCaseView, action: Action) -
     }
 }
 
-fn command_from_form(action: &str, p: &[(String, String)]) -> Result<Command, String> {
-    let text = |k: &str| field(p, k).to_owned();
-    let number = |k: &str| field(p, k).trim().parse::<u32>().map_err(|_| format!("“{k}”须为数字"));
-    Ok(match action {
-        "accept" => Command::Accept,
-        "reject" => Command::Reject { reason: text("reason") },
-        "dispatch" => {
-            let mode = if field(p, "mode") == "assign" { DispatchMode::Assign } else { DispatchMode::Transfer };
-            let class: DeadlineClass = serde_json::from_value(serde_json::Value::String(text("class")))
-                .map_err(|_| "请选择时限类别".to_owned())?;
-            let special_days = if class == DeadlineClass::Special { Some(number("special_days")?) } else { None };
-            let lead = UnitId::new(field(p, "lead"));
-            let co_handlers = fields(p, "co_handlers").into_iter().map(UnitId::new).filter(|u| *u != lead).collect();
-            Command::Dispatch { mode, lead, co_handlers, class, special_days }
-        }
-        "receive" => Command::Receive,
-        "return" => Command::Return { reason: text("reason") },
-        "contribute" => Command::Contribute { text: text("text") },
-        "report" => Command::Report { text: text("text") },
-        "reply" => Command::Reply { text: text("text"), public: field(p, "public") == "1" },
-        "record_meeting" => Command::RecordMeeting {
-            held_on: NaiveDate::parse_from_str(field(p, "held_on"), "%Y-%m-%d")
-                .map_err(|_| "请填写见面日期".to_owned())?,
-            place: text("place"),
-            summary: text("summary"),
-        },
-        "request_extension" => Command::RequestExtension { days: number("days")?, reason: text("reason") },
-        "decide_extension" => Command::DecideExtension { approve: field(p, "approve") != "0", note: text("note") },
-        "urge" => Command::Urge { note: text("note") },
-        "supervise" => Command::Supervise { note: text("note") },
-        "reopen" => Command::Reopen { reason: text("reason") },
-        "close" => Command::Close,
-        "feature" => Command::Feature,
-        "explain" => Command::Explain { text: text("text") },
-        _ => return Err("未知的操作".into()),
-    })
-}
-
 fn case_markup(s: &AppState, id: &Identity, v: &StaffCaseView, message: Option<(&str, bool)>) -> Markup {
     let c = &v.case;
     let org = &s.app.org;
@@ -587,7 +621,7 @@ pub async fn act(
     }
     let case_id = CaseId::new(case);
     let version = field(&pairs, "version").parse::<u64>().ok();
-    let result = match command_from_form(&action, &pairs) {
+    let result = match crate::input::form::command(&action, &pairs) {
         Ok(cmd) => s.app.act(&id.actor, &case_id, version, cmd).await,
         Err(m) => Err(AppError::Invalid { code: "invalid_form", field: None, message: m }),
     };
@@ -813,57 +847,40 @@ pub async fn admin_account(State(s): State<AppState>, headers: HeaderMap, body: 
     if !csrf_ok(&id, &p) {
         return error_page(StatusCode::FORBIDDEN, true, "页面已过期，请刷新后重试");
     }
-    let username = field(&p, "username").trim().to_owned();
     let role: Option<Role> = serde_json::from_value(serde_json::Value::String(field(&p, "role").into())).ok();
-    let unit = Some(field(&p, "unit")).filter(|u| !u.is_empty()).map(UnitId::new);
-    let subject = Some(field(&p, "oidc_subject").trim()).filter(|x| !x.is_empty()).map(str::to_owned);
-    let problem = if username.is_empty()
-        || username.len() > 32
-        || !username.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
-        Some("用户名须为1至32位小写字母、数字或-")
-    } else if accounts.iter().any(|a| a.username == username) {
-        Some("用户名已存在")
-    } else if field(&p, "display_name").trim().is_empty() {
-        Some("请填写姓名")
-    } else if field(&p, "password").chars().count() < 10 {
-        Some("初始密码至少10位")
-    } else if role.is_none() || matches!(role, Some(Role::Citizen | Role::System)) {
-        Some("请选择角色")
-    } else if matches!(role, Some(Role::Dispatcher | Role::Handler))
-        && unit.as_ref().is_none_or(|u| s.app.org.unit(u).is_none())
-    {
-        Some("受理员和承办员须属于一个单位")
-    } else if subject.as_ref().is_some_and(|x| x.len() > 256 || x.chars().any(char::is_control)) {
-        Some("统一身份认证标识不能超过256个字符，且不能含控制字符")
-    } else {
-        None
+    let Some(role) = role.filter(|r| !matches!(r, Role::Citizen | Role::System)) else {
+        let m = "请选择角色";
+        return html_response(StatusCode::BAD_REQUEST, admin_markup(&s, &id, &accounts, calendar, Some((m, true))));
     };
-    if let Some(m) = problem {
+    let subject = Some(field(&p, "oidc_subject").trim()).filter(|x| !x.is_empty()).map(str::to_owned);
+    if subject.as_ref().is_some_and(|x| x.len() > 256 || x.chars().any(char::is_control)) {
+        let m = "统一身份认证标识不能超过256个字符，且不能含控制字符";
         return html_response(StatusCode::BAD_REQUEST, admin_markup(&s, &id, &accounts, calendar, Some((m, true))));
     }
-    let password = field(&p, "password").to_owned();
-    let password_hash = match crate::accounts::hash_password_bounded(password).await {
-        Ok(h) => h,
-        Err(e) => return console_error(e),
-    };
-    let account = Account {
-        username,
-        display_name: field(&p, "display_name").trim().to_owned(),
-        password_hash,
-        role: role.expect("checked above"),
-        unit,
+    let new = crate::accounts::NewAccount {
+        username: field(&p, "username").trim().to_owned(),
+        display_name: field(&p, "display_name").to_owned(),
+        role,
+        unit: Some(field(&p, "unit")).filter(|u| !u.is_empty()).map(UnitId::new),
+        phone: Some(field(&p, "phone").to_owned()),
+        email: Some(field(&p, "email").to_owned()),
         oidc_subject: subject,
+        // The administrator chose the first password: its owner chooses their own at first sign-in.
+        must_change_password: true,
     };
     let local = s.local.as_ref().expect("admin_only checked");
-    match local.accounts.put_account(&account).await {
-        Ok(()) => {}
-        Err(crate::ports::StoreError::Conflict(_)) => {
-            let m = "该统一身份认证标识已关联其他账号";
-            return html_response(StatusCode::CONFLICT, admin_markup(&s, &id, &accounts, calendar, Some((m, true))));
+    let admin = crate::accounts::AccountAdmin { store: local.accounts.as_ref(), org: &s.app.org };
+    let account = match admin.create(new, field(&p, "password")).await {
+        Ok(a) => a,
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+            let m = e.to_string();
+            return html_response(
+                StatusCode::BAD_REQUEST,
+                admin_markup(&s, &id, &accounts, calendar, Some((&m, true))),
+            );
         }
-        Err(e) => return console_error(e.into()),
-    }
+        Err(e) => return console_error(e),
+    };
     tracing::info!(admin = %id.actor.user, user = %account.username, "account created");
     let accounts = local.accounts.accounts().await.unwrap_or(accounts);
     ok(admin_markup(&s, &id, &accounts, calendar, Some(("账号已创建", false))))

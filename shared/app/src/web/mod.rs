@@ -39,6 +39,7 @@ pub fn console_routes() -> Router<AppState> {
         .route("/console", get(console::inbox))
         .route("/console/login", get(console::login_form).post(console::login))
         .route("/console/logout", post(console::logout))
+        .route("/console/password", get(console::password_form).post(console::change_password))
         .route("/console/export", get(console::export))
         .route("/console/cases/{id}", get(console::case_page))
         .route("/console/cases/{id}/{action}", post(console::act))
@@ -130,18 +131,7 @@ pub fn error_page(status: StatusCode, console: bool, message: &str) -> Response 
     html_response(status, page("出错了", Nav { console, signed_in: None }, body))
 }
 
-/// Parses an `application/x-www-form-urlencoded` body into its pairs (keys may repeat).
-pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body).into_owned().collect()
-}
-
-pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
-    pairs.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
-}
-
-pub fn fields<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
-    pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty()).collect()
-}
+pub use crate::input::form::{field, fields, form_pairs};
 
 /// Server-rendered bar chart (charts-rs), embedded as inline SVG.
 pub fn bar_chart(title: &str, categories: &[String], series: &[(&str, Vec<f32>)]) -> Markup {

@@ -129,15 +129,7 @@ pub async fn write_submit(State(s): State<AppState>, Path(id): Path<String>, bod
     };
     let pairs = form_pairs(&body);
     let mut draft = Draft { values: pairs.iter().cloned().collect(), ..Draft::default() };
-    let request = SubmitRequest {
-        mailbox: mailbox.id.to_string(),
-        kind: field(&pairs, "kind").into(),
-        title: field(&pairs, "title").into(),
-        body: field(&pairs, "body").into(),
-        name: field(&pairs, "name").into(),
-        phone: field(&pairs, "phone").into(),
-        public: field(&pairs, "public") == "1",
-    };
+    let request = SubmitRequest::from_form(mailbox.id.as_str(), &pairs);
     let key = field(&pairs, "key");
     // The form's own key (32 hex characters); a form that lost it is still submitted, once.
     let key = crate::input::idempotency_key(key).ok();
