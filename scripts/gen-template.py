@@ -2,8 +2,20 @@
 """Writes infra/template.yaml (the AWS SAM template) from the function, route and permission tables
 below, so that routes, queues and least-privilege policies stay consistent. Run from the repo root:
     python3 scripts/gen-template.py > infra/template.yaml
+Another city: python3 scripts/gen-template.py --org FILE > template-of-that-city.yaml (one hand-off
+queue per jurisdiction of FILE; deploy with the parameter OrgConfig naming the file packaged with
+the functions, see docs/operations.md).
 """
-JURISDICTIONS = ["city", "guangan-qu", "qianfeng", "huaying", "yuechi", "wusheng", "linshui"]
+import sys
+import tomllib
+
+ORG_FILE = "shared/domain/config/guangan.toml"
+if len(sys.argv) == 3 and sys.argv[1] == "--org":
+    ORG_FILE = sys.argv[2]
+elif len(sys.argv) != 1:
+    sys.exit("usage: gen-template.py [--org FILE]")
+with open(ORG_FILE, "rb") as f:
+    JURISDICTIONS = [j["id"] for j in tomllib.load(f)["jurisdictions"]]
 # The table's global secondary indexes (infra/TABLE.md; shared/aws/src/dynamo.rs lists the same).
 INDEXES = ["G1", "G2", "G3", "G4", "G5", "G6", "G7"]
 QUEUES = ["triage", "jobs"] + [f"handoff-{j}" for j in JURISDICTIONS]
@@ -15,7 +27,7 @@ CONSOLE = [("GET", "/console"), ("GET", "/console/login"), ("POST", "/console/lo
            ("GET", "/console/password"), ("POST", "/console/password"),
            ("GET", "/console/export"), ("GET", "/console/cases/{id}"), ("POST", "/console/cases/{id}/{action}"),
            ("GET", "/console/supervision"), ("GET", "/console/assessment"), ("GET", "/console/admin"), ("POST", "/console/admin/calendar"),
-           ("POST", "/console/admin/accounts")]
+           ("POST", "/console/admin/accounts"), ("POST", "/console/admin/accounts/{username}/{op}")]
 # Public routes that write or guess: throttled harder than the rest (per route, across all callers).
 PUBLIC_WRITES = [("POST", "/api/v1/cases"), ("POST", "/api/v1/cases/{number}/rating"), ("POST", "/mailbox/{id}"),
                  ("POST", "/track"), ("POST", "/track/rate"), ("GET", "/api/v1/cases/{number}")]
@@ -127,6 +139,10 @@ Parameters:
     Default: 180
     AllowedValues: [30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
     Description: Days the functions' logs are kept (they hold case ids, never personal data)
+  OrgConfig:
+    Type: String
+    Default: ""
+    Description: Path of the city's organisation file inside the functions' package (e.g. /var/task/org.toml); empty - the built-in Guang'an organisation
   RestoredTableName:
     Type: String
     Default: ""
@@ -153,6 +169,7 @@ Globals:
     Environment:
       Variables:
         TABLE_NAME: !If [UseRestoredTable, !Ref RestoredTableName, !Ref Table]
+        ORG_CONFIG: !Ref OrgConfig
         QUEUE_PREFIX: !Sub "${AWS::StackName}-"
         QUEUE_URL_PREFIX: !Sub "https://sqs.${AWS::Region}.${AWS::URLSuffix}/${AWS::AccountId}/"
         RUST_LOG: info

@@ -76,10 +76,12 @@ headers = {{ Authorization = "Bearer {admin}" }}
 parameters = {{ "body.days" = [] }}
 ''')
 PY
-# Logout is left out: it would end the session the other operations run under.
+# Logout and the password change are left out: each ends the session the other operations run
+# under (and a password that passes the rules is beyond a schema: zxcvbn's estimate). Both are tested
+# end to end (infra/local/tests/e2e.rs, production.rs).
 .venv/bin/schemathesis --config-file "$dir/schemathesis.toml" run "$url/api/openapi.json" \
   -H "Authorization: Bearer $(cat "$dir/token")" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-50}" --seed 1 \
-  --exclude-path /api/v1/auth/logout \
+  --exclude-path /api/v1/auth/logout --exclude-path /api/v1/auth/password \
   --no-color ${SCHEMATHESIS_EXTRA:-}

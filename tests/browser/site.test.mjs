@@ -264,6 +264,55 @@ for (const [deployment, start] of Object.entries(DEPLOYMENTS)) {
       assert.equal(forged.status(), 403);
     });
 
+    test('an administrator creates, resets and disables a staff account; its owner chooses their own password', async () => {
+      const admin = await login(base, 'admin');
+      await admin.goto(`${base}/console/admin`);
+      const username = `wang-${deployment}`;
+      const create = async (password) => {
+        await admin.fill('#acc-username', username);
+        await admin.fill('#acc-name', '王承办');
+        await admin.selectOption('#acc-role', 'handler');
+        await admin.selectOption('#acc-unit', 'water');
+        await admin.fill('#acc-phone', '１３９ １２３４ ５６７８');
+        await admin.fill('#acc-password', password);
+        await admin.click('form[action="/console/admin/accounts"] button');
+        return admin.locator('[role=alert]').innerText();
+      };
+      assert.match(await create('password1234'), /常见|容易猜到/);
+      assert.match(await create('Initial-pass-for-wang-7'), /账号已创建/);
+      assert.match(await admin.locator('main').innerText(), /13912345678/);
+
+      // The owner signs in with the administrator's password and is led to choose their own.
+      const owner = await newPage();
+      const signIn = async (password) => {
+        await owner.goto(`${base}/console/login`);
+        await owner.fill('#username', username);
+        await owner.fill('#password', password);
+        await owner.click('button[type=submit]');
+      };
+      await signIn('Initial-pass-for-wang-7');
+      await owner.waitForURL(/\/console\/password$/);
+      assert.match(await owner.locator('main').innerText(), /由管理员设置，请先设置自己的新密码/);
+      await owner.fill('#password', 'Wang-picks-her-own-phrase');
+      await owner.fill('#again', 'Wang-picks-her-own-phrase');
+      await owner.click('form[action="/console/password"] button');
+      assert.match(await owner.locator('main').innerText(), /密码已修改，请用新密码登录/);
+      await signIn('Wang-picks-her-own-phrase');
+      await owner.waitForURL(/\/console$/);
+      assert.match(await owner.locator('main').innerText(), /待办|留言/);
+
+      // Disabled by the administrator: the owner's open session ends at the next page.
+      await admin.goto(`${base}/console/admin`);
+      await admin.click(`form[action="/console/admin/accounts/${username}/disable"] button`);
+      assert.match(await admin.locator('[role=alert]').innerText(), /账号已停用/);
+      await admin.screenshot({ path: join(shots, 'console-admin-accounts.png'), fullPage: true });
+      await owner.goto(`${base}/console`);
+      await owner.waitForURL(/\/console\/login$/);
+      await signIn('Wang-picks-her-own-phrase');
+      assert.match(await owner.locator('[role=alert]').innerText(), /已停用/);
+      await noHorizontalScroll(admin, 'admin');
+    });
+
     test('an unknown address gets the site\'s own page; /console/ leads to the console', async () => {
       const page = await newPage(PHONE);
       const response = await page.goto(`${base}/no-such-page`);

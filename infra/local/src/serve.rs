@@ -5,7 +5,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use mailbox_app::accounts::{seed_demo_accounts, AccountStore, LocalAuth, DEMO_ACCOUNTS, DEMO_PASSWORD};
 use mailbox_app::calendar::JOBS_QUEUE;
-use mailbox_app::http::extract::{client_behind, SourceIp};
+use mailbox_app::http::extract::{client_behind, ServedOverHttps, SourceIp};
 use mailbox_app::http::{router, AppState, SessionAuthenticator};
 use mailbox_app::ports::{AttemptStore, CaseStore, Clock};
 use mailbox_app::ports::{HandoffQueue, SystemClock};
@@ -72,6 +72,16 @@ async fn client_address(
             request.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
         let client = client_behind(peer, &forwarded, &trusted);
         request.extensions_mut().insert(SourceIp(client.to_string()));
+        // A trusted proxy that terminated TLS says so; from anyone else the header is ignored.
+        let proxied_https = trusted.iter().any(|net| net.contains(&peer))
+            && request
+                .headers()
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+        if proxied_https {
+            request.extensions_mut().insert(ServedOverHttps);
+        }
     }
     next.run(request).await
 }
@@ -98,6 +108,15 @@ pub async fn open_app(data_dir: &std::path::Path, org: Organisation) -> Result<(
 
 pub async fn run(args: ServeArgs) -> Result<()> {
     let (app, shared) = open_app(&args.data_dir, load_organisation(args.org.as_deref())?).await?;
+    let outside = app.references_outside_organisation().await?;
+    if !outside.is_empty() {
+        let list: Vec<String> = outside.iter().map(|(what, n)| format!("{what} ({n} open cases)")).collect();
+        anyhow::bail!(
+            "the organisation leaves out what open cases refer to: {}. Keep these in the organisation file \
+             until their cases are closed (a renamed unit keeps its id and changes only its name); see docs/operations.md",
+            list.join(", ")
+        );
+    }
     let org = app.org.clone();
     let db = shared.path().to_path_buf();
     let seeded = args.demo && seed_demo_accounts(shared.as_ref()).await?;

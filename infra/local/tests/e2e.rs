@@ -316,10 +316,21 @@ async fn query_code_limits_hold_per_client_behind_a_trusted_proxy() {
     assert_eq!(guess(&api, number, code, "198.51.100.23").await, 200, "other citizens are not");
     // A client claiming an address of its own ahead of the proxy's: the proxy's entry counts.
     assert_eq!(guess(&api, number, code, "198.51.100.99, 203.0.113.7").await, 429);
+    // The proxy terminated TLS: responses carry HSTS; over plain HTTP they do not.
+    let hsts = |api: &Api, proto: Option<&'static str>| {
+        let mut req = api.http.get(format!("{}/healthz", api.base));
+        if let Some(p) = proto {
+            req = req.header("x-forwarded-proto", p);
+        }
+        async move { req.send().await.unwrap().headers().get("strict-transport-security").is_some() }
+    };
+    assert!(hsts(&api, Some("https")).await);
+    assert!(!hsts(&api, None).await);
 
     // Without trusted proxies the header changes nothing: the guesser cannot escape its limit.
     let server = Server::start("no-proxy");
     let api = Api::new(&server);
+    assert!(!hsts(&api, Some("https")).await, "X-Forwarded-Proto from anyone is no proof of HTTPS");
     let mut cases = Vec::new();
     for _ in 0..6 {
         cases.push(api.submit("mayor", "consultation", false).await);

@@ -102,3 +102,65 @@ async fn without_demo_there_are_no_demo_accounts_and_the_first_admin_is_made_on_
     );
     assert!(!ok && out.contains("单位"), "{out}");
 }
+
+/// Another city's organisation file on the embedded deployment: its own mailboxes, units, case
+/// prefix and deadlines, a case from submission to reply; then the Guang'an organisation on the
+/// same data is refused at start, naming the unit whose open case it would strand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_citys_organisation_runs_a_case_end_to_end() {
+    let org = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/config/small-city.toml");
+    let dir = temp_dir("small-city");
+    let with_org = |args: &[&str]| -> Vec<String> {
+        args.iter().map(|a| a.to_string()).chain(["--org".to_owned(), org.to_owned()]).collect()
+    };
+    let make = |username: &str, role: &str, unit: &str, password: &str| {
+        let args = with_org(&["create", "--username", username, "--name", "工作人员", "--role", role, "--unit", unit]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, out) = accounts(dir.path(), &args, &format!("{password}\n"));
+        assert!(ok, "{out}");
+    };
+    make("xs-xfj", "dispatcher", "city-xfj", "Xishan-letters-bureau-1");
+    make("xs-parks", "handler", "parks", "Xishan-parks-and-trees-2");
+    let server = Server::start_production(dir.path(), &["--org", org]);
+    let api = Api::new(&server);
+    let boxes = api.call(Method::GET, "/api/v1/mailboxes", None, None).await;
+    let ids: Vec<&str> = boxes.body.as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["mayor", "dongcheng-head", "roads-head"]);
+    let submitted = api
+        .call(
+            Method::POST,
+            "/api/v1/cases",
+            None,
+            Some(json!({"mailbox": "mayor", "kind": "suggestion", "title": "公园路灯不亮", "body": "滨河公园路灯坏了",
+                        "name": "周小溪", "phone": "13912345678", "public": true})),
+        )
+        .await;
+    assert_eq!(submitted.status, 201, "{}", submitted.body);
+    let number = submitted.body["number"].as_str().unwrap();
+    assert!(number.starts_with("XS"), "{number}");
+
+    let token = |r: Reply| r.body["token"].as_str().unwrap().to_owned();
+    let xfj = token(login(&api, "xs-xfj", "Xishan-letters-bureau-1").await);
+    let parks = token(login(&api, "xs-parks", "Xishan-parks-and-trees-2").await);
+    let id = api.find(&xfj, number).await["id"].as_str().unwrap().to_owned();
+    api.ok(&xfj, &id, json!({"action": "accept"})).await;
+    let guangan_unit = api
+        .act(&xfj, &id, None, json!({"action": "dispatch", "mode": "transfer", "lead": "water", "class": "simple"}))
+        .await;
+    assert_eq!(guangan_unit.status, 400, "a unit of another city: {}", guangan_unit.body);
+    api.ok(&xfj, &id, json!({"action": "dispatch", "mode": "transfer", "lead": "parks", "class": "simple"})).await;
+    let received = api.ok(&parks, &id, json!({"action": "receive"})).await;
+    assert_eq!(received["case"]["deadline"]["base_days"], 3, "the city's own deadline policy");
+    let replied = api.ok(&parks, &id, json!({"action": "reply", "text": "路灯已修复。", "public": true})).await;
+    assert_eq!(replied["case"]["status"], "replied");
+    drop(server);
+
+    // The built-in Guang'an organisation on this data would strand the replied case's unit.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailbox"))
+        .args(["serve", "--data-dir", dir.path().to_str().unwrap(), "--addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "refused");
+    assert!(text.contains("unit `parks` (1 open cases)"), "{text}");
+}

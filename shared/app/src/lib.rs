@@ -7,6 +7,7 @@ pub mod export;
 pub mod http;
 pub mod input;
 pub mod limiter;
+mod org_check;
 pub mod ports;
 pub mod reports;
 pub mod service;

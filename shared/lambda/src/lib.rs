@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mailbox_app::accounts::{AccountStore, Identity, LocalAuth};
-use mailbox_app::http::extract::SourceIp;
+use mailbox_app::http::extract::{ServedOverHttps, SourceIp};
 use mailbox_app::http::{router_for, AppState, Authenticator, Routes, SessionAuthenticator};
 use mailbox_app::ports::SystemClock;
 use mailbox_app::{Adapters, App, AppError};
@@ -29,6 +29,8 @@ pub struct Config {
     pub table: String,
     pub queue_prefix: String,
     pub queue_url_prefix: Option<String>,
+    /// The city's organisation file (`ORG_CONFIG`), packaged with the function; None: Guang'an's.
+    pub org_config: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -37,7 +39,15 @@ impl Config {
             table: std::env::var("TABLE_NAME").map_err(|_| anyhow::anyhow!("TABLE_NAME is not set"))?,
             queue_prefix: std::env::var("QUEUE_PREFIX").unwrap_or_default(),
             queue_url_prefix: std::env::var("QUEUE_URL_PREFIX").ok().filter(|p| !p.is_empty()),
+            org_config: std::env::var("ORG_CONFIG").ok().filter(|p| !p.is_empty()).map(Into::into),
         })
+    }
+
+    /// The organisation of `org_config`, or Guang'an's; an error names the file, line and field.
+    pub fn organisation(&self) -> anyhow::Result<Organisation> {
+        let Some(file) = &self.org_config else { return Ok(Organisation::guangan()) };
+        let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+        Organisation::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
     }
 }
 
@@ -58,7 +68,7 @@ pub async fn app(config: &Config) -> anyhow::Result<Arc<App>> {
 /// Builds the app and the account store on DynamoDB and SQS.
 pub async fn instance(config: &Config) -> anyhow::Result<Instance> {
     let sdk = aws_config_for_env().await;
-    let org = Arc::new(Organisation::guangan());
+    let org = Arc::new(config.organisation()?);
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()));
     let pairs: Vec<(String, String)> =
         queue_names(&org).into_iter().map(|q| (q.clone(), format!("{}{q}", config.queue_prefix))).collect();
@@ -143,6 +153,8 @@ async fn from_request_context(mut request: Request, next: Next) -> Response {
         if let Some(ip) = ctx.pointer("/http/sourceIp").and_then(|v| v.as_str()) {
             request.extensions_mut().insert(SourceIp(ip.to_owned()));
         }
+        // API Gateway's HTTP APIs are served over HTTPS only.
+        request.extensions_mut().insert(ServedOverHttps);
     }
     keep_downloads_byte_exact(next.run(request).await).await
 }

@@ -90,6 +90,7 @@ async fn a_case_through_every_function() {
         table: moto::unique("mailbox"),
         queue_prefix: format!("{stack}-"),
         queue_url_prefix: Some(url_prefix),
+        org_config: None,
     };
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
     store.create_table().await.unwrap();

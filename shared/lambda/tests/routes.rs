@@ -69,7 +69,12 @@ async fn every_template_route_is_served_by_its_function() {
     std::env::set_var("AWS_REGION", "us-east-1");
     std::env::set_var("AWS_ACCESS_KEY_ID", "test");
     std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-    let config = Config { table: moto::unique("routes"), queue_prefix: moto::unique("q"), queue_url_prefix: None };
+    let config = Config {
+        table: moto::unique("routes"),
+        queue_prefix: moto::unique("q"),
+        queue_url_prefix: None,
+        org_config: None,
+    };
     let sdk = sdk_config(Some(endpoint)).await;
     DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()).create_table().await.unwrap();
     // Queues are not needed: no request here gets as far as sending a message.

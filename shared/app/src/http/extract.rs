@@ -65,6 +65,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
+/// Set by the deployment when the request reached it over HTTPS (API Gateway; a trusted proxy that
+/// terminated TLS): responses then carry HSTS.
+#[derive(Clone, Copy)]
+pub struct ServedOverHttps;
+
 /// The client address as the deployment established it: on AWS from API Gateway's request
 /// context, in the embedded host from `X-Forwarded-For` of a trusted proxy (`client_behind`).
 #[derive(Clone)]
@@ -114,7 +119,7 @@ impl FromRequestParts<AppState> for Staff {
             return Err(error_response(
                 StatusCode::FORBIDDEN,
                 "password_change_required",
-                "密码已被管理员重置，请先设置新密码（POST /api/v1/auth/password）",
+                "当前密码由管理员设置，请先设置自己的新密码（POST /api/v1/auth/password）",
                 None,
             ));
         }
@@ -149,6 +154,18 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
+/// The value of the cookie `name`, if the request carries it.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
 /// The session token from the `Authorization: Bearer` header (preferred) or the session cookie,
 /// and whether it came from the cookie.
 pub fn session_token(headers: &HeaderMap) -> Option<(String, bool)> {
@@ -157,14 +174,7 @@ pub fn session_token(headers: &HeaderMap) -> Option<(String, bool)> {
     {
         return Some((bearer.trim().to_owned(), false));
     }
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| (v.to_owned(), true))
+    cookie(headers, SESSION_COOKIE).map(|v| (v, true))
 }
 
 #[cfg(test)]

@@ -82,7 +82,9 @@ pub const REPLY_ACTIONS: &[Action] = &[
     Action::Explain,
 ];
 
-pub const SESSION_COOKIE: &str = "mb_session";
+/// `__Host-`: the browser keeps it only if it was set Secure, for `/`, by this host itself (no
+/// `Domain`), so no sibling subdomain can plant or overwrite it.
+pub const SESSION_COOKIE: &str = "__Host-mb_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// The error body of every non-2xx answer.
@@ -184,7 +186,22 @@ pub fn router_for(state: AppState, routes: Routes) -> Router {
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(crate::input::REQUEST_MAX_BYTES))
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn(strict_transport_security))
         .with_state(state)
+}
+
+/// HSTS on responses to requests that came over HTTPS (the deployment says so with
+/// [`extract::ServedOverHttps`]: always on AWS, behind a trusted TLS proxy in the embedded host).
+/// Never over plain HTTP, where a browser would ignore it and a local test would be stuck with it.
+async fn strict_transport_security(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let https = request.extensions().get::<extract::ServedOverHttps>().is_some();
+    let mut response = next.run(request).await;
+    if https {
+        response
+            .headers_mut()
+            .insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    }
+    response
 }
 
 /// Headers on every response: no sniffing, no framing, a strict Content-Security-Policy, and no

@@ -68,11 +68,32 @@ fn csrf_input(id: &Identity) -> Markup {
     html! { input type="hidden" name="csrf" value=(id.csrf_token.clone().unwrap_or_default()); }
 }
 
-fn login_page(message: Option<&str>) -> Markup {
+/// The sign-in form's own CSRF token, before there is a session: the same random value in an
+/// HttpOnly cookie and in the form, and a sign-in whose two differ is refused — so another site
+/// cannot sign a browser in to an account of its choosing (login CSRF).
+const LOGIN_COOKIE: &str = "__Host-mb_login";
+
+/// The sign-in page with a fresh form token (also set as its cookie).
+fn login_response(status: StatusCode, message: Option<&str>) -> Response {
+    let token = {
+        let mut bytes = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
+        hex::encode(bytes)
+    };
+    let mut response = html_response(status, login_page(message, &token));
+    let cookie = format!("{LOGIN_COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=3600");
+    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+fn login_page(message: Option<&str>, token: &str) -> Markup {
     let body = html! {
         h1 { "工作人员登录" }
         @if let Some(m) = message { p.error role="alert" { (m) } }
         form.card method="post" action="/console/login" {
+            input type="hidden" name="csrf" value=(token);
             label for="username" { "用户名" }
             input type="text" id="username" name="username" autocomplete="username" required;
             label for="password" { "密码" }
@@ -84,18 +105,24 @@ fn login_page(message: Option<&str>) -> Markup {
 }
 
 pub async fn login_form() -> Response {
-    ok(login_page(None))
+    login_response(StatusCode::OK, None)
 }
 
 pub async fn login(
     State(s): State<AppState>,
     crate::http::extract::ClientAddr(client): crate::http::extract::ClientAddr,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let pairs = form_pairs(&body);
     let Some(local) = s.local.as_ref() else {
         return error_page(StatusCode::NOT_FOUND, true, "本部署使用统一身份认证登录");
     };
+    let sent = field(&pairs, "csrf");
+    let expected = crate::http::extract::cookie(&headers, LOGIN_COOKIE);
+    if sent.is_empty() || expected.as_deref() != Some(sent) {
+        return login_response(StatusCode::FORBIDDEN, Some("页面已过期，请重新登录"));
+    }
     match local.login(field(&pairs, "username").trim(), field(&pairs, "password"), &client, s.app.now()).await {
         Ok(done) => {
             let cookie = format!(
@@ -106,15 +133,13 @@ pub async fn login(
             (StatusCode::SEE_OTHER, [(header::LOCATION, super::CONSOLE_HOME.to_owned()), (header::SET_COOKIE, cookie)])
                 .into_response()
         }
-        Err(e @ AppError::BadCredentials) => html_response(StatusCode::UNAUTHORIZED, login_page(Some(&e.to_string()))),
-        Err(AppError::Forbidden(message)) => html_response(StatusCode::FORBIDDEN, login_page(Some(&message))),
+        Err(e @ AppError::BadCredentials) => login_response(StatusCode::UNAUTHORIZED, Some(&e.to_string())),
+        Err(AppError::Forbidden(message)) => login_response(StatusCode::FORBIDDEN, Some(&message)),
         Err(AppError::Invalid { message, .. } | AppError::Conflict { message, .. }) => {
-            html_response(StatusCode::BAD_REQUEST, login_page(Some(&message)))
+            login_response(StatusCode::BAD_REQUEST, Some(&message))
         }
-        Err(e @ AppError::RateLimited) => {
-            html_response(StatusCode::TOO_MANY_REQUESTS, login_page(Some(&e.to_string())))
-        }
-        Err(e @ AppError::Busy) => html_response(StatusCode::SERVICE_UNAVAILABLE, login_page(Some(&e.to_string()))),
+        Err(e @ AppError::RateLimited) => login_response(StatusCode::TOO_MANY_REQUESTS, Some(&e.to_string())),
+        Err(e @ AppError::Busy) => login_response(StatusCode::SERVICE_UNAVAILABLE, Some(&e.to_string())),
         Err(e) => {
             tracing::error!(error = %e, "login failed");
             error_page(StatusCode::INTERNAL_SERVER_ERROR, true, "服务暂时不可用")
@@ -125,7 +150,7 @@ pub async fn login(
 fn password_page(id: &Identity, message: Option<&str>) -> Markup {
     let body = html! {
         h1 { "设置新密码" }
-        @if id.must_change_password { div.notice { "您的密码已由管理员重置，请先设置自己的新密码。" } }
+        @if id.must_change_password { div.notice { "您当前的密码由管理员设置，请先设置自己的新密码。" } }
         @if let Some(m) = message { p.error role="alert" { (m) } }
         form.card method="post" action=(PASSWORD_PAGE) {
             (csrf_input(id))
@@ -168,9 +193,9 @@ pub async fn change_password(State(s): State<AppState>, headers: HeaderMap, body
         Ok(_) => {
             tracing::info!(user = %id.actor.user, "password changed");
             let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
-            let mut response = html_response(StatusCode::OK, login_page(Some("密码已修改，请用新密码登录")));
+            let mut response = login_response(StatusCode::OK, Some("密码已修改，请用新密码登录"));
             if let Ok(v) = header::HeaderValue::from_str(&clear) {
-                response.headers_mut().insert(header::SET_COOKIE, v);
+                response.headers_mut().append(header::SET_COOKIE, v);
             }
             response
         }
@@ -758,8 +783,27 @@ fn admin_markup(
         }
         h2 { "工作人员账号" }
         div.table-wrap { table {
-            thead { tr { th { "用户名" } th { "姓名" } th { "角色" } th { "单位" } } }
-            tbody { @for a in accounts { tr { td { (a.username) } td { (a.display_name) } td { (a.role.label()) } td { (a.unit.as_ref().map(|u| unit_name(&s.app.org, u)).unwrap_or_default()) } } } }
+            thead { tr { th { "用户名" } th { "姓名" } th { "角色" } th { "单位" } th { "联系方式" } th { "状态" } th { "操作" } } }
+            tbody { @for a in accounts { tr {
+                td { (a.username) } td { (a.display_name) } td { (a.role.label()) }
+                td { (a.unit.as_ref().map(|u| unit_name(&s.app.org, u)).unwrap_or_default()) }
+                td { (a.phone.clone().unwrap_or_default()) @if a.phone.is_some() && a.email.is_some() { " " } (a.email.clone().unwrap_or_default()) }
+                td { @if a.disabled { span.badge { "已停用" } } @else if a.must_change_password { "待设置新密码" } @else { "正常" } }
+                td {
+                    @if a.username != id.actor.user.as_str() {
+                        form.inline method="post" action={ "/console/admin/accounts/" (a.username) "/" (if a.disabled { "enable" } else { "disable" }) } {
+                            (csrf_input(id))
+                            button type="submit" { (if a.disabled { "启用" } else { "停用" }) }
+                        }
+                    }
+                    form.inline method="post" action={ "/console/admin/accounts/" (a.username) "/reset" } {
+                        (csrf_input(id))
+                        label.visually-hidden for={ "reset-" (a.username) } { "新密码" }
+                        input type="password" id={ "reset-" (a.username) } name="password" autocomplete="new-password" minlength="12" maxlength="128" placeholder="新密码" required;
+                        button type="submit" { "重置密码" }
+                    }
+                }
+            } } }
         } }
         form.card method="post" action="/console/admin/accounts" {
             h3 { "新增账号" }
@@ -771,7 +815,10 @@ fn admin_markup(
                 option value=(serde_json::to_value(r).ok().and_then(|x| x.as_str().map(str::to_owned)).unwrap_or_default()) { (r.label()) } } }
             label for="acc-unit" { "单位" }
             select id="acc-unit" name="unit" { option value="" { "（无）" } @for u in &s.app.org.units { option value=(u.id) { (u.name) } } }
-            label for="acc-password" { "初始密码（至少10位）" } input type="password" id="acc-password" name="password" autocomplete="new-password" required;
+            label for="acc-password" { "初始密码（至少 12 位，不含用户名，不用常见密码；本人首次登录时须改为自己的密码）" }
+            input type="password" id="acc-password" name="password" autocomplete="new-password" minlength="12" maxlength="128" required;
+            label for="acc-phone" { "工作电话（选填，用于通知）" } input type="tel" id="acc-phone" name="phone" maxlength="20" autocomplete="off";
+            label for="acc-email" { "电子邮箱（选填，用于通知）" } input type="email" id="acc-email" name="email" maxlength="254" autocomplete="off";
             label for="acc-subject" { "统一身份认证标识（选填：该人员通过市统一身份认证平台调用接口时令牌中的 sub）" }
             input type="text" id="acc-subject" name="oidc_subject" maxlength="256" autocomplete="off";
             button type="submit" { "新增" }
@@ -791,6 +838,51 @@ async fn admin_only(s: &AppState, headers: &HeaderMap) -> Result<(Identity, Vec<
     let accounts = local.accounts.accounts().await.map_err(|e| console_error(e.into()))?;
     let calendar = s.app.store.calendar_state().await.map_err(|e| console_error(e.into()))?;
     Ok((id, accounts, calendar))
+}
+
+/// Disables, enables or resets the password of an account (`POST /console/admin/accounts/{username}/{op}`).
+pub async fn admin_account_change(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((username, op)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let (id, accounts, calendar) = match admin_only(&s, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let p = form_pairs(&body);
+    if !csrf_ok(&id, &p) {
+        return error_page(StatusCode::FORBIDDEN, true, "页面已过期，请刷新后重试");
+    }
+    let refuse = |status: StatusCode, m: &str| {
+        html_response(status, admin_markup(&s, &id, &accounts, calendar, Some((m, true))))
+    };
+    if op == "disable" && username == id.actor.user.as_str() {
+        return refuse(StatusCode::BAD_REQUEST, "不能停用自己的账号");
+    }
+    let local = s.local.as_ref().expect("admin_only checked");
+    let admin = crate::accounts::AccountAdmin { store: local.accounts.as_ref(), org: &s.app.org };
+    let now = s.app.now();
+    let (result, done) = match op.as_str() {
+        "disable" => (admin.set_disabled(&username, true, now).await, "账号已停用，其登录已全部失效"),
+        "enable" => (admin.set_disabled(&username, false, now).await, "账号已启用"),
+        "reset" => (
+            admin.reset_password(&username, field(&p, "password"), now).await,
+            "密码已重置，其登录已全部失效；本人下次登录时须设置新密码",
+        ),
+        _ => return error_page(StatusCode::NOT_FOUND, true, "未知的操作"),
+    };
+    match result {
+        Ok(_) => {
+            tracing::info!(admin = %id.actor.user, user = %username, op = %op, "account changed");
+            let accounts = local.accounts.accounts().await.unwrap_or(accounts);
+            ok(admin_markup(&s, &id, &accounts, calendar, Some((done, false))))
+        }
+        Err(AppError::NotFound) => refuse(StatusCode::NOT_FOUND, "账号不存在"),
+        Err(AppError::Invalid { message, .. }) => refuse(StatusCode::BAD_REQUEST, &message),
+        Err(e) => console_error(e),
+    }
 }
 
 pub async fn admin(State(s): State<AppState>, headers: HeaderMap) -> Response {

@@ -48,6 +48,7 @@ pub fn console_routes() -> Router<AppState> {
         .route("/console/admin", get(console::admin))
         .route("/console/admin/calendar", post(console::admin_calendar))
         .route("/console/admin/accounts", post(console::admin_account))
+        .route("/console/admin/accounts/{username}/{op}", post(console::admin_account_change))
 }
 
 async fn css() -> Response {

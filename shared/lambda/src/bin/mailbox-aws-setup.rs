@@ -2,22 +2,23 @@
 //! emulator, as the SAM template does on AWS, and with `--demo` the demo staff accounts.
 //!
 //! It reads the same configuration as the functions — `AWS_REGION`, `TABLE_NAME`, `QUEUE_PREFIX`,
-//! `AWS_ENDPOINT_URL` — and flags override each: `--region`, `--table`, `--queue-prefix`,
-//! `--endpoint`. A missing or unknown argument is one line on standard error, exit code 2.
+//! `AWS_ENDPOINT_URL`, `ORG_CONFIG` (its jurisdictions decide the hand-off queues) — and flags
+//! override each: `--region`, `--table`, `--queue-prefix`, `--endpoint`, `--org`. A missing or unknown argument is one line on standard error, exit code 2.
 
 use mailbox_app::accounts::seed_demo_accounts;
 use mailbox_aws::{sdk_config_at, DynamoStore, SqsQueues};
 use std::process::ExitCode;
 
 const USAGE: &str =
-    "usage: mailbox-aws-setup [--endpoint URL] [--region REGION] [--table NAME] [--queue-prefix PREFIX] [--demo] \
-(defaults from AWS_ENDPOINT_URL, AWS_REGION, TABLE_NAME, QUEUE_PREFIX)";
+    "usage: mailbox-aws-setup [--endpoint URL] [--region REGION] [--table NAME] [--queue-prefix PREFIX] [--org FILE] [--demo] \
+(defaults from AWS_ENDPOINT_URL, AWS_REGION, TABLE_NAME, QUEUE_PREFIX, ORG_CONFIG)";
 
 struct Args {
     endpoint: String,
     region: String,
     table: String,
     queue_prefix: String,
+    org: Option<std::path::PathBuf>,
     demo: bool,
 }
 
@@ -26,6 +27,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut endpoint, mut region, mut table) = (env("AWS_ENDPOINT_URL"), env("AWS_REGION"), env("TABLE_NAME"));
     let mut queue_prefix = env("QUEUE_PREFIX").unwrap_or_default();
     let mut demo = false;
+    let mut org = env("ORG_CONFIG").map(std::path::PathBuf::from);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
@@ -33,6 +35,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--region" => region = Some(value()?),
             "--table" => table = Some(value()?),
             "--queue-prefix" => queue_prefix = value()?,
+            "--org" => org = Some(value()?.into()),
             "--demo" => demo = true,
             other => return Err(format!("unknown argument {other}")),
         }
@@ -42,6 +45,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         region: region.unwrap_or_else(|| "us-east-1".into()),
         table: table.ok_or("no table name (--table or TABLE_NAME)")?,
         queue_prefix,
+        org,
         demo,
     })
 }
@@ -50,7 +54,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let sdk = sdk_config_at(&args.endpoint, &args.region).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), args.table.clone());
     store.create_table().await?;
-    let org = mailbox_domain::Organisation::guangan();
+    let config = mailbox_lambda::Config {
+        table: args.table.clone(),
+        queue_prefix: args.queue_prefix.clone(),
+        queue_url_prefix: None,
+        org_config: args.org.clone(),
+    };
+    let org = config.organisation()?;
+    if args.demo && args.org.is_some() {
+        anyhow::bail!("--demo seeds the Guang'an demo accounts; leave out --org");
+    }
     let queues: Vec<String> =
         mailbox_lambda::queue_names(&org).iter().map(|q| format!("{}{q}", args.queue_prefix)).collect();
     SqsQueues::create(&aws_sdk_sqs::Client::new(&sdk), &queues, 5).await?;
