@@ -230,6 +230,10 @@ for (const [deployment, start] of Object.entries(DEPLOYMENTS)) {
       await page.goto(`${base}/stats`);
       assert.equal(await page.locator('.chart svg').count(), 1);
       assert.equal(await page.locator('#received').innerText(), '1');
+      // Counts of 1 get whole-number ticks, and the legend is the page's own, one label per series.
+      const ticks = (await page.locator('.chart svg text').allTextContents()).filter((t) => /^\s*[\d.]+\s*$/.test(t));
+      assert.ok(ticks.length >= 2 && ticks.every((t) => !t.includes('.')), `whole-number ticks: ${ticks}`);
+      assert.deepEqual(await page.locator('.legend li').allInnerTexts(), ['收到', '已答复', '办理中']);
       await noHorizontalScroll(page, 'stats');
       await page.screenshot({ path: join(shots, 'phone-stats.png'), fullPage: true });
 

@@ -1,6 +1,6 @@
 //! A changed organisation must not strand open cases: every mailbox, jurisdiction and unit an open
 //! case refers to must still be in it. Checked when a server starts with an organisation file
-//! (`mailbox serve --org`, and `mailbox-aws-setup --org` before a deployment switches files).
+//! (`mailbox serve --org`; on AWS each function instance started with `ORG_CONFIG`).
 
 use crate::error::AppError;
 use crate::ports::{CaseQuery, Scope};

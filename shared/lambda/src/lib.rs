@@ -24,7 +24,8 @@ const CLAIMS_HEADER: &str = "x-mailbox-jwt-claims";
 /// Environment: `TABLE_NAME`; `QUEUE_PREFIX` (the SQS queue of port queue `q` is `<prefix>q`);
 /// `QUEUE_URL_PREFIX` (optional: the URL of SQS queue `n` is `<url prefix>n`; without it the URLs
 /// are looked up at start, two `GetQueueUrl` calls per queue); the AWS SDK's own variables
-/// (`AWS_REGION`, credentials; `AWS_ENDPOINT_URL` for an emulator).
+/// (`AWS_REGION`, credentials; `AWS_ENDPOINT_URL` for an emulator); `ORG_CONFIG` (optional: the
+/// city's organisation file; without it Guang'an's).
 pub struct Config {
     pub table: String,
     pub queue_prefix: String,
@@ -88,6 +89,19 @@ pub async fn instance(config: &Config) -> anyhow::Result<Instance> {
     // DynamoDB gains nothing from concurrent sweep writes; they would only contend for counters.
     app.set_sweep_concurrency(1);
     app.load_stored_notices().await?;
+    if config.org_config.is_some() {
+        // A city's own file may have changed since the cases were made: refuse to start, as the
+        // embedded host does, rather than strand open cases on ids that no longer exist. (Reads
+        // the open cases once per instance; the built-in organisation ships with the code.)
+        let outside = app.references_outside_organisation().await?;
+        if !outside.is_empty() {
+            let list: Vec<String> = outside.iter().map(|(what, n)| format!("{what} ({n} open cases)")).collect();
+            anyhow::bail!(
+                "the organisation leaves out what open cases refer to: {}; keep these in ORG_CONFIG until their cases are closed",
+                list.join(", ")
+            );
+        }
+    }
     Ok(Instance { app, accounts: store })
 }
 

@@ -10,6 +10,7 @@ use mailbox_domain::workflow::Command;
 use mailbox_domain::{Actor, CaseStatus, DispatchMode, Role, UnitId};
 use mailbox_lambda::{queue_names, Config};
 use std::path::PathBuf;
+use tower::ServiceExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_of_another_city_on_dynamodb() {
@@ -19,8 +20,9 @@ async fn a_case_of_another_city_on_dynamodb() {
     std::env::set_var("AWS_ACCESS_KEY_ID", "test");
     std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
     let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/config/small-city.toml");
+    let table = moto::unique("city");
     let config = Config {
-        table: moto::unique("city"),
+        table: table.clone(),
         queue_prefix: format!("{}-", moto::unique("xs")),
         queue_url_prefix: Some(format!("{endpoint}/123456789012/")),
         org_config: Some(file),
@@ -33,7 +35,8 @@ async fn a_case_of_another_city_on_dynamodb() {
     assert!(queues.iter().any(|q| q.ends_with("handoff-dongcheng")), "one hand-off queue per jurisdiction of the file");
     SqsQueues::create(&aws_sdk_sqs::Client::new(&sdk), &queues, 3).await.unwrap();
 
-    let app = mailbox_lambda::instance(&config).await.unwrap().app;
+    let instance = mailbox_lambda::instance(&config).await.unwrap();
+    let app = instance.app.clone();
     assert_eq!(app.org.name, "溪山市", "the functions run the file's organisation");
     let request = SubmitRequest {
         mailbox: "mayor".into(),
@@ -77,4 +80,26 @@ async fn a_case_of_another_city_on_dynamodb() {
     let reply = Command::Reply { text: "路灯已于今日修复。".into(), public: true };
     let replied = app.act(&handler, &case.id, None, reply).await.unwrap();
     assert_eq!(replied.status, CaseStatus::Replied);
+
+    // The same table with a file that leaves out the unit of that replied case: no instance starts.
+    let reorganised = std::env::temp_dir().join(format!("{}.toml", moto::unique("reorganised")));
+    let text = std::fs::read_to_string(config.org_config.as_ref().unwrap()).unwrap();
+    let without_parks =
+        text.replace("id = \"parks\"\nname = \"溪山市园林局\"", "id = \"gardens\"\nname = \"溪山市园林绿化局\"");
+    assert_ne!(text, without_parks);
+    std::fs::write(&reorganised, without_parks).unwrap();
+    let refused = mailbox_lambda::instance(&Config { org_config: Some(reorganised.clone()), ..config }).await;
+    let _ = std::fs::remove_file(&reorganised);
+    let message = refused.err().expect("refused").to_string();
+    assert!(message.contains("unit `parks` (1 open cases)"), "{message}");
+
+    // Readiness: the function answers 200 while its table answers, 503 once it is gone.
+    let router = mailbox_lambda::http_router(instance, mailbox_app::http::Routes::Submit);
+    let readyz = || async {
+        let request = axum::http::Request::get("/readyz").body(axum::body::Body::empty()).unwrap();
+        router.clone().oneshot(request).await.unwrap().status().as_u16()
+    };
+    assert_eq!(readyz().await, 200);
+    aws_sdk_dynamodb::Client::new(&sdk).delete_table().table_name(&table).send().await.unwrap();
+    assert_eq!(readyz().await, 503);
 }

@@ -808,7 +808,7 @@ fn admin_markup(
         form.card method="post" action="/console/admin/accounts" {
             h3 { "新增账号" }
             (csrf_input(id))
-            label for="acc-username" { "用户名（小写字母、数字、-）" } input type="text" id="acc-username" name="username" required;
+            label for="acc-username" { "用户名（2–32 位小写字母、数字或 . _ -）" } input type="text" id="acc-username" name="username" required;
             label for="acc-name" { "姓名" } input type="text" id="acc-name" name="display_name" required;
             label for="acc-role" { "角色" }
             select id="acc-role" name="role" { @for r in [Role::Dispatcher, Role::Handler, Role::Supervisor, Role::Admin] {

@@ -134,21 +134,76 @@ pub fn error_page(status: StatusCode, console: bool, message: &str) -> Response 
 
 pub use crate::input::form::{field, fields, form_pairs};
 
-/// Server-rendered bar chart (charts-rs), embedded as inline SVG.
+/// Series colours, the same in the SVG and in the legend beside it (`swatch-0`… in site.css).
+const SERIES_COLORS: [&str; 4] = ["#b3261e", "#3e6b9a", "#2f7d32", "#c77800"];
+
+/// The value axis of counts and percentages: whole-number ticks, at most five intervals, from 0 to a
+/// bound at or above the largest value (charts-rs would split a largest count of 1 into 0.2 steps).
+fn whole_number_axis(series: &[(&str, Vec<f32>)]) -> (u32, u32) {
+    let largest = series.iter().flat_map(|(_, d)| d.iter().copied()).fold(0f32, f32::max);
+    let top = if largest.is_finite() && largest >= 1.0 { largest.ceil() as u32 } else { 1 };
+    let step = top.div_ceil(5).max(1);
+    let intervals = top.div_ceil(step);
+    (intervals * step, intervals)
+}
+
+/// Server-rendered bar chart (charts-rs), embedded as inline SVG, with its legend laid out by the
+/// page rather than inside the SVG: charts-rs measures text with a Latin font, so Chinese legend
+/// labels overlapped there.
 pub fn bar_chart(title: &str, categories: &[String], series: &[(&str, Vec<f32>)]) -> Markup {
+    let (max, intervals) = whole_number_axis(series);
     let spec = serde_json::json!({
-        "width": 640, "height": 340, "title_text": title, "legend_align": "center",
+        "width": 640, "height": 340, "title_text": title, "legend_show": false,
         "margin": {"left": 10, "top": 10, "right": 10, "bottom": 10},
+        "series_colors": &SERIES_COLORS[..series.len().min(SERIES_COLORS.len())],
+        "y_axis_configs": [{"axis_min": 0, "axis_max": max, "axis_split_number": intervals, "axis_formatter": "{c}"}],
         "series_list": series.iter().map(|(name, data)| serde_json::json!({"name": name, "data": data})).collect::<Vec<_>>(),
         "x_axis_data": categories,
     });
     match charts_rs::BarChart::from_json(&spec.to_string()).and_then(|c| c.svg()) {
         // Only our own numbers and labels (mailbox and unit names from the config) go into the
         // chart; no user text does.
-        Ok(svg) => html! { div.chart role="img" aria-label=(title) { (PreEscaped(svg)) } },
+        Ok(svg) => html! {
+            div.chart role="img" aria-label=(title) { (PreEscaped(svg)) }
+            @if series.len() > 1 {
+                ul.legend { @for (i, (name, _)) in series.iter().enumerate() {
+                    li { span class={ "swatch swatch-" (i % SERIES_COLORS.len()) } {} (name) }
+                } }
+            }
+        },
         Err(e) => {
             tracing::error!(error = %e, "chart rendering failed");
             html! { p.muted { "图表暂不可用" } }
+        }
+    }
+}
+
+#[cfg(test)]
+mod chart_tests {
+    use super::*;
+
+    /// The texts of an SVG's `<text>` elements.
+    fn texts(svg: &str) -> Vec<String> {
+        svg.split("<text")
+            .skip(1)
+            .filter_map(|t| Some(t.split_once('>')?.1.split_once("</text>")?.0.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn counts_have_whole_number_ticks_and_the_legend_is_laid_out_by_the_page() {
+        for (largest, bound) in [(0.0, 1), (1.0, 1), (3.0, 3), (7.0, 8), (12.0, 12), (100.0, 100), (101.0, 105)] {
+            let series =
+                [("收到", vec![largest, 0.0]), ("已答复", vec![0.0, largest / 2.0]), ("办理中", vec![1.0, 0.0])];
+            let (max, _) = whole_number_axis(&series);
+            assert_eq!(max, bound.max(1), "largest {largest}");
+            let html = bar_chart("测试", &["市长信箱".into(), "区长信箱".into()], &series).into_string();
+            let labels = texts(&html);
+            let numbers: Vec<&String> = labels.iter().filter(|t| t.trim().parse::<f64>().is_ok()).collect();
+            assert!(numbers.len() >= 2, "an axis with ticks: {labels:?}");
+            assert!(numbers.iter().all(|t| !t.contains('.')), "fractional ticks for counts: {numbers:?}");
+            assert!(!labels.iter().any(|t| t == "已答复"), "no legend inside the SVG: {labels:?}");
+            assert!(html.contains("<li><span class=\"swatch swatch-1\"></span>已答复</li>"), "{html}");
         }
     }
 }
