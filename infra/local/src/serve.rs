@@ -47,9 +47,7 @@ pub struct ServeArgs {
 
 /// The organisation of `file`, or Guang'an's; an error names the file, the line and the field.
 pub fn load_organisation(file: Option<&std::path::Path>) -> Result<Organisation> {
-    let Some(file) = file else { return Ok(Organisation::guangan()) };
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    Organisation::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+    mailbox_app::load_organisation(file).map_err(anyhow::Error::msg)
 }
 
 /// A network (`10.0.0.0/8`) or a single address (`10.0.0.2`).

@@ -8,6 +8,7 @@ pub mod http;
 pub mod input;
 pub mod limiter;
 mod org_check;
+pub use org_check::load_organisation;
 pub mod ports;
 pub mod reports;
 pub mod service;

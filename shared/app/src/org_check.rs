@@ -8,6 +8,14 @@ use crate::App;
 use mailbox_domain::CaseStatus;
 use std::collections::BTreeMap;
 
+/// The organisation of `file`, or Guang'an's without one; the error names the file, the line and
+/// the field (`mailbox serve --org`, `ORG_CONFIG` on AWS).
+pub fn load_organisation(file: Option<&std::path::Path>) -> Result<mailbox_domain::Organisation, String> {
+    let Some(file) = file else { return Ok(mailbox_domain::Organisation::guangan()) };
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    mailbox_domain::Organisation::from_toml(&text).map_err(|e| format!("{}: {e}", file.display()))
+}
+
 /// Cases read per page while walking the open cases.
 const PAGE: usize = 500;
 

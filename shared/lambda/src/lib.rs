@@ -46,9 +46,7 @@ impl Config {
 
     /// The organisation of `org_config`, or Guang'an's; an error names the file, line and field.
     pub fn organisation(&self) -> anyhow::Result<Organisation> {
-        let Some(file) = &self.org_config else { return Ok(Organisation::guangan()) };
-        let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-        Organisation::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+        mailbox_app::load_organisation(self.org_config.as_deref()).map_err(anyhow::Error::msg)
     }
 }
 

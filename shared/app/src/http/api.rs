@@ -1,8 +1,8 @@
 //! Route handlers. Each is a thin translation between HTTP and a use case in [`crate::service`].
 
 use super::extract::{session_token, ClientAddr, JsonBody, SignedIn, Staff};
-use super::{error_response, AppState, ErrorBody, SESSION_COOKIE};
-use crate::accounts::{Me, SESSION_HOURS};
+use super::{error_response, AppState, ErrorBody};
+use crate::accounts::Me;
 use crate::error::AppError;
 use crate::input::SubmitRequest;
 use crate::ports::{Notification, NotificationPage};
@@ -219,11 +219,7 @@ pub async fn login(
     let local = s.local.as_ref().ok_or(AppError::NotFound)?;
     let ok = local.login(r.username.trim(), &r.password, &client, s.app.now()).await?;
     tracing::info!(user = %ok.account.username, "signed in");
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
-        ok.token,
-        SESSION_HOURS * 3600
-    );
+    let cookie = crate::http::session_cookie(&ok.token);
     let a = &ok.account;
     let body = LoginResponse {
         token: ok.token.clone(),
@@ -252,7 +248,7 @@ pub async fn change_password(
     let admin = crate::accounts::AccountAdmin { store: local.accounts.as_ref(), org: &s.app.org };
     admin.change_password(id.actor.user.as_str(), &r.password, s.app.now()).await?;
     tracing::info!(user = %id.actor.user, "password changed");
-    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+    let clear = crate::http::clear_session_cookie();
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
 }
 
@@ -266,7 +262,7 @@ pub async fn logout(State(s): State<AppState>, _staff: SignedIn, headers: Header
     if let (Some(local), Some((token, _))) = (s.local.as_ref(), session_token(&headers)) {
         local.logout(&token).await?;
     }
-    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+    let clear = crate::http::clear_session_cookie();
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
 }
 

@@ -85,6 +85,19 @@ pub const REPLY_ACTIONS: &[Action] = &[
 /// `__Host-`: the browser keeps it only if it was set Secure, for `/`, by this host itself (no
 /// `Domain`), so no sibling subdomain can plant or overwrite it.
 pub const SESSION_COOKIE: &str = "__Host-mb_session";
+
+/// The `Set-Cookie` value that gives a browser its session token.
+pub fn session_cookie(token: &str) -> String {
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+        crate::accounts::SESSION_HOURS * 3600
+    )
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub fn clear_session_cookie() -> String {
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0")
+}
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// The error body of every non-2xx answer.

@@ -4,7 +4,7 @@
 use super::{bar_chart, error_page, field, form_pairs, html_response, ok, page, redirect, Nav};
 use crate::accounts::{Account, Identity};
 use crate::error::AppError;
-use crate::http::{AppState, SESSION_COOKIE};
+use crate::http::AppState;
 use crate::ports::CalendarState;
 use crate::views::{unit_name, CaseSummary, StaffCaseView};
 use axum::body::Bytes;
@@ -125,11 +125,7 @@ pub async fn login(
     }
     match local.login(field(&pairs, "username").trim(), field(&pairs, "password"), &client, s.app.now()).await {
         Ok(done) => {
-            let cookie = format!(
-                "{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
-                done.token,
-                crate::accounts::SESSION_HOURS * 3600
-            );
+            let cookie = crate::http::session_cookie(&done.token);
             (StatusCode::SEE_OTHER, [(header::LOCATION, super::CONSOLE_HOME.to_owned()), (header::SET_COOKIE, cookie)])
                 .into_response()
         }
@@ -192,7 +188,7 @@ pub async fn change_password(State(s): State<AppState>, headers: HeaderMap, body
     match admin.change_password(id.actor.user.as_str(), field(&p, "password"), s.app.now()).await {
         Ok(_) => {
             tracing::info!(user = %id.actor.user, "password changed");
-            let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+            let clear = crate::http::clear_session_cookie();
             let mut response = login_response(StatusCode::OK, Some("密码已修改，请用新密码登录"));
             if let Ok(v) = header::HeaderValue::from_str(&clear) {
                 response.headers_mut().append(header::SET_COOKIE, v);
@@ -217,7 +213,7 @@ pub async fn logout(State(s): State<AppState>, headers: HeaderMap, body: Bytes) 
     if let (Some(local), Some((token, _))) = (s.local.as_ref(), crate::http::extract::session_token(&headers)) {
         let _ = local.logout(&token).await;
     }
-    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+    let clear = crate::http::clear_session_cookie();
     (StatusCode::SEE_OTHER, [(header::LOCATION, "/console/login".to_owned()), (header::SET_COOKIE, clear)])
         .into_response()
 }
