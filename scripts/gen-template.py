@@ -6,6 +6,7 @@ Another city: python3 scripts/gen-template.py --org FILE > template-of-that-city
 queue per jurisdiction of FILE; deploy with the parameter OrgConfig naming the file packaged with
 the functions, see docs/operations.md).
 """
+import json
 import sys
 import tomllib
 
@@ -52,17 +53,17 @@ FUNCTIONS = {
     # name: (description, public routes, JWT routes, dynamodb actions, keys it may write (None: any), queues it sends to, event,
     #        concurrency parameter, timeout)
     "submit": ("Public submission", [("POST", "/api/v1/cases"), ("GET", "/api/v1/mailboxes"), ("GET", "/api/openapi.json"), ("GET", "/healthz"), ("GET", "/readyz")], [],
-               READ + ["dynamodb:PutItem", "dynamodb:UpdateItem"], PUBLIC_KEYS, ["triage"], None, "PublicConcurrency", 10),
+               READ + ["dynamodb:PutItem", "dynamodb:UpdateItem"], PUBLIC_KEYS, [], None, "PublicConcurrency", 10),
     "query": ("A citizen's own case, public replies and statistics", [("GET", "/api/v1/cases/{number}"), ("POST", "/api/v1/cases/{number}/rating"),
               ("GET", "/api/v1/public/stats"), ("GET", "/api/v1/public/replies")], [], READ + ["dynamodb:PutItem", "dynamodb:UpdateItem"], PUBLIC_KEYS,
               [], None, "PublicConcurrency", 10),
     # Also the $default route: any path no other route takes gets the site's own "page not found".
     "site": ("The public site: pages and forms for citizens", SITE + [("ANY", "$default")], [], READ + ["dynamodb:PutItem", "dynamodb:UpdateItem"],
-             PUBLIC_KEYS, ["triage"], None, "PublicConcurrency", 10),
+             PUBLIC_KEYS, [], None, "PublicConcurrency", 10),
     "console": ("The staff console: sign-in, inbox, case pages and actions, supervision, administration", CONSOLE, [],
-                READ + BATCH_READ + WRITE, None, HANDOFFS + ["jobs"], None, "ConsoleConcurrency", 10),
+                READ + BATCH_READ + WRITE, None, ["jobs"], None, "ConsoleConcurrency", 10),
     "assign": ("Dispatcher actions", [], [("POST", f"/api/v1/staff/cases/{{id}}/actions/{a}") for a in ASSIGN],
-               READ + WRITE, STAFF_KEYS, HANDOFFS, None, "StaffApiConcurrency", 10),
+               READ + WRITE, STAFF_KEYS, [], None, "StaffApiConcurrency", 10),
     "reply": ("Handling-unit actions", [], [("POST", f"/api/v1/staff/cases/{{id}}/actions/{a}") for a in REPLY], READ + WRITE, STAFF_KEYS, [], None,
               "StaffApiConcurrency", 10),
     "staff": ("Staff reads and calendar import", [], [("GET", "/api/v1/auth/me"), ("GET", "/api/v1/staff/units"), ("GET", "/api/v1/staff/inbox"),
@@ -75,7 +76,15 @@ FUNCTIONS = {
     # One chunk of a recomputation per invocation: up to 100 cases, so a longer time limit.
     "deadlines": ("Deadline sweep, daily digest and background jobs (recomputing deadlines after a calendar import)", [], [],
                   READ + BATCH_READ + WRITE, STAFF_KEYS, ["jobs"], ("schedule", ["jobs"], 1), "WorkerConcurrency", 60),
+    # No table access: the stream's records arrive in the event; it only publishes (PutEvents).
+    "relay": ("Relay of the table's stream (domain events of committed changes) to the event bus", [], [], [], None, [], ("stream",),
+              "WorkerConcurrency", 30),
 }
+# The event bus's rules (shared/app/src/events.rs, `rules`; a test compares the two): new cases to
+# triage, a dispatch to another jurisdiction's unit to that jurisdiction's hand-off queue.
+RULES = [("triage", {"source": ["mailbox"], "detail-type": ["CaseSubmitted"]}, "triage")] + [
+    (f"handoff-{j}", {"source": ["mailbox"], "detail-type": ["CaseDispatched"], "detail": {"handoff": [j]}}, f"handoff-{j}")
+    for j in JURISDICTIONS]
 # Each SQS event source runs at most this many batches at once (Lambda's minimum), so the sources of
 # a consumer never need more instances than its reserved concurrency: a throttled poll would count as
 # a receive and could dead-letter a message never handled.
@@ -146,7 +155,11 @@ Parameters:
   RestoredTableName:
     Type: String
     Default: ""
-    Description: After a point-in-time restore, the name of the restored table; the functions then use it instead of the stack's own table (docs/operations.md)""")
+    Description: After a point-in-time restore, the name of the restored table; the functions then use it instead of the stack's own table (docs/operations.md)
+  RestoredTableStreamArn:
+    Type: String
+    Default: ""
+    Description: With RestoredTableName, the ARN of the restored table's stream (enable it, new images, before deploying; docs/operations.md)""")
 for name, (default, desc) in CONCURRENCY.items():
     w(f"""  {name}:
     Type: Number
@@ -188,6 +201,9 @@ Resources:
       TimeToLiveSpecification:
         AttributeName: ttl
         Enabled: true
+      # New items to the relay: each audit event's item carries its domain event.
+      StreamSpecification:
+        StreamViewType: NEW_IMAGE
       AttributeDefinitions:
         - {AttributeName: PK, AttributeType: S}
         - {AttributeName: SK, AttributeType: S}""")
@@ -203,10 +219,28 @@ for g in INDEXES:
             - {{AttributeName: {g}PK, KeyType: HASH}}
             - {{AttributeName: {g}SK, KeyType: RANGE}}
           Projection: {{ProjectionType: ALL}}""")
+def dead_letters_alarm(r, description):
+    """The alarm of dead-letter queue `<r>DeadLetters`: any message in it."""
+    return f"""  {r}DeadLettersAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: "{description}"
+      Namespace: AWS/SQS
+      MetricName: ApproximateNumberOfMessagesVisible
+      Dimensions:
+        - {{Name: QueueName, Value: !GetAtt {r}DeadLetters.QueueName}}
+      Statistic: Maximum
+      Period: 300
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: [!Ref AlarmTopic]
+      OKActions: [!Ref AlarmTopic]"""
 # A queue's visibility timeout is six times the longest time limit of a function consuming it
 # (AWS's advice for Lambda event sources), so a message is not handed out again while still handled.
 def consumer_timeout(q):
-    return max((f[8] for f in FUNCTIONS.values() if f[6] and q in f[6][1]), default=10)
+    return max((f[8] for f in FUNCTIONS.values() if f[6] and len(f[6]) > 1 and q in f[6][1]), default=10)
 for q in QUEUES:
     r = res(q)
     w(f"""
@@ -225,22 +259,52 @@ for q in QUEUES:
       RedrivePolicy:
         deadLetterTargetArn: !GetAtt {r}DeadLetters.Arn
         maxReceiveCount: 5
-  {r}DeadLettersAlarm:
-    Type: AWS::CloudWatch::Alarm
+{dead_letters_alarm(r, f"Messages in the dead-letter queue of {q}: see the README, 'Dead letters', to read and redrive them")}""")
+w("""
+  EventBus:
+    Type: AWS::Events::EventBus
     Properties:
-      AlarmDescription: "Messages in the dead-letter queue of {q}: see the README, 'Dead letters', to read and redrive them"
-      Namespace: AWS/SQS
-      MetricName: ApproximateNumberOfMessagesVisible
-      Dimensions:
-        - {{Name: QueueName, Value: !GetAtt {r}DeadLetters.QueueName}}
-      Statistic: Maximum
-      Period: 300
-      EvaluationPeriods: 1
-      Threshold: 0
-      ComparisonOperator: GreaterThanThreshold
-      TreatMissingData: notBreaching
-      AlarmActions: [!Ref AlarmTopic]
-      OKActions: [!Ref AlarmTopic]""")
+      Name: !Sub "${AWS::StackName}-events"
+  EventArchive:
+    Type: AWS::Events::Archive
+    Properties:
+      Description: Every domain event published on the bus, for replay to a consumer that missed some
+      SourceArn: !GetAtt EventBus.Arn
+      RetentionDays: 365
+  RelayDeadLetters:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub "${AWS::StackName}-relay-dlq"
+      MessageRetentionPeriod: 1209600
+      SqsManagedSseEnabled: true
+""" + dead_letters_alarm("Relay", "Stream batches the relay gave up on (their events are in the table; see docs/events.md to publish them again)"))
+for name, pattern, queue in RULES:
+    r = res(name)
+    w(f"""  {r}Rule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref EventBus
+      EventPattern: {json.dumps(pattern, separators=(", ", ": "))}
+      Targets:
+        - Id: {queue}
+          Arn: !GetAtt {res(queue)}Queue.Arn""")
+# Only the bus's rules may send to the queues they target.
+for queue in sorted({q for _, _, q in RULES}):
+    rules_of = [res(n) for n, _, q in RULES if q == queue]
+    w(f"""  {res(queue)}QueuePolicy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref {res(queue)}Queue]
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {{Service: events.amazonaws.com}}
+            Action: sqs:SendMessage
+            Resource: !GetAtt {res(queue)}Queue.Arn
+            Condition:
+              ArnEquals:
+                aws:SourceArn: [{", ".join(f"!GetAtt {r}Rule.Arn" for r in rules_of)}]""")
 w("""
   AlarmTopic:
     Type: AWS::SNS::Topic
@@ -291,7 +355,40 @@ for name, (desc, public, jwt, ddb, keys, sends, event, concurrency, timeout) in 
         w(f"      Timeout: {timeout}")
     reads = sorted(a for a in set(ddb) if a not in WRITE)
     writes = sorted(a for a in set(ddb) if a in WRITE)
-    w(f"""      Policies:
+    if not ddb:
+        # The relay: publishes on the bus; Lambda reads the stream for it (SAM adds the stream's
+        # read permissions with the event source) and sends batches given up on to its DLQ.
+        w(f"""      Environment:
+        Variables:
+          EVENT_BUS_NAME: !Ref EventBus
+      Policies:
+        - Version: "2012-10-17"
+          Statement:
+            - Effect: Allow
+              Action: [events:PutEvents]
+              Resource: !GetAtt EventBus.Arn
+            - Effect: Allow
+              Action: [sqs:SendMessage]
+              Resource: !GetAtt RelayDeadLetters.Arn
+      Events:
+        Stream:
+          Type: DynamoDB
+          Properties:
+            Stream: !If [UseRestoredTable, !Ref RestoredTableStreamArn, !GetAtt Table.StreamArn]
+            StartingPosition: TRIM_HORIZON
+            BatchSize: 100
+            MaximumBatchingWindowInSeconds: 1
+            MaximumRetryAttempts: 50
+            FunctionResponseTypes: [ReportBatchItemFailures]
+            FilterCriteria:
+              Filters:
+                - Pattern: '{{"eventName": ["INSERT"], "dynamodb": {{"NewImage": {{"domain": {{"S": [{{"exists": true}}]}}}}}}}}'
+            DestinationConfig:
+              OnFailure:
+                Type: SQS
+                Destination: !GetAtt RelayDeadLetters.Arn""")
+    else:
+      w(f"""      Policies:
         - Version: "2012-10-17"
           Statement:
             - Effect: Allow

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of every Lambda function under the Lambda runtime emulator: `cargo lambda watch`
 # serves the functions, `cargo lambda invoke` sends each the sample events of events/, against a
-# moto server for DynamoDB and SQS. Checks each answer's status.
+# moto server for DynamoDB, SQS and EventBridge. Checks each answer's status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -23,9 +23,9 @@ trap cleanup EXIT
 wait_port "$moto_port" || { echo "moto did not start"; cat "$dir/moto.log"; exit 1; }
 endpoint="http://127.0.0.1:$moto_port"
 # The region of the sample events; the setup tool reads the functions' own variables.
-export AWS_REGION=cn-north-1 TABLE_NAME=smoke QUEUE_PREFIX=smoke- AWS_ENDPOINT_URL="$endpoint"
+export AWS_REGION=cn-north-1 TABLE_NAME=smoke QUEUE_PREFIX=smoke- EVENT_BUS_NAME=smoke-bus AWS_ENDPOINT_URL="$endpoint"
 cargo run -q -p mailbox-lambda --bin mailbox-aws-setup -- --demo
-env_vars="TABLE_NAME=smoke,QUEUE_PREFIX=smoke-,QUEUE_URL_PREFIX=$endpoint/123456789012/,AWS_ENDPOINT_URL=$endpoint,AWS_REGION=cn-north-1,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test"
+env_vars="TABLE_NAME=smoke,QUEUE_PREFIX=smoke-,EVENT_BUS_NAME=smoke-bus,QUEUE_URL_PREFIX=$endpoint/123456789012/,AWS_ENDPOINT_URL=$endpoint,AWS_REGION=cn-north-1,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test"
 
 start_watch() {
   invoke_port=$(free_port)
@@ -65,11 +65,12 @@ function_checks() {
                check deadlines deadlines-jobs '"batchItemFailures":[{"itemIdentifier":"jobs-1"}]' ;;
     site) check site site-home '"statusCode":200'; check site site-write '"statusCode":201' ;;
     console) check console console-login-wrong '"statusCode":401'; check console console-inbox-expired '"statusCode":303' ;;
+    relay) check relay relay-stream '"batchItemFailures":[]' ;;
   esac
 }
 # One emulator serves every function (cargo lambda routes each invocation to its own function).
 start_watch
-for fn in submit query assign reply staff triage handoff deadlines site console; do
+for fn in submit query assign reply staff triage handoff deadlines site console relay; do
   function_checks "$fn"
 done
 stop_watch

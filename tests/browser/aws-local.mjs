@@ -12,6 +12,10 @@
 // - Lambda's SQS event source: the queues of the template are polled and their messages handed to
 //   the consuming function in batches; the messages it does not report as failed are deleted, the
 //   failed ones come back after their visibility timeout, as on AWS.
+// - Lambda's DynamoDB stream event source: the table's stream is read and each batch of new records
+//   handed to the `relay` function, which publishes the domain events on moto's EventBridge bus;
+//   the bus's rules (made by mailbox-aws-setup from the same rules as the template's) put them in
+//   the queues. A batch the relay reports as failed is handed over again from that record.
 //
 // Nothing of the application runs here: every page, form and queue message is handled by the same
 // function binaries that are deployed.
@@ -104,6 +108,21 @@ async function sqs(moto, action, body) {
   return response.json();
 }
 
+/** One request of a JSON-protocol AWS API (DynamoDB, DynamoDB Streams) to moto. */
+async function awsJson(moto, target, service, body) {
+  const response = await fetch(`http://127.0.0.1:${moto}/`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': target,
+      authorization: `AWS4-HMAC-SHA256 Credential=test/20261130/${REGION}/${service}/aws4_request, SignedHeaders=host, Signature=0`,
+    },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${target}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
 /** Starts everything; resolves to `{ base, stop }` once each HTTP function has answered once. */
 export async function startAwsLocal({ log = () => {} } = {}) {
   const [motoPort, watchPort, gatewayPort] = [await freePort(), await freePort(), await freePort()];
@@ -122,6 +141,7 @@ export async function startAwsLocal({ log = () => {} } = {}) {
     TABLE_NAME: table,
     QUEUE_PREFIX: prefix,
     QUEUE_URL_PREFIX: `${endpoint}/${ACCOUNT}/`,
+    EVENT_BUS_NAME: `${prefix}events`,
     AWS_ENDPOINT_URL: endpoint,
     AWS_REGION: REGION,
     AWS_ACCESS_KEY_ID: 'test',
@@ -272,6 +292,42 @@ export async function startAwsLocal({ log = () => {} } = {}) {
     }
   });
 
+  // Lambda's DynamoDB stream event source for the relay: from the stream's start, one batch at a
+  // time per shard; a batch item failure means "again from this record".
+  const streamPoller = (async () => {
+    const dynamo = (action, body) => awsJson(motoPort, `DynamoDB_20120810.${action}`, 'dynamodb', body);
+    const streams = (action, body) => awsJson(motoPort, `DynamoDBStreams_20120810.${action}`, 'dynamodb', body);
+    const arn = (await dynamo('DescribeTable', { TableName: table })).Table.LatestStreamArn;
+    const shards = (await streams('DescribeStream', { StreamArn: arn })).StreamDescription.Shards;
+    const iterators = [];
+    for (const shard of shards) {
+      const it = await streams('GetShardIterator', { StreamArn: arn, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' });
+      iterators.push(it.ShardIterator);
+    }
+    let pending = [];
+    while (polling) {
+      try {
+        if (!pending.length) {
+          for (let i = 0; i < iterators.length; i++) {
+            const got = await streams('GetRecords', { ShardIterator: iterators[i] });
+            iterators[i] = got.NextShardIterator || iterators[i];
+            pending.push(...(got.Records || []));
+          }
+        }
+        if (!pending.length) { await new Promise((r) => setTimeout(r, 250)); continue; }
+        // GetRecords' records are in the shape Lambda hands them over.
+        const out = await invoke('relay', { Records: pending }, 120_000);
+        const failed = (out.batchItemFailures || [])[0]?.itemIdentifier;
+        const from = failed ? pending.findIndex((r) => r.dynamodb.SequenceNumber === failed) : -1;
+        pending = from >= 0 ? pending.slice(from) : [];
+        if (from >= 0) await new Promise((r) => setTimeout(r, 1000));
+      } catch (e) {
+        if (polling) log(`stream poller: ${e.message}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  })();
+
   // Each HTTP function compiles (cargo lambda watch builds on first use) and starts before the
   // tests begin, so no test waits on a cold build behind a 30-second gateway timeout.
   const httpFunctions = [...new Set(routes.filter((r) => !r.jwt).map((r) => r.fn))];
@@ -284,7 +340,7 @@ export async function startAwsLocal({ log = () => {} } = {}) {
 
   const stop = async () => {
     polling = false;
-    await Promise.race([Promise.all(pollers), new Promise((r) => setTimeout(r, 2000))]);
+    await Promise.race([Promise.all([...pollers, streamPoller]), new Promise((r) => setTimeout(r, 2000))]);
     server.close();
     for (const c of children) {
       try { process.kill(-c.pid, 'SIGKILL'); } catch { /* already gone */ }

@@ -49,6 +49,28 @@ impl Harness {
     }
 }
 
+impl Harness {
+    /// Publishes what the outbox holds on the embedded bus (as the relay worker of `mailbox serve`
+    /// does) and takes the messages then waiting in `queue`: the bodies, oldest first.
+    pub async fn relayed(&self, queue: &str) -> Vec<String> {
+        use mailbox_app::events::{relay_outbox, rules, LocalBus};
+        use mailbox_app::ports::{Clock, HandoffQueue};
+        let bus = LocalBus { queue: Arc::new(self.store.clone()), rules: rules(&self.app.org) };
+        while relay_outbox(&self.store, &bus, self.clock.now()).await.unwrap() > 0 {}
+        let mut bodies = Vec::new();
+        loop {
+            let batch = self.store.receive(queue, 10, std::time::Duration::from_secs(30)).await.unwrap();
+            if batch.is_empty() {
+                return bodies;
+            }
+            for m in batch {
+                self.store.delete(queue, &m.receipt).await.unwrap();
+                bodies.push(m.body);
+            }
+        }
+    }
+}
+
 pub fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }

@@ -116,7 +116,7 @@ async fn reconcile_finds_no_difference_after_a_long_random_scenario() {
     let version = broken.version;
     broken.version += 1;
     let bogus = mailbox_domain::stats::CounterDelta { key: mailbox_domain::stats::Cell::of(&broken).key(), delta: 5 };
-    h.store.update(&broken, version, &[], &[bogus], &[]).await.unwrap();
+    h.store.update(&broken, version, &[], &[], &[bogus], &[]).await.unwrap();
     assert_eq!(h.app.reconcile().await.unwrap().differences.len(), 1);
 }
 

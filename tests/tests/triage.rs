@@ -21,6 +21,12 @@ fn request(title: &str, name: &str) -> SubmitRequest {
     }
 }
 
+/// The message the bus brings to triage for a case (the others waiting are taken and dropped).
+async fn triage_message(h: &Harness, id: &mailbox_domain::CaseId) -> String {
+    let bodies = h.relayed("triage").await;
+    bodies.into_iter().find(|b| b.contains(id.as_str())).expect("the case's CaseSubmitted event reached triage")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suggestions_once_without_stale_views_and_with_masked_originals() {
     let h = Harness::new("triage", at("2026-03-02T09:00:00+08:00"));
@@ -28,14 +34,14 @@ async fn suggestions_once_without_stale_views_and_with_masked_originals() {
     // The original names its writer in the title; a staff member elsewhere must not read that.
     let first = h.app.submit(&request("王小明反映幸福小区电梯停运", "王小明"), None).await.unwrap();
     let first = h.store.get_by_number(&CaseNumber::new(first.number)).await.unwrap().unwrap();
-    h.app.take_triage(&format!(r#"{{"case": "{}"}}"#, first.id)).await.unwrap();
+    h.app.take_triage(&triage_message(&h, &first.id).await).await.unwrap();
 
     // Later (in the same millisecond, which of the two came first would be up to their ids).
     h.clock.advance(chrono::Duration::minutes(5));
     let again = h.app.submit(&request("再次反映幸福小区电梯停运", "李四"), None).await.unwrap();
     let again = h.store.get_by_number(&CaseNumber::new(again.number)).await.unwrap().unwrap();
     let seen = again.version; // the dispatcher opens it before triage runs
-    let message = format!(r#"{{"case": "{}"}}"#, again.id);
+    let message = triage_message(&h, &again.id).await;
     h.app.take_triage(&message).await.unwrap();
     let triaged = h.store.get(&again.id).await.unwrap().unwrap();
     assert_eq!(triaged.version, seen + 1);
@@ -78,7 +84,7 @@ async fn the_newest_cases_are_compared_however_many_older_ones_wait() {
     // A third copy arrives before triage gets to the second.
     h.clock.advance(chrono::Duration::hours(1));
     h.app.submit(&request("第三次反映幸福小区电梯停运", "李四"), None).await.unwrap();
-    h.app.take_triage(&format!(r#"{{"case": "{}"}}"#, again.id)).await.unwrap();
+    h.app.take_triage(&triage_message(&h, &again.id).await).await.unwrap();
     let note = h.store.get(&again.id).await.unwrap().unwrap().triage.expect("recorded");
     let numbers: Vec<&str> = note.duplicates.iter().map(|d| d.number.as_str()).collect();
     assert_eq!(numbers, vec![original.number.as_str()], "{note:?}");

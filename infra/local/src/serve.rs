@@ -1,13 +1,14 @@
-//! `mailbox serve`: the whole system in one process — HTTP API, hand-off workers, deadline
-//! scheduler — on one SQLite file.
+//! `mailbox serve`: the whole system in one process — HTTP API, event relay, queue workers,
+//! deadline scheduler — on one SQLite file.
 
 use anyhow::{Context as _, Result};
 use clap::Args;
 use mailbox_app::accounts::{seed_demo_accounts, AccountStore, LocalAuth, DEMO_ACCOUNTS, DEMO_PASSWORD};
 use mailbox_app::calendar::JOBS_QUEUE;
+use mailbox_app::events::{relay_outbox, rules, LocalBus};
 use mailbox_app::http::extract::{client_behind, ServedOverHttps, SourceIp};
 use mailbox_app::http::{router, AppState, SessionAuthenticator};
-use mailbox_app::ports::{AttemptStore, CaseStore, Clock};
+use mailbox_app::ports::{AttemptStore, CaseStore, Clock, EventOutbox};
 use mailbox_app::ports::{HandoffQueue, SystemClock};
 use mailbox_app::service::{queue_names, TRIAGE_QUEUE};
 use mailbox_app::Adapters;
@@ -131,6 +132,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     for queue in queue_names(&org) {
         tokio::spawn(queue_worker(app.clone(), shared.clone(), queue));
     }
+    tokio::spawn(event_relay(
+        shared.clone(),
+        LocalBus { queue: shared.clone(), rules: rules(&org) },
+        app.clock.clone(),
+    ));
     tokio::spawn(scheduler(app.clone(), Duration::from_secs(args.sweep_interval.max(1))));
     tokio::spawn(housekeeping(shared.clone(), app.clock.clone()));
 
@@ -206,6 +212,21 @@ async fn queue_worker(app: Arc<App>, queue: Arc<SqliteStore>, name: String) {
     }
 }
 
+/// Publishes the domain events of the outbox on the embedded bus — into the queues its rules name —
+/// as the table's stream and the `relay` function do on AWS. Events of a change stay in the outbox
+/// until published, so a process stopped right after a commit publishes them when it starts again.
+async fn event_relay(outbox: Arc<SqliteStore>, bus: LocalBus, clock: Arc<dyn Clock>) {
+    loop {
+        match relay_outbox(outbox.as_ref(), &bus, clock.now()).await {
+            // A full page may have more behind it.
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "event relay failed; will retry"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Calls the deadline check periodically, and the daily digest once a day from 09:00 China time,
 /// as the two EventBridge schedules do on AWS. Both handlers are idempotent, so a restart that
 /// runs them again changes nothing.
@@ -245,6 +266,7 @@ async fn housekeeping(store: Arc<SqliteStore>, clock: Arc<dyn Clock>) {
             ("attempt counts", store.purge_expired(now).await),
             ("idempotency records", store.purge_idempotency(now).await),
             ("notifications", store.purge_notifications(now).await),
+            ("published events", store.purge_published(now).await),
         ];
         for (what, result) in results {
             match result {

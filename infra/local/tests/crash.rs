@@ -104,3 +104,92 @@ async fn killed_server_loses_no_answered_submission_and_retries_make_no_duplicat
     unique.dedup();
     assert_eq!(unique.len(), titles.len());
 }
+
+/// The events of a change are stored with it: a server killed right after committing a submission
+/// (before anything else of the request ran) triages the case when it starts again, and one killed
+/// right after committing a dispatch to another jurisdiction delivers the hand-off then — each once.
+/// (Sent after the commit, as before the outbox, both messages were lost with the process.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_right_after_a_commit_the_case_is_still_triaged_and_handed_off_once() {
+    let dir = temp_dir("crash-commit");
+    // The first commit of this process is the submission.
+    let mut server = Server::start_in_env(dir.path(), &[("MAILBOX_KILL_AFTER_COMMITS", "1")]);
+    let api = Api::new(&server);
+    let body = json!({"mailbox": "mayor", "kind": "help", "title": "路灯不亮", "body": "某路段路灯已坏一周，夜间出行不便。",
+                      "name": "赵六", "phone": "13700000000", "public": false});
+    let sent = api
+        .http
+        .post(server.url("/api/v1/cases"))
+        .header("idempotency-key", "crash-commit-key-1")
+        .json(&body)
+        .send()
+        .await;
+    assert!(sent.is_err(), "the process died before it answered: {sent:?}");
+    let status = server.child.wait().unwrap();
+    assert!(!status.success(), "killed: {status:?}");
+
+    // The next process commits the triage, the acceptance, then the dispatch: killed after that.
+    let mut server = Server::start_in_env(dir.path(), &[("MAILBOX_KILL_AFTER_COMMITS", "3")]);
+    let api = Api::new(&server);
+    let xfj = api.login("xfj").await;
+    let case = wait_for(&api, &xfj, "the submission is triaged after the restart", |case| {
+        case["events"].as_array().unwrap().iter().any(|e| e["event"] == "triaged")
+    })
+    .await;
+    let id = case["case"]["id"].as_str().unwrap().to_owned();
+    api.ok(&xfj, &id, json!({"action": "accept"})).await;
+    let dispatch = json!({"version": null, "command": {"action": "dispatch", "mode": "transfer", "lead": "linshui-gov", "class": "standard"}});
+    let sent = api
+        .http
+        .post(server.url(&format!("/api/v1/staff/cases/{id}/actions/dispatch")))
+        .bearer_auth(&xfj)
+        .json(&dispatch)
+        .send()
+        .await;
+    assert!(sent.is_err(), "the process died before it answered: {sent:?}");
+    server.child.wait().unwrap();
+
+    let server = Server::start_in(dir.path());
+    let api = Api::new(&server);
+    let gov = api.login("ls-gov").await;
+    let mut handed_off = 0;
+    for _ in 0..100 {
+        handed_off = handoff_notices(&api, &gov).await;
+        if handed_off > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(handed_off, 1, "the hand-off of the dispatch committed before the crash is delivered");
+    let xfj = api.login("xfj").await;
+    let events =
+        api.call(Method::GET, &format!("/api/v1/staff/cases/{id}"), Some(&xfj), None).await.body["events"].clone();
+    let kinds: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["submitted", "triaged", "accepted", "dispatched"], "each step once");
+    // Settled: a second look finds nothing more.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(handoff_notices(&api, &gov).await, 1);
+}
+
+/// How many "上级交办留言已送达" notices the unit of `token` has.
+async fn handoff_notices(api: &Api, token: &str) -> usize {
+    let outbox = api.call(Method::GET, "/api/v1/staff/outbox", Some(token), None).await;
+    let notes = outbox.body.as_array().cloned().unwrap_or_default();
+    notes.iter().filter(|n| n["subject"].as_str().unwrap_or("").starts_with("上级交办留言已送达")).count()
+}
+
+/// The dispatcher's only case, polled until `done` holds.
+async fn wait_for(api: &Api, token: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        let inbox = api.call(Method::GET, "/api/v1/staff/inbox", Some(token), None).await;
+        if let Some(first) = inbox.body.as_array().and_then(|a| a.first()) {
+            let id = first["id"].as_str().unwrap();
+            let case = api.call(Method::GET, &format!("/api/v1/staff/cases/{id}"), Some(token), None).await.body;
+            if done(&case) {
+                return case;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within 10 s");
+}

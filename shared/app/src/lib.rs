@@ -3,7 +3,9 @@
 pub mod accounts;
 pub mod calendar;
 pub mod error;
+pub mod events;
 pub mod export;
+mod failpoint;
 pub mod http;
 pub mod input;
 pub mod limiter;

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mailbox_domain::case::Case;
+use mailbox_domain::events::DomainEvent;
 use mailbox_domain::stats::CounterDelta;
 use mailbox_domain::workflow::AuditEvent;
 use mailbox_domain::{CaseId, CaseNumber, CaseStatus, MailboxId, UnitId};
@@ -165,12 +166,14 @@ pub fn parse_list_cursor(cursor: &str) -> Option<(i64, &str)> {
 /// Storage of cases, their audit trails and statistics counters.
 #[async_trait]
 pub trait CaseStore: Send + Sync + 'static {
-    /// Stores a new case with its first event and counter changes in one transaction. With an
-    /// idempotency record, a second call with the same key stores nothing and returns the first case.
+    /// Stores a new case with its first event, that event's domain event and counter changes in
+    /// one transaction. With an idempotency record, a second call with the same key stores nothing
+    /// and returns the first case.
     async fn create(
         &self,
         case: &Case,
         event: &AuditEvent,
+        domain: &DomainEvent,
         counters: &[CounterDelta],
         idempotency: Option<&IdempotencyRecord>,
     ) -> StoreResult<CreateOutcome>;
@@ -185,13 +188,16 @@ pub trait CaseStore: Send + Sync + 'static {
     /// own; DynamoDB's TTL does it there). Returns how many went.
     async fn purge_idempotency(&self, now: DateTime<Utc>) -> StoreResult<usize>;
 
-    /// Writes a new version of a case over `expected_version`, with its events, counter changes and
-    /// notifications, in one transaction. `Conflict` if the stored version is another.
+    /// Writes a new version of a case over `expected_version`, with its audit events, their domain
+    /// events (one per audit event, same `seq`), counter changes and notifications, in one
+    /// transaction. `Conflict` if the stored version is another.
+    #[allow(clippy::too_many_arguments)]
     async fn update(
         &self,
         case: &Case,
         expected_version: u64,
         events: &[AuditEvent],
+        domain: &[DomainEvent],
         counters: &[CounterDelta],
         notifications: &[Notification],
     ) -> StoreResult<()>;
@@ -261,6 +267,23 @@ pub trait CaseStore: Send + Sync + 'static {
     /// expiry of its own). Returns how many went.
     async fn purge_notifications(&self, now: DateTime<Utc>) -> StoreResult<usize>;
 }
+
+/// The embedded host's outbox of domain events: written in each change's transaction (see
+/// `CaseStore::create` and `update`), read by the relay. (On AWS the table's stream plays this part.)
+#[async_trait]
+pub trait EventOutbox: Send + Sync + 'static {
+    /// Events committed and not yet published, in commit order, at most `limit`, each with its
+    /// position in the outbox.
+    async fn unpublished(&self, limit: usize) -> StoreResult<Vec<(i64, DomainEvent)>>;
+    /// Records that the events at these positions were published.
+    async fn mark_published(&self, positions: &[i64], at: DateTime<Utc>) -> StoreResult<()>;
+    /// Removes events published more than `EVENT_RETENTION` before `now`; how many went.
+    async fn purge_published(&self, now: DateTime<Utc>) -> StoreResult<usize>;
+}
+
+/// How long the embedded outbox keeps published events (what a consumer that missed some can ask
+/// to be published again; EventBridge's archive on AWS).
+pub const EVENT_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(90);
 
 /// The stored calendar's version (raised by each imported notice) and the last version whose
 /// recomputation of open deadlines finished.

@@ -2,6 +2,7 @@
 
 use crate::calendar::{LoadedCalendar, CALENDAR_REFRESH};
 use crate::error::AppError;
+use crate::events::Envelope;
 use crate::input::SubmitRequest;
 use crate::limiter::{self, QUERY_CODE};
 use crate::ports::{
@@ -12,13 +13,14 @@ use crate::views::{self, CaseSummary, CitizenCaseView, StaffCaseView};
 use chrono::{DateTime, Utc};
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
+use mailbox_domain::events::{DetailType, DomainEvent};
 use mailbox_domain::stats::{change_deltas, counter_deltas};
 use mailbox_domain::workflow::{AuditEvent, Command, Context, EventKind, WorkflowError};
 use mailbox_domain::{
     authorize, can_view, Action, Actor, Calendar, CaseId, CaseNumber, CaseStatus, Organisation, Role,
 };
 use rand::Rng;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -43,15 +45,6 @@ pub fn queue_names(org: &Organisation) -> Vec<String> {
         .into_iter()
         .chain(org.jurisdictions.iter().map(|j| handoff_queue(j.id.as_str())))
         .collect()
-}
-
-/// The body of a hand-off message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Handoff {
-    pub case: CaseId,
-    /// The case version written by the dispatch; a later version means the message is old news.
-    pub version: u64,
-    pub lead: mailbox_domain::UnitId,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -179,15 +172,13 @@ impl App {
         let ctx = Context { org: &self.org, calendar: &calendar, now };
         let (case, event) = Case::submit(&ctx, id.clone(), number, digest(&id, &query_code), new)?;
         let counters = counter_deltas(None, &case);
-        match self.store.create(&case, &event, &counters, record.as_ref()).await? {
+        // The `CaseSubmitted` event is stored with the case: the bus brings it to triage, however
+        // soon after the commit this process stops.
+        let domain = DomainEvent::of(&self.org, &case, &event);
+        match self.store.create(&case, &event, &domain, &counters, record.as_ref()).await? {
             CreateOutcome::Created => {
                 tracing::info!(case = %case.id, number = %case.number, mailbox = %case.mailbox, "case submitted");
-                // After the commit: a lost message only delays the dispatcher's notice; the case
-                // itself is in the dispatcher's inbox already.
-                let body = serde_json::json!({ "case": case.id }).to_string();
-                if let Err(e) = self.queue.send(TRIAGE_QUEUE, &body).await {
-                    tracing::error!(case = %case.id, error = %e, "triage message not sent");
-                }
+                crate::failpoint::after_commit();
                 Ok(Submitted {
                     number: case.number.to_string(),
                     query_code,
@@ -270,25 +261,12 @@ impl App {
         let events = case.apply(&ctx, actor, command)?;
         let counters = change_deltas(&before, &case, &events, &calendar);
         let notifications = self.notifications_for(&case, &events);
-        self.store.update(&case, before.version, &events, &counters, &notifications).await?;
+        // The domain events go with the change (a dispatch's to the hand-off queue by the bus).
+        let domain = DomainEvent::of_change(&self.org, &case, &events);
+        self.store.update(&case, before.version, &events, &domain, &counters, &notifications).await?;
         tracing::info!(case = %case.id, version = case.version, user = %actor.user, events = events.len(), "case updated");
-        self.hand_off(&case, &events).await;
+        crate::failpoint::after_commit();
         Ok(case)
-    }
-
-    /// Cases dispatched to a unit of another jurisdiction cross that jurisdiction's queue. Sent after
-    /// the commit: if sending fails, the case is still in the unit's inbox (the store is the truth),
-    /// and the failure is logged for the operator.
-    async fn hand_off(&self, case: &Case, events: &[AuditEvent]) {
-        if !events.iter().any(|e| matches!(e.kind, EventKind::Dispatched { .. })) {
-            return;
-        }
-        let (Some(jurisdiction), Some(lead)) = (case.handoff_jurisdiction(&self.org), case.lead()) else { return };
-        let message = Handoff { case: case.id.clone(), version: case.version, lead: lead.clone() };
-        let body = serde_json::to_string(&message).expect("hand-off serialises");
-        if let Err(e) = self.queue.send(&handoff_queue(jurisdiction.id.as_str()), &body).await {
-            tracing::error!(case = %case.id, error = %e, "hand-off not sent; the case stays in the unit's inbox");
-        }
     }
 
     /// Notifications of a change. Their subjects carry the title with personal data masked: they
@@ -422,13 +400,9 @@ impl App {
     /// message finds the suggestions recorded and the notification keyed. An unreadable message is
     /// an error so the queue retries and dead-letters it.
     pub async fn take_triage(&self, body: &str) -> Result<(), AppError> {
-        #[derive(Deserialize)]
-        struct NewCaseMessage {
-            case: CaseId,
-        }
-        let message: NewCaseMessage = serde_json::from_str(body)
+        let message = Envelope::parse(body)
             .map_err(|e| AppError::invalid("malformed_triage", "body", format!("triage message unreadable: {e}")))?;
-        let mut case = self.store.get(&message.case).await?.ok_or(AppError::NotFound)?;
+        let mut case = self.store.get(&message.detail.case_id).await?.ok_or(AppError::NotFound)?;
         if case.triage.is_none() {
             let note = self.triage_note(&case).await?;
             let command = Command::RecordTriage { note: Box::new(note) };
@@ -485,16 +459,22 @@ impl App {
     /// outdated message changes nothing. An unreadable message is an error, so the queue retries it
     /// and finally moves it to the dead-letter queue.
     pub async fn take_handoff(&self, body: &str) -> Result<HandoffOutcome, AppError> {
-        let message: Handoff = serde_json::from_str(body)
+        let message = Envelope::parse(body)
             .map_err(|e| AppError::invalid("malformed_handoff", "body", format!("hand-off message unreadable: {e}")))?;
-        let case = self.store.get(&message.case).await?.ok_or(AppError::NotFound)?;
-        let current = case.lead() == Some(&message.lead) && case.status == CaseStatus::Dispatched;
+        let (detail, Some(lead)) = (&message.detail, message.detail.lead.clone()) else {
+            return Err(AppError::invalid("malformed_handoff", "body", "hand-off message names no lead unit"));
+        };
+        if message.detail_type != DetailType::CaseDispatched {
+            return Err(AppError::invalid("malformed_handoff", "body", "hand-off message is no dispatch"));
+        }
+        let case = self.store.get(&detail.case_id).await?.ok_or(AppError::NotFound)?;
+        let current = case.lead() == Some(&lead) && case.status == CaseStatus::Dispatched;
         if !current {
             return Ok(HandoffOutcome::Outdated);
         }
         let notification = Notification {
-            key: format!("handoff:{}:{}", case.id, message.version),
-            unit: message.lead.clone(),
+            key: format!("handoff:{}:{}", case.id, detail.case_version),
+            unit: lead.clone(),
             subject: format!("上级交办留言已送达：{}", views::masked_title(&case)),
             body: format!("留言编号 {}，请及时签收", case.number),
             // The dispatch's time, not the delivery's: a redelivered message writes the same one.

@@ -19,6 +19,7 @@ use mailbox_app::ports::{
 };
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
+use mailbox_domain::events::DomainEvent;
 use mailbox_domain::stats::CounterDelta;
 use mailbox_domain::workflow::AuditEvent;
 use mailbox_domain::{CaseId, CaseNumber, CaseStatus, MailboxId, UnitId};
@@ -190,12 +191,20 @@ fn unit_item(case: &Case, unit: &UnitId) -> Item {
     ])
 }
 
-fn event_item(e: &AuditEvent) -> Item {
-    HashMap::from([
+/// The attribute of an audit event's item that holds its domain event: the table's stream carries
+/// the new item to the relay, which publishes this (and skips every item without it).
+pub const DOMAIN_ATTRIBUTE: &str = "domain";
+
+fn event_item(e: &AuditEvent, domain: Option<&DomainEvent>) -> Item {
+    let mut item = HashMap::from([
         ("PK".into(), s(format!("CASE#{}", e.case))),
         ("SK".into(), s(format!("EV#{:010}", e.seq))),
         ("doc".into(), s(serde_json::to_string(e).expect("events serialise"))),
-    ])
+    ]);
+    if let Some(d) = domain {
+        item.insert(DOMAIN_ATTRIBUTE.into(), s(serde_json::to_string(d).expect("domain events serialise")));
+    }
+    item
 }
 
 /// Counters live in a partition per family and month (`cell|2026-11`), each spread over write
@@ -256,6 +265,13 @@ impl DynamoStore {
             .key_schema(key("SK", KeyType::Range)?)
             .set_global_secondary_indexes(Some(indexes))
             .billing_mode(BillingMode::PayPerRequest)
+            // The stream brings each new audit event's domain event to the relay (new images only).
+            .stream_specification(build(
+                aws_sdk_dynamodb::types::StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewImage)
+                    .build(),
+            )?)
             .send()
             .await
             .map_err(unavailable)?;
@@ -563,6 +579,7 @@ impl CaseStore for DynamoStore {
         &self,
         case: &Case,
         event: &AuditEvent,
+        domain: &DomainEvent,
         counters: &[CounterDelta],
         idempotency: Option<&IdempotencyRecord>,
     ) -> StoreResult<CreateOutcome> {
@@ -587,7 +604,7 @@ impl CaseStore for DynamoStore {
             items.push(TransactWriteItem::builder().put(build(put)?).build());
         }
         items.push(self.put_new(case_item(case)?)?);
-        items.push(self.put_new(event_item(event))?);
+        items.push(self.put_new(event_item(event, Some(domain)))?);
         items.extend(self.counter_updates(counters, case.id.as_str())?);
         match self.transact(items).await {
             Ok(()) => Ok(CreateOutcome::Created),
@@ -630,6 +647,7 @@ impl CaseStore for DynamoStore {
         case: &Case,
         expected_version: u64,
         events: &[AuditEvent],
+        domain: &[DomainEvent],
         counters: &[CounterDelta],
         notifications: &[Notification],
     ) -> StoreResult<()> {
@@ -643,7 +661,8 @@ impl CaseStore for DynamoStore {
             .build();
         let mut items = vec![TransactWriteItem::builder().put(build(put)?).build()];
         for e in events {
-            items.push(self.put_new(event_item(e))?);
+            let d = domain.iter().find(|d| d.detail.seq == e.seq);
+            items.push(self.put_new(event_item(e, d))?);
         }
         // Membership: units the case left are deleted, current ones rewritten with the new position.
         let now: HashSet<&UnitId> = case.handling_units().collect();

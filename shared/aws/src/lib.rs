@@ -1,10 +1,13 @@
-//! AWS adapters of the ports: the case store on one DynamoDB table, the hand-off queues on SQS.
+//! AWS adapters of the ports: the case store on one DynamoDB table, the hand-off queues on SQS,
+//! the event bus on EventBridge.
 //! The table layout is documented in `infra/TABLE.md`.
 
 pub mod dynamo;
+pub mod eventbridge;
 pub mod sqs;
 
 pub use dynamo::DynamoStore;
+pub use eventbridge::EventBridgeBus;
 pub use sqs::SqsQueues;
 
 /// SDK configuration: the default chain on AWS; with `endpoint`, a local emulator (moto) with dummy

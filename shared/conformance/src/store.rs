@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use mailbox_app::ports::{CaseQuery, CaseStore, CreateOutcome, IdempotencyRecord, Notification, Scope, StoreError};
 use mailbox_domain::case::{Case, Citizen};
 use mailbox_domain::deadline::DeadlineClass;
+use mailbox_domain::events::DomainEvent;
 use mailbox_domain::stats::counter_deltas;
 use mailbox_domain::workflow::{AuditEvent, Command, Context, NewCase};
 use mailbox_domain::{
@@ -46,7 +47,8 @@ fn new_case(mailbox: &str, day: i64) -> (Case, AuditEvent) {
 
 async fn create<S: CaseStore>(store: &S, mailbox: &str, day: i64) -> Case {
     let (case, event) = new_case(mailbox, day);
-    let outcome = store.create(&case, &event, &counter_deltas(None, &case), None).await.unwrap();
+    let outcome =
+        store.create(&case, &event, &domain(&case, &event), &counter_deltas(None, &case), None).await.unwrap();
     assert_eq!(outcome, CreateOutcome::Created);
     case
 }
@@ -55,7 +57,10 @@ async fn create<S: CaseStore>(store: &S, mailbox: &str, day: i64) -> Case {
 async fn step<S: CaseStore>(store: &S, case: &Case, actor: &Actor, cmd: Command, day: i64) -> Case {
     let mut next = case.clone();
     let events = next.apply(&ctx(at(day)), actor, cmd).unwrap();
-    store.update(&next, case.version, &events, &counter_deltas(Some(case), &next), &[]).await.unwrap();
+    store
+        .update(&next, case.version, &events, &domains(&next, &events), &counter_deltas(Some(case), &next), &[])
+        .await
+        .unwrap();
     next
 }
 
@@ -121,7 +126,10 @@ pub async fn idempotent_create<S: CaseStore>(store: &S) {
     assert_eq!(store.replay(&record).await.unwrap(), None, "a new key has no record");
     let (first, event) = new_case("mayor", 0);
     let counters = counter_deltas(None, &first);
-    assert_eq!(store.create(&first, &event, &counters, Some(&record)).await.unwrap(), CreateOutcome::Created);
+    assert_eq!(
+        store.create(&first, &event, &domain(&first, &event), &counters, Some(&record)).await.unwrap(),
+        CreateOutcome::Created
+    );
     let expected = CreateOutcome::Existing { case: Box::new(first.clone()), sealed_code: "SEALED1".into() };
     assert_eq!(
         store.replay(&record).await.unwrap(),
@@ -131,20 +139,29 @@ pub async fn idempotent_create<S: CaseStore>(store: &S) {
     // A retry racing the first (it read no record) builds a new case; the store answers with the first.
     let (retry, retry_event) = new_case("mayor", 0);
     assert_eq!(
-        store.create(&retry, &retry_event, &counter_deltas(None, &retry), Some(&record)).await.unwrap(),
+        store
+            .create(&retry, &retry_event, &domain(&retry, &retry_event), &counter_deltas(None, &retry), Some(&record))
+            .await
+            .unwrap(),
         expected
     );
     assert_eq!(store.get(&retry.id).await.unwrap(), None, "the retry stored nothing");
     let other = IdempotencyRecord { fingerprint: "f2".into(), ..record.clone() };
     assert_eq!(store.replay(&other).await.unwrap(), Some(CreateOutcome::KeyReused));
     let (third, third_event) = new_case("mayor", 0);
-    assert_eq!(store.create(&third, &third_event, &[], Some(&other)).await.unwrap(), CreateOutcome::KeyReused);
+    assert_eq!(
+        store.create(&third, &third_event, &domain(&third, &third_event), &[], Some(&other)).await.unwrap(),
+        CreateOutcome::KeyReused
+    );
     assert_eq!(store.get(&third.id).await.unwrap(), None);
     // A day later the record has lapsed (whether or not it was removed yet): the key is new again.
     let later = IdempotencyRecord { created_at: record.expires_at(), ..other };
     assert_eq!(store.replay(&later).await.unwrap(), None);
     let (fourth, fourth_event) = new_case("mayor", 0);
-    assert_eq!(store.create(&fourth, &fourth_event, &[], Some(&later)).await.unwrap(), CreateOutcome::Created);
+    assert_eq!(
+        store.create(&fourth, &fourth_event, &domain(&fourth, &fourth_event), &[], Some(&later)).await.unwrap(),
+        CreateOutcome::Created
+    );
     assert!(store.get(&fourth.id).await.unwrap().is_some());
 }
 
@@ -158,12 +175,12 @@ pub async fn stale_update_changes_nothing<S: CaseStore>(store: &S) {
     let mut stale = case.clone();
     let events = stale.apply(&ctx(at(0)), &dispatcher(), Command::Reject { reason: "重复".into() }).unwrap();
     let err = store
-        .update(&stale, case.version, &events, &counter_deltas(Some(&case), &stale), &[])
+        .update(&stale, case.version, &events, &domains(&stale, &events), &counter_deltas(Some(&case), &stale), &[])
         .await
         .expect_err("stale version is refused");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     // The version check alone refuses it, even when no event number collides.
-    let err = store.update(&stale, case.version, &[], &[], &[]).await.expect_err("stale version is refused");
+    let err = store.update(&stale, case.version, &[], &[], &[], &[]).await.expect_err("stale version is refused");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(store.get(&case.id).await.unwrap().unwrap(), accepted);
     assert_eq!(store.events(&case.id).await.unwrap().len(), 2, "the refused write added no event");
@@ -181,8 +198,11 @@ pub async fn concurrent_updates_one_wins<S: CaseStore>(store: &S) {
     let mut b = case.clone();
     let eb = b.apply(&ctx(at(0)), &dispatcher(), Command::Reject { reason: "广告".into() }).unwrap();
     let (ca, cb) = (counter_deltas(Some(&case), &a), counter_deltas(Some(&case), &b));
-    let (ra, rb) =
-        tokio::join!(store.update(&a, case.version, &ea, &ca, &[]), store.update(&b, case.version, &eb, &cb, &[]),);
+    let (da, db) = (domains(&a, &ea), domains(&b, &eb));
+    let (ra, rb) = tokio::join!(
+        store.update(&a, case.version, &ea, &da, &ca, &[]),
+        store.update(&b, case.version, &eb, &db, &cb, &[]),
+    );
     assert_eq!(ra.is_ok() as u8 + rb.is_ok() as u8, 1, "exactly one wins: {ra:?} {rb:?}");
     let stored = store.get(&case.id).await.unwrap().unwrap();
     assert_eq!(stored, if ra.is_ok() { a } else { b });
@@ -194,7 +214,10 @@ pub async fn duplicate_event_is_refused<S: CaseStore>(store: &S) {
     let mut next = case.clone();
     let mut events = next.apply(&ctx(at(0)), &dispatcher(), Command::Accept).unwrap();
     events[0].seq = 1; // already taken by the submission
-    let err = store.update(&next, case.version, &events, &[], &[]).await.expect_err("duplicate event");
+    let err = store
+        .update(&next, case.version, &events, &domains(&next, &events), &[], &[])
+        .await
+        .expect_err("duplicate event");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(store.get(&case.id).await.unwrap().unwrap(), case, "nothing of the write remains");
 }
@@ -231,7 +254,7 @@ pub async fn recent_lists_a_dispatchers_cases_newest_first<S: CaseStore>(store: 
     for day in [0, 5, 2, 2] {
         let (mut case, event) = new_case("mayor", day);
         case.dispatcher = unit.clone();
-        store.create(&case, &event, &counter_deltas(None, &case), None).await.unwrap();
+        store.create(&case, &event, &domain(&case, &event), &counter_deltas(None, &case), None).await.unwrap();
         cases.push(case);
     }
     // Two cases of day 2 share their millisecond: the larger id first, on every adapter.
@@ -252,7 +275,7 @@ pub async fn recent_lists_a_dispatchers_cases_newest_first<S: CaseStore>(store: 
     assert_eq!(before_tied, vec![day2[1].clone(), cases[0].id.clone()], "same millisecond: the smaller id came first");
     // Another dispatcher's cases are not listed.
     let (other, event) = new_case("mayor", 9);
-    store.create(&other, &event, &counter_deltas(None, &other), None).await.unwrap();
+    store.create(&other, &event, &domain(&other, &event), &counter_deltas(None, &other), None).await.unwrap();
     assert_eq!(listed(store.recent(&unit, later, 10).await.unwrap()).len(), 4);
     assert!(store.recent(&UnitId::new(format!("nobody-{}", token())), later, 10).await.unwrap().is_empty());
 }
@@ -361,14 +384,17 @@ pub async fn notifications_are_deduplicated<S: CaseStore>(store: &S) {
     };
     let mut next = case.clone();
     let events = next.apply(&ctx(at(0)), &dispatcher(), Command::Accept).unwrap();
-    store.update(&next, case.version, &events, &[], std::slice::from_ref(&n)).await.unwrap();
+    store.update(&next, case.version, &events, &domains(&next, &events), &[], std::slice::from_ref(&n)).await.unwrap();
     let listed = store.notifications(Some(&unit), None, 10).await.unwrap().items;
     assert_eq!(listed, vec![n.clone()]);
     // A later write carrying the same notification (a retried delivery) keeps one.
     let mut supervised = next.clone();
     let supervisor = Actor::staff("s", Role::Supervisor, Some(UnitId::new("city-gov-office")));
     let events = supervised.apply(&ctx(at(0)), &supervisor, Command::Supervise { note: String::new() }).unwrap();
-    store.update(&supervised, next.version, &events, &[], std::slice::from_ref(&n)).await.unwrap();
+    store
+        .update(&supervised, next.version, &events, &domains(&supervised, &events), &[], std::slice::from_ref(&n))
+        .await
+        .unwrap();
     assert_eq!(store.notifications(Some(&unit), None, 10).await.unwrap().items.len(), 1);
 }
 
@@ -482,7 +508,7 @@ pub async fn lists_continue_after_a_position<S: CaseStore>(store: &S) {
     for day in 0..5 {
         let (mut case, event) = new_case("mayor", day);
         case.dispatcher = unit.clone();
-        store.create(&case, &event, &counter_deltas(None, &case), None).await.unwrap();
+        store.create(&case, &event, &domain(&case, &event), &counter_deltas(None, &case), None).await.unwrap();
         ids.push(case.id);
     }
     ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
@@ -506,4 +532,13 @@ pub async fn lists_continue_after_a_position<S: CaseStore>(store: &S) {
         after: Some(format!("{}#{}", mailbox_app::ports::NO_DUE, ids[2])),
     };
     assert_eq!(store.list(&q).await.unwrap().into_iter().map(|c| c.id).collect::<Vec<_>>(), ids[3..].to_vec());
+}
+
+/// The domain event of an audit event, as the app builds it for the store.
+fn domain(case: &Case, event: &AuditEvent) -> DomainEvent {
+    DomainEvent::of(&Organisation::guangan(), case, event)
+}
+
+fn domains(case: &Case, events: &[AuditEvent]) -> Vec<DomainEvent> {
+    DomainEvent::of_change(&Organisation::guangan(), case, events)
 }

@@ -3,17 +3,22 @@
 //! EventBridge handlers. Each function's `main.rs` only picks its part.
 
 use async_trait::async_trait;
+use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mailbox_app::accounts::{AccountStore, Identity, LocalAuth};
+use mailbox_app::events::{relay, EventBus};
 use mailbox_app::http::extract::{ServedOverHttps, SourceIp};
 use mailbox_app::http::{router_for, AppState, Authenticator, Routes, SessionAuthenticator};
 use mailbox_app::ports::SystemClock;
 use mailbox_app::{Adapters, App, AppError};
-use mailbox_aws::{DynamoStore, SqsQueues};
+use mailbox_aws::dynamo::DOMAIN_ATTRIBUTE;
+use mailbox_aws::{DynamoStore, EventBridgeBus, SqsQueues};
+use mailbox_domain::events::DomainEvent;
 use mailbox_domain::{Actor, Calendar, Organisation, Role};
 use std::sync::Arc;
 
@@ -299,6 +304,63 @@ pub async fn run_schedule() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
         let app = app.clone();
         async move { handle_schedule(&app, event.payload).await.map_err(|e| lambda_runtime::Error::from(e.to_string())) }
+    }))
+    .await
+}
+
+/// The domain events of a batch of the table's stream, each with the record's sequence number: the
+/// `domain` attribute of new audit-event items (other records are none of the relay's business).
+pub fn stream_events(event: &DynamoDbEvent) -> Vec<(String, DomainEvent)> {
+    let mut out = Vec::new();
+    for record in &event.records {
+        if record.event_name != "INSERT" {
+            continue;
+        }
+        let image = serde_json::to_value(&record.change.new_image).unwrap_or_default();
+        let Some(text) = image.pointer(&format!("/{DOMAIN_ATTRIBUTE}/S")).and_then(|v| v.as_str()) else { continue };
+        let sequence = record.change.sequence_number.clone().unwrap_or_default();
+        match serde_json::from_str::<DomainEvent>(text) {
+            Ok(domain) => out.push((sequence, domain)),
+            // Written by this code in the change's transaction, so this is a bug, not bad luck:
+            // retrying would block the stream's shard behind it. Logged for the operator (the
+            // ERROR line raises the function's alarm) and left.
+            Err(e) => tracing::error!(sequence, error = %e, "domain event of a stream record unreadable; skipped"),
+        }
+    }
+    out
+}
+
+/// The `relay` function's handler: publishes the domain events of a stream batch on the bus. The
+/// first event that could not be published is reported back (`ReportBatchItemFailures`), so that
+/// Lambda retries the batch from there; events after it that went out go again then, and their
+/// consumers ignore what they had (idempotent by event id).
+pub async fn handle_stream(bus: &dyn EventBus, event: DynamoDbEvent) -> DynamoDbEventResponse {
+    let events = stream_events(&event);
+    let domain: Vec<DomainEvent> = events.iter().map(|(_, e)| e.clone()).collect();
+    let published = relay(bus, &domain).await;
+    let mut response = DynamoDbEventResponse::default();
+    if let Some(i) = published.iter().position(|ok| !ok) {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = Some(events[i].0.clone());
+        response.batch_item_failures.push(failure);
+    }
+    tracing::info!(published = published.iter().filter(|ok| **ok).count(), of = domain.len(), "stream batch relayed");
+    response
+}
+
+/// The bus of `EVENT_BUS_NAME`.
+pub async fn event_bus() -> anyhow::Result<EventBridgeBus> {
+    let bus = std::env::var("EVENT_BUS_NAME").map_err(|_| anyhow::anyhow!("EVENT_BUS_NAME is not set"))?;
+    let sdk = aws_config_for_env().await;
+    Ok(EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk), bus))
+}
+
+pub async fn run_relay() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let bus = Arc::new(event_bus().await?);
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<DynamoDbEvent>| {
+        let bus = bus.clone();
+        async move { Ok::<_, lambda_runtime::Error>(handle_stream(bus.as_ref(), event.payload).await) }
     }))
     .await
 }

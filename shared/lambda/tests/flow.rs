@@ -3,6 +3,8 @@
 //! district's queue, received, replied, and queried by the citizen; a redelivered hand-off and a
 //! poison message; the scheduled handler; each function serving only its own routes.
 
+mod support;
+
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use axum::body::Body;
 use mailbox_app::http::Routes;
@@ -10,7 +12,7 @@ use mailbox_app::ports::{CaseStore, HandoffQueue};
 use mailbox_aws::{sdk_config, DynamoStore, SqsQueues};
 use mailbox_conformance::moto;
 use mailbox_domain::{CaseNumber, UnitId};
-use mailbox_lambda::{handle_schedule, handle_sqs, http_router, queue_names, Config, Consumer};
+use mailbox_lambda::{handle_schedule, handle_sqs, handle_stream, http_router, queue_names, Config, Consumer};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -101,6 +103,16 @@ async fn a_case_through_every_function() {
     let pairs: Vec<(String, String)> =
         queue_names(&org).into_iter().map(|q| (q.clone(), format!("{}{q}", config.queue_prefix))).collect();
     let queues = SqsQueues::connect_as(sqs, &pairs).await.unwrap();
+    // The bus with the template's rules, and the table's stream as the `relay` function gets it.
+    let bus = support::bus(&sdk, &moto::unique("bus"), &config.queue_prefix).await;
+    let mut stream = support::StreamPump::new(&sdk, &config.table).await;
+    let relay = |batch| {
+        let bus = &bus;
+        async move {
+            let response = handle_stream(bus, batch).await;
+            assert!(response.batch_item_failures.is_empty(), "{response:?}");
+        }
+    };
 
     // Each function builds its app as on AWS, from the environment. The staff of the sample events
     // are the demo accounts, linked to the subjects of the same names.
@@ -124,7 +136,9 @@ async fn a_case_through_every_function() {
     let id = case.id.to_string();
     let vars = [("__CASE__", id.as_str()), ("__NUMBER__", number.as_str()), ("__CODE__", code.as_str())];
 
-    // Triage: the new case reaches the city's 信访局.
+    // Triage: the stream brings the submission's event to the relay, the bus to the triage queue;
+    // the new case reaches the city's 信访局.
+    relay(stream.next_batch().await).await;
     assert_eq!(deliver(&app, &queues, "triage", Consumer::Triage).await, (1, 0));
     let notes = store.notifications(Some(&UnitId::new("city-xfj")), None, 10).await.unwrap().items;
     assert!(notes.iter().any(|n| n.subject.starts_with("新留言待受理")), "{notes:?}");
@@ -142,6 +156,7 @@ async fn a_case_through_every_function() {
     let (status, body) = call(&assign, "assign-dispatch", &vars).await;
     assert_eq!(status, 200, "{body}");
     let version = body["case"]["version"].as_u64().unwrap().to_string();
+    relay(stream.next_batch().await).await;
     assert_eq!(deliver(&app, &queues, "handoff-linshui", Consumer::Handoff).await, (1, 0));
     let delivered = |notes: &[mailbox_app::ports::Notification]| {
         notes.iter().filter(|n| n.subject.starts_with("上级交办留言已送达")).count()
@@ -153,22 +168,21 @@ async fn a_case_through_every_function() {
     let mut handoff: SqsEvent = serde_json::from_str(&event(
         "handoff",
         // The hand-off is JSON inside the event's JSON string, so its quotes are escaped.
-        &[("__CASE__", id.as_str()), (r#"\"version\": 3"#, &format!(r#"\"version\": {version}"#))],
+        &[("__CASE__", id.as_str()), (r#"\"case_version\": 3"#, &format!(r#"\"case_version\": {version}"#))],
     ))
     .unwrap();
     let response = handle_sqs(&app, Consumer::Handoff, handoff.clone()).await;
     let failed: Vec<String> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
     assert_eq!(failed, vec![handoff.records[1].message_id.clone().unwrap()], "only the poison message fails");
     handoff.records.truncate(1);
-    assert!(handle_sqs(&app, Consumer::Handoff, handoff).await.batch_item_failures.is_empty());
+    assert!(handle_sqs(&app, Consumer::Handoff, handoff.clone()).await.batch_item_failures.is_empty());
     let notes = store.notifications(Some(&UnitId::new("linshui-gov")), None, 20).await.unwrap().items;
     assert_eq!(delivered(&notes), 1, "still one notification after redelivery");
 
     // Through the real queue, the poison message ends in the dead-letter queue after its retries,
     // while a good message sent after it is handled.
     queues.send("handoff-linshui", "poison: not json").await.unwrap();
-    let good =
-        serde_json::json!({"case": id, "version": version.parse::<u64>().unwrap(), "lead": "linshui-gov"}).to_string();
+    let good = handoff.records[0].body.clone().unwrap();
     queues.send("handoff-linshui", &good).await.unwrap();
     let mut ok = 0;
     for _ in 0..8 {

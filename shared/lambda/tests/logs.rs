@@ -1,5 +1,5 @@
 //! The functions' JSON logs, as CloudWatch Logs Insights and jq read them: every line of a flow —
-//! submission, triage from the queue, the hand-off consumer, the schedules — is one JSON object in
+//! submission, triage from the queue, the hand-off consumer, the schedules, the relay — is one JSON object in
 //! which no key repeats at any depth (a repeated key keeps only one of its values in those tools).
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
@@ -130,13 +130,26 @@ async fn every_log_line_of_a_flow_is_json_with_unique_keys() {
         m.body = Some(body);
         m
     };
+    // The triage sample's message (the submission's event as the bus delivers it) for this case.
+    let sample: SqsEvent = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/triage.json")).unwrap(),
+    )
+    .unwrap();
+    let message = sample.records[0].body.clone().unwrap().replace("__CASE__", &id);
     let mut batch = SqsEvent::default();
-    batch.records =
-        vec![record("m-ok", serde_json::json!({ "case": id }).to_string()), record("m-bad", "poison".into())];
+    batch.records = vec![record("m-ok", message), record("m-bad", "poison".into())];
     let response = handle_sqs(&instance.app, Consumer::Triage, batch.clone()).await;
     assert_eq!(response.batch_item_failures.len(), 1);
     handle_sqs(&instance.app, Consumer::Handoff, batch).await;
     handle_schedule(&instance.app, serde_json::json!({})).await.unwrap();
+    // The relay, with the bus out of reach: its warnings and its summary line.
+    let stream: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/relay-stream.json")).unwrap(),
+    )
+    .unwrap();
+    let down = mailbox_aws::sdk_config_at("http://127.0.0.1:9", "us-east-1").await;
+    let bus = mailbox_aws::EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&down), "nowhere");
+    assert_eq!(mailbox_lambda::handle_stream(&bus, stream).await.batch_item_failures.len(), 1);
 
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -148,4 +161,5 @@ async fn every_log_line_of_a_flow_is_json_with_unique_keys() {
     }
     assert!(text.contains("\"message_id\":\"m-ok\""), "the queue consumer's lines are among them: {text}");
     assert!(text.contains("\"message_id\":\"m-bad\""), "{text}");
+    assert!(text.contains("event not published") && text.contains("stream batch relayed"), "{text}");
 }

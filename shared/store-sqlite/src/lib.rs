@@ -10,12 +10,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mailbox_app::accounts::{Account, AccountStore, Session};
 use mailbox_app::ports::{
-    parse_list_cursor, AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, HandoffQueue,
+    parse_list_cursor, AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, EventOutbox, HandoffQueue,
     IdempotencyRecord, Notification, NotificationPage, Notifier, Page, QueueError, QueueResult, Received, Scope,
-    StoreError, StoreResult, StoredCalendar, NOTIFICATION_TTL,
+    StoreError, StoreResult, StoredCalendar, EVENT_RETENTION, NOTIFICATION_TTL,
 };
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
+use mailbox_domain::events::DomainEvent;
 use mailbox_domain::stats::CounterDelta;
 use mailbox_domain::workflow::AuditEvent;
 use mailbox_domain::{CaseId, CaseNumber, CaseStatus, MailboxId, UnitId};
@@ -211,6 +212,14 @@ fn write_events(conn: &Connection, events: &[AuditEvent]) -> StoreResult<()> {
     Ok(())
 }
 
+fn write_domain_events(conn: &Connection, events: &[DomainEvent]) -> StoreResult<()> {
+    for e in events {
+        conn.execute("INSERT INTO domain_events (event_id, doc) VALUES (?1, ?2)", params![e.id(), to_json(e)])
+            .map_err(map_err)?;
+    }
+    Ok(())
+}
+
 fn write_counters(conn: &Connection, counters: &[CounterDelta]) -> StoreResult<()> {
     for c in counters {
         conn.execute(
@@ -276,11 +285,12 @@ impl CaseStore for SqliteStore {
         &self,
         case: &Case,
         event: &AuditEvent,
+        domain: &DomainEvent,
         counters: &[CounterDelta],
         idempotency: Option<&IdempotencyRecord>,
     ) -> StoreResult<CreateOutcome> {
-        let (case, event, counters, idempotency) =
-            (case.clone(), event.clone(), counters.to_vec(), idempotency.cloned());
+        let (case, event, domain, counters, idempotency) =
+            (case.clone(), event.clone(), domain.clone(), counters.to_vec(), idempotency.cloned());
         self.write(move |conn| {
             if let Some(record) = &idempotency {
                 if let Some(outcome) = replay(conn, record)? {
@@ -302,6 +312,7 @@ impl CaseStore for SqliteStore {
             }
             write_case(conn, &case, true, 0)?;
             write_events(conn, std::slice::from_ref(&event))?;
+            write_domain_events(conn, std::slice::from_ref(&domain))?;
             write_counters(conn, &counters)?;
             Ok(CreateOutcome::Created)
         })
@@ -323,14 +334,16 @@ impl CaseStore for SqliteStore {
         case: &Case,
         expected_version: u64,
         events: &[AuditEvent],
+        domain: &[DomainEvent],
         counters: &[CounterDelta],
         notifications: &[Notification],
     ) -> StoreResult<()> {
-        let (case, events, counters, notifications) =
-            (case.clone(), events.to_vec(), counters.to_vec(), notifications.to_vec());
+        let (case, events, domain, counters, notifications) =
+            (case.clone(), events.to_vec(), domain.to_vec(), counters.to_vec(), notifications.to_vec());
         self.write(move |conn| {
             write_case(conn, &case, false, expected_version)?;
             write_events(conn, &events)?;
+            write_domain_events(conn, &domain)?;
             write_counters(conn, &counters)?;
             write_notifications(conn, &notifications)
         })
@@ -578,6 +591,54 @@ impl CaseStore for SqliteStore {
     async fn purge_notifications(&self, now: DateTime<Utc>) -> StoreResult<usize> {
         let cutoff = ms(now - NOTIFICATION_TTL);
         self.write(move |c| c.execute("DELETE FROM outbox WHERE created_ms < ?1", [cutoff]).map_err(map_err)).await
+    }
+}
+
+#[async_trait]
+impl EventOutbox for SqliteStore {
+    async fn unpublished(&self, limit: usize) -> StoreResult<Vec<(i64, DomainEvent)>> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT position, doc FROM domain_events WHERE published_ms IS NULL ORDER BY position LIMIT ?1",
+                )
+                .map_err(map_err)?;
+            let rows = stmt
+                .query_map([limit as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                .map_err(map_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(map_err)?;
+            rows.into_iter().map(|(position, doc)| Ok((position, from_json(&doc)?))).collect()
+        })
+        .await
+    }
+
+    async fn mark_published(&self, positions: &[i64], at: DateTime<Utc>) -> StoreResult<()> {
+        if positions.is_empty() {
+            return Ok(());
+        }
+        let positions = positions.to_vec();
+        self.write(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "UPDATE domain_events SET published_ms = ?1 WHERE position = ?2 AND published_ms IS NULL",
+                )
+                .map_err(map_err)?;
+            for p in positions {
+                stmt.execute(params![ms(at), p]).map_err(map_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn purge_published(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let cutoff = ms(now - EVENT_RETENTION);
+        self.write(move |c| {
+            c.execute("DELETE FROM domain_events WHERE published_ms IS NOT NULL AND published_ms < ?1", [cutoff])
+                .map_err(map_err)
+        })
+        .await
     }
 }
 

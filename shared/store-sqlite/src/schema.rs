@@ -85,6 +85,20 @@ CREATE INDEX idempotency_expiry ON idempotency (expires_ms);
 CREATE INDEX outbox_created ON outbox (created_ms);
 ";
 
+/// The outbox of domain events, written in each change's transaction and read by the relay in
+/// commit order (`position`); published ones are kept `EVENT_RETENTION`. Cases changed before
+/// this version had their messages sent after the commit already: there is nothing to backfill.
+const V5: &str = "
+CREATE TABLE domain_events (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    doc TEXT NOT NULL,
+    published_ms INTEGER
+);
+CREATE INDEX domain_events_unpublished ON domain_events (position) WHERE published_ms IS NULL;
+CREATE INDEX domain_events_published ON domain_events (published_ms) WHERE published_ms IS NOT NULL;
+";
+
 /// `CaseStore::running_deadlines`: a page of the partial index `cases_running`, in id order.
 pub const RUNNING_SQL: &str =
     "SELECT doc FROM cases WHERE status IN ('in_progress', 'reported') AND id > ?1 ORDER BY id LIMIT ?2";
@@ -97,7 +111,7 @@ pub const RECENT_SQL: &str = "SELECT doc FROM cases WHERE dispatcher = ?1 AND (s
 /// re-reads the version inside it, so two processes opening an old database at once (`mailbox
 /// serve` and `mailbox stats reconcile`, say) apply each step once.
 pub fn migrate(conn: &Connection) -> StoreResult<()> {
-    const STEPS: [(i64, &str); 4] = [(1, V1), (2, V2), (3, V3), (4, V4)];
+    const STEPS: [(i64, &str); 5] = [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
     // A current database (every open but the first) needs no write lock.
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_err)?;
     for (to, sql) in STEPS.into_iter().filter(|(to, _)| version < *to) {
@@ -136,7 +150,7 @@ mod tests {
         )
         .unwrap();
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 4);
+        assert_eq!(user_version(&conn), 5);
         let mut plan = conn.prepare(&format!("EXPLAIN QUERY PLAN {RECENT_SQL}")).unwrap();
         let steps: Vec<String> =
             plan.query_map(("city-xfj", 2, "c9", 10), |r| r.get(3)).unwrap().collect::<Result<_, _>>().unwrap();
@@ -146,7 +160,7 @@ mod tests {
         assert_eq!(n, 1);
         // Opening again applies nothing twice.
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 4);
+        assert_eq!(user_version(&conn), 5);
     }
 
     #[test]

@@ -46,6 +46,11 @@ impl Server {
         Server::spawn(dir, "warn", Stdio::inherit(), &["--demo"])
     }
 
+    /// Starts a demo server on `dir` with these environment variables (a test hook, say).
+    pub fn start_in_env(dir: &Path, env: &[(&str, &str)]) -> Server {
+        Server::spawn_env(dir, "warn", Stdio::inherit(), &["--demo"], env)
+    }
+
     /// Starts a demo server with more options of `mailbox serve`.
     pub fn start_with(label: &str, options: &[&str]) -> Server {
         let dir = temp_dir(label);
@@ -61,9 +66,14 @@ impl Server {
     }
 
     fn spawn(dir: &Path, log_level: &str, stderr: Stdio, options: &[&str]) -> Server {
+        Server::spawn_env(dir, log_level, stderr, options, &[])
+    }
+
+    fn spawn_env(dir: &Path, log_level: &str, stderr: Stdio, options: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mailbox"))
             .args(["serve", "--data-dir", dir.to_str().unwrap(), "--addr", "127.0.0.1:0", "--sweep-interval", "1"])
             .args(options)
+            .envs(env.iter().copied())
             .env("RUST_LOG", log_level)
             .stdout(Stdio::piped())
             .stderr(stderr)
