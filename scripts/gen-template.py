@@ -19,7 +19,7 @@ with open(ORG_FILE, "rb") as f:
     JURISDICTIONS = [j["id"] for j in tomllib.load(f)["jurisdictions"]]
 # The table's global secondary indexes (infra/TABLE.md; shared/aws/src/dynamo.rs lists the same).
 INDEXES = ["G1", "G2", "G3", "G4", "G5", "G6", "G7"]
-QUEUES = ["triage", "jobs"] + [f"handoff-{j}" for j in JURISDICTIONS]
+QUEUES = ["triage", "jobs", "notify"] + [f"handoff-{j}" for j in JURISDICTIONS]
 HANDOFFS = [q for q in QUEUES if q.startswith("handoff-")]
 # The public site's routes (shared/app/src/web/mod.rs, site_routes) and the console's (console_routes).
 SITE = [("GET", "/"), ("GET", "/static/site.css"), ("GET", "/favicon.ico"), ("GET", "/mailbox/{id}"), ("POST", "/mailbox/{id}"),
@@ -28,7 +28,8 @@ CONSOLE = [("GET", "/console"), ("GET", "/console/login"), ("POST", "/console/lo
            ("GET", "/console/password"), ("POST", "/console/password"),
            ("GET", "/console/export"), ("GET", "/console/cases/{id}"), ("POST", "/console/cases/{id}/{action}"),
            ("GET", "/console/supervision"), ("GET", "/console/assessment"), ("GET", "/console/admin"), ("POST", "/console/admin/calendar"),
-           ("POST", "/console/admin/accounts"), ("POST", "/console/admin/accounts/{username}/{op}")]
+           ("POST", "/console/admin/accounts"), ("POST", "/console/admin/accounts/{username}/{op}"),
+           ("POST", "/console/admin/deliveries/retry"), ("GET", "/console/notifications"), ("POST", "/console/notifications")]
 # Public routes that write or guess: throttled harder than the rest (per route, across all callers).
 PUBLIC_WRITES = [("POST", "/api/v1/cases"), ("POST", "/api/v1/cases/{number}/rating"), ("POST", "/mailbox/{id}"),
                  ("POST", "/track"), ("POST", "/track/rate"), ("GET", "/api/v1/cases/{number}")]
@@ -45,7 +46,8 @@ WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
 # The partition keys (infra/TABLE.md) each function may write (dynamodb:LeadingKeys). Only the
 # console writes staff accounts, subject links and sessions; the public functions write no calendar.
 PUBLIC_KEYS = ["CASE#*", "SEQ#*", "IDEM#*", "CTR*", "LIMIT#*", "NOTE#*"]
-STAFF_KEYS = PUBLIC_KEYS + ["NOTICE"]
+# Staff-side functions also record deliveries of notifications (DLV#).
+STAFF_KEYS = PUBLIC_KEYS + ["NOTICE", "DLV#*"]
 # Reserved concurrency (template parameters): public functions are capped so that a flood of public
 # traffic cannot take the account's whole concurrency; the scheduled work, triage and the console
 # have theirs reserved, so they run whatever the public does.
@@ -76,13 +78,18 @@ FUNCTIONS = {
     # One chunk of a recomputation per invocation: up to 100 cases, so a longer time limit.
     "deadlines": ("Deadline sweep, daily digest and background jobs (recomputing deadlines after a calendar import)", [], [],
                   READ + BATCH_READ + WRITE, STAFF_KEYS, ["jobs"], ("schedule", ["jobs"], 1), "WorkerConcurrency", 60),
+    "notify": ("Consumer of the notify queue: staff notifications and citizens' SMS delivered by e-mail and SMS", [], [],
+               READ + ["dynamodb:PutItem"], STAFF_KEYS, [], ("sqs", ["notify"], 10), "WorkerConcurrency", 30),
     # No table access: the stream's records arrive in the event; it only publishes (PutEvents).
     "relay": ("Relay of the table's stream (domain events of committed changes) to the event bus", [], [], [], None, [], ("stream",),
               "WorkerConcurrency", 30),
 }
 # The event bus's rules (shared/app/src/events.rs, `rules`; a test compares the two): new cases to
 # triage, a dispatch to another jurisdiction's unit to that jurisdiction's hand-off queue.
-RULES = [("triage", {"source": ["mailbox"], "detail-type": ["CaseSubmitted"]}, "triage")] + [
+NOTIFY_TYPES = ["CaseAccepted", "CaseRejected", "CaseReplied", "CaseDispatched", "CaseReturned", "CaseReported",
+                "CaseExtensionRequested", "CaseUrged", "CaseDueSoon", "CaseExplanationRequested", "CaseOverdue"]
+RULES = [("triage", {"source": ["mailbox"], "detail-type": ["CaseSubmitted"]}, "triage"),
+         ("notify", {"source": ["mailbox"], "detail-type": NOTIFY_TYPES}, "notify")] + [
     (f"handoff-{j}", {"source": ["mailbox"], "detail-type": ["CaseDispatched"], "detail": {"handoff": [j]}}, f"handoff-{j}")
     for j in JURISDICTIONS]
 # Each SQS event source runs at most this many batches at once (Lambda's minimum), so the sources of
@@ -93,7 +100,7 @@ CONCURRENCY = {
     "PublicConcurrency": (50, "Most concurrent instances of each public function (submit, query, site); caps a flood of public traffic"),
     "ConsoleConcurrency": (10, "Concurrency reserved for the staff console"),
     "StaffApiConcurrency": (10, "Concurrency reserved for each staff API function (assign, reply, staff)"),
-    "WorkerConcurrency": (5, "Concurrency reserved for the triage and deadlines workers (each of their SQS sources runs at most 2 batches at once)"),
+    "WorkerConcurrency": (5, "Concurrency reserved for each of the triage, notify, relay and deadlines workers (each of their SQS sources runs at most 2 batches at once)"),
     "HandoffConcurrency": (14, "Concurrency reserved for the handoff worker (7 hand-off queues, at most 2 batches each)"),
 }
 
@@ -159,7 +166,37 @@ Parameters:
   RestoredTableStreamArn:
     Type: String
     Default: ""
-    Description: With RestoredTableName, the ARN of the restored table's stream (enable it, new images, before deploying; docs/operations.md)""")
+    Description: With RestoredTableName, the ARN of the restored table's stream (enable it, new images, before deploying; docs/operations.md)
+  SmtpUrl:
+    Type: String
+    Default: ""
+    NoEcho: true
+    Description: "E-mail of notifications: SES's SMTP interface with its SMTP credentials, e.g. smtp://USER:PASSWORD@email-smtp.REGION.amazonaws.com:587?tls=required (empty: no e-mail)"
+  MailFrom:
+    Type: String
+    Default: ""
+    Description: "Sender of those e-mails, e.g. 市长信箱 <noreply@mailbox.example.gov.cn> (a verified SES identity)"
+  SmsGatewayUrl:
+    Type: String
+    Default: ""
+    Description: The SMS gateway's SendSms endpoint (empty - no SMS)
+  SmsKeyId:
+    Type: String
+    Default: ""
+    Description: The SMS gateway's key id
+  SmsKeySecret:
+    Type: String
+    Default: ""
+    NoEcho: true
+    Description: The SMS gateway's secret
+  SmsSignName:
+    Type: String
+    Default: 广安市长信箱
+    Description: The signature registered with the SMS gateway
+  SmsTemplates:
+    Type: String
+    Default: ""
+    Description: Template codes the SMS gateway assigned, name=code,... (docs/notifications.md)""")
 for name, (default, desc) in CONCURRENCY.items():
     w(f"""  {name}:
     Type: Number
@@ -183,6 +220,13 @@ Globals:
       Variables:
         TABLE_NAME: !If [UseRestoredTable, !Ref RestoredTableName, !Ref Table]
         ORG_CONFIG: !Ref OrgConfig
+        SMTP_URL: !Ref SmtpUrl
+        MAIL_FROM: !Ref MailFrom
+        SMS_GATEWAY_URL: !Ref SmsGatewayUrl
+        SMS_KEY_ID: !Ref SmsKeyId
+        SMS_KEY_SECRET: !Ref SmsKeySecret
+        SMS_SIGN_NAME: !Ref SmsSignName
+        SMS_TEMPLATES: !Ref SmsTemplates
         QUEUE_PREFIX: !Sub "${AWS::StackName}-"
         QUEUE_URL_PREFIX: !Sub "https://sqs.${AWS::Region}.${AWS::URLSuffix}/${AWS::AccountId}/"
         RUST_LOG: info

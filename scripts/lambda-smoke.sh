@@ -66,11 +66,12 @@ function_checks() {
     site) check site site-home '"statusCode":200'; check site site-write '"statusCode":201' ;;
     console) check console console-login-wrong '"statusCode":401'; check console console-inbox-expired '"statusCode":303' ;;
     relay) check relay relay-stream '"batchItemFailures":[]' ;;
+    notify) check notify notify '"batchItemFailures":[{"itemIdentifier":"notify-0"},{"itemIdentifier":"notify-1"}]' ;;
   esac
 }
 # One emulator serves every function (cargo lambda routes each invocation to its own function).
 start_watch
-for fn in submit query assign reply staff triage handoff deadlines site console relay; do
+for fn in submit query assign reply staff triage handoff deadlines site console relay notify; do
   function_checks "$fn"
 done
 stop_watch

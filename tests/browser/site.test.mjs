@@ -184,6 +184,15 @@ for (const [deployment, start] of Object.entries(DEPLOYMENTS)) {
       await page.click('form[action$="/reply"] button');
       assert.match(await page.locator('main').innerText(), /已答复/);
       await page.screenshot({ path: join(shots, 'console-case-replied.png'), fullPage: true });
+      // The handler chooses how notifications reach them: e-mail yes, SMS no.
+      await page.click('a[href="/console/notifications"]');
+      assert.match(await page.locator('main').innerText(), /jtj@example\.gov\.cn/);
+      await page.uncheck('input[name=sms]');
+      await page.click('form[action="/console/notifications"] button');
+      assert.match(await page.locator('[role=alert]').innerText(), /已保存/);
+      assert.equal(await page.isChecked('input[name=sms]'), false);
+      assert.equal(await page.isChecked('input[name=email]'), true);
+      await page.screenshot({ path: join(shots, 'console-notifications.png'), fullPage: true });
       // A handler of another unit cannot open it.
       const other = await login(base, 'slj');
       const response = await other.goto(state.caseUrl);
@@ -261,6 +270,8 @@ for (const [deployment, start] of Object.entries(DEPLOYMENTS)) {
       await admin.click('form[action="/console/admin/calendar"] button');
       assert.match(await admin.locator('main').innerText(), /已导入 2027 年节假日安排/);
       assert.match(await admin.locator('#calendar-state').innerText(), /已导入 1 次。办理时限重算：进行中/);
+      // Without e-mail or SMS channels the delivery section says nothing is sent.
+      assert.match(await admin.locator('main').innerText(), /通知投递[\s\S]*未配置邮件或短信通道/);
       await admin.screenshot({ path: join(shots, 'console-admin.png'), fullPage: true });
 
       // A form posted without the session's CSRF token is refused.

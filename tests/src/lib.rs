@@ -71,6 +71,38 @@ impl Harness {
     }
 }
 
+impl Harness {
+    /// Runs what `mailbox serve`'s workers run until nothing is left: the relay, then every
+    /// queue's consumer (triage, notify, hand-offs).
+    pub async fn settle(&self) {
+        use mailbox_app::events::{relay_outbox, rules, LocalBus};
+        use mailbox_app::ports::{Clock, HandoffQueue};
+        let bus = LocalBus { queue: Arc::new(self.store.clone()), rules: rules(&self.app.org) };
+        loop {
+            let mut work = relay_outbox(&self.store, &bus, self.clock.now()).await.unwrap();
+            for queue in mailbox_app::service::queue_names(&self.app.org) {
+                for m in self.store.receive(&queue, 10, std::time::Duration::from_secs(30)).await.unwrap() {
+                    match queue.as_str() {
+                        "triage" => self.app.take_triage(&m.body).await.unwrap(),
+                        "notify" => self.app.take_notify(&m.body).await.unwrap(),
+                        "jobs" => {
+                            self.app.take_job(&m.body).await.unwrap();
+                        }
+                        _ => {
+                            self.app.take_handoff(&m.body).await.unwrap();
+                        }
+                    }
+                    self.store.delete(&queue, &m.receipt).await.unwrap();
+                    work += 1;
+                }
+            }
+            if work == 0 {
+                return;
+            }
+        }
+    }
+}
+
 pub fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }

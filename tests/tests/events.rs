@@ -52,8 +52,9 @@ fn the_samples_go_where_the_rules_send_them() {
         rules.iter().filter(|r| matches(&r.pattern, &value)).map(|r| r.queue.clone()).collect()
     };
     assert_eq!(queues_of("CaseSubmitted"), ["triage"]);
-    assert_eq!(queues_of("CaseDispatched"), ["handoff-linshui"]);
-    assert!(queues_of("CaseReplied").is_empty());
+    assert_eq!(queues_of("CaseDispatched"), ["notify", "handoff-linshui"]);
+    assert_eq!(queues_of("CaseReplied"), ["notify"]);
+    assert!(queues_of("CaseReceived").is_empty());
 }
 
 fn request() -> SubmitRequest {

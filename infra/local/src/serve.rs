@@ -8,9 +8,10 @@ use mailbox_app::calendar::JOBS_QUEUE;
 use mailbox_app::events::{relay_outbox, rules, LocalBus};
 use mailbox_app::http::extract::{client_behind, ServedOverHttps, SourceIp};
 use mailbox_app::http::{router, AppState, SessionAuthenticator};
+use mailbox_app::notify::Delivering;
 use mailbox_app::ports::{AttemptStore, CaseStore, Clock, EventOutbox};
 use mailbox_app::ports::{HandoffQueue, SystemClock};
-use mailbox_app::service::{queue_names, TRIAGE_QUEUE};
+use mailbox_app::service::{queue_names, NOTIFY_QUEUE, TRIAGE_QUEUE};
 use mailbox_app::Adapters;
 use mailbox_app::App;
 use mailbox_domain::{Calendar, Organisation};
@@ -44,6 +45,18 @@ pub struct ServeArgs {
     /// shared/domain/config/guangan.toml). Without it, the Guang'an organisation.
     #[arg(long, value_name = "FILE")]
     org: Option<PathBuf>,
+    /// Deliver notifications by e-mail through this SMTP server: smtp://HOST:PORT (plain),
+    /// smtp://HOST:587?tls=required (STARTTLS), smtps://HOST:465; user:password@ before the host.
+    #[arg(long, value_name = "URL")]
+    smtp: Option<String>,
+    /// The sender of those e-mails.
+    #[arg(long, value_name = "ADDR", default_value = mailbox_notify::DEFAULT_MAIL_FROM)]
+    mail_from: String,
+    /// Deliver SMS through this SMS gateway's SendSms endpoint; SMS_KEY_ID and SMS_KEY_SECRET give
+    /// its key, SMS_SIGN_NAME the registered signature (default 广安市长信箱), SMS_TEMPLATES the
+    /// template codes the provider assigned (name=code,…).
+    #[arg(long, value_name = "URL")]
+    sms_gateway: Option<String>,
 }
 
 /// The organisation of `file`, or Guang'an's; an error names the file, the line and the field.
@@ -116,6 +129,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             list.join(", ")
         );
     }
+    let channels = mailbox_notify::channels(args.smtp.as_deref(), &args.mail_from, args.sms_gateway.as_deref())
+        .map_err(anyhow::Error::msg)?;
+    let delivery = (channels.email.is_some(), channels.sms.is_some());
+    app.set_delivery(Delivering { store: shared.clone(), accounts: shared.clone(), channels });
     let org = app.org.clone();
     let db = shared.path().to_path_buf();
     let seeded = args.demo && seed_demo_accounts(shared.as_ref()).await?;
@@ -144,6 +161,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         tokio::net::TcpListener::bind(&args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
     print_banner(addr, &db, seeded, no_accounts.then_some(args.data_dir.as_path()));
+    print_delivery(delivery);
     let trusted = Arc::new(args.trusted_proxies.clone());
     let service = router(state)
         .layer(axum::middleware::from_fn_with_state(trusted, client_address))
@@ -174,6 +192,17 @@ fn print_banner(addr: SocketAddr, db: &std::path::Path, seeded: bool, without_ac
     }
 }
 
+fn print_delivery((email, sms): (bool, bool)) {
+    match (email, sms) {
+        (false, false) => println!(
+            "notifications: kept in the console's outbox only (no --smtp, no --sms-gateway): nobody is sent e-mail or SMS"
+        ),
+        (true, true) => println!("notifications: e-mail and SMS (failed sends are retried; dead ones in 系统管理)"),
+        (true, false) => println!("notifications: e-mail (no --sms-gateway: no SMS)"),
+        (false, true) => println!("notifications: SMS (no --smtp: no e-mail)"),
+    }
+}
+
 /// Consumes one queue with the same handler the AWS function uses (`triage` for the triage queue,
 /// `handoff` for a jurisdiction's). A message that fails stays in the queue and is retried after its
 /// visibility timeout; after five receives it moves to the dead-letter state.
@@ -194,6 +223,7 @@ async fn queue_worker(app: Arc<App>, queue: Arc<SqliteStore>, name: String) {
         for message in batch {
             let result = match name.as_str() {
                 TRIAGE_QUEUE => app.take_triage(&message.body).await.map(|()| "triaged".to_owned()),
+                NOTIFY_QUEUE => app.take_notify(&message.body).await.map(|()| "notified".to_owned()),
                 JOBS_QUEUE => app.take_job(&message.body).await.map(|o| format!("{o:?}")),
                 _ => app.take_handoff(&message.body).await.map(|o| format!("{o:?}")),
             };
@@ -227,8 +257,8 @@ async fn event_relay(outbox: Arc<SqliteStore>, bus: LocalBus, clock: Arc<dyn Clo
     }
 }
 
-/// Calls the deadline check periodically, and the daily digest once a day from 09:00 China time,
-/// as the two EventBridge schedules do on AWS. Both handlers are idempotent, so a restart that
+/// Calls the deadline check and the due deliveries' retries periodically, and the daily digest once
+/// a day from 09:00 China time, as the two EventBridge schedules do on AWS. Both handlers are idempotent, so a restart that
 /// runs them again changes nothing.
 async fn scheduler(app: Arc<App>, every: Duration) {
     let mut ticks = tokio::time::interval(every);
@@ -239,6 +269,11 @@ async fn scheduler(app: Arc<App>, every: Duration) {
             Ok(report) if report.examined > 0 => tracing::info!(?report, "deadline sweep"),
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "deadline sweep failed"),
+        }
+        match app.retry_deliveries().await {
+            Ok(report) if report != Default::default() => tracing::info!(?report, "deliveries retried"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "delivery retries failed"),
         }
         let local = app.now().with_timezone(&mailbox_domain::deadline::cst());
         let today = local.date_naive();

@@ -46,6 +46,15 @@ pub struct Account {
     pub phone: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
+    /// The person's choice of channels for notifications (both by default; each needs its contact).
+    #[serde(default = "yes")]
+    pub notify_email: bool,
+    #[serde(default = "yes")]
+    pub notify_sms: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -330,7 +339,10 @@ pub async fn seed_demo_accounts(store: &dyn AccountStore) -> Result<bool, AppErr
             must_change_password: false,
             sessions_after: None,
             phone: None,
-            email: None,
+            // The demo's staff get e-mail at a domain that reaches nobody (or a test's SMTP server).
+            email: Some(format!("{username}@example.gov.cn")),
+            notify_email: true,
+            notify_sms: true,
         };
         store.put_account(&account).await?;
     }
@@ -442,6 +454,8 @@ impl AccountAdmin<'_> {
             sessions_after: None,
             phone,
             email,
+            notify_email: true,
+            notify_sms: true,
         };
         self.store.put_account(&account).await.map_err(|e| match e {
             crate::ports::StoreError::Conflict(_) => AppError::Conflict {
@@ -460,6 +474,15 @@ impl AccountAdmin<'_> {
         if disabled {
             account.sessions_after = Some(now);
         }
+        self.store.put_account(&account).await?;
+        Ok(account)
+    }
+
+    /// The channels a person chose for their notifications (each used where a contact is known).
+    pub async fn set_channels(&self, username: &str, email: bool, sms: bool) -> Result<Account, AppError> {
+        let mut account = self.existing(username).await?;
+        account.notify_email = email;
+        account.notify_sms = sms;
         self.store.put_account(&account).await?;
         Ok(account)
     }

@@ -1,12 +1,13 @@
 //! The event bus: domain events leave the store (the outbox table in the embedded host, the
 //! table's stream on AWS), a relay publishes them on the bus, and the bus's rules route them to
-//! queues — new cases to triage, dispatches across jurisdictions to the hand-off queue of the
-//! jurisdiction that takes them in. On AWS the bus is EventBridge and the rules are the template's
+//! queues — new cases to triage, events that bring notifications to the notify queue, dispatches
+//! across jurisdictions to the hand-off queue of the jurisdiction that takes them in. On AWS the bus is EventBridge and the rules are the template's
 //! (written from [`rules`]); the embedded host's [`LocalBus`] applies the same rules itself and
 //! writes the same envelope to its queues, so the consumers read one format.
 
+use crate::notify::NOTIFY_TYPES;
 use crate::ports::{EventOutbox, HandoffQueue, StoreResult};
-use crate::service::{handoff_queue, TRIAGE_QUEUE};
+use crate::service::{handoff_queue, NOTIFY_QUEUE, TRIAGE_QUEUE};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mailbox_domain::events::{DetailType, DomainEvent, EventDetail, DETAIL_VERSION, EVENT_SOURCE};
@@ -81,14 +82,23 @@ pub struct Rule {
     pub queue: String,
 }
 
-/// The bus's rules for an organisation: new cases to triage; a dispatch to a unit of another
-/// jurisdiction to that jurisdiction's hand-off queue.
+/// The bus's rules for an organisation: new cases to triage; events that bring notifications to
+/// the notify queue; a dispatch to a unit of another jurisdiction to that jurisdiction's hand-off
+/// queue.
 pub fn rules(org: &Organisation) -> Vec<Rule> {
-    let mut rules = vec![Rule {
-        name: "triage".into(),
-        pattern: json!({"source": [EVENT_SOURCE], "detail-type": [DetailType::CaseSubmitted.name()]}),
-        queue: TRIAGE_QUEUE.into(),
-    }];
+    let notify: Vec<&str> = NOTIFY_TYPES.iter().map(|t| t.name()).collect();
+    let mut rules = vec![
+        Rule {
+            name: "triage".into(),
+            pattern: json!({"source": [EVENT_SOURCE], "detail-type": [DetailType::CaseSubmitted.name()]}),
+            queue: TRIAGE_QUEUE.into(),
+        },
+        Rule {
+            name: "notify".into(),
+            pattern: json!({"source": [EVENT_SOURCE], "detail-type": notify}),
+            queue: NOTIFY_QUEUE.into(),
+        },
+    ];
     for j in &org.jurisdictions {
         rules.push(Rule {
             name: handoff_queue(j.id.as_str()),

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod calendar;
+pub mod delivery;
 pub mod error;
 pub mod events;
 pub mod export;
@@ -9,6 +10,7 @@ mod failpoint;
 pub mod http;
 pub mod input;
 pub mod limiter;
+pub mod notify;
 mod org_check;
 pub use org_check::load_organisation;
 pub mod ports;

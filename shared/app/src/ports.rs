@@ -79,6 +79,9 @@ pub struct Notification {
     pub subject: String,
     pub body: String,
     pub created_at: DateTime<Utc>,
+    /// What it is about: its SMS wording, and whether it is urgent.
+    #[serde(default)]
+    pub topic: crate::delivery::Topic,
 }
 
 /// How long notifications are kept: the outbox is a recent record, not an archive (the audit trail

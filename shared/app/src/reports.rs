@@ -338,9 +338,10 @@ impl App {
                 subject: format!("{today} 待办提醒（日收日清）"),
                 body: lines.join("；"),
                 created_at: now,
+                topic: crate::delivery::Topic::Digest,
             });
         }
-        self.notifier.notify(&notifications).await?;
+        self.deliver(&notifications, None).await?;
         Ok(report)
     }
 

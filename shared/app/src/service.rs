@@ -1,6 +1,7 @@
 //! The use cases. Every deployment calls these; only the adapters behind the ports differ.
 
 use crate::calendar::{LoadedCalendar, CALENDAR_REFRESH};
+use crate::delivery::Topic;
 use crate::error::AppError;
 use crate::events::Envelope;
 use crate::input::SubmitRequest;
@@ -15,7 +16,7 @@ use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
 use mailbox_domain::events::{DetailType, DomainEvent};
 use mailbox_domain::stats::{change_deltas, counter_deltas};
-use mailbox_domain::workflow::{AuditEvent, Command, Context, EventKind, WorkflowError};
+use mailbox_domain::workflow::{Command, Context, WorkflowError};
 use mailbox_domain::{
     authorize, can_view, Action, Actor, Calendar, CaseId, CaseNumber, CaseStatus, Organisation, Role,
 };
@@ -33,15 +34,18 @@ const CODE_LEN: usize = 10;
 /// The queue of newly submitted cases, consumed by the triage step.
 pub const TRIAGE_QUEUE: &str = "triage";
 
+/// The queue of events that bring notifications (the `notify` consumer).
+pub const NOTIFY_QUEUE: &str = "notify";
+
 /// The queue through which a jurisdiction takes in cases dispatched to its units.
 pub fn handoff_queue(jurisdiction: &str) -> String {
     format!("handoff-{jurisdiction}")
 }
 
-/// Every queue the application uses: triage, background jobs, and one hand-off queue per
-/// jurisdiction.
+/// Every queue the application uses: triage, background jobs, notifications, and one hand-off
+/// queue per jurisdiction.
 pub fn queue_names(org: &Organisation) -> Vec<String> {
-    [TRIAGE_QUEUE.to_owned(), crate::calendar::JOBS_QUEUE.to_owned()]
+    [TRIAGE_QUEUE.to_owned(), crate::calendar::JOBS_QUEUE.to_owned(), NOTIFY_QUEUE.to_owned()]
         .into_iter()
         .chain(org.jurisdictions.iter().map(|j| handoff_queue(j.id.as_str())))
         .collect()
@@ -94,6 +98,8 @@ pub struct App {
     sweep_concurrency: std::sync::atomic::AtomicUsize,
     /// Built on first use: only the triage worker needs it, and its dictionary takes a moment to load.
     triage: std::sync::OnceLock<mailbox_triage::Triage>,
+    /// Delivery of notifications by e-mail and SMS (`set_delivery`); unset: the outbox only.
+    pub(crate) delivering: std::sync::OnceLock<crate::notify::Delivering>,
 }
 
 /// The adapters an [`App`] runs on.
@@ -131,6 +137,7 @@ impl App {
             limits: adapters.limits,
             sweep_concurrency: std::sync::atomic::AtomicUsize::new(16),
             triage: std::sync::OnceLock::new(),
+            delivering: std::sync::OnceLock::new(),
         }
     }
 
@@ -260,62 +267,20 @@ impl App {
         let ctx = Context { org: &self.org, calendar: &calendar, now: self.now() };
         let events = case.apply(&ctx, actor, command)?;
         let counters = change_deltas(&before, &case, &events, &calendar);
-        let notifications = self.notifications_for(&case, &events);
-        // The domain events go with the change (a dispatch's to the hand-off queue by the bus).
+        // The domain events go with the change (a dispatch's to the hand-off queue by the bus), and
+        // so do the staff notifications they bring (the `notify` consumer delivers them).
         let domain = DomainEvent::of_change(&self.org, &case, &events);
+        let notifications = self.notifications_for(&case, &domain);
         self.store.update(&case, before.version, &events, &domain, &counters, &notifications).await?;
         tracing::info!(case = %case.id, version = case.version, user = %actor.user, events = events.len(), "case updated");
         crate::failpoint::after_commit();
         Ok(case)
     }
 
-    /// Notifications of a change. Their subjects carry the title with personal data masked: they
-    /// reach supervisors, lists and (later) SMS, where personal data does not belong.
-    fn notifications_for(&self, case: &Case, events: &[AuditEvent]) -> Vec<Notification> {
-        let mut out = Vec::new();
+    /// Notifications of a change: those of its domain events ([`notifications_of`]).
+    fn notifications_for(&self, case: &Case, domain: &[DomainEvent]) -> Vec<Notification> {
         let title = views::masked_title(case);
-        for e in events {
-            let (unit, subject) = match &e.kind {
-                EventKind::Dispatched { mode, lead, .. } => {
-                    (lead.clone(), format!("新{}留言：{}", mode.label(), title))
-                }
-                EventKind::Returned { .. } => (case.dispatcher.clone(), format!("留言被退回：{}", title)),
-                EventKind::Reported => (case.dispatcher.clone(), format!("承办单位已反馈：{}", title)),
-                EventKind::ExtensionRequested { .. } => (case.dispatcher.clone(), format!("延期申请待审批：{}", title)),
-                EventKind::Urged { .. } => match case.lead() {
-                    Some(lead) => (lead.clone(), format!("催办：{}", title)),
-                    None => continue,
-                },
-                EventKind::ExplanationRequested { due_on } => match case.lead() {
-                    Some(lead) => (lead.clone(), format!("已超过办理时限（{due_on}），请提交情况说明：{}", title)),
-                    None => continue,
-                },
-                EventKind::MarkedOverdue { due_on } => {
-                    // The supervisors (政府办) and the dispatcher both hear of a missed deadline.
-                    for office in
-                        self.org.units.iter().filter(|u| u.kind == mailbox_domain::org::UnitKind::GovernmentOffice)
-                    {
-                        out.push(Notification {
-                            key: format!("{}:{}:{}", case.id, e.seq, office.id),
-                            unit: office.id.clone(),
-                            subject: format!("超期督办（时限{due_on}）：{}", title),
-                            body: format!("留言编号 {}", case.number),
-                            created_at: e.at,
-                        });
-                    }
-                    (case.dispatcher.clone(), format!("留言已超期（时限{due_on}）：{}", title))
-                }
-                _ => continue,
-            };
-            out.push(Notification {
-                key: format!("{}:{}", case.id, e.seq),
-                unit,
-                subject,
-                body: format!("留言编号 {}", case.number),
-                created_at: e.at,
-            });
-        }
-        out
+        domain.iter().flat_map(|e| notifications_of(&self.org, &title, e)).collect()
     }
 
     pub async fn staff_view(&self, actor: &Actor, id: &CaseId) -> Result<StaffCaseView, AppError> {
@@ -421,8 +386,9 @@ impl App {
             subject: format!("新留言待受理：{}", views::masked_title(&case)),
             body: format!("留言编号 {}（{}）{summary}", case.number, case.kind.label()),
             created_at: case.submitted_at,
+            topic: Topic::NewCase,
         };
-        self.notifier.notify(&[notification]).await?;
+        self.deliver(&[notification], Some(case.number.as_str())).await?;
         Ok(())
     }
 
@@ -479,8 +445,9 @@ impl App {
             body: format!("留言编号 {}，请及时签收", case.number),
             // The dispatch's time, not the delivery's: a redelivered message writes the same one.
             created_at: case.dispatch.as_ref().map_or(case.submitted_at, |d| d.at),
+            topic: Topic::Handoff,
         };
-        self.notifier.notify(&[notification]).await?;
+        self.deliver(&[notification], Some(case.number.as_str())).await?;
         Ok(HandoffOutcome::Delivered)
     }
 
@@ -535,6 +502,60 @@ impl App {
             }
         }
     }
+}
+
+/// The staff notifications a domain event brings. Their subjects carry the title with personal data
+/// masked (`masked_title`): they reach supervisors, lists, e-mail and SMS, where personal data does
+/// not belong. Keyed by the event (`<case>:<seq>`, and the office for 督办), so that the change's
+/// transaction and the `notify` consumer make the same ones.
+pub fn notifications_of(org: &Organisation, title: &str, e: &DomainEvent) -> Vec<Notification> {
+    let d = &e.detail;
+    let due = d.due_on.map(|day| day.to_string()).unwrap_or_default();
+    let note = |key: String, unit: &mailbox_domain::UnitId, subject: String, topic: Topic| Notification {
+        key,
+        unit: unit.clone(),
+        subject,
+        body: format!("留言编号 {}", d.case_number),
+        created_at: e.time,
+        topic,
+    };
+    let key = format!("{}:{}", d.case_id, d.seq);
+    let mut out = Vec::new();
+    match e.detail_type {
+        DetailType::CaseDispatched => {
+            if let (Some(lead), Some(mode)) = (&d.lead, d.mode) {
+                out.push(note(key, lead, format!("新{}留言：{title}", mode.label()), Topic::Dispatched));
+            }
+        }
+        DetailType::CaseReturned => out.push(note(key, &d.dispatcher, format!("留言被退回：{title}"), Topic::Returned)),
+        DetailType::CaseReported => {
+            out.push(note(key, &d.dispatcher, format!("承办单位已反馈：{title}"), Topic::Reported))
+        }
+        DetailType::CaseExtensionRequested => {
+            out.push(note(key, &d.dispatcher, format!("延期申请待审批：{title}"), Topic::Extension))
+        }
+        DetailType::CaseUrged | DetailType::CaseDueSoon => {
+            if let Some(lead) = &d.lead {
+                out.push(note(key, lead, format!("催办：{title}"), Topic::Urged));
+            }
+        }
+        DetailType::CaseExplanationRequested => {
+            if let Some(lead) = &d.lead {
+                let subject = format!("已超过办理时限（{due}），请提交情况说明：{title}");
+                out.push(note(key, lead, subject, Topic::Overdue));
+            }
+        }
+        DetailType::CaseOverdue => {
+            // The supervisors (政府办) and the dispatcher both hear of a missed deadline.
+            for office in org.units.iter().filter(|u| u.kind == mailbox_domain::org::UnitKind::GovernmentOffice) {
+                let subject = format!("超期督办（时限{due}）：{title}");
+                out.push(note(format!("{key}:{}", office.id), &office.id, subject, Topic::Supervision));
+            }
+            out.push(note(key, &d.dispatcher, format!("留言已超期（时限{due}）：{title}"), Topic::Overdue));
+        }
+        _ => {}
+    }
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

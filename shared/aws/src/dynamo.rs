@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use mailbox_app::accounts::{Account, AccountStore, Session};
+use mailbox_app::delivery::{Delivery, DeliveryStatus, DeliveryStore};
 use mailbox_app::ports::{list_cursor, parse_list_cursor};
 use mailbox_app::ports::{
     AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, IdempotencyRecord, Notification,
@@ -1067,6 +1068,121 @@ impl Notifier for DynamoStore {
             }
         }
         Ok(())
+    }
+}
+
+/// Deliveries of notifications: `DLV#<key>`; a pending one is in the sparse alarm index `G4` under
+/// `DLVDUE#<shard>` by its next time (the retry run's Query), every one in `G5` under `DLVLOG` by
+/// creation (the console's log, newest first), a dead one also in `G3` under `DLVDEAD`.
+fn delivery_item(d: &Delivery) -> Item {
+    let created = format!("{}#{}", ms13(d.created_at), d.key);
+    let mut item = HashMap::from([
+        ("PK".into(), s(format!("DLV#{}", d.key))),
+        ("SK".into(), s("DLV")),
+        ("doc".into(), s(serde_json::to_string(d).expect("deliveries serialise"))),
+        ("version".into(), n(d.version)),
+        ("G5PK".into(), s("DLVLOG")),
+        ("G5SK".into(), s(created.clone())),
+    ]);
+    match d.status {
+        DeliveryStatus::Pending => {
+            item.insert("G4PK".into(), s(format!("DLVDUE#{}", shard(&d.key))));
+            item.insert("G4SK".into(), s(format!("{}#{}", ms13(d.next_at), d.key)));
+        }
+        DeliveryStatus::Dead => {
+            item.insert("G3PK".into(), s("DLVDEAD"));
+            item.insert("G3SK".into(), s(created));
+        }
+        DeliveryStatus::Sent => {}
+    }
+    item
+}
+
+fn delivery_of(item: &Item) -> StoreResult<Delivery> {
+    doc_json(item)
+}
+
+#[async_trait]
+impl DeliveryStore for DynamoStore {
+    async fn add_deliveries(&self, deliveries: &[Delivery]) -> StoreResult<()> {
+        for d in deliveries {
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(delivery_item(d)))
+                .condition_expression("attribute_not_exists(PK)")
+                .send()
+                .await;
+            match put {
+                Ok(_) => {}
+                Err(e) if is_condition_failed(&e) => {} // recorded before: it keeps its record
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn delivery(&self, key: &str) -> StoreResult<Option<Delivery>> {
+        self.get_item(s(format!("DLV#{key}")), s("DLV")).await?.map(|i| delivery_of(&i)).transpose()
+    }
+
+    async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Delivery>> {
+        // '$' follows '#': every key of an instant up to `now`.
+        let upto = format!("{}$", ms13(now));
+        let index = index_name("G4");
+        let queries = (0..SHARDS).map(|shard| {
+            let values = vec![(":pk", s(format!("DLVDUE#{shard}"))), (":upto", s(upto.clone()))];
+            self.query(Some(&index), "G4PK = :pk AND G4SK <= :upto", values, true, Some(limit))
+        });
+        let mut due: Vec<Delivery> = Vec::new();
+        for items in futures::future::try_join_all(queries).await? {
+            for item in &items {
+                due.push(delivery_of(item)?);
+            }
+        }
+        due.sort_by(|a, b| (a.next_at, &a.key).cmp(&(b.next_at, &b.key)));
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn save_delivery(&self, d: &Delivery, expected_version: u64) -> StoreResult<()> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(delivery_item(d)))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(expected_version))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => {
+                Err(StoreError::Conflict(format!("delivery {} is not at version {expected_version}", d.key)))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn recent_deliveries(&self, status: Option<DeliveryStatus>, limit: usize) -> StoreResult<Vec<Delivery>> {
+        let (index, pk) = match status {
+            Some(DeliveryStatus::Dead) => ("G3", "DLVDEAD"),
+            _ => ("G5", "DLVLOG"),
+        };
+        let condition = format!("{index}PK = :pk");
+        // Read past the ones of another status (a Pending or Sent list is filtered from the log).
+        let read = if matches!(status, None | Some(DeliveryStatus::Dead)) { limit } else { limit * 4 };
+        let items = self.query(Some(&index_name(index)), &condition, vec![(":pk", s(pk))], false, Some(read)).await?;
+        let mut out = Vec::new();
+        for item in &items {
+            let d = delivery_of(item)?;
+            if status.is_none_or(|st| d.status == st) {
+                out.push(d);
+            }
+        }
+        out.truncate(limit);
+        Ok(out)
     }
 }
 

@@ -57,6 +57,11 @@ mod accounts {
     mailbox_conformance::accounts_suite!(async { (fresh_store().await, ()) });
 }
 
+mod delivery {
+    use super::fresh_store;
+    mailbox_conformance::delivery_suite!(async { (fresh_store().await, ()) });
+}
+
 /// Two instances, each with its own SDK clients, on one table and one set of queues.
 mod instances {
     use mailbox_aws::{sdk_config, DynamoStore, SqsQueues};

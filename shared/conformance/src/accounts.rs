@@ -28,6 +28,8 @@ fn account(username: &str) -> Account {
         sessions_after: None,
         phone: None,
         email: None,
+        notify_email: true,
+        notify_sms: true,
     }
 }
 

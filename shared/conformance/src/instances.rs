@@ -110,6 +110,8 @@ pub async fn sign_in_lockout_is_shared(a: &Instance, b: &Instance) {
         sessions_after: None,
         phone: None,
         email: None,
+        notify_email: true,
+        notify_sms: true,
     };
     a.auth.accounts.put_account(&account).await.unwrap();
     let now = a.app.now();

@@ -5,9 +5,11 @@
 //! Ids are random per check, so suites may share one table or database.
 
 pub mod accounts;
+pub mod delivery;
 pub mod instances;
 pub mod moto;
 pub mod queue;
+pub mod standins;
 pub mod store;
 
 /// One `#[tokio::test]` per case-store check. `$make` is an async expression giving a fresh store
@@ -77,6 +79,25 @@ macro_rules! accounts_suite {
             async fn $name() {
                 let fixture = $make.await;
                 $crate::accounts::$name(&fixture.0).await;
+            }
+        )*
+    };
+}
+
+/// One `#[tokio::test]` per check of the `DeliveryStore` port; `$make` as for [`case_store_suite!`].
+#[macro_export]
+macro_rules! delivery_suite {
+    ($make:expr) => {
+        $crate::delivery_suite!(@tests $make;
+            a_key_is_recorded_once, one_writer_wins_each_version, due_ones_by_time_and_only_pending,
+            the_log_lists_newest_first_and_dead_ones_apart);
+    };
+    (@tests $make:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let fixture = $make.await;
+                $crate::delivery::$name(&fixture.0).await;
             }
         )*
     };

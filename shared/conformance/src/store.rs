@@ -381,6 +381,7 @@ pub async fn notifications_are_deduplicated<S: CaseStore>(store: &S) {
         subject: "新转办留言".into(),
         body: "请签收".into(),
         created_at: at(0),
+        topic: Default::default(),
     };
     let mut next = case.clone();
     let events = next.apply(&ctx(at(0)), &dispatcher(), Command::Accept).unwrap();
@@ -474,6 +475,7 @@ pub async fn notifications_page_newest_first<S: CaseStore + mailbox_app::ports::
         subject: format!("通知{i}"),
         body: "留言编号 GA1".into(),
         created_at: at(i.min(3)),
+        topic: Default::default(),
     };
     // Times 0, 1, 2, 3, 3 (the last two at the same moment).
     let notes: Vec<Notification> = (0..5).map(|i| note(i, if i == 4 { "b" } else { "a" })).collect();

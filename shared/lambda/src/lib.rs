@@ -14,6 +14,7 @@ use mailbox_app::accounts::{AccountStore, Identity, LocalAuth};
 use mailbox_app::events::{relay, EventBus};
 use mailbox_app::http::extract::{ServedOverHttps, SourceIp};
 use mailbox_app::http::{router_for, AppState, Authenticator, Routes, SessionAuthenticator};
+use mailbox_app::notify::Delivering;
 use mailbox_app::ports::SystemClock;
 use mailbox_app::{Adapters, App, AppError};
 use mailbox_aws::dynamo::DOMAIN_ATTRIBUTE;
@@ -89,6 +90,8 @@ pub async fn instance(config: &Config) -> anyhow::Result<Instance> {
         limits: store.clone(),
     };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
+    let channels = delivery_channels()?;
+    app.set_delivery(Delivering { store: store.clone(), accounts: store.clone(), channels });
     // DynamoDB gains nothing from concurrent sweep writes; they would only contend for counters.
     app.set_sweep_concurrency(1);
     app.load_stored_notices().await?;
@@ -106,6 +109,16 @@ pub async fn instance(config: &Config) -> anyhow::Result<Instance> {
         }
     }
     Ok(Instance { app, accounts: store })
+}
+
+/// The delivery channels of the environment: `SMTP_URL` (and `MAIL_FROM`) for e-mail — SES's SMTP
+/// interface on AWS —, `SMS_GATEWAY_URL` (with `SMS_KEY_ID`, `SMS_KEY_SECRET`, `SMS_SIGN_NAME`,
+/// `SMS_TEMPLATES`) for SMS. Neither: notifications stay in the outbox.
+pub fn delivery_channels() -> anyhow::Result<mailbox_app::delivery::Channels> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let from = var("MAIL_FROM").unwrap_or_else(|| mailbox_notify::DEFAULT_MAIL_FROM.to_owned());
+    mailbox_notify::channels(var("SMTP_URL").as_deref(), &from, var("SMS_GATEWAY_URL").as_deref())
+        .map_err(anyhow::Error::msg)
 }
 
 async fn aws_config_for_env() -> aws_config::SdkConfig {
@@ -239,6 +252,8 @@ pub enum Consumer {
     Handoff,
     /// Background jobs (the `deadlines` function also consumes the `jobs` queue).
     Jobs,
+    /// Events that bring notifications: delivered by e-mail and SMS (the `notify` function).
+    Notify,
 }
 
 /// Handles an SQS batch: each message on its own; failed ones are reported back so that only they
@@ -252,6 +267,7 @@ pub async fn handle_sqs(app: &App, consumer: Consumer, event: SqsEvent) -> SqsBa
             Consumer::Triage => app.take_triage(body).await.map(|()| "triaged".to_owned()),
             Consumer::Handoff => app.take_handoff(body).await.map(|o| format!("{o:?}")),
             Consumer::Jobs => app.take_job(body).await.map(|o| format!("{o:?}")),
+            Consumer::Notify => app.take_notify(body).await.map(|()| "notified".to_owned()),
         };
         // `message` is the log line's own field: the SQS message id goes under another name.
         match result {
@@ -280,7 +296,7 @@ pub async fn run_sqs(consumer: Consumer) -> Result<(), lambda_runtime::Error> {
 /// The `deadlines` function's handler: an SQS batch from the `jobs` queue (background jobs such as
 /// recomputing deadlines after a calendar import) is handled as a queue consumer; otherwise
 /// `{"job": "digest"}` (the 09:00 China-time rule) runs the daily digest, and anything else (the
-/// every-15-minutes rule's scheduled event) runs the deadline sweep.
+/// every-15-minutes rule's scheduled event) runs the deadline sweep and the deliveries due again.
 pub async fn handle_schedule(app: &App, event: serde_json::Value) -> Result<serde_json::Value, AppError> {
     let from_sqs = event.pointer("/Records/0/eventSource").and_then(|s| s.as_str()) == Some("aws:sqs");
     if from_sqs {
@@ -294,7 +310,9 @@ pub async fn handle_schedule(app: &App, event: serde_json::Value) -> Result<serd
         Ok(serde_json::json!({"job": "digest", "units_notified": report.units_notified, "date": report.date}))
     } else {
         let report = app.deadline_sweep().await?;
-        Ok(serde_json::json!({"job": "sweep", "report": report}))
+        // Deliveries due again (a backoff passed, a night ended) go with the same schedule.
+        let deliveries = app.retry_deliveries().await?;
+        Ok(serde_json::json!({"job": "sweep", "report": report, "deliveries": deliveries}))
     }
 }
 

@@ -92,18 +92,7 @@ async fn a_batch_the_bus_refused_is_retried_from_its_first_unpublished_record_an
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(bodies.len(), 6, "each event published twice");
-    let mut sqs_event = aws_lambda_events::event::sqs::SqsEvent::default();
-    sqs_event.records = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let mut r = aws_lambda_events::event::sqs::SqsMessage::default();
-            r.message_id = Some(format!("m{i}"));
-            r.body = Some(b.clone());
-            r
-        })
-        .collect();
-    assert!(handle_sqs(&app, Consumer::Triage, sqs_event).await.batch_item_failures.is_empty());
+    assert!(handle_sqs(&app, Consumer::Triage, support::sqs_event(&bodies)).await.batch_item_failures.is_empty());
     // Each case triaged once: its trail is submitted, triaged.
     let triaged = stream_events(&stream.next_batch().await);
     let kinds: Vec<DetailType> = triaged.iter().map(|(_, e)| e.detail_type).collect();

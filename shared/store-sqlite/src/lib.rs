@@ -9,6 +9,7 @@ mod writer;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mailbox_app::accounts::{Account, AccountStore, Session};
+use mailbox_app::delivery::{Delivery, DeliveryStatus, DeliveryStore};
 use mailbox_app::ports::{
     parse_list_cursor, AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, EventOutbox, HandoffQueue,
     IdempotencyRecord, Notification, NotificationPage, Notifier, Page, QueueError, QueueResult, Received, Scope,
@@ -242,7 +243,12 @@ fn write_notifications(conn: &Connection, notifications: &[Notification]) -> Sto
     Ok(())
 }
 
-fn query_cases<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> StoreResult<Vec<Case>> {
+/// The JSON documents of a query's first column, read back.
+fn query_docs<T: serde::de::DeserializeOwned, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+) -> StoreResult<Vec<T>> {
     let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
     let docs = stmt
         .query_map(params, |r| r.get::<_, String>(0))
@@ -250,6 +256,10 @@ fn query_cases<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> 
         .collect::<Result<Vec<_>, _>>()
         .map_err(map_err)?;
     docs.iter().map(|d| from_json(d)).collect()
+}
+
+fn query_cases<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> StoreResult<Vec<Case>> {
+    query_docs(conn, sql, params)
 }
 
 fn get_case(conn: &Connection, id: &str) -> StoreResult<Option<Case>> {
@@ -637,6 +647,82 @@ impl EventOutbox for SqliteStore {
         self.write(move |c| {
             c.execute("DELETE FROM domain_events WHERE published_ms IS NOT NULL AND published_ms < ?1", [cutoff])
                 .map_err(map_err)
+        })
+        .await
+    }
+}
+
+fn delivery_status(s: DeliveryStatus) -> &'static str {
+    match s {
+        DeliveryStatus::Pending => "pending",
+        DeliveryStatus::Sent => "sent",
+        DeliveryStatus::Dead => "dead",
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for SqliteStore {
+    async fn add_deliveries(&self, deliveries: &[Delivery]) -> StoreResult<()> {
+        let deliveries = deliveries.to_vec();
+        self.write(move |c| {
+            for d in &deliveries {
+                c.execute(
+                    "INSERT OR IGNORE INTO deliveries (key, status, next_ms, created_ms, version, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![d.key, delivery_status(d.status), ms(d.next_at), ms(d.created_at), d.version as i64, to_json(d)],
+                )
+                .map_err(map_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delivery(&self, key: &str) -> StoreResult<Option<Delivery>> {
+        let key = key.to_owned();
+        self.read(move |c| Ok(query_docs::<Delivery, _>(c, "SELECT doc FROM deliveries WHERE key = ?1", [key])?.pop()))
+            .await
+    }
+
+    async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Delivery>> {
+        self.read(move |c| {
+            query_docs::<Delivery, _>(
+                c,
+                "SELECT doc FROM deliveries WHERE status = 'pending' AND next_ms <= ?1 ORDER BY next_ms LIMIT ?2",
+                params![ms(now), limit as i64],
+            )
+        })
+        .await
+    }
+
+    async fn save_delivery(&self, d: &Delivery, expected_version: u64) -> StoreResult<()> {
+        let d = d.clone();
+        self.write(move |c| {
+            let changed = c
+                .execute(
+                    "UPDATE deliveries SET status = ?1, next_ms = ?2, version = ?3, doc = ?4 WHERE key = ?5 AND version = ?6",
+                    params![delivery_status(d.status), ms(d.next_at), d.version as i64, to_json(&d), d.key, expected_version as i64],
+                )
+                .map_err(map_err)?;
+            if changed == 0 {
+                return Err(StoreError::Conflict(format!("delivery {} is not at version {expected_version}", d.key)));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn recent_deliveries(&self, status: Option<DeliveryStatus>, limit: usize) -> StoreResult<Vec<Delivery>> {
+        self.read(move |c| match status {
+            Some(s) => query_docs::<Delivery, _>(
+                c,
+                "SELECT doc FROM deliveries WHERE status = ?1 ORDER BY created_ms DESC, key DESC LIMIT ?2",
+                params![delivery_status(s), limit as i64],
+            ),
+            None => query_docs::<Delivery, _>(
+                c,
+                "SELECT doc FROM deliveries ORDER BY created_ms DESC, key DESC LIMIT ?1",
+                params![limit as i64],
+            ),
         })
         .await
     }

@@ -99,6 +99,22 @@ CREATE INDEX domain_events_unpublished ON domain_events (position) WHERE publish
 CREATE INDEX domain_events_published ON domain_events (published_ms) WHERE published_ms IS NOT NULL;
 ";
 
+/// Deliveries of notifications (e-mail, SMS): due ones by time (a partial index of the pending),
+/// the log newest first.
+const V6: &str = "
+CREATE TABLE deliveries (
+    key TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    next_ms INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries (next_ms) WHERE status = 'pending';
+CREATE INDEX deliveries_log ON deliveries (created_ms, key);
+CREATE INDEX deliveries_status ON deliveries (status, created_ms);
+";
+
 /// `CaseStore::running_deadlines`: a page of the partial index `cases_running`, in id order.
 pub const RUNNING_SQL: &str =
     "SELECT doc FROM cases WHERE status IN ('in_progress', 'reported') AND id > ?1 ORDER BY id LIMIT ?2";
@@ -111,7 +127,7 @@ pub const RECENT_SQL: &str = "SELECT doc FROM cases WHERE dispatcher = ?1 AND (s
 /// re-reads the version inside it, so two processes opening an old database at once (`mailbox
 /// serve` and `mailbox stats reconcile`, say) apply each step once.
 pub fn migrate(conn: &Connection) -> StoreResult<()> {
-    const STEPS: [(i64, &str); 5] = [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
+    const STEPS: [(i64, &str); 6] = [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6)];
     // A current database (every open but the first) needs no write lock.
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_err)?;
     for (to, sql) in STEPS.into_iter().filter(|(to, _)| version < *to) {
@@ -150,7 +166,7 @@ mod tests {
         )
         .unwrap();
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 5);
+        assert_eq!(user_version(&conn), 6);
         let mut plan = conn.prepare(&format!("EXPLAIN QUERY PLAN {RECENT_SQL}")).unwrap();
         let steps: Vec<String> =
             plan.query_map(("city-xfj", 2, "c9", 10), |r| r.get(3)).unwrap().collect::<Result<_, _>>().unwrap();
@@ -160,7 +176,7 @@ mod tests {
         assert_eq!(n, 1);
         // Opening again applies nothing twice.
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 5);
+        assert_eq!(user_version(&conn), 6);
     }
 
     #[test]

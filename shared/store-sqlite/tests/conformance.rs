@@ -22,6 +22,11 @@ mod accounts {
     mailbox_conformance::accounts_suite!(fresh());
 }
 
+mod delivery {
+    use super::fresh;
+    mailbox_conformance::delivery_suite!(fresh());
+}
+
 /// Two handles on one database file, as two processes would have.
 mod instances {
     use mailbox_conformance::instances::Backing;
@@ -83,6 +88,7 @@ async fn purges_remove_exactly_the_expired_rows() {
         subject: "s".into(),
         body: "b".into(),
         created_at: at,
+        topic: Default::default(),
     };
     store.notify(&[note("old", now - NOTIFICATION_TTL - Duration::minutes(1)), note("new", now)]).await.unwrap();
     assert_eq!(store.purge_notifications(now).await.unwrap(), 1);

@@ -51,6 +51,15 @@ impl Server {
         Server::spawn_env(dir, "warn", Stdio::inherit(), &["--demo"], env)
     }
 
+    /// Starts a demo server with more options of `mailbox serve` and environment variables.
+    pub fn start_with_env(label: &str, options: &[&str], env: &[(&str, &str)]) -> Server {
+        let dir = temp_dir(label);
+        let options: Vec<&str> = std::iter::once("--demo").chain(options.iter().copied()).collect();
+        let mut server = Server::spawn_env(dir.path(), "warn", Stdio::inherit(), &options, env);
+        server.owned_dir = Some(dir);
+        server
+    }
+
     /// Starts a demo server with more options of `mailbox serve`.
     pub fn start_with(label: &str, options: &[&str]) -> Server {
         let dir = temp_dir(label);

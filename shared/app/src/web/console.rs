@@ -3,6 +3,7 @@
 
 use super::{bar_chart, error_page, field, form_pairs, html_response, ok, page, redirect, Nav};
 use crate::accounts::{Account, Identity};
+use crate::delivery::{Delivery, DeliveryStatus, Payload};
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::ports::CalendarState;
@@ -198,6 +199,75 @@ pub async fn change_password(State(s): State<AppState>, headers: HeaderMap, body
         Err(AppError::Invalid { message, .. }) => {
             html_response(StatusCode::BAD_REQUEST, password_page(&id, Some(&message)))
         }
+        Err(e) => console_error(e),
+    }
+}
+
+const NOTIFICATIONS_PAGE: &str = "/console/notifications";
+
+fn notifications_page(id: &Identity, account: &Account, delivers: bool, message: Option<(&str, bool)>) -> Markup {
+    let body = html! {
+        h1 { "通知设置" }
+        @if let Some((m, is_error)) = message { p class=(if is_error { "error" } else { "success" }) role="alert" { (m) } }
+        @if !delivers { p.notice { "本系统尚未配置邮件或短信通道：通知目前只在工作台显示。" } }
+        form.card method="post" action=(NOTIFICATIONS_PAGE) {
+            (csrf_input(id))
+            p.muted { "本单位的工作通知（新留言待受理、交办转办、催办、超期、督办、每日待办）除在工作台显示外，还发送到：" }
+            label.check {
+                input type="checkbox" name="email" value="1" checked[account.notify_email];
+                " 电子邮件（" (account.email.clone().unwrap_or_else(|| "未登记，请联系系统管理员".into())) "）"
+            }
+            label.check {
+                input type="checkbox" name="sms" value="1" checked[account.notify_sms];
+                " 短信（" (account.phone.clone().unwrap_or_else(|| "未登记，请联系系统管理员".into())) "）"
+            }
+            p.muted { "夜间（22:00至次日8:00）的非紧急短信在早上8点发送；超期和督办通知随时发送。" }
+            button type="submit" { "保存" }
+        }
+    };
+    page("通知设置", nav(id), body)
+}
+
+/// The signed-in person's account, for the pages about themselves.
+async fn own_account(s: &AppState, id: &Identity) -> Result<Account, Response> {
+    let Some(local) = s.local.as_ref() else {
+        return Err(error_page(StatusCode::NOT_FOUND, true, "本部署使用统一身份认证登录"));
+    };
+    match local.accounts.account(id.actor.user.as_str()).await {
+        Ok(Some(a)) => Ok(a),
+        Ok(None) => Err(error_page(StatusCode::NOT_FOUND, true, "账号不存在")),
+        Err(e) => Err(console_error(e.into())),
+    }
+}
+
+pub async fn notifications_form(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let id = match signed_in(&s, &headers).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    match own_account(&s, &id).await {
+        Ok(account) => ok(notifications_page(&id, &account, s.app.delivers(), None)),
+        Err(r) => r,
+    }
+}
+
+/// Saves the signed-in person's choice of channels (`POST /console/notifications`).
+pub async fn save_notifications(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let id = match signed_in(&s, &headers).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let p = form_pairs(&body);
+    if !csrf_ok(&id, &p) {
+        return error_page(StatusCode::FORBIDDEN, true, "页面已过期，请刷新后重试");
+    }
+    if let Err(r) = own_account(&s, &id).await {
+        return r;
+    }
+    let local = s.local.as_ref().expect("own_account checked");
+    let admin = crate::accounts::AccountAdmin { store: local.accounts.as_ref(), org: &s.app.org };
+    match admin.set_channels(id.actor.user.as_str(), field(&p, "email") == "1", field(&p, "sms") == "1").await {
+        Ok(account) => ok(notifications_page(&id, &account, s.app.delivers(), Some(("已保存", false)))),
         Err(e) => console_error(e),
     }
 }
@@ -755,13 +825,48 @@ pub async fn assessment(State(s): State<AppState>, headers: HeaderMap, Query(q):
     file.unwrap_or_else(console_error)
 }
 
-fn admin_markup(
-    s: &AppState,
-    id: &Identity,
-    accounts: &[Account],
+/// What the administration page shows.
+pub struct AdminData {
+    accounts: Vec<Account>,
     calendar: CalendarState,
-    message: Option<(&str, bool)>,
-) -> Markup {
+    /// Deliveries given up on, and the latest deliveries (`None`: this deployment sends nothing).
+    deliveries: Option<(Vec<Delivery>, Vec<Delivery>)>,
+}
+
+fn delivery_rows(id: &Identity, list: &[Delivery], dead: bool) -> Markup {
+    html! {
+        div.table-wrap { table {
+            thead { tr { th { "时间" } th { "渠道" } th { "收件人" } th { "内容" } th { "状态" } th { "投递记录" } @if dead { th { "操作" } } } }
+            tbody { @for d in list { tr {
+                td { (fmt_time(d.created_at)) }
+                td { (d.payload.channel().label()) }
+                td { (d.recipient.label()) }
+                td { @match &d.payload {
+                    // Administrators have no case access: not the subject, which names the case.
+                    Payload::Email { .. } => { "工作通知邮件" }
+                    Payload::Sms { template, params } => { (template.text()) " " (params.values().cloned().collect::<Vec<_>>().join("，")) }
+                } }
+                td { @match d.status {
+                    DeliveryStatus::Sent => { "已发送" }
+                    DeliveryStatus::Pending => { "待发送（" (fmt_time(d.next_at)) "）" }
+                    DeliveryStatus::Dead => { span.badge { "发送失败" } }
+                } }
+                td { ul.plain { @for a in &d.log { li { (fmt_time(a.at)) " " (if a.ok { "成功 " } else { "失败 " }) (a.detail) } } } }
+                @if dead { td {
+                    form.inline method="post" action="/console/admin/deliveries/retry" {
+                        (csrf_input(id))
+                        input type="hidden" name="key" value=(d.key);
+                        button type="submit" { "重新发送" }
+                    }
+                } }
+            } } }
+        } }
+        @if list.is_empty() { p.muted { "（无）" } }
+    }
+}
+
+fn admin_markup(s: &AppState, id: &Identity, data: &AdminData, message: Option<(&str, bool)>) -> Markup {
+    let (accounts, calendar) = (&data.accounts, data.calendar);
     let body = html! {
         h1 { "系统管理" }
         @if let Some((m, is_error)) = message { p class=(if is_error { "error" } else { "success" }) role="alert" { (m) } }
@@ -819,11 +924,21 @@ fn admin_markup(
             input type="text" id="acc-subject" name="oidc_subject" maxlength="256" autocomplete="off";
             button type="submit" { "新增" }
         }
+        h2 { "通知投递" }
+        @match &data.deliveries {
+            None => { p.muted { "本部署未配置邮件或短信通道，通知只在工作台的通知列表中显示。" } }
+            Some((dead, recent)) => {
+                h3 { "发送失败（已停止重试）" }
+                (delivery_rows(id, dead, true))
+                h3 { "最近的投递" }
+                (delivery_rows(id, recent, false))
+            }
+        }
     };
     page("系统管理", nav(id), body)
 }
 
-async fn admin_only(s: &AppState, headers: &HeaderMap) -> Result<(Identity, Vec<Account>, CalendarState), Response> {
+async fn admin_only(s: &AppState, headers: &HeaderMap) -> Result<(Identity, AdminData), Response> {
     let id = current(s, headers).await?;
     if id.actor.role != Role::Admin {
         return Err(error_page(StatusCode::FORBIDDEN, true, "仅系统管理员可用"));
@@ -833,7 +948,29 @@ async fn admin_only(s: &AppState, headers: &HeaderMap) -> Result<(Identity, Vec<
     };
     let accounts = local.accounts.accounts().await.map_err(|e| console_error(e.into()))?;
     let calendar = s.app.store.calendar_state().await.map_err(|e| console_error(e.into()))?;
-    Ok((id, accounts, calendar))
+    let deliveries = s.app.delivery_log(50).await.map_err(console_error)?;
+    Ok((id, AdminData { accounts, calendar, deliveries }))
+}
+
+/// An administrator sends a delivery that was given up on again (`POST /console/admin/deliveries/retry`).
+pub async fn admin_delivery_retry(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (id, mut data) = match admin_only(&s, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let p = form_pairs(&body);
+    if !csrf_ok(&id, &p) {
+        return error_page(StatusCode::FORBIDDEN, true, "页面已过期，请刷新后重试");
+    }
+    let (status, message) = match s.app.send_again(field(&p, "key")).await {
+        Ok(()) => (StatusCode::OK, ("已重新发送，结果见投递记录", false)),
+        Err(AppError::NotFound) => (StatusCode::NOT_FOUND, ("该投递不存在", true)),
+        Err(AppError::Conflict { .. }) => (StatusCode::CONFLICT, ("该投递未失败，无需重新发送", true)),
+        Err(e) => return console_error(e),
+    };
+    tracing::info!(admin = %id.actor.user, "delivery sent again");
+    data.deliveries = s.app.delivery_log(50).await.unwrap_or(data.deliveries);
+    html_response(status, admin_markup(&s, &id, &data, Some(message)))
 }
 
 /// Disables, enables or resets the password of an account (`POST /console/admin/accounts/{username}/{op}`).
@@ -843,7 +980,7 @@ pub async fn admin_account_change(
     Path((username, op)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let (id, accounts, calendar) = match admin_only(&s, &headers).await {
+    let (id, mut data) = match admin_only(&s, &headers).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -851,9 +988,7 @@ pub async fn admin_account_change(
     if !csrf_ok(&id, &p) {
         return error_page(StatusCode::FORBIDDEN, true, "页面已过期，请刷新后重试");
     }
-    let refuse = |status: StatusCode, m: &str| {
-        html_response(status, admin_markup(&s, &id, &accounts, calendar, Some((m, true))))
-    };
+    let refuse = |status: StatusCode, m: &str| html_response(status, admin_markup(&s, &id, &data, Some((m, true))));
     if op == "disable" && username == id.actor.user.as_str() {
         return refuse(StatusCode::BAD_REQUEST, "不能停用自己的账号");
     }
@@ -872,8 +1007,10 @@ pub async fn admin_account_change(
     match result {
         Ok(_) => {
             tracing::info!(admin = %id.actor.user, user = %username, op = %op, "account changed");
-            let accounts = local.accounts.accounts().await.unwrap_or(accounts);
-            ok(admin_markup(&s, &id, &accounts, calendar, Some((done, false))))
+            if let Ok(accounts) = local.accounts.accounts().await {
+                data.accounts = accounts;
+            }
+            ok(admin_markup(&s, &id, &data, Some((done, false))))
         }
         Err(AppError::NotFound) => refuse(StatusCode::NOT_FOUND, "账号不存在"),
         Err(AppError::Invalid { message, .. }) => refuse(StatusCode::BAD_REQUEST, &message),
@@ -883,13 +1020,13 @@ pub async fn admin_account_change(
 
 pub async fn admin(State(s): State<AppState>, headers: HeaderMap) -> Response {
     match admin_only(&s, &headers).await {
-        Ok((id, accounts, calendar)) => ok(admin_markup(&s, &id, &accounts, calendar, None)),
+        Ok((id, data)) => ok(admin_markup(&s, &id, &data, None)),
         Err(r) => r,
     }
 }
 
 pub async fn admin_calendar(State(s): State<AppState>, headers: HeaderMap, mut multipart: Multipart) -> Response {
-    let (id, accounts, calendar) = match admin_only(&s, &headers).await {
+    let (id, mut data) = match admin_only(&s, &headers).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -919,15 +1056,17 @@ pub async fn admin_calendar(State(s): State<AppState>, headers: HeaderMap, mut m
         Some(Err(_)) => Err("文件须为 UTF-8 编码的 JSON".to_owned()),
         None => Err("请选择文件".to_owned()),
     };
-    let calendar = s.app.store.calendar_state().await.unwrap_or(calendar);
+    if let Ok(calendar) = s.app.store.calendar_state().await {
+        data.calendar = calendar;
+    }
     match message {
-        Ok(m) => ok(admin_markup(&s, &id, &accounts, calendar, Some((&m, false)))),
-        Err(m) => html_response(StatusCode::BAD_REQUEST, admin_markup(&s, &id, &accounts, calendar, Some((&m, true)))),
+        Ok(m) => ok(admin_markup(&s, &id, &data, Some((&m, false)))),
+        Err(m) => html_response(StatusCode::BAD_REQUEST, admin_markup(&s, &id, &data, Some((&m, true)))),
     }
 }
 
 pub async fn admin_account(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (id, accounts, calendar) = match admin_only(&s, &headers).await {
+    let (id, mut data) = match admin_only(&s, &headers).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -938,12 +1077,12 @@ pub async fn admin_account(State(s): State<AppState>, headers: HeaderMap, body: 
     let role: Option<Role> = serde_json::from_value(serde_json::Value::String(field(&p, "role").into())).ok();
     let Some(role) = role.filter(|r| !matches!(r, Role::Citizen | Role::System)) else {
         let m = "请选择角色";
-        return html_response(StatusCode::BAD_REQUEST, admin_markup(&s, &id, &accounts, calendar, Some((m, true))));
+        return html_response(StatusCode::BAD_REQUEST, admin_markup(&s, &id, &data, Some((m, true))));
     };
     let subject = Some(field(&p, "oidc_subject").trim()).filter(|x| !x.is_empty()).map(str::to_owned);
     if subject.as_ref().is_some_and(|x| x.len() > 256 || x.chars().any(char::is_control)) {
         let m = "统一身份认证标识不能超过256个字符，且不能含控制字符";
-        return html_response(StatusCode::BAD_REQUEST, admin_markup(&s, &id, &accounts, calendar, Some((m, true))));
+        return html_response(StatusCode::BAD_REQUEST, admin_markup(&s, &id, &data, Some((m, true))));
     }
     let new = crate::accounts::NewAccount {
         username: field(&p, "username").trim().to_owned(),
@@ -962,14 +1101,13 @@ pub async fn admin_account(State(s): State<AppState>, headers: HeaderMap, body: 
         Ok(a) => a,
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
             let m = e.to_string();
-            return html_response(
-                StatusCode::BAD_REQUEST,
-                admin_markup(&s, &id, &accounts, calendar, Some((&m, true))),
-            );
+            return html_response(StatusCode::BAD_REQUEST, admin_markup(&s, &id, &data, Some((&m, true))));
         }
         Err(e) => return console_error(e),
     };
     tracing::info!(admin = %id.actor.user, user = %account.username, "account created");
-    let accounts = local.accounts.accounts().await.unwrap_or(accounts);
-    ok(admin_markup(&s, &id, &accounts, calendar, Some(("账号已创建", false))))
+    if let Ok(accounts) = local.accounts.accounts().await {
+        data.accounts = accounts;
+    }
+    ok(admin_markup(&s, &id, &data, Some(("账号已创建", false))))
 }

@@ -49,6 +49,8 @@ pub fn console_routes() -> Router<AppState> {
         .route("/console/admin/calendar", post(console::admin_calendar))
         .route("/console/admin/accounts", post(console::admin_account))
         .route("/console/admin/accounts/{username}/{op}", post(console::admin_account_change))
+        .route("/console/admin/deliveries/retry", post(console::admin_delivery_retry))
+        .route("/console/notifications", get(console::notifications_form).post(console::save_notifications))
 }
 
 async fn css() -> Response {
@@ -99,6 +101,7 @@ pub fn page(title: &str, nav: Nav, body: Markup) -> Markup {
                     @if let Some((name, csrf)) = &nav.signed_in {
                         form.muted method="post" action="/console/logout" {
                             (name) " · "
+                            a href="/console/notifications" { "通知设置" } " · "
                             input type="hidden" name="csrf" value=(csrf);
                             button.secondary type="submit" { "退出登录" }
                         }

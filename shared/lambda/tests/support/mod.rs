@@ -7,6 +7,22 @@ use aws_sdk_dynamodbstreams::types::{AttributeValue, ShardIteratorType};
 use mailbox_aws::EventBridgeBus;
 use serde_json::{json, Map, Value};
 
+/// An SQS batch of these bodies, as Lambda hands it to a consumer (message ids `m0`, `m1`, …).
+pub fn sqs_event(bodies: &[String]) -> aws_lambda_events::event::sqs::SqsEvent {
+    let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+    event.records = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let mut r = aws_lambda_events::event::sqs::SqsMessage::default();
+            r.message_id = Some(format!("m{i}"));
+            r.body = Some(b.clone());
+            r
+        })
+        .collect();
+    event
+}
+
 /// Creates the bus, its archive and rules with SQS targets (queue `q` is `<prefix>q` in moto's
 /// default account), and returns it.
 pub async fn bus(sdk: &aws_config::SdkConfig, name: &str, queue_prefix: &str) -> EventBridgeBus {
