@@ -71,23 +71,28 @@ FUNCTIONS = {
     "staff": ("Staff reads and calendar import", [], [("GET", "/api/v1/auth/me"), ("GET", "/api/v1/staff/units"), ("GET", "/api/v1/staff/inbox"),
               ("GET", "/api/v1/staff/outbox"), ("GET", "/api/v1/staff/assessment"), ("GET", "/api/v1/staff/cases/{id}"), ("POST", "/api/v1/admin/calendar")],
               READ + BATCH_READ + WRITE, STAFF_KEYS, ["jobs"], None, "StaffApiConcurrency", 10),
+    # Queue consumers that also send e-mail and SMS (3 s of sending per message at most): room for a
+    # batch of 10.
     "triage": ("Consumer of the triage queue: records suggestions, compares with recent cases", [], [], READ + BATCH_READ + WRITE, STAFF_KEYS, [],
-               ("sqs", ["triage"], 10), "WorkerConcurrency", 10),
+               ("sqs", ["triage"], 10), "WorkerConcurrency", 60),
     "handoff": ("Consumer of the jurisdictions' hand-off queues", [], [], READ + ["dynamodb:PutItem"], STAFF_KEYS, [], ("sqs", HANDOFFS, 10),
-                "HandoffConcurrency", 10),
+                "HandoffConcurrency", 60),
     # One chunk of a recomputation per invocation: up to 100 cases, so a longer time limit.
     "deadlines": ("Deadline sweep, daily digest and background jobs (recomputing deadlines after a calendar import)", [], [],
                   READ + BATCH_READ + WRITE, STAFF_KEYS, ["jobs"], ("schedule", ["jobs"], 1), "WorkerConcurrency", 60),
     "notify": ("Consumer of the notify queue: staff notifications and citizens' SMS delivered by e-mail and SMS", [], [],
-               READ + ["dynamodb:PutItem"], STAFF_KEYS, [], ("sqs", ["notify"], 10), "WorkerConcurrency", 30),
+               READ + ["dynamodb:PutItem"], STAFF_KEYS, [], ("sqs", ["notify"], 10), "WorkerConcurrency", 60),
     # No table access: the stream's records arrive in the event; it only publishes (PutEvents).
     "relay": ("Relay of the table's stream (domain events of committed changes) to the event bus", [], [], [], None, [], ("stream",),
               "WorkerConcurrency", 30),
 }
+# The functions that deliver notifications by e-mail and SMS: only they get the channels' settings and
+# secrets (the public functions and the relay send nothing).
+DELIVERS = ["console", "triage", "handoff", "deadlines", "notify"]
 # The event bus's rules (shared/app/src/events.rs, `rules`; a test compares the two): new cases to
 # triage, a dispatch to another jurisdiction's unit to that jurisdiction's hand-off queue.
 NOTIFY_TYPES = ["CaseAccepted", "CaseRejected", "CaseReplied", "CaseDispatched", "CaseReturned", "CaseReported",
-                "CaseExtensionRequested", "CaseUrged", "CaseDueSoon", "CaseExplanationRequested", "CaseOverdue"]
+                "CaseExtensionRequested", "CaseUrged", "CaseDueSoon", "CaseExplanationRequested", "CaseOverdue", "CaseSupervised"]
 RULES = [("triage", {"source": ["mailbox"], "detail-type": ["CaseSubmitted"]}, "triage"),
          ("notify", {"source": ["mailbox"], "detail-type": NOTIFY_TYPES}, "notify")] + [
     (f"handoff-{j}", {"source": ["mailbox"], "detail-type": ["CaseDispatched"], "detail": {"handoff": [j]}}, f"handoff-{j}")
@@ -220,13 +225,6 @@ Globals:
       Variables:
         TABLE_NAME: !If [UseRestoredTable, !Ref RestoredTableName, !Ref Table]
         ORG_CONFIG: !Ref OrgConfig
-        SMTP_URL: !Ref SmtpUrl
-        MAIL_FROM: !Ref MailFrom
-        SMS_GATEWAY_URL: !Ref SmsGatewayUrl
-        SMS_KEY_ID: !Ref SmsKeyId
-        SMS_KEY_SECRET: !Ref SmsKeySecret
-        SMS_SIGN_NAME: !Ref SmsSignName
-        SMS_TEMPLATES: !Ref SmsTemplates
         QUEUE_PREFIX: !Sub "${AWS::StackName}-"
         QUEUE_URL_PREFIX: !Sub "https://sqs.${AWS::Region}.${AWS::URLSuffix}/${AWS::AccountId}/"
         RUST_LOG: info
@@ -322,6 +320,14 @@ w("""
       MessageRetentionPeriod: 1209600
       SqsManagedSseEnabled: true
 """ + dead_letters_alarm("Relay", "Stream batches the relay gave up on (their events are in the table; see docs/events.md to publish them again)"))
+# An event EventBridge could not put on a target's queue (retried for a day) waits here, with its alarm.
+w("""  EventsDeadLetters:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub "${AWS::StackName}-events-dlq"
+      MessageRetentionPeriod: 1209600
+      SqsManagedSseEnabled: true
+""" + dead_letters_alarm("Events", "Events the bus could not deliver to a queue (see docs/events.md)"))
 for name, pattern, queue in RULES:
     r = res(name)
     w(f"""  {r}Rule:
@@ -331,7 +337,26 @@ for name, pattern, queue in RULES:
       EventPattern: {json.dumps(pattern, separators=(", ", ": "))}
       Targets:
         - Id: {queue}
-          Arn: !GetAtt {res(queue)}Queue.Arn""")
+          Arn: !GetAtt {res(queue)}Queue.Arn
+          RetryPolicy:
+            MaximumRetryAttempts: 185
+            MaximumEventAgeInSeconds: 86400
+          DeadLetterConfig:
+            Arn: !GetAtt EventsDeadLetters.Arn""")
+w(f"""  EventsDeadLettersPolicy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref EventsDeadLetters]
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {{Service: events.amazonaws.com}}
+            Action: sqs:SendMessage
+            Resource: !GetAtt EventsDeadLetters.Arn
+            Condition:
+              ArnEquals:
+                aws:SourceArn: [{", ".join(f"!GetAtt {res(n)}Rule.Arn" for n, _, _ in RULES)}]""")
 # Only the bus's rules may send to the queues they target.
 for queue in sorted({q for _, _, q in RULES}):
     rules_of = [res(n) for n, _, q in RULES if q == queue]
@@ -397,6 +422,16 @@ for name, (desc, public, jwt, ddb, keys, sends, event, concurrency, timeout) in 
       ReservedConcurrentExecutions: !Ref {concurrency}""")
     if timeout != 10:
         w(f"      Timeout: {timeout}")
+    if name in DELIVERS:
+        w("""      Environment:
+        Variables:
+          SMTP_URL: !Ref SmtpUrl
+          MAIL_FROM: !Ref MailFrom
+          SMS_GATEWAY_URL: !Ref SmsGatewayUrl
+          SMS_KEY_ID: !Ref SmsKeyId
+          SMS_KEY_SECRET: !Ref SmsKeySecret
+          SMS_SIGN_NAME: !Ref SmsSignName
+          SMS_TEMPLATES: !Ref SmsTemplates""")
     reads = sorted(a for a in set(ddb) if a not in WRITE)
     writes = sorted(a for a in set(ddb) if a in WRITE)
     if not ddb:

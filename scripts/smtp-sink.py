@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """An SMTP server for the tests (aiosmtpd): every message it accepts is appended to --out as one
 JSON line (sender, recipients, subject, body, Message-ID). With --fail-first N it answers the first
-N messages with a temporary failure (451), as a busy mail server does.
+N messages with a temporary failure (451), as a busy mail server does; with --refuse it answers every
+message with a permanent one (550), as for an address that does not exist.
 
-    smtp-sink.py --port PORT --out FILE [--fail-first N]
+    smtp-sink.py --port PORT --out FILE [--fail-first N] [--refuse]
 Prints "listening" once it accepts connections.
 """
 import argparse
@@ -16,11 +17,14 @@ from aiosmtpd.controller import Controller
 
 
 class Sink:
-    def __init__(self, out, fail_first):
+    def __init__(self, out, fail_first, refuse):
         self.out = out
         self.fail_left = fail_first
+        self.refuse = refuse
 
     async def handle_DATA(self, server, session, envelope):
+        if self.refuse:
+            return "550 5.1.1 Mailbox unavailable"
         if self.fail_left > 0:
             self.fail_left -= 1
             return "451 4.3.0 Try again later"
@@ -43,8 +47,9 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--fail-first", type=int, default=0)
+    p.add_argument("--refuse", action="store_true")
     a = p.parse_args()
-    controller = Controller(Sink(a.out, a.fail_first), hostname="127.0.0.1", port=a.port)
+    controller = Controller(Sink(a.out, a.fail_first, a.refuse), hostname="127.0.0.1", port=a.port)
     controller.start()
     print("listening", flush=True)
     try:

@@ -119,6 +119,15 @@ async fn staff_and_citizens_hear_on_their_channels_and_night_sms_wait_for_the_mo
     assert!(to_jtj[0]["subject"].as_str().unwrap().starts_with("【市长信箱】新转办留言："));
     assert!(to_jtj[0]["body"].as_str().unwrap().contains(&submitted.number));
     assert!(w.sms.received().iter().all(|s| s["phone"] != "13800000002"), "jtj turned SMS off");
+    // A supervisor's 督办 reaches the unit at once.
+    let zfb = Actor::staff("zfb", Role::Supervisor, Some(UnitId::new("city-gov-office")));
+    h.app.act(&zfb, &id, None, Command::Supervise { note: "请加快办理".into() }).await.unwrap();
+    h.settle().await;
+    let supervised: Vec<_> = w.smtp.received().into_iter().filter(|m| m["to"][0] == "jtj@example.gov.cn").collect();
+    assert!(
+        supervised.last().unwrap()["subject"].as_str().unwrap().starts_with("【市长信箱】督办："),
+        "{supervised:?}"
+    );
 
     // Replied at 23:00: the e-mails go, the citizen's SMS waits for 08:00.
     h.clock.set(at("2026-12-01T23:00:00+08:00"));

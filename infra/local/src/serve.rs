@@ -5,6 +5,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use mailbox_app::accounts::{seed_demo_accounts, AccountStore, LocalAuth, DEMO_ACCOUNTS, DEMO_PASSWORD};
 use mailbox_app::calendar::JOBS_QUEUE;
+use mailbox_app::delivery::DeliveryStore;
 use mailbox_app::events::{relay_outbox, rules, LocalBus};
 use mailbox_app::http::extract::{client_behind, ServedOverHttps, SourceIp};
 use mailbox_app::http::{router, AppState, SessionAuthenticator};
@@ -302,6 +303,7 @@ async fn housekeeping(store: Arc<SqliteStore>, clock: Arc<dyn Clock>) {
             ("idempotency records", store.purge_idempotency(now).await),
             ("notifications", store.purge_notifications(now).await),
             ("published events", store.purge_published(now).await),
+            ("deliveries", store.purge_deliveries(now).await),
         ];
         for (what, result) in results {
             match result {

@@ -119,3 +119,43 @@ fn outbox_of(api: &Api, token: &str) -> Value {
             .block_on(async { api.call(Method::GET, "/api/v1/staff/outbox", Some(token), None).await.body })
     })
 }
+
+/// A delivery the mail server refuses for good is dead at once; the administrator sees it in the
+/// console with its log, and sending it again tries once more (and logs that try too). Only an
+/// administrator may.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_delivery_is_shown_to_administrators_who_can_send_it_again() {
+    let smtp = Standin::smtp_refusing();
+    let smtp_url = smtp.url("smtp");
+    let server = Server::start_with("notify-dead", &["--smtp", &smtp_url]);
+    let api = Api::new(&server);
+    api.submit("mayor", "complaint", false).await;
+    let admin = console(&server, "admin").await;
+    let mut page = String::new();
+    wait_for("the dead delivery in the console", || {
+        page = fetch_text(admin.get(server.url("/console/admin")));
+        page.contains("发送失败（已停止重试）") && page.contains("重新发送") && page.contains("550")
+    })
+    .await;
+    assert!(page.contains("xfj"), "{page}");
+    assert!(!page.contains("新留言待受理："), "administrators do not read the case's title: {page}");
+    let csrf = regex::Regex::new(r#"name="csrf" value="([^"]+)""#).unwrap().captures(&page).unwrap()[1].to_owned();
+    let key = regex::Regex::new(r#"name="key" value="([^"]+)""#).unwrap().captures(&page).unwrap()[1].to_owned();
+    let key = key.replace("&amp;", "&");
+    // A dispatcher cannot, and a form without the session's token is refused.
+    let xfj = console(&server, "xfj").await;
+    let not_admin = xfj.post(server.url("/console/admin/deliveries/retry")).form(&[("key", key.as_str())]).send().await;
+    assert_eq!(not_admin.unwrap().status(), 403);
+    let forged = admin.post(server.url("/console/admin/deliveries/retry")).form(&[("key", key.as_str())]).send().await;
+    assert_eq!(forged.unwrap().status(), 403);
+    let again = admin
+        .post(server.url("/console/admin/deliveries/retry"))
+        .form(&[("csrf", csrf.as_str()), ("key", key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    let page = again.text().await.unwrap();
+    assert!(page.contains("已重新发送"), "{page}");
+    assert_eq!(page.matches("550").count(), 4, "two tries, each in the dead list and in the latest list: {page}");
+}

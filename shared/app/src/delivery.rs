@@ -268,7 +268,13 @@ pub trait DeliveryStore: Send + Sync + 'static {
     async fn save_delivery(&self, delivery: &Delivery, expected_version: u64) -> StoreResult<()>;
     /// The newest deliveries, of one status or all: the console's delivery log.
     async fn recent_deliveries(&self, status: Option<DeliveryStatus>, limit: usize) -> StoreResult<Vec<Delivery>>;
+    /// Removes sent and dead deliveries made more than `DELIVERY_RETENTION` before `now` (where the
+    /// store has no expiry of its own; DynamoDB's TTL does it there). How many went.
+    async fn purge_deliveries(&self, now: DateTime<Utc>) -> StoreResult<usize>;
 }
+
+/// How long the delivery log is kept: as long as the notifications it delivered.
+pub const DELIVERY_RETENTION: Duration = Duration::days(90);
 
 /// The channels a deployment was given (none: notifications stay in the console's outbox).
 #[derive(Clone, Default)]

@@ -28,7 +28,7 @@ pub struct Delivering {
 
 /// The detail-types the `notify` consumer takes (the bus's `notify` rule): those that bring staff
 /// notifications, and those a citizen hears of by SMS.
-pub const NOTIFY_TYPES: [DetailType; 11] = [
+pub const NOTIFY_TYPES: [DetailType; 12] = [
     DetailType::CaseAccepted,
     DetailType::CaseRejected,
     DetailType::CaseReplied,
@@ -40,7 +40,13 @@ pub const NOTIFY_TYPES: [DetailType; 11] = [
     DetailType::CaseDueSoon,
     DetailType::CaseExplanationRequested,
     DetailType::CaseOverdue,
+    DetailType::CaseSupervised,
 ];
+
+/// How long a consumer (triage, a hand-off, a notify message) spends sending what it just recorded.
+pub const SEND_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+/// Pages of due deliveries one retry run sends at most (50 each).
+const RETRY_PAGES: usize = 20;
 
 /// What a delivery run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -85,7 +91,9 @@ impl App {
                 if delivering.channels.email.is_some() && account.notify_email && account.email.is_some() {
                     payloads.push(email_of(n));
                 }
-                if delivering.channels.sms.is_some() && account.notify_sms && account.phone.is_some() {
+                // A landline gets no SMS: the gateway would refuse it every time.
+                let mobile_phone = account.phone.as_deref().and_then(mobile);
+                if delivering.channels.sms.is_some() && account.notify_sms && mobile_phone.is_some() {
                     payloads.push(sms_of(n, number));
                 }
                 for payload in payloads {
@@ -110,7 +118,14 @@ impl App {
             detail: event.detail.clone(),
         };
         let notifications = notifications_of(&self.org, &views::masked_title(&case), &domain);
-        self.deliver(&notifications, Some(case.number.as_str())).await?;
+        if event.detail_type == DetailType::CaseDispatched && event.detail.handoff.is_some() {
+            // Across jurisdictions the unit hears by the hand-off's own notice ("上级交办留言已
+            // 送达", delivered by the hand-off consumer): this one stays in the outbox only, so
+            // nobody gets two messages for one dispatch.
+            self.notifier.notify(&notifications).await?;
+        } else {
+            self.deliver(&notifications, Some(case.number.as_str())).await?;
+        }
         let template = match event.detail_type {
             DetailType::CaseAccepted => SmsTemplate::CitizenAccepted,
             DetailType::CaseRejected => SmsTemplate::CitizenRejected,
@@ -137,16 +152,20 @@ impl App {
     pub async fn retry_deliveries(&self) -> Result<DeliveryReport, AppError> {
         let mut report = DeliveryReport::default();
         let Some(delivering) = self.delivering.get().filter(|d| d.channels.any()) else { return Ok(report) };
-        loop {
+        // Pages of 50 until none is left; a page where nothing moved (the store refusing the
+        // claims, say) would only come back the same, so stop there — the next run tries again.
+        for _ in 0..RETRY_PAGES {
             let due = delivering.store.due_deliveries(self.now(), 50).await?;
             let n = due.len();
+            let before = report;
             for d in due {
                 self.attempt(delivering, d, &mut report).await;
             }
-            if n < 50 {
-                return Ok(report);
+            if n < 50 || report == before {
+                break;
             }
         }
+        Ok(report)
     }
 
     /// An administrator sends a dead delivery again (its log is kept).
@@ -210,12 +229,19 @@ impl App {
             return Ok(());
         }
         delivering.store.add_deliveries(&deliveries).await?;
+        // Sent now within a time budget, so that a slow provider cannot hold up the queue message
+        // that brought them (triage, a hand-off) past its function's time limit. What the budget
+        // leaves is due: the scheduler's next run sends it. A send cut off mid-way keeps its claim
+        // and goes again after the lease.
+        let until = tokio::time::Instant::now() + SEND_BUDGET;
         let mut report = DeliveryReport::default();
         for d in deliveries {
-            if let Some(stored) = delivering.store.delivery(&d.key).await? {
-                if stored.status == DeliveryStatus::Pending && stored.next_at <= self.now() {
-                    self.attempt(delivering, stored, &mut report).await;
-                }
+            let Some(left) = until.checked_duration_since(tokio::time::Instant::now()) else { break };
+            let Some(stored) = delivering.store.delivery(&d.key).await? else { continue };
+            let due = stored.status == DeliveryStatus::Pending && stored.next_at <= self.now();
+            if due && tokio::time::timeout(left, self.attempt(delivering, stored, &mut report)).await.is_err() {
+                tracing::warn!(delivery = %d.key, "delivery not finished within its budget; it goes again later");
+                break;
             }
         }
         Ok(())
@@ -294,7 +320,7 @@ impl App {
                     .ok_or_else(|| SendError::Permanent("账号不存在或已停用".into()))?;
                 let contact = match d.payload.channel() {
                     Channel::Email => account.email.filter(|_| account.notify_email),
-                    Channel::Sms => account.phone.filter(|_| account.notify_sms),
+                    Channel::Sms => account.phone.as_deref().and_then(mobile).filter(|_| account.notify_sms),
                 };
                 contact.ok_or_else(|| SendError::Permanent("该账号已不接收此渠道的通知".into()))?
             }

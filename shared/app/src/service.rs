@@ -539,6 +539,11 @@ pub fn notifications_of(org: &Organisation, title: &str, e: &DomainEvent) -> Vec
                 out.push(note(key, lead, format!("催办：{title}"), Topic::Urged));
             }
         }
+        // A supervisor's 督办 (the sweep's own escalation already asks the unit for an explanation).
+        DetailType::CaseSupervised if d.actor_role == mailbox_domain::Role::Supervisor => {
+            let unit = d.lead.as_ref().unwrap_or(&d.dispatcher);
+            out.push(note(key, unit, format!("督办：{title}"), Topic::Supervision));
+        }
         DetailType::CaseExplanationRequested => {
             if let Some(lead) = &d.lead {
                 let subject = format!("已超过办理时限（{due}），请提交情况说明：{title}");

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use mailbox_app::accounts::{Account, AccountStore, Session};
-use mailbox_app::delivery::{Delivery, DeliveryStatus, DeliveryStore};
+use mailbox_app::delivery::{Delivery, DeliveryStatus, DeliveryStore, DELIVERY_RETENTION};
 use mailbox_app::ports::{list_cursor, parse_list_cursor};
 use mailbox_app::ports::{
     AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, IdempotencyRecord, Notification,
@@ -1083,6 +1083,8 @@ fn delivery_item(d: &Delivery) -> Item {
         ("version".into(), n(d.version)),
         ("G5PK".into(), s("DLVLOG")),
         ("G5SK".into(), s(created.clone())),
+        // The log is kept as long as the notifications: TTL removes it then.
+        (TTL_ATTRIBUTE.into(), n(epoch_secs(d.created_at + DELIVERY_RETENTION))),
     ]);
     match d.status {
         DeliveryStatus::Pending => {
@@ -1183,6 +1185,11 @@ impl DeliveryStore for DynamoStore {
         }
         out.truncate(limit);
         Ok(out)
+    }
+
+    /// DynamoDB's TTL removes old deliveries (`ttl` attribute); nothing to do here.
+    async fn purge_deliveries(&self, _now: DateTime<Utc>) -> StoreResult<usize> {
+        Ok(0)
     }
 }
 

@@ -59,6 +59,11 @@ impl Standin {
         Standin::start("smtp-sink.py", &["--fail-first".into(), fail_first.to_string()])
     }
 
+    /// An SMTP server that refuses every message for good (550).
+    pub fn smtp_refusing() -> Standin {
+        Standin::start("smtp-sink.py", &["--refuse".into()])
+    }
+
     /// The SMS gateway stand-in knowing the default template codes; the first `fail_first` valid
     /// requests get the provider's temporary error.
     pub fn sms(fail_first: u32) -> Standin {

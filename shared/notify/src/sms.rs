@@ -60,7 +60,7 @@ pub struct SmsGateway {
 
 impl SmsGateway {
     pub fn new(config: SmsGatewayConfig) -> SmsGateway {
-        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(15)).build().expect("HTTP client");
+        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().expect("HTTP client");
         SmsGateway { config, http }
     }
 }

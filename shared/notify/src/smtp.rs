@@ -19,7 +19,7 @@ impl SmtpSender {
     pub fn new(url: &str, from: &str) -> Result<SmtpSender, String> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| format!("SMTP address {url:?} not usable: {e}"))?
-            .timeout(Some(std::time::Duration::from_secs(20)))
+            .timeout(Some(std::time::Duration::from_secs(10)))
             .build();
         let from = from.parse().map_err(|e| format!("sender address {from:?} not usable: {e}"))?;
         Ok(SmtpSender { transport, from })

@@ -9,7 +9,7 @@ mod writer;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mailbox_app::accounts::{Account, AccountStore, Session};
-use mailbox_app::delivery::{Delivery, DeliveryStatus, DeliveryStore};
+use mailbox_app::delivery::{Delivery, DeliveryStatus, DeliveryStore, DELIVERY_RETENTION};
 use mailbox_app::ports::{
     parse_list_cursor, AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, EventOutbox, HandoffQueue,
     IdempotencyRecord, Notification, NotificationPage, Notifier, Page, QueueError, QueueResult, Received, Scope,
@@ -723,6 +723,14 @@ impl DeliveryStore for SqliteStore {
                 "SELECT doc FROM deliveries ORDER BY created_ms DESC, key DESC LIMIT ?1",
                 params![limit as i64],
             ),
+        })
+        .await
+    }
+
+    async fn purge_deliveries(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let cutoff = ms(now - DELIVERY_RETENTION);
+        self.write(move |c| {
+            c.execute("DELETE FROM deliveries WHERE status != 'pending' AND created_ms < ?1", [cutoff]).map_err(map_err)
         })
         .await
     }

@@ -100,4 +100,33 @@ async fn purges_remove_exactly_the_expired_rows() {
         assert!(store.take("live", 5, window, now).await.unwrap());
     }
     assert!(!store.take("live", 5, window, now).await.unwrap());
+    // Sent and dead deliveries older than DELIVERY_RETENTION go; a pending one never does.
+    use mailbox_app::delivery::{Delivery, DeliveryStatus, DeliveryStore, Payload, Recipient, DELIVERY_RETENTION};
+    let delivery = |key: &str, status, at| Delivery {
+        key: key.into(),
+        notification: "n".into(),
+        recipient: Recipient::Staff { username: "jtj".into() },
+        payload: Payload::Email { subject: "s".into(), body: "b".into() },
+        urgent: false,
+        status,
+        attempts: 1,
+        next_at: at,
+        version: 0,
+        provider_id: None,
+        log: Vec::new(),
+        created_at: at,
+    };
+    let old = now - DELIVERY_RETENTION - Duration::minutes(1);
+    store
+        .add_deliveries(&[
+            delivery("old-sent", DeliveryStatus::Sent, old),
+            delivery("old-dead", DeliveryStatus::Dead, old),
+            delivery("old-pending", DeliveryStatus::Pending, old),
+            delivery("new-sent", DeliveryStatus::Sent, now),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.purge_deliveries(now).await.unwrap(), 2);
+    assert!(store.delivery("old-pending").await.unwrap().is_some());
+    assert!(store.delivery("new-sent").await.unwrap().is_some());
 }
