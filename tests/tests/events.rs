@@ -2,19 +2,16 @@
 //! yields its events in commit order, without personal data; the embedded bus routes them as the
 //! template's rules do on AWS; events whose queue failed are published later, each once.
 
-use async_trait::async_trait;
 use mailbox_app::events::{matches, relay_outbox, rules, Envelope, LocalBus};
 use mailbox_app::input::SubmitRequest;
-use mailbox_app::ports::{CaseStore, EventOutbox, HandoffQueue, QueueError, QueueResult, Received};
+use mailbox_app::ports::{CaseStore, EventOutbox, HandoffQueue};
+use mailbox_conformance::instances::FailingSends;
 use mailbox_domain::events::{DetailType, DomainEvent};
 use mailbox_domain::workflow::Command;
 use mailbox_domain::{Actor, CaseNumber, DeadlineClass, DispatchMode, Organisation, Role, UnitId};
-use mailbox_store_sqlite::SqliteStore;
 use mailbox_tests::{at, Harness};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 fn samples() -> Vec<(String, String)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events/bus");
@@ -136,40 +133,13 @@ async fn the_embedded_bus_routes_each_event_once() {
     assert!(h.relayed("triage").await.is_empty());
 }
 
-/// The queues behind the embedded bus, refusing every message until `failures` sends have failed
-/// (the queue of a bus rule unavailable, as SQS may be behind EventBridge).
-struct FlakyQueue {
-    inner: SqliteStore,
-    failures: AtomicUsize,
-}
-
-#[async_trait]
-impl HandoffQueue for FlakyQueue {
-    async fn send_delayed(&self, queue: &str, body: &str, delay: Duration) -> QueueResult<()> {
-        if self.failures.load(Ordering::SeqCst) > 0 {
-            self.failures.fetch_sub(1, Ordering::SeqCst);
-            return Err(QueueError::Unavailable("injected failure".into()));
-        }
-        self.inner.send_delayed(queue, body, delay).await
-    }
-    async fn receive(&self, queue: &str, max: usize, visibility: Duration) -> QueueResult<Vec<Received>> {
-        self.inner.receive(queue, max, visibility).await
-    }
-    async fn delete(&self, queue: &str, receipt: &str) -> QueueResult<()> {
-        self.inner.delete(queue, receipt).await
-    }
-    async fn dead_letters(&self, queue: &str) -> QueueResult<Vec<Received>> {
-        self.inner.dead_letters(queue).await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_whose_queue_failed_are_published_later_and_once() {
     let h = Harness::new("events-flaky", at("2026-03-02T09:00:00+08:00"));
     case_life(&h).await;
     // Down for longer than one relay run tries: four tries of the four events that go to a queue
     // (submitted, accepted, dispatched, replied) are 16 failed sends, and 4 more fail in the next run.
-    let queue: Arc<dyn HandoffQueue> = Arc::new(FlakyQueue { inner: h.store.clone(), failures: AtomicUsize::new(20) });
+    let queue: Arc<dyn HandoffQueue> = Arc::new(FailingSends::new(Arc::new(h.store.clone()), 20));
     let bus = LocalBus { queue, rules: rules(&h.app.org) };
     assert_eq!(relay_outbox(&h.store, &bus, h.app.now()).await.unwrap(), 3, "only the events no rule takes");
     assert_eq!(h.store.unpublished(100).await.unwrap().len(), 4, "nothing lost: what did not go waits");

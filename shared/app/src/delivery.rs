@@ -5,7 +5,7 @@
 //! the provider's idempotency key; retried with backoff; then dead, for administrators to see with
 //! its log in the console. Non-urgent SMS wait out the night (22:00–08:00 China time).
 
-use crate::ports::{Notification, StoreError, StoreResult};
+use crate::ports::{Notification, StoreResult};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use mailbox_domain::deadline::cst;
@@ -326,11 +326,6 @@ pub fn mobile(phone: &str) -> Option<String> {
     let digits = digits.strip_prefix("86").filter(|d| d.len() == 11).unwrap_or(&digits).to_owned();
     let ok = digits.len() == 11 && digits.starts_with('1') && matches!(digits.as_bytes()[1], b'3'..=b'9');
     ok.then_some(digits)
-}
-
-/// A conflict on saving means another instance got there first.
-pub fn is_conflict(e: &StoreError) -> bool {
-    matches!(e, StoreError::Conflict(_))
 }
 
 #[cfg(test)]

@@ -60,6 +60,11 @@ impl Envelope {
         }
     }
 
+    /// The domain event it carries.
+    pub fn event(&self) -> DomainEvent {
+        DomainEvent { detail_type: self.detail_type, time: self.time, detail: self.detail.clone() }
+    }
+
     /// Reads a queue message's body: an event of this system, of a detail version this code knows.
     pub fn parse(body: &str) -> Result<Envelope, String> {
         let envelope: Envelope = serde_json::from_str(body).map_err(|e| format!("not an event of the bus: {e}"))?;

@@ -3,12 +3,12 @@
 
 use crate::accounts::AccountStore;
 use crate::delivery::{
-    backoff, email_of, is_conflict, mobile, sms_of, sms_window, Attempt, Channel, Channels, Delivery, DeliveryStatus,
-    DeliveryStore, Payload, Recipient, SendError, SmsTemplate, LEASE, MAX_ATTEMPTS,
+    backoff, email_of, mobile, sms_of, sms_window, Attempt, Channel, Channels, Delivery, DeliveryStatus, DeliveryStore,
+    Payload, Recipient, SendError, SmsTemplate, LEASE, MAX_ATTEMPTS,
 };
 use crate::error::AppError;
 use crate::events::Envelope;
-use crate::ports::Notification;
+use crate::ports::{Notification, StoreError};
 use crate::service::notifications_of;
 use crate::views;
 use crate::App;
@@ -112,12 +112,7 @@ impl App {
         let event = Envelope::parse(body)
             .map_err(|e| AppError::invalid("malformed_notify", "body", format!("notify message unreadable: {e}")))?;
         let case = self.store.get(&event.detail.case_id).await?.ok_or(AppError::NotFound)?;
-        let domain = mailbox_domain::events::DomainEvent {
-            detail_type: event.detail_type,
-            time: event.time,
-            detail: event.detail.clone(),
-        };
-        let notifications = notifications_of(&self.org, &views::masked_title(&case), &domain);
+        let notifications = notifications_of(&self.org, &views::masked_title(&case), &event.event());
         if event.detail_type == DetailType::CaseDispatched && event.detail.handoff.is_some() {
             // Across jurisdictions the unit hears by the hand-off's own notice ("上级交办留言已
             // 送达", delivered by the hand-off consumer): this one stays in the outbox only, so
@@ -267,7 +262,8 @@ impl App {
         claimed.version += 1;
         match store.save_delivery(&claimed, d.version).await {
             Ok(()) => {}
-            Err(e) if is_conflict(&e) => return,
+            // Another instance claimed it first.
+            Err(StoreError::Conflict(_)) => return,
             Err(e) => {
                 tracing::warn!(delivery = %d.key, error = %e, "delivery not claimed; it stays due");
                 return;

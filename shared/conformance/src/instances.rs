@@ -160,17 +160,29 @@ fn dispatcher() -> Actor {
     Actor::staff("xfj", Role::Dispatcher, Some(UnitId::new("city-xfj")))
 }
 
-/// A queue whose first send fails: the instance dies after its work and before it queued the next.
-struct FirstSendFails {
-    inner: Arc<dyn HandoffQueue>,
-    failed: std::sync::atomic::AtomicBool,
+/// A queue whose first `failures` sends fail (an instance dying before it queued its message, a
+/// queue unavailable behind the bus); everything else goes to `inner`.
+pub struct FailingSends {
+    pub inner: Arc<dyn HandoffQueue>,
+    pub failures: std::sync::atomic::AtomicUsize,
+}
+
+impl FailingSends {
+    pub fn new(inner: Arc<dyn HandoffQueue>, failures: usize) -> FailingSends {
+        FailingSends { inner, failures: failures.into() }
+    }
 }
 
 #[async_trait::async_trait]
-impl HandoffQueue for FirstSendFails {
+impl HandoffQueue for FailingSends {
     async fn send_delayed(&self, queue: &str, body: &str, delay: Duration) -> QueueResult<()> {
-        if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            return Err(QueueError::Unavailable("the instance died".into()));
+        let take = |n: usize| n.checked_sub(1);
+        if self
+            .failures
+            .fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, take)
+            .is_ok()
+        {
+            return Err(QueueError::Unavailable("injected failure".into()));
         }
         self.inner.send_delayed(queue, body, delay).await
     }
@@ -222,7 +234,7 @@ pub async fn recompute_job_survives_a_crash_and_finishes_once(a: &Instance, b: &
     // The first chunk: instance c recomputes it, then dies before queuing the next chunk.
     let adapters = Adapters {
         store: a.app.store.clone(),
-        queue: Arc::new(FirstSendFails { inner: a.app.queue.clone(), failed: Default::default() }),
+        queue: Arc::new(FailingSends::new(a.app.queue.clone(), 1)),
         notifier: a.app.notifier.clone(),
         clock,
         limits: a.app.limits.clone(),

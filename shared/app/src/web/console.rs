@@ -60,6 +60,20 @@ fn nav(id: &Identity) -> Nav {
 }
 
 /// Forms carry the session's CSRF token; a form without it (another site's) is refused.
+/// A form posted by a signed-in user with the session's CSRF token: the user and the form's fields.
+async fn signed_in_form(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Identity, Vec<(String, String)>), Response> {
+    let id = signed_in(s, headers).await?;
+    let p = form_pairs(body);
+    if !csrf_ok(&id, &p) {
+        return Err(error_page(StatusCode::FORBIDDEN, true, "页面已过期，请刷新后重试"));
+    }
+    Ok((id, p))
+}
+
 fn csrf_ok(id: &Identity, pairs: &[(String, String)]) -> bool {
     let sent = field(pairs, "csrf");
     id.csrf_token.as_deref().is_some_and(|t| !sent.is_empty() && t == sent)
@@ -171,14 +185,10 @@ pub async fn password_form(State(s): State<AppState>, headers: HeaderMap) -> Res
 /// Changes the signed-in user's password; every session of the account ends, so they sign in
 /// again with the new one.
 pub async fn change_password(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let id = match signed_in(&s, &headers).await {
-        Ok(id) => id,
+    let (id, p) = match signed_in_form(&s, &headers, &body).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let p = form_pairs(&body);
-    if !csrf_ok(&id, &p) {
-        return error_page(StatusCode::FORBIDDEN, true, "页面已过期，请刷新后重试");
-    }
     if field(&p, "password") != field(&p, "again") {
         return html_response(StatusCode::BAD_REQUEST, password_page(&id, Some("两次输入的新密码不一致")));
     }
@@ -253,18 +263,13 @@ pub async fn notifications_form(State(s): State<AppState>, headers: HeaderMap) -
 
 /// Saves the signed-in person's choice of channels (`POST /console/notifications`).
 pub async fn save_notifications(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let id = match signed_in(&s, &headers).await {
-        Ok(id) => id,
+    let (id, p) = match signed_in_form(&s, &headers, &body).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let p = form_pairs(&body);
-    if !csrf_ok(&id, &p) {
-        return error_page(StatusCode::FORBIDDEN, true, "页面已过期，请刷新后重试");
-    }
-    if let Err(r) = own_account(&s, &id).await {
-        return r;
-    }
-    let local = s.local.as_ref().expect("own_account checked");
+    let Some(local) = s.local.as_ref() else {
+        return error_page(StatusCode::NOT_FOUND, true, "本部署使用统一身份认证登录");
+    };
     let admin = crate::accounts::AccountAdmin { store: local.accounts.as_ref(), org: &s.app.org };
     match admin.set_channels(id.actor.user.as_str(), field(&p, "email") == "1", field(&p, "sms") == "1").await {
         Ok(account) => ok(notifications_page(&id, &account, s.app.delivers(), Some(("已保存", false)))),
@@ -273,12 +278,8 @@ pub async fn save_notifications(State(s): State<AppState>, headers: HeaderMap, b
 }
 
 pub async fn logout(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let id = match signed_in(&s, &headers).await {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    if !csrf_ok(&id, &form_pairs(&body)) {
-        return error_page(StatusCode::FORBIDDEN, true, "页面已过期，请刷新后重试");
+    if let Err(r) = signed_in_form(&s, &headers, &body).await {
+        return r;
     }
     if let (Some(local), Some((token, _))) = (s.local.as_ref(), crate::http::extract::session_token(&headers)) {
         let _ = local.logout(&token).await;
