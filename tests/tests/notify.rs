@@ -164,6 +164,60 @@ async fn staff_and_citizens_hear_on_their_channels_and_night_sms_wait_for_the_mo
     assert_eq!(out_ids.len(), w.sms.received().len(), "one idempotency key per message");
 }
 
+/// 紧急件: at 23:00 an ordinary new case's SMS waits for the morning, an urgent one goes at once, and
+/// the urgent case is first in the inbox. 热点件: the third similar message in 30 days tells the
+/// supervisors once; a fourth does not again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn urgent_cases_are_told_at_once_and_a_third_repeat_tells_the_supervisors_once() {
+    let w = world("notify-urgent", "2026-12-01T23:00:00+08:00", 0, 0, SMS_SECRET).await;
+    let h = &w.h;
+    let ordinary = h.app.submit(&request(), None).await.unwrap();
+    h.clock.advance(chrono::Duration::minutes(1));
+    let mut wages = request();
+    wages.title = "工地拖欠工资几十名工人聚集".into();
+    wages.body = "工地拖欠工资半年，今晚几十名工人们在项目部门口讨薪，情绪激动，请马上派人处理。".into();
+    let urgent = h.app.submit(&wages, None).await.unwrap();
+    h.settle().await;
+    let sms = w.sms.received();
+    assert_eq!(sms.len(), 1, "only the urgent case's SMS goes at night: {sms:?}");
+    assert_eq!(sms[0]["params"], serde_json::json!({"number": urgent.number, "topic": "紧急留言待受理"}));
+    let subjects: Vec<String> = w.smtp.received().iter().map(|m| m["subject"].as_str().unwrap().to_owned()).collect();
+    assert!(subjects.iter().any(|s| s.starts_with("【市长信箱】【紧急】新留言待受理（群体讨薪）：")), "{subjects:?}");
+    assert!(subjects.iter().any(|s| s.starts_with("【市长信箱】新留言待受理：")), "{subjects:?}");
+    let inbox = h.app.inbox(&xfj(), vec![], 10, None).await.unwrap();
+    let order: Vec<&str> = inbox.items.iter().map(|c| c.number.as_str()).collect();
+    assert_eq!(order, [urgent.number.as_str(), ordinary.number.as_str()], "the urgent case first");
+    assert!(inbox.items[0].urgent && !inbox.items[1].urgent);
+    let held = h.store.due_deliveries(at("2026-12-02T08:00:00+08:00"), 10).await.unwrap();
+    assert_eq!(held.len(), 1, "the ordinary SMS waits: {held:?}");
+
+    // Four messages on one matter, a day apart.
+    let to_supervisors =
+        |w: &World| w.smtp.received().into_iter().filter(|m| m["to"][0] == "zfb@example.gov.cn").collect::<Vec<_>>();
+    let mut numbers = Vec::new();
+    for (i, name) in ["孙七", "李四", "张三", "赵六"].iter().enumerate() {
+        h.clock.advance(chrono::Duration::days(1));
+        let mut again = request();
+        again.name = (*name).into();
+        again.title = format!("再次反映幸福小区电梯停运{}", "！".repeat(i + 1));
+        again.body = "幸福小区三号楼电梯停运三个月，物业公司一直不维修，老人上下楼困难。".into();
+        numbers.push(h.app.submit(&again, None).await.unwrap().number);
+        h.settle().await;
+        let alerts = to_supervisors(&w);
+        let expected = if i < 2 { 0 } else { 1 };
+        assert_eq!(alerts.len(), expected, "after message {}: {alerts:?}", i + 1);
+    }
+    let alert = &to_supervisors(&w)[0];
+    assert!(alert["subject"].as_str().unwrap().starts_with("【市长信箱】热点件："), "{alert}");
+    assert!(alert["body"].as_str().unwrap().contains(&numbers[2]), "{alert}");
+    let third = h.store.get_by_number(&CaseNumber::new(numbers[2].as_str())).await.unwrap().unwrap();
+    let hot = third.triage.unwrap().hot.expect("the third is hot");
+    assert_eq!((hot.count, hot.alert, hot.first.as_str()), (3, true, numbers[0].as_str()));
+    let fourth = h.store.get_by_number(&CaseNumber::new(numbers[3].as_str())).await.unwrap().unwrap();
+    let hot = fourth.triage.unwrap().hot.expect("the fourth is hot too");
+    assert_eq!((hot.count, hot.alert), (4, false));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_sends_are_retried_with_backoff_and_delivered_once() {
     let w = world("notify-retry", "2026-12-01T10:00:00+08:00", 1, 1, SMS_SECRET).await;

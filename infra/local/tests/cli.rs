@@ -132,8 +132,9 @@ fn triage_eval_prints_the_matrix_and_the_summary_line() {
     let c = re.captures(last).unwrap_or_else(|| panic!("last line {last:?}"));
     assert_eq!(&c[3], "147");
     let (accuracy, macro_f1): (f64, f64) = (c[1].parse().unwrap(), c[2].parse().unwrap());
-    // A floor under the measured 0.837 / 0.803: a regression guard, not the target (0.85).
-    assert!(accuracy >= 0.8 && macro_f1 >= 0.78, "{last}");
+    // A floor under the measured 0.891 / 0.884: a regression guard (the plain char n-gram SVM
+    // baseline is about 0.85 on this file).
+    assert!(accuracy >= 0.87 && macro_f1 >= 0.86, "{last}");
 }
 
 #[test]
@@ -162,7 +163,7 @@ fn triage_eval_refuses_bad_files_in_one_line() {
 fn the_committed_model_is_what_training_produces() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let data = messages("taxonomy.csv").parent().unwrap().to_owned();
-    let model = root.join("shared/triage/model/domain-model.tsv");
+    let model = root.join("shared/triage/model/domain-classifier.bin");
     let out = ok(&["triage", "train", "--check", "--data", data.to_str().unwrap(), "--out", model.to_str().unwrap()]);
     assert!(out.contains("is what training produces"), "{out}");
 }
@@ -173,9 +174,9 @@ fn triage_analyse_suggests_domain_jurisdiction_and_kind() {
         "triage",
         "analyse",
         "--title",
-        "投诉鼎屏镇小区电梯长期停运",
+        "投诉鼎屏镇小区违章搭建",
         "--body",
-        "物业不维修，联系电话13812345678",
+        "物业不管，联系电话13812345678",
         "--kind",
         "consultation",
     ]);

@@ -514,8 +514,8 @@ async fn triage_suggestions_reach_the_dispatcher_without_making_the_case_stale()
     let api = Api::new(&server);
     let xfj = api.login("xfj").await;
     let first = json!({
-        "mailbox": "mayor", "kind": "consultation", "title": "投诉鼎屏镇幸福小区电梯长期停运",
-        "body": "幸福小区三号楼电梯停运三个月，物业公司一直不维修，老人上下楼困难。我叫李建国，电话13912345678。",
+        "mailbox": "mayor", "kind": "consultation", "title": "投诉鼎屏镇幸福小区违章搭建长期无人处理",
+        "body": "幸福小区三号楼顶违章搭建三个月，物业公司和城管一直不处理，影响邻居采光。我叫李建国，电话13912345678。",
         "name": "李建国", "phone": "13912345678", "public": true
     });
     let (number, id) = post_case(&api, &xfj, first).await;
@@ -526,7 +526,7 @@ async fn triage_suggestions_reach_the_dispatcher_without_making_the_case_stale()
     let view = triaged(&api, &xfj, &id).await;
     let t = &view["case"]["triage"];
     assert_eq!(t["domain"]["value"], "城乡建设", "{t}");
-    assert!(t["domain"]["words"].as_array().unwrap().contains(&json!("电梯")), "{t}");
+    assert!(t["domain"]["words"].as_array().unwrap().contains(&json!("违章")), "{t}");
     assert_eq!(t["units"][0], "housing-construction", "{t}");
     assert_eq!(t["jurisdiction"]["value"], "linshui", "{t}");
     assert_eq!(t["kind"]["value"], "complaint", "the text complains, the citizen chose consultation: {t}");
@@ -544,8 +544,8 @@ async fn triage_suggestions_reach_the_dispatcher_without_making_the_case_stale()
 
     // The same matter again, lightly edited: the first case is listed as its likely original.
     let again = json!({
-        "mailbox": "mayor", "kind": "complaint", "title": "再次投诉鼎屏镇幸福小区电梯长期停运",
-        "body": "幸福小区3号楼电梯已经停运三个月，物业公司一直不维修，老人上下楼很困难，请尽快处理。",
+        "mailbox": "mayor", "kind": "complaint", "title": "再次投诉鼎屏镇幸福小区违章搭建无人处理",
+        "body": "幸福小区3号楼顶违章搭建已经三个月，物业公司和城管一直不处理，影响邻居采光，请尽快处理。",
         "name": "张三", "phone": "13700000000", "public": false
     });
     let (_, second) = post_case(&api, &xfj, again).await;

@@ -19,6 +19,10 @@ use std::collections::BTreeMap;
 #[serde(rename_all = "snake_case")]
 pub enum Topic {
     NewCase,
+    /// A new case with an urgent cue (紧急件): sent at once, day and night.
+    UrgentCase,
+    /// Similar messages reached three within 30 days (热点件): for the supervisors.
+    HotCase,
     Dispatched,
     Handoff,
     Returned,
@@ -37,6 +41,8 @@ impl Topic {
     pub fn label(self) -> &'static str {
         match self {
             Topic::NewCase => "新留言待受理",
+            Topic::UrgentCase => "紧急留言待受理",
+            Topic::HotCase => "热点件",
             Topic::Dispatched => "新交办转办留言",
             Topic::Handoff => "上级交办留言",
             Topic::Returned => "留言被退回",
@@ -50,9 +56,9 @@ impl Topic {
         }
     }
 
-    /// Overdue cases and 督办 cannot wait for the morning.
+    /// Overdue cases, 督办 and urgent new cases cannot wait for the morning.
     pub fn urgent(self) -> bool {
-        matches!(self, Topic::Overdue | Topic::Supervision)
+        matches!(self, Topic::Overdue | Topic::Supervision | Topic::UrgentCase)
     }
 }
 

@@ -144,13 +144,14 @@ pub struct CaseQuery {
 /// Due instant of cases without a deadline in list positions: after every real one.
 pub const NO_DUE: &str = "9999999999999";
 
-/// A case's position in lists: its due instant (13-digit milliseconds; `NO_DUE` without a
-/// deadline), then its id. Lists are ordered by it and continue after it (keyset pagination).
+/// A case's position in lists: its list instant (13-digit milliseconds: the epoch for urgent cases
+/// waiting for an answer, else the due instant; `NO_DUE` without a deadline), then its id. Lists
+/// are ordered by it and continue after it (keyset pagination).
 pub fn list_cursor(case: &Case) -> String {
-    list_position(case.deadline.as_ref().map(|d| d.due_at()), case.id.as_str())
+    list_position(case.list_instant(), case.id.as_str())
 }
 
-/// The list position of a case with this due instant and id (see `list_cursor`).
+/// The list position of a case with this list instant and id (see `list_cursor`).
 pub fn list_position(due_at: Option<DateTime<Utc>>, id: &str) -> String {
     let due = due_at.map(|d| format!("{:013}", d.timestamp_millis().max(0)));
     format!("{}#{id}", due.as_deref().unwrap_or(NO_DUE))

@@ -379,16 +379,8 @@ impl App {
                 Err(e) => return Err(e),
             }
         }
-        let summary = case.triage.as_ref().map(|t| format!("；分拣建议：{}", t.summary(&self.org))).unwrap_or_default();
-        let notification = Notification {
-            key: format!("triage:{}", case.id),
-            unit: case.dispatcher.clone(),
-            subject: format!("新留言待受理：{}", views::masked_title(&case)),
-            body: format!("留言编号 {}（{}）{summary}", case.number, case.kind.label()),
-            created_at: case.submitted_at,
-            topic: Topic::NewCase,
-        };
-        self.deliver(&[notification], Some(case.number.as_str())).await?;
+        let notifications = intake_notifications(&self.org, &case);
+        self.deliver(&notifications, Some(case.number.as_str())).await?;
         Ok(())
     }
 
@@ -412,12 +404,20 @@ impl App {
                     number: &c.number,
                     title,
                     fingerprint: stored.unwrap_or_else(|| Fingerprint::of(&c.title, &c.body)),
+                    submitted_at: c.submitted_at,
+                    hot: c.triage.as_ref().is_some_and(|t| t.hot.is_some()),
                 }
             })
             .collect();
         let triage = self.triage.get_or_init(|| mailbox_triage::Triage::new(&self.org));
         let names = [case.citizen.name.as_str()];
-        let message = Message { title: &case.title, body: &case.body, kind: case.kind, names: &names };
+        let message = Message {
+            submitted_at: case.submitted_at,
+            title: &case.title,
+            body: &case.body,
+            kind: case.kind,
+            names: &names,
+        };
         Ok(triage.analyse(&message, &recent, self.now()))
     }
 
@@ -502,6 +502,50 @@ impl App {
             }
         }
     }
+}
+
+/// What the triage consumer tells staff about a new case: its dispatcher that it waits (at once and
+/// marked 紧急 when triage found an urgent cue), and — when it made a group of similar messages hot
+/// — each supervising office (政府办), once per group. Keyed by the case, so a redelivery rewrites
+/// the same notifications.
+fn intake_notifications(org: &Organisation, case: &Case) -> Vec<Notification> {
+    let title = views::masked_title(case);
+    let triage = case.triage.as_ref();
+    let summary = triage.map(|t| format!("；分拣建议：{}", t.summary(org))).unwrap_or_default();
+    let (subject, topic) = match triage.filter(|t| t.is_urgent()) {
+        Some(t) => {
+            let cues: Vec<&str> = t.urgent.iter().map(|u| u.label.as_str()).collect();
+            (format!("【紧急】新留言待受理（{}）：{title}", cues.join("、")), Topic::UrgentCase)
+        }
+        None => (format!("新留言待受理：{title}"), Topic::NewCase),
+    };
+    let mut out = vec![Notification {
+        key: format!("triage:{}", case.id),
+        unit: case.dispatcher.clone(),
+        subject,
+        body: format!("留言编号 {}（{}）{summary}", case.number, case.kind.label()),
+        created_at: case.submitted_at,
+        topic,
+    }];
+    if let Some(hot) = triage.and_then(|t| t.hot.as_ref()).filter(|h| h.alert) {
+        for office in org.units.iter().filter(|u| u.kind == mailbox_domain::org::UnitKind::GovernmentOffice) {
+            out.push(Notification {
+                key: format!("hot:{}:{}", case.id, office.id),
+                unit: office.id.clone(),
+                subject: format!("热点件：{title}"),
+                body: format!(
+                    "留言编号 {}：{}天内同类留言已达 {} 件（最早 {}）",
+                    case.number,
+                    mailbox_domain::triage::HOT_DAYS,
+                    hot.count,
+                    hot.first
+                ),
+                created_at: case.submitted_at,
+                topic: Topic::HotCase,
+            });
+        }
+    }
+    out
 }
 
 /// The staff notifications a domain event brings. Their subjects carry the title with personal data

@@ -80,7 +80,18 @@ pub struct CaseSummary {
     /// `overdue`, `due_soon` (within a working day), `normal`, or `none` without a deadline.
     pub urgency: String,
     pub supervised: bool,
+    /// 紧急件: triage found an urgent cue (first in the inbox while it waits for an answer).
+    pub urgent: bool,
+    /// 热点件: similar messages reached three within 30 days.
+    pub hot: bool,
     pub version: u64,
+}
+
+impl CaseSummary {
+    /// Its position in lists, as the store's `list_cursor` of the case.
+    pub fn cursor(&self) -> String {
+        crate::ports::list_position(mailbox_domain::case::list_instant(self.urgent, self.status, self.due_at), &self.id)
+    }
 }
 
 /// The whole case for staff.
@@ -190,6 +201,8 @@ pub fn summary(actor: &Actor, case: &Case, now: DateTime<Utc>, calendar: &mailbo
         due_at: case.deadline.as_ref().map(|d| d.due_at()),
         urgency: urgency(case, now, calendar).into(),
         supervised: case.supervised,
+        urgent: case.is_urgent(),
+        hot: case.triage.as_ref().is_some_and(|t| t.hot.is_some()),
         version: case.version,
     }
 }

@@ -24,7 +24,8 @@ macro_rules! case_store_suite {
             scan_pages_through_every_case, notices_are_stored_by_year,
             public_replies_by_mailbox_and_month, counters_by_prefix, sequences_never_repeat, notifications_are_deduplicated,
             calendar_versions_rise_and_recompute_finishes_once, running_deadlines_walks_each_running_case_once,
-            notifications_page_newest_first, lists_continue_after_a_position, a_reachable_store_is_ready);
+            notifications_page_newest_first, lists_continue_after_a_position, urgent_cases_come_first_while_they_wait,
+            a_reachable_store_is_ready);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(

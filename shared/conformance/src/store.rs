@@ -536,6 +536,55 @@ pub async fn lists_continue_after_a_position<S: CaseStore>(store: &S) {
     assert_eq!(store.list(&q).await.unwrap().into_iter().map(|c| c.id).collect::<Vec<_>>(), ids[3..].to_vec());
 }
 
+/// 紧急件 come first in lists while they wait for an answer — before cases due earlier — and pages
+/// continue exactly after them; once answered (or refused) they take their ordinary place.
+pub async fn urgent_cases_come_first_while_they_wait<S: CaseStore>(store: &S) {
+    use mailbox_app::ports::list_cursor;
+    use mailbox_domain::triage::{TriageNote, UrgentFound};
+    let unit = UnitId::new(format!("urgent-{}", token()));
+    let mut cases = Vec::new();
+    for day in 0..3 {
+        let (mut case, event) = new_case("mayor", day);
+        case.dispatcher = unit.clone();
+        store.create(&case, &event, &domain(&case, &event), &counter_deltas(None, &case), None).await.unwrap();
+        cases.push(case);
+    }
+    let note = TriageNote {
+        domain: None,
+        units: vec![],
+        kind: None,
+        jurisdiction: None,
+        duplicates: vec![],
+        invalid: None,
+        personal_data: vec![],
+        urgent: vec![UrgentFound { label: "燃气泄漏".into(), words: vec!["闻到煤气".into()] }],
+        hot: None,
+        fingerprint: String::new(),
+        at: at(3),
+    };
+    let urgent = step(store, &cases[2], &Actor::system(), Command::RecordTriage { note: Box::new(note) }, 3).await;
+    let list = |after: Option<String>, limit: usize| CaseQuery {
+        scope: Scope::Dispatcher(unit.clone()),
+        statuses: vec![],
+        limit,
+        after,
+    };
+    let ids = |cases: Vec<Case>| cases.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let mut by_id = vec![cases[0].id.clone(), cases[1].id.clone()];
+    by_id.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let expected: Vec<CaseId> = std::iter::once(urgent.id.clone()).chain(by_id.iter().cloned()).collect();
+    assert_eq!(ids(store.list(&list(None, 10)).await.unwrap()), expected, "the urgent case first");
+    let first = store.list(&list(None, 1)).await.unwrap();
+    let after = first.last().map(list_cursor);
+    assert_eq!(ids(first), vec![urgent.id.clone()]);
+    let rest = store.list(&list(after, 10)).await.unwrap();
+    assert_eq!(ids(rest), by_id, "the next page continues after it, nothing twice");
+    let its_dispatcher = Actor::staff("d", Role::Dispatcher, Some(unit.clone()));
+    let refused = step(store, &urgent, &its_dispatcher, Command::Reject { reason: "重复留言".into() }, 4).await;
+    let order = ids(store.list(&list(None, 10)).await.unwrap());
+    assert_eq!(order.last(), Some(&refused.id), "no longer waiting: back among the cases without a deadline");
+}
+
 /// The domain event of an audit event, as the app builds it for the store.
 fn domain(case: &Case, event: &AuditEvent) -> DomainEvent {
     DomainEvent::of(&Organisation::guangan(), case, event)

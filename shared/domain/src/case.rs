@@ -265,7 +265,34 @@ pub struct LateExplanation {
     pub at: DateTime<Utc>,
 }
 
+/// Where a case stands in inboxes and lists: urgent cases (紧急件) still waiting for an answer first
+/// (at the epoch), then by due instant; `None` — no deadline — after all others.
+pub fn list_instant(urgent: bool, status: CaseStatus, due_at: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    let waiting = matches!(
+        status,
+        CaseStatus::Submitted
+            | CaseStatus::Accepted
+            | CaseStatus::Dispatched
+            | CaseStatus::InProgress
+            | CaseStatus::Reported
+    );
+    if urgent && waiting {
+        Some(DateTime::UNIX_EPOCH)
+    } else {
+        due_at
+    }
+}
+
 impl Case {
+    /// Triage found an urgent cue in it (紧急件).
+    pub fn is_urgent(&self) -> bool {
+        self.triage.as_ref().is_some_and(|t| t.is_urgent())
+    }
+
+    /// Its place in lists (see [`list_instant`]).
+    pub fn list_instant(&self) -> Option<DateTime<Utc>> {
+        list_instant(self.is_urgent(), self.status, self.deadline.as_ref().map(|d| d.due_at()))
+    }
     /// Whether staff who saw `version` may act without reloading: it is the current version, or
     /// the only change since is triage's suggestions (which arrive moments after submission, and
     /// must not make a dispatcher's first action fail as stale).

@@ -101,6 +101,28 @@ pub struct Organisation {
     pub mailboxes: Vec<Mailbox>,
     pub deadlines: DeadlinePolicy,
     pub domains: Vec<DomainRoute>,
+    /// Cues that mark a message urgent (紧急件); the city edits them in its config.
+    pub urgent: UrgentCues,
+}
+
+/// The urgent cues (紧急件) of an organisation: words that, found in a message, mark it urgent — its
+/// dispatcher is told at once and it comes first in the inbox.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct UrgentCues {
+    /// A cue within a few characters after one of these words describes a risk or the past (如果…
+    /// 爆炸, 曾发生火灾), not an emergency, and does not count.
+    pub not_after: Vec<String>,
+    pub cues: Vec<UrgentCue>,
+}
+
+/// One urgent cue: any word of `any`, and — when `with` is not empty — also any word of `with`
+/// (群体 + 聚集: a crowd alone or a gathering alone is not urgent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UrgentCue {
+    /// What the cue means (危及生命, 群体聚集, …), shown with the words that triggered it.
+    pub label: String,
+    pub any: Vec<String>,
+    pub with: Vec<String>,
 }
 
 impl Organisation {
@@ -153,6 +175,25 @@ struct RawOrg {
     mailboxes: Vec<RawMailbox>,
     #[serde(default)]
     domains: Vec<RawDomain>,
+    urgent: Option<RawUrgent>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUrgent {
+    #[serde(default)]
+    not_after: Vec<Spanned<String>>,
+    #[serde(default)]
+    cues: Vec<RawUrgentCue>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUrgentCue {
+    label: Spanned<String>,
+    any: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    with: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -371,6 +412,10 @@ impl Validator<'_> {
                 units: units.collect::<Result<_, _>>()?,
             });
         }
+        let urgent = match &raw.urgent {
+            Some(u) => self.urgent(u)?,
+            None => UrgentCues::default(),
+        };
         Ok(Organisation {
             name,
             case_prefix,
@@ -380,7 +425,27 @@ impl Validator<'_> {
             mailboxes,
             deadlines,
             domains,
+            urgent,
         })
+    }
+
+    fn urgent(&self, raw: &RawUrgent) -> Result<UrgentCues, OrgError> {
+        let words = |list: &[Spanned<String>], field: &str| -> Result<Vec<String>, OrgError> {
+            list.iter().map(|w| self.non_empty(w, field)).collect()
+        };
+        let mut labels = HashSet::new();
+        let mut cues = Vec::new();
+        for c in &raw.cues {
+            let label = self.non_empty(&c.label, "label")?;
+            if !labels.insert(label.clone()) {
+                return self.err(c.label.span(), "label", format!("`{label}` is used twice"));
+            }
+            if c.any.get_ref().is_empty() {
+                return self.err(c.any.span(), "any", "needs at least one word");
+            }
+            cues.push(UrgentCue { label, any: words(c.any.get_ref(), "any")?, with: words(&c.with, "with")? });
+        }
+        Ok(UrgentCues { not_after: words(&raw.not_after, "not_after")?, cues })
     }
 
     fn fresh_id(&self, seen: &mut HashSet<String>, id: &Spanned<String>) -> Result<String, OrgError> {

@@ -34,6 +34,31 @@ pub struct PersonalDataFound {
     pub count: u32,
 }
 
+/// An urgent cue found in the message (紧急件): the cue's label and the words that triggered it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UrgentFound {
+    pub label: String,
+    pub words: Vec<String>,
+}
+
+/// A hot case (热点件): with it, messages of the same dispatcher with similar text reached
+/// `HOT_REPEATS` within `HOT_DAYS` days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HotFlag {
+    /// Similar messages in the window, this one included.
+    pub count: u32,
+    /// The earliest of them.
+    pub first: CaseNumber,
+    /// Whether this case told the supervisors (the first of its group to reach the threshold).
+    pub alert: bool,
+}
+
+/// Similar messages within `HOT_DAYS` days that make a case hot.
+pub const HOT_REPEATS: u32 = 3;
+pub const HOT_DAYS: i64 = 30;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TriageNote {
@@ -49,6 +74,11 @@ pub struct TriageNote {
     /// Why the message may be invalid (empty, advertising, abuse), if it looks so.
     pub invalid: Option<Suggestion<String>>,
     pub personal_data: Vec<PersonalDataFound>,
+    /// Urgent cues found (紧急件); empty when none.
+    #[serde(default)]
+    pub urgent: Vec<UrgentFound>,
+    #[serde(default)]
+    pub hot: Option<HotFlag>,
     /// The text's duplicate-detection fingerprint (opaque to the domain; see `mailbox-triage`),
     /// kept so later messages are compared without segmenting this one again.
     #[serde(default)]
@@ -57,9 +87,19 @@ pub struct TriageNote {
 }
 
 impl TriageNote {
+    pub fn is_urgent(&self) -> bool {
+        !self.urgent.is_empty()
+    }
+
     /// One line for the audit trail and notifications; `org` names the suggested jurisdiction.
     pub fn summary(&self, org: &Organisation) -> String {
         let mut parts = Vec::new();
+        for u in &self.urgent {
+            parts.push(format!("紧急件：{}（{}）", u.label, u.words.join("、")));
+        }
+        if let Some(h) = &self.hot {
+            parts.push(format!("热点件：{HOT_DAYS}天内同类留言{}件", h.count));
+        }
         if let Some(d) = &self.domain {
             parts.push(format!("分类 {}（{}%）", d.value, d.confidence));
         }

@@ -519,6 +519,8 @@ fn triage_note(domain: &str) -> Command {
         duplicates: vec![],
         invalid: None,
         personal_data: vec![],
+        urgent: vec![],
+        hot: None,
         fingerprint: String::new(),
         at: at("2026-03-02T09:00:01+08:00"),
     };

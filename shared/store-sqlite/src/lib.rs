@@ -155,12 +155,11 @@ struct Row {
 }
 
 fn row_of(case: &Case) -> Row {
-    let due = case.deadline.as_ref().map(|d| ms(d.due_at()));
     let public = case.reply.as_ref().filter(|r| r.public);
     Row {
         // Sparse: only cases the deadline sweep still has to look at are in the alarm index.
         alarm_ms: case.next_alarm.map(ms),
-        sort_due_ms: due,
+        sort_due_ms: case.list_instant().map(ms),
         public_month: public.map(|r| r.at.with_timezone(&cst()).format("%Y-%m").to_string()),
         reply_ms: case.reply.as_ref().map(|r| ms(r.at)),
     }

@@ -1,173 +1,74 @@
 //! Domain classification: which first-level category (城乡建设, 环境保护, …) a message is about.
-//!
-//! The model is a weighted lexicon. Its words come from two sources anyone can check: a hand-written
-//! list of everyday words per domain (`model/seed-lexicon.txt`) and the second- and third-level
-//! names of the message board's own taxonomy (`taxonomy.csv`). Each word weighs its inverse
-//! document frequency over the 7,142 real, unlabelled messages, so a specific word (电梯, 社保卡)
-//! counts more than a common one (建设, 服务). The score of a domain is the sum of the weights of its
-//! words in the message, title words three times. `mailbox triage train` rebuilds the model file
-//! from those inputs; the build embeds it.
+//! The model is the trained classifier of `classifier.rs`, built into the binary; this module
+//! holds the domains, the training inputs and the built-in model.
 
-use crate::text::words;
-use crate::Suggestion;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt::Write as _;
+use crate::classifier::{Classifier, Labelled};
+use std::sync::OnceLock;
 
 /// The seven first-level domains of the message board, in a fixed order.
 pub const DOMAINS: [&str; 7] =
     ["城乡建设", "环境保护", "交通运输", "教育文体", "劳动和社会保障", "商贸旅游", "卫生计生"];
 
-/// Title words count this many times: a title names the matter, a body also tells the story.
-const TITLE_WEIGHT: f64 = 3.0;
-/// Words of taxonomy names that say nothing about a domain.
-const GENERIC: [&str; 15] = [
-    "其他", "管理", "问题", "工作", "建设", "服务", "政策", "保障", "发展", "相关", "制度", "综合", "处理", "时间",
-    "人员",
-];
-/// A word listed for this many domains or more tells them apart no better than chance; it is left out.
-const MAX_DOMAINS_PER_WORD: usize = 3;
-
-const MODEL: &str = include_str!("../model/domain-model.tsv");
-/// The hand-written part of the model's input.
-pub const SEED_LEXICON: &str = include_str!("../model/seed-lexicon.txt");
+/// The model file `mailbox triage train` writes.
+const MODEL: &[u8] = include_bytes!("../model/domain-classifier.bin");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("model line {line}: {message}")]
-    Line { line: usize, message: String },
     #[error("{file}: {message}")]
     Input { file: String, message: String },
 }
 
-pub struct DomainModel {
-    /// word → (domain index, weight) for each domain the word belongs to.
-    weights: HashMap<String, Vec<(usize, f64)>>,
+/// The model built into the binary, read once per process.
+pub fn builtin() -> &'static Classifier {
+    static BUILTIN: OnceLock<Classifier> = OnceLock::new();
+    BUILTIN.get_or_init(|| Classifier::from_bytes(MODEL).expect("the built-in domain model is valid"))
 }
 
-impl DomainModel {
-    /// The model built into the binary.
-    pub fn builtin() -> DomainModel {
-        DomainModel::parse(MODEL).expect("the built-in domain model is valid")
-    }
-
-    /// Reads the model file: `domain<TAB>word<TAB>weight` per line; `#` starts a comment.
-    pub fn parse(src: &str) -> Result<DomainModel, ModelError> {
-        let mut weights: HashMap<String, Vec<(usize, f64)>> = HashMap::new();
-        for (i, line) in src.lines().enumerate() {
-            let bad = |message: &str| ModelError::Line { line: i + 1, message: message.to_owned() };
-            if line.starts_with('#') || line.trim().is_empty() {
-                continue;
-            }
-            let mut cols = line.split('\t');
-            let (Some(domain), Some(word), Some(weight), None) = (cols.next(), cols.next(), cols.next(), cols.next())
-            else {
-                return Err(bad("expected domain, word and weight separated by tabs"));
-            };
-            let d = DOMAINS.iter().position(|x| *x == domain).ok_or_else(|| bad("unknown domain"))?;
-            let w: f64 = weight.parse().map_err(|_| bad("weight is not a number"))?;
-            weights.entry(word.to_owned()).or_default().push((d, w));
-        }
-        Ok(DomainModel { weights })
-    }
-
-    /// Scores each domain; `None` when no word of the model occurs.
-    pub fn classify(&self, title: &str, body: &str) -> Option<Suggestion<&'static str>> {
-        self.classify_words(&words(title), &words(body))
-    }
-
-    /// Like `classify`, from the words of title and body already segmented.
-    pub fn classify_words(&self, title: &[&str], body: &[&str]) -> Option<Suggestion<&'static str>> {
-        let mut score = [0.0f64; DOMAINS.len()];
-        let mut evidence: [BTreeMap<&str, f64>; DOMAINS.len()] = Default::default();
-        for (text, factor) in [(title, TITLE_WEIGHT), (body, 1.0)] {
-            for &word in text {
-                if let Some(ws) = self.weights.get(word) {
-                    for &(d, w) in ws {
-                        score[d] += factor * w;
-                        *evidence[d].entry(word).or_default() += factor * w;
-                    }
-                }
-            }
-        }
-        let total: f64 = score.iter().sum();
-        if total <= 0.0 {
-            return None;
-        }
-        // The first of equal scores wins, so a tie always resolves the same way.
-        let best = (0..DOMAINS.len()).fold(0, |b, d| if score[d] > score[b] { d } else { b });
-        let mut words: Vec<(&str, f64)> = evidence[best].iter().map(|(w, s)| (*w, *s)).collect();
-        words.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
-        Some(Suggestion {
-            value: DOMAINS[best],
-            confidence: (score[best] / total * 100.0).round() as u8,
-            words: words.into_iter().take(5).map(|(w, _)| w.to_owned()).collect(),
-        })
-    }
+/// The training material, owned: labelled messages, and the taxonomy's names as short extra
+/// documents of their domain (a 三级分类 such as 物业服务与管理 is what its domain's messages are about).
+pub struct TrainingSet {
+    pub messages: Vec<(String, String, usize)>,
+    pub taxonomy: Vec<(String, String, usize)>,
 }
 
-/// The inputs of training, as text (the caller reads the files).
-pub struct TrainingData<'a> {
-    pub seed_lexicon: &'a str,
-    /// `taxonomy.csv`: 一级分类,二级分类,三级分类
-    pub taxonomy: &'a str,
-    /// Unlabelled message files (`留言主题` and `留言详情` columns), for document frequencies.
-    pub messages: Vec<(&'a str, &'a str)>,
-}
-
-/// Builds the model file from its inputs. Deterministic: the same inputs give the same bytes.
-pub fn train(data: &TrainingData) -> Result<String, ModelError> {
-    let mut lexicon: [BTreeSet<String>; DOMAINS.len()] = Default::default();
-    for (i, line) in data.seed_lexicon.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
+impl TrainingSet {
+    /// From `labelled_train.csv` (留言主题, 留言详情, 一级分类) and `taxonomy.csv` texts. Rows whose
+    /// label is not one of the seven domains are refused: training data must be exact.
+    pub fn read(labelled: &str, labelled_name: &str, taxonomy: &str) -> Result<TrainingSet, ModelError> {
+        let domain = |file: &str, row: usize, label: &str| {
+            DOMAINS.iter().position(|d| *d == label.trim()).ok_or_else(|| ModelError::Input {
+                file: file.to_owned(),
+                message: format!("row {row}: `{label}` is not one of the seven domains"),
+            })
+        };
+        let mut messages = Vec::new();
+        for (i, row) in
+            csv_rows(labelled, labelled_name, &["留言主题", "留言详情", "一级分类"])?.into_iter().enumerate()
+        {
+            let [title, body, label]: [String; 3] = row.try_into().expect("three columns asked for");
+            messages.push((title, body, domain(labelled_name, i + 2, &label)?));
         }
-        let (domain, list) = line
-            .split_once(':')
-            .ok_or_else(|| ModelError::Line { line: i + 1, message: "expected `domain: word word …`".into() })?;
-        let d = DOMAINS
-            .iter()
-            .position(|x| *x == domain.trim())
-            .ok_or_else(|| ModelError::Line { line: i + 1, message: format!("unknown domain `{}`", domain.trim()) })?;
-        lexicon[d].extend(list.split_whitespace().map(str::to_owned));
-    }
-    for row in csv_rows(data.taxonomy, "taxonomy.csv", &["一级分类", "二级分类", "三级分类"])? {
-        let Some(d) = DOMAINS.iter().position(|x| *x == row[0]) else { continue };
-        for name in [&row[1], &row[2]] {
-            lexicon[d].extend(words(name).into_iter().filter(|w| !GENERIC.contains(w)).map(str::to_owned));
-        }
-    }
-    for w in lexicon.iter().flatten().cloned().collect::<BTreeSet<String>>() {
-        if lexicon.iter().filter(|l| l.contains(&w)).count() >= MAX_DOMAINS_PER_WORD {
-            lexicon.iter_mut().for_each(|l| {
-                l.remove(&w);
-            });
-        }
-    }
-    let mut df: HashMap<String, u32> = HashMap::new();
-    let mut n = 0u32;
-    for (file, src) in &data.messages {
-        for row in csv_rows(src, file, &["留言主题", "留言详情"])? {
-            n += 1;
-            let text = format!("{} {}", row[0], row[1]);
-            let distinct: BTreeSet<&str> = words(&text).into_iter().collect();
-            for w in distinct {
-                *df.entry(w.to_owned()).or_default() += 1;
+        let mut names = Vec::new();
+        for row in csv_rows(taxonomy, "taxonomy.csv", &["一级分类", "二级分类", "三级分类"])? {
+            // Rows of other first-level categories (the board has a few more) teach nothing here.
+            if let Some(d) = DOMAINS.iter().position(|x| *x == row[0]) {
+                names.push((row[2].clone(), format!("{} {}", row[1], row[2]), d));
             }
         }
+        Ok(TrainingSet { messages, taxonomy: names })
     }
-    let mut out = String::from(
-        "# Domain model of the Mayor's Mailbox triage: domain, word, weight (inverse document frequency\n\
-         # over the unlabelled messages). Generated by `mailbox triage train`; do not edit.\n",
-    );
-    let _ = writeln!(out, "# inputs: seed-lexicon.txt, taxonomy.csv, {} messages", n);
-    for (d, words) in lexicon.iter().enumerate() {
-        for w in words {
-            let idf = ((f64::from(n) + 1.0) / (1.0 + f64::from(df.get(w).copied().unwrap_or(0)))).ln();
-            let _ = writeln!(out, "{}\t{}\t{:.4}", DOMAINS[d], w, idf);
-        }
+
+    pub fn labelled(&self) -> Vec<Labelled<'_>> {
+        Self::view(&self.messages)
     }
-    Ok(out)
+
+    pub fn taxonomy(&self) -> Vec<Labelled<'_>> {
+        Self::view(&self.taxonomy)
+    }
+
+    fn view(rows: &[(String, String, usize)]) -> Vec<Labelled<'_>> {
+        rows.iter().map(|(t, b, d)| Labelled { title: t, body: b, domain: *d }).collect()
+    }
 }
 
 /// The named columns of each row of a CSV text with a header.
@@ -193,40 +94,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_builtin_model_knows_every_domain() {
-        let m = DomainModel::builtin();
-        for (d, name) in DOMAINS.iter().enumerate() {
-            assert!(m.weights.values().flatten().any(|&(x, _)| x == d), "{name}");
-        }
-    }
-
-    #[test]
     fn clear_messages_go_to_their_domain() {
-        let m = DomainModel::builtin();
         let cases = [
-            ("小区电梯长期故障物业不维修", "我们小区的电梯坏了三个月，物业公司一直推脱。", "城乡建设"),
+            // The board files lifts (电梯) under 商贸旅游 (market supervision), buses under 城乡建设.
+            ("小区违章搭建无人管", "我们小区楼顶违章搭建三个月，物业公司和城管一直推脱。", "城乡建设"),
             ("化工厂夜间偷排废气", "工厂晚上排放刺鼻废气，附近居民无法开窗。", "环境保护"),
-            ("建议增开公交线路", "希望增加到火车站的公交车班次。", "交通运输"),
+            ("出租车拒载还乱收费", "晚上在火车站打出租车，司机拒载，不打表直接叫价。", "交通运输"),
             ("孩子入学学位问题", "小学招生学区划分不合理，孩子无法就近入学。", "教育文体"),
             ("公司拖欠工资半年", "用人单位拖欠农民工工资，劳动仲裁也没有结果。", "劳动和社会保障"),
             ("超市销售过期食品", "在超市买到过期商品，商家拒绝退款。", "商贸旅游"),
+            ("小区电梯频繁故障", "电梯经常困人，维保单位敷衍了事。", "商贸旅游"),
             ("医院乱收费", "住院治疗期间医院多收药品费用，医生态度差。", "卫生计生"),
         ];
         for (title, body, want) in cases {
-            let s = m.classify(title, body).expect("a suggestion");
+            let s = builtin().classify(title, body).expect("a suggestion");
             assert_eq!(s.value, want, "{title}: {s:?}");
             assert!(!s.words.is_empty() && s.confidence > 0, "{s:?}");
         }
     }
 
     #[test]
-    fn no_known_word_no_suggestion() {
-        assert!(DomainModel::builtin().classify("你好", "谢谢").is_none());
+    fn no_known_feature_no_suggestion() {
+        assert!(builtin().classify("", "").is_none());
+        assert!(builtin().classify("𓀀𓀁", "").is_none());
     }
 
     #[test]
-    fn bad_model_lines_are_named() {
-        let e = DomainModel::parse("城乡建设\t电梯\t1.0\n火星\t电梯\t1\n").err().unwrap();
-        assert_eq!(e.to_string(), "model line 2: unknown domain");
+    fn training_rows_with_an_unknown_domain_are_refused_with_their_row() {
+        let e = TrainingSet::read(
+            "留言主题,留言详情,一级分类\n路灯,不亮,城乡建设\n火箭,发射,航天\n",
+            "t.csv",
+            "一级分类,二级分类,三级分类\n",
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.to_string(), "t.csv: row 3: `航天` is not one of the seven domains");
     }
 }

@@ -4,6 +4,7 @@
 //! suggestion has a confidence and the words that led to it. Pure computation, no I/O. Personal
 //! data is found by `mailbox_domain::mask`, which also masks public replies.
 
+pub mod classifier;
 pub mod domain;
 pub mod dup;
 pub mod eval;
@@ -11,14 +12,14 @@ pub mod kind;
 pub mod place;
 pub mod screen;
 pub mod text;
+pub mod urgent;
 
 use chrono::{DateTime, Utc};
-use domain::DomainModel;
 use dup::Fingerprint;
 use mailbox_domain::mask as personal;
-use mailbox_domain::org::DomainRoute;
+use mailbox_domain::org::{DomainRoute, UrgentCues};
 pub use mailbox_domain::triage::Suggestion;
-use mailbox_domain::triage::{DuplicateOf, PersonalDataFound, TriageNote};
+use mailbox_domain::triage::{DuplicateOf, HotFlag, PersonalDataFound, TriageNote, HOT_DAYS, HOT_REPEATS};
 use mailbox_domain::{CaseNumber, Kind, Organisation};
 use place::Gazetteer;
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ const MAX_DUPLICATES: usize = 5;
 
 /// A message to triage.
 pub struct Message<'a> {
+    pub submitted_at: DateTime<Utc>,
     pub title: &'a str,
     pub body: &'a str,
     pub kind: Kind,
@@ -35,29 +37,32 @@ pub struct Message<'a> {
     pub names: &'a [&'a str],
 }
 
-/// A recent case to compare with, for duplicates.
+/// A recent case to compare with, for duplicates and hot cases.
 pub struct Recent<'a> {
     pub number: &'a CaseNumber,
     pub title: &'a str,
     pub fingerprint: Fingerprint,
+    pub submitted_at: DateTime<Utc>,
+    /// Whether that case is already hot (its group has told the supervisors).
+    pub hot: bool,
 }
 
 pub struct Triage {
-    model: DomainModel,
     gazetteer: Gazetteer,
     routes: Vec<DomainRoute>,
+    urgent: UrgentCues,
 }
 
 impl Triage {
     pub fn new(org: &Organisation) -> Triage {
-        Triage { model: DomainModel::builtin(), gazetteer: Gazetteer::new(org), routes: org.domains.clone() }
+        Triage { gazetteer: Gazetteer::new(org), routes: org.domains.clone(), urgent: org.urgent.clone() }
     }
 
     pub fn analyse(&self, message: &Message, recent: &[Recent], at: DateTime<Utc>) -> TriageNote {
         let (title, body) = (message.title, message.body);
         // Segmented once: the domain model and the fingerprint both work on the words.
         let (title_words, body_words) = (text::words(title), text::words(body));
-        let domain = self.model.classify_words(&title_words, &body_words);
+        let domain = domain::builtin().classify_segmented(title, body, &title_words, &body_words);
         let fingerprint = Fingerprint::of_words(title_words.iter().chain(&body_words).copied());
         let units = domain
             .as_ref()
@@ -70,6 +75,8 @@ impl Triage {
             kind: kind::suggest(title, body, message.kind),
             jurisdiction: self.gazetteer.suggest(title, body),
             duplicates: duplicates(&fingerprint, recent),
+            urgent: urgent::find(&format!("{title}\n{body}"), &self.urgent),
+            hot: hot(&fingerprint, message.submitted_at, recent),
             invalid: screen::screen(title, body),
             personal_data: personal_data(&format!("{title}\n{body}"), message.names),
             fingerprint: fingerprint.to_hex(),
@@ -96,10 +103,65 @@ fn duplicates(fingerprint: &Fingerprint, recent: &[Recent]) -> Vec<DuplicateOf> 
         .collect()
 }
 
+/// Hot (热点件) when similar messages of the last `HOT_DAYS` days before this one, with it, reach
+/// `HOT_REPEATS`. It alerts unless one of them is already hot: a group tells the supervisors once.
+fn hot(fingerprint: &Fingerprint, submitted_at: DateTime<Utc>, recent: &[Recent]) -> Option<HotFlag> {
+    let since = submitted_at - chrono::Duration::days(HOT_DAYS);
+    let similar: Vec<&Recent> = recent
+        .iter()
+        .filter(|r| r.submitted_at >= since && r.submitted_at <= submitted_at)
+        .filter(|r| fingerprint.similarity(&r.fingerprint) >= dup::MIN_SIMILARITY)
+        .collect();
+    let count = similar.len() as u32 + 1;
+    if count < HOT_REPEATS {
+        return None;
+    }
+    let first = similar.iter().min_by_key(|r| (r.submitted_at, r.number.as_str()))?;
+    Some(HotFlag { count, first: first.number.clone(), alert: !similar.iter().any(|r| r.hot) })
+}
+
 fn personal_data(text: &str, names: &[&str]) -> Vec<PersonalDataFound> {
     let mut counts: BTreeMap<personal::PersonalKind, u32> = BTreeMap::new();
     for f in personal::find(text, names) {
         *counts.entry(f.kind).or_default() += 1;
     }
     counts.into_iter().map(|(k, count)| PersonalDataFound { kind: k.label().to_owned(), count }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn at(days: i64) -> DateTime<Utc> {
+        DateTime::UNIX_EPOCH + Duration::days(20_000 + days)
+    }
+
+    #[test]
+    fn the_third_similar_message_within_30_days_is_hot_and_alerts_once() {
+        let text =
+            ("幸福小区违章搭建无人处理", "幸福小区三号楼顶违章搭建三个月，物业公司和城管一直不处理，影响邻居采光。");
+        let other = ("建议增开公交线路", "希望增加到火车站的公交车班次。");
+        let fp = Fingerprint::of(text.0, text.1);
+        let numbers: Vec<CaseNumber> = (0..5).map(|i| CaseNumber::new(format!("GA{i:04}"))).collect();
+        let recent = |n: usize, days: i64, hot: bool, similar: bool| Recent {
+            number: &numbers[n],
+            title: "",
+            fingerprint: if similar { fp } else { Fingerprint::of(other.0, other.1) },
+            submitted_at: at(days),
+            hot,
+        };
+        // One earlier similar message: not yet hot.
+        assert_eq!(hot(&fp, at(10), &[recent(0, 1, false, true)]), None);
+        // Two earlier similar ones and an unrelated one: the third is hot and alerts.
+        let third =
+            hot(&fp, at(10), &[recent(0, 1, false, true), recent(1, 5, false, true), recent(2, 6, false, false)]);
+        assert_eq!(third, Some(HotFlag { count: 3, first: numbers[0].clone(), alert: true }));
+        // A fourth, with the third already hot: hot, no second alert.
+        let fourth =
+            hot(&fp, at(11), &[recent(0, 1, false, true), recent(1, 5, false, true), recent(3, 10, true, true)]);
+        assert_eq!(fourth, Some(HotFlag { count: 4, first: numbers[0].clone(), alert: false }));
+        // Older than 30 days does not count.
+        assert_eq!(hot(&fp, at(40), &[recent(0, 1, false, true), recent(1, 5, false, true)]), None);
+    }
 }

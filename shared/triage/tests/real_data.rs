@@ -82,18 +82,25 @@ fn a_lightly_edited_real_message_is_a_duplicate_and_an_unrelated_one_is_not() {
     let messages = rows("messages_with_replies.csv", &["留言主题", "留言详情"]);
     let triage = Triage::new(&Organisation::guangan());
     let numbers: Vec<CaseNumber> = (0..messages.len()).map(|i| CaseNumber::new(format!("GA{i:06}"))).collect();
+    let now = chrono::Utc::now();
     let recent: Vec<Recent> = messages
         .iter()
         .take(300)
         .zip(&numbers)
-        .map(|(m, n)| Recent { number: n, title: &m[0], fingerprint: Fingerprint::of(&m[0], &m[1]) })
+        .map(|(m, n)| Recent {
+            number: n,
+            title: &m[0],
+            fingerprint: Fingerprint::of(&m[0], &m[1]),
+            submitted_at: now - chrono::Duration::days(60),
+            hot: false,
+        })
         .collect();
     // A copy of message 42 with a changed title, a sentence added and punctuation changed.
     let original = &messages[42];
     let title = format!("再次反映：{}", original[0]);
     let body = format!("{}。至今没有解决，请尽快处理！", original[1].replace('，', ","));
     let note = triage.analyse(
-        &Message { title: &title, body: &body, kind: Kind::Complaint, names: &[] },
+        &Message { submitted_at: now, title: &title, body: &body, kind: Kind::Complaint, names: &[] },
         &recent,
         chrono::Utc::now(),
     );
@@ -102,9 +109,24 @@ fn a_lightly_edited_real_message_is_a_duplicate_and_an_unrelated_one_is_not() {
     // A message from outside the compared ones, about something else.
     let other = &messages[2000];
     let note = triage.analyse(
-        &Message { title: &other[0], body: &other[1], kind: Kind::Complaint, names: &[] },
+        &Message { submitted_at: now, title: &other[0], body: &other[1], kind: Kind::Complaint, names: &[] },
         &recent,
         chrono::Utc::now(),
     );
     assert!(note.duplicates.is_empty(), "{:?}", note.duplicates);
+}
+
+#[test]
+fn urgent_cues_mark_few_real_messages() {
+    let org = Organisation::guangan();
+    let mut messages = rows("messages_with_replies.csv", &["留言主题", "留言详情"]);
+    messages.extend(rows("messages_with_likes.csv", &["留言主题", "留言详情"]));
+    let urgent: Vec<&Vec<String>> = messages
+        .iter()
+        .filter(|m| !mailbox_triage::urgent::find(&format!("{}\n{}", m[0], m[1]), &org.urgent).is_empty())
+        .collect();
+    eprintln!("{} of {} real messages marked urgent", urgent.len(), messages.len());
+    // Urgent must stay rare to mean something: the defaults mark about 1 in 90 of a board's messages.
+    assert!(urgent.len() * 50 < messages.len(), "{} of {}", urgent.len(), messages.len());
+    assert!(!urgent.is_empty(), "real dangers are told on the board too");
 }

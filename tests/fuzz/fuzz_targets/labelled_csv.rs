@@ -3,20 +3,17 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mailbox_triage::domain::{csv_rows, DomainModel};
-use std::sync::OnceLock;
-
-fn model() -> &'static DomainModel {
-    static MODEL: OnceLock<DomainModel> = OnceLock::new();
-    MODEL.get_or_init(DomainModel::builtin)
-}
+use mailbox_triage::domain::{builtin, csv_rows, TrainingSet};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     if let Ok(rows) = csv_rows(text, "fuzz.csv", &["留言主题", "留言详情", "一级分类"]) {
         assert!(rows.iter().all(|r| r.len() == 3));
     }
-    if let Err(e) = mailbox_triage::eval::evaluate(model(), text, "fuzz.csv") {
+    if let Err(e) = mailbox_triage::eval::evaluate(builtin(), text, "fuzz.csv") {
+        assert!(!e.to_string().contains('\n'), "a multi-line error: {e}");
+    }
+    if let Err(e) = TrainingSet::read(text, "fuzz.csv", text) {
         assert!(!e.to_string().contains('\n'), "a multi-line error: {e}");
     }
 });

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::{cst, DeadlineClass};
-use mailbox_domain::triage::TriageNote;
+use mailbox_domain::triage::{TriageNote, HOT_DAYS};
 use mailbox_domain::workflow::{AuditEvent, EventKind};
 use mailbox_domain::{Action, CaseId, CaseStatus, JurisdictionId, Organisation, Role, UnitId};
 use maud::{html, Markup};
@@ -343,7 +343,7 @@ async fn filtered(
             if urgency.is_none_or(|u| c.urgency == u) && q.is_none_or(|q| c.title.contains(q) || c.number.contains(q)) {
                 found.push(c);
                 if want.is_some_and(|w| found.len() == w) {
-                    let next = found.last().map(|c| crate::ports::list_position(c.due_at, &c.id));
+                    let next = found.last().map(CaseSummary::cursor);
                     return Ok((found, next));
                 }
             }
@@ -396,9 +396,14 @@ pub async fn inbox(State(s): State<AppState>, headers: HeaderMap, Query(f): Quer
             thead { tr { th { "编号" } th { "标题" } th { "类型" } th { "状态" } th { "承办单位" } th { "办理时限" } } }
             tbody {
                 @for c in &list {
-                    tr class={ "urgency-" (c.urgency) } {
+                    tr class={ "urgency-" (c.urgency) @if c.urgent { " urgent" } } {
                         td { (c.number) }
-                        td { a href={ "/console/cases/" (c.id) } { (c.title) } @if c.supervised { " " span.badge { "督办" } } }
+                        td {
+                            @if c.urgent { span.badge.urgent-case { "紧急" } " " }
+                            a href={ "/console/cases/" (c.id) } { (c.title) }
+                            @if c.hot { " " span.badge.hot-case { "热点" } }
+                            @if c.supervised { " " span.badge { "督办" } }
+                        }
                         td { (c.kind.label()) }
                         td { (c.status_label) }
                         td { (c.lead.as_ref().map(|u| unit_name(org, &UnitId::new(u.as_str()))).unwrap_or_default()) }
@@ -589,7 +594,12 @@ fn case_markup(s: &AppState, id: &Identity, v: &StaffCaseView, message: Option<(
                 dt { "编号" } dd { (c.number) }
                 dt { "信箱" } dd { (v.mailbox_name) }
                 dt { "类型" } dd { (c.kind.label()) }
-                dt { "状态" } dd { span.badge { (c.status.label()) } @if c.supervised { " " span.badge { "督办" } } }
+                dt { "状态" } dd {
+                    span.badge { (c.status.label()) }
+                    @if c.is_urgent() { " " span.badge.urgent-case { "紧急" } }
+                    @if c.triage.as_ref().is_some_and(|t| t.hot.is_some()) { " " span.badge.hot-case { "热点" } }
+                    @if c.supervised { " " span.badge { "督办" } }
+                }
                 dt { "提交时间" } dd { (fmt_time(c.submitted_at)) }
                 dt { "留言人" } dd { (c.citizen.name) " " (c.citizen.phone) @if !v.personal_data_visible { span.muted { "（个人信息已隐去）" } } }
                 dt { "同意公开" } dd { (if c.publishable { "是" } else { "否" }) }
@@ -646,6 +656,14 @@ fn triage_markup(org: &Organisation, c: &Case, t: &TriageNote) -> Markup {
         div.card id="triage" {
             p.muted { "系统根据留言文字给出的建议，仅供参考，以人工判断为准。" }
             dl.facts {
+                @for u in &t.urgent {
+                    dt.triage-urgent { "紧急件" }
+                    dd.triage-urgent { (u.label) span.muted { "（触发词：" (u.words.join("、")) "）" } }
+                }
+                @if let Some(h) = &t.hot {
+                    dt { "热点件" }
+                    dd { (HOT_DAYS) "天内同类留言 " (h.count) " 件，最早为 " (h.first) @if h.alert { span.muted { "（已通知督办部门）" } } }
+                }
                 @if let Some(d) = &t.domain { dt { "分类" } dd { (d.value) " " (why(d.confidence, &d.words)) } }
                 @if !t.units.is_empty() {
                     dt { "建议承办单位" }
@@ -754,7 +772,7 @@ pub async fn supervision(State(s): State<AppState>, headers: HeaderMap) -> Respo
             Err(e) => return console_error(e),
         }
     }
-    watched.sort_by_key(|c| crate::ports::list_position(c.due_at, &c.id));
+    watched.sort_by_key(CaseSummary::cursor);
     let rows = match s.app.assessment(&month, &month).await {
         Ok(r) => r,
         Err(e) => return console_error(e),
