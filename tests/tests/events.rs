@@ -52,7 +52,10 @@ fn the_samples_go_where_the_rules_send_them() {
     };
     assert_eq!(queues_of("CaseSubmitted"), ["triage"]);
     assert_eq!(queues_of("CaseDispatched"), ["notify", "handoff-linshui"]);
-    assert_eq!(queues_of("CaseReplied"), ["notify"]);
+    // A reply also goes to triage's consumer, which shares it with the cases merged into it (并单).
+    assert_eq!(queues_of("CaseReplied"), ["triage", "notify"]);
+    assert_eq!(queues_of("CaseReplyShared"), ["notify"]);
+    assert!(queues_of("CaseMerged").is_empty());
     assert!(queues_of("CaseReceived").is_empty());
 }
 
@@ -121,9 +124,10 @@ async fn a_case_life_yields_its_events_in_commit_order_without_personal_data() {
 async fn the_embedded_bus_routes_each_event_once() {
     let h = Harness::new("events-route", at("2026-03-02T09:00:00+08:00"));
     let id = case_life(&h).await;
-    let triage = h.relayed("triage").await;
-    assert_eq!(triage.len(), 1);
-    assert_eq!(Envelope::parse(&triage[0]).unwrap().detail.case_id, id);
+    let triage: Vec<Envelope> = h.relayed("triage").await.iter().map(|b| Envelope::parse(b).unwrap()).collect();
+    let types: Vec<DetailType> = triage.iter().map(|e| e.detail_type).collect();
+    assert_eq!(types, [DetailType::CaseSubmitted, DetailType::CaseReplied], "the new case, and its reply (并单)");
+    assert!(triage.iter().all(|e| e.detail.case_id == id));
     let handoff = h.relayed("handoff-linshui").await;
     assert_eq!(handoff.len(), 1);
     assert_eq!(Envelope::parse(&handoff[0]).unwrap().detail_type, DetailType::CaseDispatched);
@@ -145,7 +149,7 @@ async fn events_whose_queue_failed_are_published_later_and_once() {
     assert_eq!(h.store.unpublished(100).await.unwrap().len(), 4, "nothing lost: what did not go waits");
     assert_eq!(relay_outbox(&h.store, &bus, h.app.now()).await.unwrap(), 4, "the next run publishes the rest");
     assert!(h.store.unpublished(100).await.unwrap().is_empty());
-    // Each event reached its queues once: one triage message, one hand-off.
-    assert_eq!(h.relayed("triage").await.len(), 1);
+    // Each event reached its queues once: two triage messages (submitted, replied), one hand-off.
+    assert_eq!(h.relayed("triage").await.len(), 2);
     assert_eq!(h.relayed("handoff-linshui").await.len(), 1);
 }

@@ -28,13 +28,20 @@ fn staff(role: Role, unit: &str) -> Actor {
     Actor::staff(format!("{unit}-user"), role, Some(UnitId::new(unit)))
 }
 
-/// A plausible next step for a case, by the actor whose step it is.
-fn next_step(case: &mailbox_domain::Case, rng: &mut StdRng) -> (Actor, Command) {
+/// A plausible next step for a case, by the actor whose step it is; `other` is another case's
+/// number, which a merge (并单) may name (the app refuses it where it may not be merged into).
+fn next_step(case: &mailbox_domain::Case, rng: &mut StdRng, other: &CaseNumber) -> (Actor, Command) {
     let dispatcher = staff(Role::Dispatcher, case.dispatcher.as_str());
     let lead = case.lead().map(|u| staff(Role::Handler, u.as_str()));
     let assign = case.dispatch.as_ref().is_some_and(|d| d.mode == DispatchMode::Assign);
     let text = || "处理意见".to_string();
     match case.status {
+        CaseStatus::Submitted | CaseStatus::Accepted | CaseStatus::InProgress if rng.gen_bool(0.04) => {
+            (dispatcher, Command::Merge { into: other.clone() })
+        }
+        CaseStatus::Merged if rng.gen_bool(0.05) => (dispatcher, Command::Unmerge),
+        // Waits for its original's reply (refused: nothing to do).
+        CaseStatus::Merged => (dispatcher, Command::Close),
         CaseStatus::Submitted if rng.gen_bool(0.1) => (dispatcher, Command::Reject { reason: "重复留言".into() }),
         CaseStatus::Submitted => (dispatcher, Command::Accept),
         CaseStatus::Accepted => {
@@ -93,10 +100,23 @@ async fn reconcile_finds_no_difference_after_a_long_random_scenario() {
         }
         if step % 25 == 0 {
             h.app.deadline_sweep().await.unwrap();
+            // The triage queue: new cases triaged, replies shared with the cases merged into them.
+            for message in h.relayed("triage").await {
+                h.app.take_triage(&message).await.unwrap();
+            }
         }
         let id = ids[rng.gen_range(0..ids.len())].clone();
         let case = h.store.get(&id).await.unwrap().unwrap();
-        let (actor, command) = next_step(&case, &mut rng);
+        // A merge names an earlier open case of the same dispatcher when one of five picked is so.
+        let mut other = case.number.clone();
+        for _ in 0..5 {
+            let o = h.store.get(&ids[rng.gen_range(0..ids.len())]).await.unwrap().unwrap();
+            if o.dispatcher == case.dispatcher && o.submitted_at < case.submitted_at && o.status.is_open() {
+                other = o.number;
+                break;
+            }
+        }
+        let (actor, command) = next_step(&case, &mut rng, &other);
         if let Ok(case) = h.app.act(&actor, &id, Some(case.version), command).await {
             applied += 1;
             visited.insert(case.status);
@@ -106,6 +126,15 @@ async fn reconcile_finds_no_difference_after_a_long_random_scenario() {
     for status in CaseStatus::ALL.into_iter().filter(|s| *s != CaseStatus::Submitted) {
         assert!(visited.contains(&status), "the scenario never reached {status:?}");
     }
+    for message in h.relayed("triage").await {
+        h.app.take_triage(&message).await.unwrap();
+    }
+    let mut shared = 0;
+    for id in &ids {
+        let c = h.store.get(id).await.unwrap().unwrap();
+        shared += usize::from(c.status == CaseStatus::Merged && c.reply.is_some());
+    }
+    assert!(shared > 0, "some merged cases got their original's reply");
     let report = h.app.reconcile().await.unwrap();
     assert_eq!(report.cases, ids.len());
     assert!(report.counters > 50);

@@ -87,15 +87,21 @@ pub struct Rule {
     pub queue: String,
 }
 
-/// The bus's rules for an organisation: new cases to triage; events that bring notifications to
-/// the notify queue; a dispatch to a unit of another jurisdiction to that jurisdiction's hand-off
-/// queue.
+/// The bus's rules for an organisation: new cases to triage, and replies too (the triage consumer
+/// shares a reply with the cases merged into the replied one, 并单); events that bring
+/// notifications to the notify queue; a dispatch to a unit of another jurisdiction to that
+/// jurisdiction's hand-off queue.
 pub fn rules(org: &Organisation) -> Vec<Rule> {
     let notify: Vec<&str> = NOTIFY_TYPES.iter().map(|t| t.name()).collect();
     let mut rules = vec![
         Rule {
             name: "triage".into(),
             pattern: json!({"source": [EVENT_SOURCE], "detail-type": [DetailType::CaseSubmitted.name()]}),
+            queue: TRIAGE_QUEUE.into(),
+        },
+        Rule {
+            name: "merged".into(),
+            pattern: json!({"source": [EVENT_SOURCE], "detail-type": [DetailType::CaseReplied.name()]}),
             queue: TRIAGE_QUEUE.into(),
         },
         Rule {

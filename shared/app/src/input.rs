@@ -243,6 +243,14 @@ pub mod form {
             "urge" => Command::Urge { note: text("note") },
             "supervise" => Command::Supervise { note: text("note") },
             "reopen" => Command::Reopen { reason: text("reason") },
+            "merge" => {
+                let into = field(p, "into").trim().to_uppercase();
+                if into.is_empty() {
+                    return Err("请填写或选择并入的原留言编号".to_owned());
+                }
+                Command::Merge { into: mailbox_domain::CaseNumber::new(into) }
+            }
+            "unmerge" => Command::Unmerge,
             "close" => Command::Close,
             "feature" => Command::Feature,
             "explain" => Command::Explain { text: text("text") },

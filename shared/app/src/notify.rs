@@ -28,10 +28,11 @@ pub struct Delivering {
 
 /// The detail-types the `notify` consumer takes (the bus's `notify` rule): those that bring staff
 /// notifications, and those a citizen hears of by SMS.
-pub const NOTIFY_TYPES: [DetailType; 12] = [
+pub const NOTIFY_TYPES: [DetailType; 13] = [
     DetailType::CaseAccepted,
     DetailType::CaseRejected,
     DetailType::CaseReplied,
+    DetailType::CaseReplyShared,
     DetailType::CaseDispatched,
     DetailType::CaseReturned,
     DetailType::CaseReported,
@@ -124,7 +125,8 @@ impl App {
         let template = match event.detail_type {
             DetailType::CaseAccepted => SmsTemplate::CitizenAccepted,
             DetailType::CaseRejected => SmsTemplate::CitizenRejected,
-            DetailType::CaseReplied => SmsTemplate::CitizenReplied,
+            // A merged case's citizen hears of the original's reply as of a reply of their own.
+            DetailType::CaseReplied | DetailType::CaseReplyShared => SmsTemplate::CitizenReplied,
             _ => return Ok(()),
         };
         let Some(delivering) = self.delivering.get().filter(|d| d.channels.sms.is_some()) else { return Ok(()) };

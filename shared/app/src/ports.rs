@@ -141,6 +141,10 @@ pub struct CaseQuery {
     pub after: Option<String>,
 }
 
+/// Most cases merged into one original that `CaseStore::merged_into` returns: more repeats than
+/// that of one matter are 舆情 to handle as such, not a list to copy a reply into.
+pub const MAX_MERGED: usize = 1000;
+
 /// Due instant of cases without a deadline in list positions: after every real one.
 pub const NO_DUE: &str = "9999999999999";
 
@@ -214,6 +218,9 @@ pub trait CaseStore: Send + Sync + 'static {
     async fn list(&self, query: &CaseQuery) -> StoreResult<Vec<Case>>;
     /// Whether the store answers now (one cheap read): `GET /readyz`.
     async fn ready(&self) -> StoreResult<()>;
+    /// The cases merged into `original` (并单), in id order; at most [`MAX_MERGED`].
+    async fn merged_into(&self, original: &CaseNumber) -> StoreResult<Vec<Case>>;
+
     /// A dispatcher's cases in any status that came before `before` — submitted earlier, or in the
     /// same millisecond with a smaller id — most recent first: what triage compares a new message
     /// with to find duplicates (its predecessors, however late triage runs).

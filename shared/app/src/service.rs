@@ -262,6 +262,10 @@ impl App {
         if expected_version.is_some_and(|v| !case.is_current(v)) {
             return Err(AppError::stale());
         }
+        let original = match &command {
+            Command::Merge { into } => Some(self.merge_target(actor, &case, into).await?),
+            _ => None,
+        };
         let before = case.clone();
         let calendar = self.calendar();
         let ctx = Context { org: &self.org, calendar: &calendar, now: self.now() };
@@ -274,7 +278,84 @@ impl App {
         self.store.update(&case, before.version, &events, &domain, &counters, &notifications).await?;
         tracing::info!(case = %case.id, version = case.version, user = %actor.user, events = events.len(), "case updated");
         crate::failpoint::after_commit();
+        if let Some(original) = original {
+            // Answered between the check and the merge: the reply's own sharing may have read the
+            // merged cases before this one was among them, so share it from here too (once either way).
+            let now = self.store.get(&original.id).await?.unwrap_or(original);
+            if now.reply.is_some() {
+                return Box::pin(self.share_reply(&now, &case)).await;
+            }
+        }
         Ok(case)
+    }
+
+    /// The original a case may be merged into (并单): an earlier case of the same dispatcher, not
+    /// merged itself and not yet answered. Anything else is refused without saying whether a case
+    /// of another dispatcher exists under that number.
+    async fn merge_target(&self, actor: &Actor, case: &Case, into: &CaseNumber) -> Result<Case, AppError> {
+        let refuse = |code: &'static str, message: String| Err(AppError::invalid(code, "into", message));
+        let well_formed =
+            (1..=32).contains(&into.as_str().len()) && into.as_str().bytes().all(|b| b.is_ascii_alphanumeric());
+        if !well_formed {
+            return refuse("merge_original_unknown", "原留言编号格式不正确".into());
+        }
+        let original = self.store.get_by_number(into).await?;
+        let Some(original) = original.filter(|o| o.dispatcher == case.dispatcher && can_view(actor, o)) else {
+            return refuse("merge_original_unknown", format!("本单位受理的留言中没有编号为 {into} 的留言"));
+        };
+        if original.id == case.id {
+            return refuse("merge_into_itself", "不能并入留言本身".into());
+        }
+        if let Some(earlier) = &original.merged_into {
+            return refuse("merge_original_merged", format!("{into} 本身已并入 {earlier}，请并入 {earlier}"));
+        }
+        if (original.submitted_at, original.id.as_str()) > (case.submitted_at, case.id.as_str()) {
+            return refuse("merge_original_later", format!("{into} 晚于本留言提交，只能将后来的留言并入先前的留言"));
+        }
+        if !original.status.is_open() {
+            return refuse(
+                "merge_original_closed",
+                format!("{into} 的状态为“{}”，不能再并入；本留言请直接办理", original.status.label()),
+            );
+        }
+        Ok(original)
+    }
+
+    /// Gives `merged` the reply of `original` (并单): the text with the original citizen's personal
+    /// data masked, public only where this citizen agreed to publication. Once: a second call
+    /// changes nothing.
+    async fn share_reply(&self, original: &Case, merged: &Case) -> Result<Case, AppError> {
+        let Some(reply) = &original.reply else { return Ok(merged.clone()) };
+        let names = [original.citizen.name.as_str()];
+        let copy = mailbox_domain::case::Reply {
+            text: mailbox_domain::mask::mask_personal_data(&reply.text, &names),
+            ..reply.clone()
+        };
+        let command = Command::ShareReply { from: original.number.clone(), reply: Box::new(copy) };
+        match self.act(&Actor::system(), &merged.id, None, command).await {
+            Ok(updated) => Ok(updated),
+            Err(AppError::Conflict { code: "unchanged", .. }) => {
+                Ok(self.store.get(&merged.id).await?.unwrap_or_else(|| merged.clone()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// After an original's reply (the bus brings its `CaseReplied`): every case merged into it and
+    /// still without an answer gets the reply. Idempotent.
+    pub async fn share_replies(&self, original: &CaseId) -> Result<usize, AppError> {
+        let Some(original) = self.store.get(original).await? else { return Ok(0) };
+        if original.reply.is_none() {
+            return Ok(0);
+        }
+        let mut shared = 0;
+        for merged in self.store.merged_into(&original.number).await? {
+            if merged.reply.is_none() && merged.status == CaseStatus::Merged {
+                self.share_reply(&original, &merged).await?;
+                shared += 1;
+            }
+        }
+        Ok(shared)
     }
 
     /// Notifications of a change: those of its domain events ([`notifications_of`]).
@@ -360,13 +441,18 @@ impl App {
         Ok(InboxPage { items, next })
     }
 
-    /// Takes in a newly submitted case (the `triage` queue consumer): records triage's suggestions
-    /// on the case (once) and tells its dispatcher a message waits. Idempotent: a redelivered
-    /// message finds the suggestions recorded and the notification keyed. An unreadable message is
-    /// an error so the queue retries and dead-letters it.
+    /// The `triage` queue consumer. A new case: records triage's suggestions on it (once) and tells
+    /// its dispatcher a message waits. A reply: shares it with the cases merged into the replied one
+    /// (并单). Idempotent: a redelivered message finds the suggestions recorded, the notification
+    /// keyed and the reply shared. An unreadable message is an error so the queue retries and
+    /// dead-letters it.
     pub async fn take_triage(&self, body: &str) -> Result<(), AppError> {
         let message = Envelope::parse(body)
             .map_err(|e| AppError::invalid("malformed_triage", "body", format!("triage message unreadable: {e}")))?;
+        if message.detail_type == DetailType::CaseReplied {
+            self.share_replies(&message.detail.case_id).await?;
+            return Ok(());
+        }
         let mut case = self.store.get(&message.detail.case_id).await?.ok_or(AppError::NotFound)?;
         if case.triage.is_none() {
             let note = self.triage_note(&case).await?;
@@ -708,5 +794,8 @@ fn probe_commands(case: &Case) -> Vec<Command> {
         Command::Reopen { reason: t() },
         Command::Close,
         Command::Feature,
+        // A placeholder original: only whether the case may be merged at all is probed here.
+        Command::Merge { into: CaseNumber::new("-") },
+        Command::Unmerge,
     ]
 }

@@ -137,8 +137,21 @@ fn citizen_line(org: &Organisation, event: &AuditEvent) -> Option<String> {
         EventKind::Reopened { due_on, .. } => format!("已重新办理，办理时限至{due_on}"),
         EventKind::Closed => "已办结".into(),
         EventKind::DeadlineRecomputed { to, .. } => format!("节假日安排调整，办理时限调整为{to}"),
+        EventKind::Merged { into } => {
+            format!("您反映的问题与先前的留言 {into} 相同，已合并办理（并单）；该留言答复后，您将收到同一答复")
+        }
+        EventKind::Unmerged { .. } => "已撤销并单，您的留言单独办理".into(),
+        EventKind::ReplyShared { from, .. } => format!("留言 {from} 已答复，答复同样送达您"),
         _ => return None,
     })
+}
+
+/// The status as people read it: a merged case names its original ("已并入 GA…").
+pub fn status_label(case: &Case) -> String {
+    match &case.merged_into {
+        Some(original) if case.status == CaseStatus::Merged => format!("已并入 {original}"),
+        _ => case.status.label().into(),
+    }
 }
 
 pub fn citizen_view(org: &Organisation, case: &Case, events: &[AuditEvent]) -> CitizenCaseView {
@@ -151,7 +164,7 @@ pub fn citizen_view(org: &Organisation, case: &Case, events: &[AuditEvent]) -> C
         title: case.title.clone(),
         body: case.body.clone(),
         status: case.status,
-        status_label: case.status.label().into(),
+        status_label: status_label(case),
         submitted_at: case.submitted_at,
         handling_unit: case.lead().map(|u| unit_name(org, u)),
         due_on: case.deadline.as_ref().map(|d| d.due_on),
@@ -193,7 +206,7 @@ pub fn summary(actor: &Actor, case: &Case, now: DateTime<Utc>, calendar: &mailbo
         title: if personal { case.title.clone() } else { masked_title(case) },
         kind: case.kind,
         status: case.status,
-        status_label: case.status.label().into(),
+        status_label: status_label(case),
         mailbox: case.mailbox.to_string(),
         lead: case.lead().map(|u| u.to_string()),
         submitted_at: case.submitted_at,

@@ -192,6 +192,18 @@ fn unit_item(case: &Case, unit: &UnitId) -> Item {
     ])
 }
 
+/// 并单 link: a merged case's item naming its original in index G1 (`MERGED#<original number>`), so
+/// the cases merged into one original are one Query (`CaseStore::merged_into`).
+fn merge_item(case: &Case, original: &CaseNumber) -> Item {
+    HashMap::from([
+        ("PK".into(), s(format!("CASE#{}", case.id))),
+        ("SK".into(), s("MERGED")),
+        ("G1PK".into(), s(format!("MERGED#{original}"))),
+        ("G1SK".into(), s(case.id.as_str())),
+        ("case".into(), s(case.id.as_str())),
+    ])
+}
+
 /// The attribute of an audit event's item that holds its domain event: the table's stream carries
 /// the new item to the relay, which publishes this (and skips every item without it).
 pub const DOMAIN_ATTRIBUTE: &str = "domain";
@@ -678,6 +690,19 @@ impl CaseStore for DynamoStore {
         for unit in &now {
             items.push(self.put(unit_item(case, unit))?);
         }
+        if before.merged_into != case.merged_into {
+            match &case.merged_into {
+                Some(original) => items.push(self.put(merge_item(case, original))?),
+                None => {
+                    let delete = Delete::builder()
+                        .table_name(&self.table)
+                        .key("PK", s(format!("CASE#{}", case.id)))
+                        .key("SK", s("MERGED"))
+                        .build();
+                    items.push(TransactWriteItem::builder().delete(build(delete)?).build());
+                }
+            }
+        }
         items.extend(self.counter_updates(counters, case.id.as_str())?);
         items.extend(self.notification_puts(notifications)?);
         match self.transact(items).await {
@@ -788,6 +813,26 @@ impl CaseStore for DynamoStore {
         let condition = "G6PK = :pk AND G6SK < :before";
         let items = self.query(Some(&index_name("G6")), condition, values, false, Some(limit)).await?;
         items.iter().take(limit).map(doc_of).collect()
+    }
+
+    async fn merged_into(&self, original: &CaseNumber) -> StoreResult<Vec<Case>> {
+        // The link items of one Query, then each case (a handful: repeats of one matter).
+        let values = vec![(":pk", s(format!("MERGED#{original}")))];
+        let links = self
+            .query(Some(&index_name("G1")), "G1PK = :pk", values, true, Some(mailbox_app::ports::MAX_MERGED))
+            .await?;
+        let ids: Vec<CaseId> = links
+            .iter()
+            .take(mailbox_app::ports::MAX_MERGED)
+            .filter_map(|i| i.get("case").and_then(|v| v.as_s().ok()).map(CaseId::new))
+            .collect();
+        let cases = futures::future::join_all(ids.iter().map(|id| self.get(id))).await;
+        let mut out = Vec::new();
+        for case in cases {
+            // The index may lag the table a moment: a case un-merged meanwhile is left out.
+            out.extend(case?.filter(|c| c.merged_into.as_ref() == Some(original)));
+        }
+        Ok(out)
     }
 
     async fn alarms_due(&self, at: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Case>> {

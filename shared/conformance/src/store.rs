@@ -585,6 +585,24 @@ pub async fn urgent_cases_come_first_while_they_wait<S: CaseStore>(store: &S) {
     assert_eq!(order.last(), Some(&refused.id), "no longer waiting: back among the cases without a deadline");
 }
 
+/// 并单: the cases merged into an original are found by its number, and leave the list when
+/// un-merged.
+pub async fn merged_cases_are_found_by_their_original<S: CaseStore>(store: &S) {
+    let original = create(store, "mayor", 0).await;
+    let first = create(store, "mayor", 1).await;
+    let second = create(store, "mayor", 2).await;
+    let merge = Command::Merge { into: original.number.clone() };
+    let first = step(store, &first, &dispatcher(), merge.clone(), 3).await;
+    step(store, &second, &dispatcher(), merge, 3).await;
+    let mut expected = vec![first.id.clone(), second.id.clone()];
+    expected.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let ids = |cases: Vec<Case>| cases.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.merged_into(&original.number).await.unwrap()), expected);
+    assert!(store.merged_into(&first.number).await.unwrap().is_empty());
+    step(store, &first, &dispatcher(), Command::Unmerge, 4).await;
+    assert_eq!(ids(store.merged_into(&original.number).await.unwrap()), vec![second.id.clone()]);
+}
+
 /// The domain event of an audit event, as the app builds it for the store.
 fn domain(case: &Case, event: &AuditEvent) -> DomainEvent {
     DomainEvent::of(&Organisation::guangan(), case, event)

@@ -96,10 +96,15 @@ pub enum Action {
     Explain,
     /// Recording triage's suggestions (system only).
     Triage,
+    /// 并单 and its undoing (the dispatcher).
+    Merge,
+    Unmerge,
+    /// Giving a merged case its original's reply (system only).
+    ShareReply,
 }
 
 impl Action {
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 26] = [
         Action::View,
         Action::ViewPersonalData,
         Action::Accept,
@@ -123,6 +128,9 @@ impl Action {
         Action::DeadlineAlarm,
         Action::Explain,
         Action::Triage,
+        Action::Merge,
+        Action::Unmerge,
+        Action::ShareReply,
     ];
 
     pub fn label(self) -> &'static str {
@@ -150,6 +158,9 @@ impl Action {
             Action::DeadlineAlarm => "时限提醒",
             Action::Explain => "提交情况说明",
             Action::Triage => "分拣建议",
+            Action::Merge => "并单",
+            Action::Unmerge => "撤销并单",
+            Action::ShareReply => "共享原留言答复",
         }
     }
 }
@@ -213,7 +224,8 @@ pub fn authorize(actor: &Actor, action: Action, case: &Case) -> Result<(), Acces
         (R::OwnCitizen, Rate) => true,
         (
             R::Dispatcher,
-            Accept | Reject | Dispatch | DecideExtension | Urge | RecordMeeting | Reopen | Close | Feature,
+            Accept | Reject | Dispatch | DecideExtension | Urge | RecordMeeting | Reopen | Close | Feature | Merge
+            | Unmerge,
         ) => true,
         (R::Dispatcher, Reply) => {
             if mode == Some(DispatchMode::Transfer) {
@@ -236,7 +248,7 @@ pub fn authorize(actor: &Actor, action: Action, case: &Case) -> Result<(), Acces
         }
         (R::CoHandler, Contribute) => true,
         (R::Supervisor, Urge | Supervise | Feature) => true,
-        (R::System, Urge | Supervise | RecomputeDeadline | DeadlineAlarm | Triage) => true,
+        (R::System, Urge | Supervise | RecomputeDeadline | DeadlineAlarm | Triage | ShareReply) => true,
         _ => false,
     };
     if allowed {

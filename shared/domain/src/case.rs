@@ -54,10 +54,12 @@ pub enum CaseStatus {
     Reported,
     Replied,
     Closed,
+    /// 重复件: merged into an earlier case (并单); its own clock stopped, it gets that case's reply.
+    Merged,
 }
 
 impl CaseStatus {
-    pub const ALL: [CaseStatus; 8] = [
+    pub const ALL: [CaseStatus; 9] = [
         CaseStatus::Submitted,
         CaseStatus::Accepted,
         CaseStatus::Invalid,
@@ -66,6 +68,7 @@ impl CaseStatus {
         CaseStatus::Reported,
         CaseStatus::Replied,
         CaseStatus::Closed,
+        CaseStatus::Merged,
     ];
 
     pub fn label(self) -> &'static str {
@@ -78,12 +81,14 @@ impl CaseStatus {
             CaseStatus::Reported => "已反馈",
             CaseStatus::Replied => "已答复",
             CaseStatus::Closed => "已办结",
+            CaseStatus::Merged => "已并单",
         }
     }
 
-    /// Open cases still need someone to act before the citizen has an answer.
+    /// Open cases still need someone to act before the citizen has an answer (a merged case waits
+    /// for its original's reply, which is not its own work).
     pub fn is_open(self) -> bool {
-        !matches!(self, CaseStatus::Invalid | CaseStatus::Replied | CaseStatus::Closed)
+        !matches!(self, CaseStatus::Invalid | CaseStatus::Replied | CaseStatus::Closed | CaseStatus::Merged)
     }
 }
 
@@ -255,6 +260,12 @@ pub struct Case {
     /// The version the triage record produced; see `is_current`.
     #[serde(default)]
     pub triage_version: Option<u64>,
+    /// 并单: the earlier case this one was merged into.
+    #[serde(default)]
+    pub merged_into: Option<CaseNumber>,
+    /// The status it had when merged, to go back to if un-merged.
+    #[serde(default)]
+    pub merged_from: Option<CaseStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -268,14 +279,7 @@ pub struct LateExplanation {
 /// Where a case stands in inboxes and lists: urgent cases (紧急件) still waiting for an answer first
 /// (at the epoch), then by due instant; `None` — no deadline — after all others.
 pub fn list_instant(urgent: bool, status: CaseStatus, due_at: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-    let waiting = matches!(
-        status,
-        CaseStatus::Submitted
-            | CaseStatus::Accepted
-            | CaseStatus::Dispatched
-            | CaseStatus::InProgress
-            | CaseStatus::Reported
-    );
+    let waiting = status.is_open();
     if urgent && waiting {
         Some(DateTime::UNIX_EPOCH)
     } else {

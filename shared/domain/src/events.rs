@@ -51,10 +51,15 @@ pub enum DetailType {
     CaseOverdue,
     CaseExplanationRequested,
     CaseExplained,
+    /// 并单: merged into an earlier case (`merged_into`).
+    CaseMerged,
+    CaseUnmerged,
+    /// A merged case got its original's reply.
+    CaseReplyShared,
 }
 
 impl DetailType {
-    pub const ALL: [DetailType; 24] = [
+    pub const ALL: [DetailType; 27] = [
         DetailType::CaseSubmitted,
         DetailType::CaseTriaged,
         DetailType::CaseAccepted,
@@ -79,6 +84,9 @@ impl DetailType {
         DetailType::CaseOverdue,
         DetailType::CaseExplanationRequested,
         DetailType::CaseExplained,
+        DetailType::CaseMerged,
+        DetailType::CaseUnmerged,
+        DetailType::CaseReplyShared,
     ];
 
     /// The name on the bus (`CaseSubmitted`).
@@ -108,6 +116,9 @@ impl DetailType {
             DetailType::CaseOverdue => "CaseOverdue",
             DetailType::CaseExplanationRequested => "CaseExplanationRequested",
             DetailType::CaseExplained => "CaseExplained",
+            DetailType::CaseMerged => "CaseMerged",
+            DetailType::CaseUnmerged => "CaseUnmerged",
+            DetailType::CaseReplyShared => "CaseReplyShared",
         }
     }
 }
@@ -163,6 +174,9 @@ pub struct EventDetail {
     /// On `CaseExtensionDecided`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved: Option<bool>,
+    /// On `CaseMerged`, `CaseUnmerged` and `CaseReplyShared`: the original's number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<CaseNumber>,
 }
 
 /// A domain event as stored with its change and published on the bus.
@@ -201,6 +215,7 @@ impl DomainEvent {
             on_time: None,
             satisfied: None,
             approved: None,
+            original: None,
         };
         let detail_type = match &event.kind {
             EventKind::Submitted { .. } => DetailType::CaseSubmitted,
@@ -261,6 +276,19 @@ impl DomainEvent {
                 DetailType::CaseExplanationRequested
             }
             EventKind::Explained { .. } => DetailType::CaseExplained,
+            EventKind::Merged { into } => {
+                detail.original = Some(into.clone());
+                DetailType::CaseMerged
+            }
+            EventKind::Unmerged { from } => {
+                detail.original = Some(from.clone());
+                DetailType::CaseUnmerged
+            }
+            EventKind::ReplyShared { from, public } => {
+                detail.original = Some(from.clone());
+                detail.public = Some(*public);
+                DetailType::CaseReplyShared
+            }
         };
         DomainEvent { detail_type, time: event.at, detail }
     }

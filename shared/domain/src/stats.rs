@@ -83,6 +83,9 @@ pub struct Figures {
     pub invalid: i64,
     pub replied: i64,
     pub in_progress: i64,
+    /// 重复件: merged into an earlier case (并单), counted apart from replied and in progress.
+    #[serde(default)]
+    pub merged: i64,
 }
 
 impl Figures {
@@ -91,6 +94,7 @@ impl Figures {
         match status {
             CaseStatus::Invalid => self.invalid += count,
             CaseStatus::Replied | CaseStatus::Closed => self.replied += count,
+            CaseStatus::Merged => self.merged += count,
             _ => self.in_progress += count,
         }
     }

@@ -106,6 +106,19 @@ pub enum Command {
     RecordTriage {
         note: Box<crate::triage::TriageNote>,
     },
+    /// 并单: merges this case into an earlier, still unanswered case of the same dispatcher (the
+    /// application checks the original before this reaches the case).
+    Merge {
+        into: CaseNumber,
+    },
+    /// Undoes a merge before the original is answered: the case goes back to where it was.
+    Unmerge,
+    /// Gives a merged case its original's reply (system only; the text already masked for this
+    /// citizen). Boxed with the reply's size in mind.
+    ShareReply {
+        from: CaseNumber,
+        reply: Box<Reply>,
+    },
 }
 
 impl Command {
@@ -132,6 +145,9 @@ impl Command {
             Command::DeadlineAlarm => Action::DeadlineAlarm,
             Command::Explain { .. } => Action::Explain,
             Command::RecordTriage { .. } => Action::Triage,
+            Command::Merge { .. } => Action::Merge,
+            Command::Unmerge => Action::Unmerge,
+            Command::ShareReply { .. } => Action::ShareReply,
         }
     }
 }
@@ -293,6 +309,18 @@ pub enum EventKind {
     Explained {
         text: String,
     },
+    /// 并单: merged into `into`.
+    Merged {
+        into: CaseNumber,
+    },
+    Unmerged {
+        from: CaseNumber,
+    },
+    /// The original `from` was answered and this merged case got the reply.
+    ReplyShared {
+        from: CaseNumber,
+        public: bool,
+    },
 }
 
 /// What a citizen submits; parsed and size-checked at the edge before it gets here.
@@ -377,6 +405,8 @@ impl Case {
             urged_due: None,
             triage: None,
             triage_version: None,
+            merged_into: None,
+            merged_from: None,
             overdue_due: None,
             explanations: Vec::new(),
             next_alarm: None,
@@ -656,6 +686,46 @@ impl Case {
                 room(self.explanations.len(), MAX_EXPLANATIONS, "情况说明")?;
                 self.explanations.push(LateExplanation { unit: Self::acting_unit(actor), text: t.clone(), at: now });
                 Ok(vec![EventKind::Explained { text: t }])
+            }
+            Command::Merge { into } => {
+                self.require(action, &[S::Submitted, S::Accepted, S::Dispatched, S::InProgress, S::Reported])?;
+                if into == self.number {
+                    return Err(WorkflowError::Invalid { field: "into", message: "不能并入留言本身".into() });
+                }
+                // The clock stops: no urge, no expiry while merged (see `compute_next_alarm`).
+                self.close_pending_extension(now, "已并单");
+                self.merged_from = Some(self.status);
+                self.merged_into = Some(into.clone());
+                self.status = S::Merged;
+                Ok(vec![EventKind::Merged { into }])
+            }
+            Command::Unmerge => {
+                self.require(action, &[S::Merged])?;
+                if self.reply.is_some() {
+                    return Err(WorkflowError::Invalid {
+                        field: "merged_into",
+                        message: "原留言已答复，本留言已获同一答复，不能撤销并单".into(),
+                    });
+                }
+                let from = self.merged_into.take().expect("a merged case names its original");
+                // Back where it was; a deadline that ran keeps its day (it may have passed meanwhile).
+                self.status = self.merged_from.take().unwrap_or(S::Accepted);
+                Ok(vec![EventKind::Unmerged { from }])
+            }
+            Command::ShareReply { from, reply } => {
+                self.require(action, &[S::Merged])?;
+                if self.merged_into.as_ref() != Some(&from) {
+                    return Err(WorkflowError::Invalid {
+                        field: "from", message: "不是本留言并入的原留言".into()
+                    });
+                }
+                // Once: a redelivered reply of the original changes nothing.
+                if self.reply.is_some() {
+                    return Err(WorkflowError::Unchanged);
+                }
+                let public = reply.public && self.publishable;
+                self.reply = Some(Reply { public, ..*reply });
+                Ok(vec![EventKind::ReplyShared { from, public }])
             }
             Command::RecomputeDeadline => {
                 self.require(action, &[S::InProgress, S::Reported])?;

@@ -46,6 +46,9 @@ RecomputeDeadline F N F N F F N F N Y
 DeadlineAlarm     F N F N F F N F N Y
 Explain           F N F N Y F N F N F
 Triage            F N F N F F N F N Y
+Merge             F N Y N F F N F N F
+Unmerge           F N Y N F F N F N F
+ShareReply        F N F N F F N F N Y
 ";
 
 /// A transferred (转办) case differs only in who reports and replies.

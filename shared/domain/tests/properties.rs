@@ -26,7 +26,7 @@ fn natural_actor(command: &Command, case: &Case) -> Actor {
         Command::Contribute { .. } => co,
         Command::Rate { .. } => Some(Actor::citizen(case.id.clone())),
         Command::Supervise { .. } | Command::Feature => Some(supervisor()),
-        Command::RecomputeDeadline => Some(Actor::system()),
+        Command::RecomputeDeadline | Command::ShareReply { .. } => Some(Actor::system()),
         _ => None,
     }
     .unwrap_or_else(city_dispatcher)
@@ -81,7 +81,23 @@ fn arb_command() -> impl Strategy<Value = Command> {
         1 => Just(Command::Close),
         1 => Just(Command::Feature),
         1 => Just(Command::RecomputeDeadline),
+        1 => Just(Command::Merge { into: mailbox_domain::CaseNumber::new("GA202611010001") }),
+        1 => Just(Command::Unmerge),
+        1 => (text_reply(), any::<bool>()).prop_map(|(text, public)| Command::ShareReply {
+            from: mailbox_domain::CaseNumber::new("GA202611010001"),
+            reply: Box::new(mailbox_domain::case::Reply {
+                unit: UnitId::new("transport"),
+                text,
+                public,
+                at: at("2026-11-02T02:00:00Z"),
+                on_time: true,
+            }),
+        }),
     ]
+}
+
+fn text_reply() -> impl Strategy<Value = String> {
+    prop_oneof![Just("原留言的答复".to_string())]
 }
 
 fn check_invariants(case: &Case, calendar: &Calendar) {
@@ -108,6 +124,10 @@ fn check_invariants(case: &Case, calendar: &Calendar) {
         }
     }
     assert!(case.extensions.iter().filter(|e| e.decision.is_none()).count() <= 1);
+    assert_eq!(case.status == S::Merged, case.merged_into.is_some(), "merged exactly when it names its original");
+    if case.status == S::Merged {
+        assert!(case.next_alarm.is_none(), "a merged case's clock stands still");
+    }
 }
 
 /// Random sequences, run by hand so the test can also check they reached every status: a property

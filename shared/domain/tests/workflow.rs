@@ -585,3 +585,75 @@ fn lists_on_a_case_are_capped_and_a_case_never_outgrows_its_record() {
     assert_eq!(err, WorkflowError::TooLarge { max: MAX_CASE_BYTES });
     assert!(serde_json::to_vec(&case).unwrap().len() <= MAX_CASE_BYTES, "the stored case stayed within bounds");
 }
+
+/// 并单: a case in progress merged into an earlier one stops its clock and says where it went;
+/// un-merged before the original's reply it goes back where it was; once the original's reply is
+/// shared with it, it can no longer be un-merged; only its dispatcher merges, only the system shares.
+#[test]
+fn merge_stops_the_clock_unmerge_restores_and_the_shared_reply_ends_it() {
+    use mailbox_domain::case::Reply;
+    use mailbox_domain::CaseNumber;
+    let original = CaseNumber::new("GA202611230001");
+    let d = city_dispatcher();
+    let mut case = case_in(CaseStatus::InProgress);
+    assert!(case.next_alarm.is_some(), "its clock runs");
+    let due = case.deadline.clone();
+
+    let err =
+        refuse(&mut case, "2026-11-24T02:00:00Z", &handler("transport"), Command::Merge { into: original.clone() });
+    assert!(matches!(err, WorkflowError::Access(AccessError::Forbidden(_))), "{err:?}");
+    let own = case.number.clone();
+    let err = refuse(&mut case, "2026-11-24T02:00:00Z", &d, Command::Merge { into: own });
+    assert!(matches!(err, WorkflowError::Invalid { field: "into", .. }), "{err:?}");
+
+    let events = apply(&mut case, "2026-11-24T02:00:00Z", &d, Command::Merge { into: original.clone() });
+    assert_eq!(events, vec![EventKind::Merged { into: original.clone() }]);
+    assert_eq!((case.status, case.merged_into.as_ref()), (CaseStatus::Merged, Some(&original)));
+    assert_eq!(case.next_alarm, None, "the clock stands still");
+    assert!(!case.status.is_open());
+    let reply = Reply {
+        unit: UnitId::new("transport"),
+        text: "t".into(),
+        public: false,
+        at: at("2026-11-25T02:00:00Z"),
+        on_time: true,
+    };
+    refuse(
+        &mut case,
+        "2026-11-24T03:00:00Z",
+        &handler("transport"),
+        Command::Reply { text: "t".into(), public: false },
+    );
+
+    // Un-merged: in progress again with the same deadline, the clock running.
+    let events = apply(&mut case, "2026-11-24T04:00:00Z", &d, Command::Unmerge);
+    assert_eq!(events, vec![EventKind::Unmerged { from: original.clone() }]);
+    assert_eq!((case.status, case.merged_into.as_ref(), &case.deadline), (CaseStatus::InProgress, None, &due));
+    assert!(case.next_alarm.is_some());
+
+    // Merged again; the original is answered publicly and its reply shared (public only as far as this
+    // citizen allowed publication).
+    apply(&mut case, "2026-11-24T05:00:00Z", &d, Command::Merge { into: original.clone() });
+    let share = |public: bool| Command::ShareReply {
+        from: original.clone(),
+        reply: Box::new(Reply { public, ..reply.clone() }),
+    };
+    let err = refuse(&mut case, "2026-11-25T02:00:00Z", &d, share(true));
+    assert!(matches!(err, WorkflowError::Access(AccessError::Forbidden(_))), "only the system shares: {err:?}");
+    let events = apply(&mut case, "2026-11-25T02:00:00Z", &Actor::system(), share(true));
+    assert_eq!(events, vec![EventKind::ReplyShared { from: original.clone(), public: true }]);
+    assert_eq!(case.status, CaseStatus::Merged, "counted as 重复件, not replied");
+    assert!(case.reply.as_ref().unwrap().public);
+    assert_eq!(refuse(&mut case, "2026-11-25T03:00:00Z", &Actor::system(), share(true)), WorkflowError::Unchanged);
+    let err = refuse(&mut case, "2026-11-25T03:00:00Z", &d, Command::Unmerge);
+    assert!(matches!(err, WorkflowError::Invalid { field: "merged_into", .. }), "{err:?}");
+
+    // A citizen who did not agree to publication gets the reply privately.
+    let mut private = submit("mayor", Kind::Complaint, false, "2026-11-23T02:00:00Z");
+    apply(&mut private, "2026-11-24T02:00:00Z", &d, Command::Merge { into: original.clone() });
+    apply(&mut private, "2026-11-25T02:00:00Z", &Actor::system(), share(true));
+    assert!(!private.reply.as_ref().unwrap().public);
+    let mut figures = mailbox_domain::stats::Figures::default();
+    figures.add(private.status, 1);
+    assert_eq!((figures.received, figures.merged, figures.replied, figures.in_progress), (1, 1, 0, 0));
+}

@@ -180,10 +180,10 @@ fn write_case(conn: &Connection, case: &Case, insert: bool, expected_version: u6
     } else {
         let changed = conn
             .execute(
-                "UPDATE cases SET status = ?1, alarm_ms = ?2, sort_due_ms = ?3, public_month = ?4, reply_ms = ?5, version = ?6, doc = ?7
-                 WHERE id = ?8 AND version = ?9",
+                "UPDATE cases SET status = ?1, alarm_ms = ?2, sort_due_ms = ?3, public_month = ?4, reply_ms = ?5, version = ?6, doc = ?7,
+                 merged_into = ?10 WHERE id = ?8 AND version = ?9",
                 params![status, row.alarm_ms, row.sort_due_ms, row.public_month, row.reply_ms, case.version as i64, doc,
-                    case.id.as_str(), expected_version as i64],
+                    case.id.as_str(), expected_version as i64, case.merged_into.as_ref().map(|n| n.as_str())],
             )
             .map_err(map_err)?;
         if changed == 0 {
@@ -434,6 +434,15 @@ impl CaseStore for SqliteStore {
     ) -> StoreResult<Vec<Case>> {
         let (dispatcher, at, id) = (dispatcher.as_str().to_owned(), ms(before.0), before.1.as_str().to_owned());
         self.read(move |c| query_cases(c, schema::RECENT_SQL, params![dispatcher, at, id, limit as i64])).await
+    }
+
+    async fn merged_into(&self, original: &CaseNumber) -> StoreResult<Vec<Case>> {
+        let original = original.as_str().to_owned();
+        self.read(move |c| {
+            let sql = "SELECT doc FROM cases WHERE merged_into = ?1 ORDER BY id LIMIT ?2";
+            query_cases(c, sql, params![original, mailbox_app::ports::MAX_MERGED as i64])
+        })
+        .await
     }
 
     async fn alarms_due(&self, at: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Case>> {

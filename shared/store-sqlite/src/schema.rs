@@ -115,6 +115,13 @@ CREATE INDEX deliveries_log ON deliveries (created_ms, key);
 CREATE INDEX deliveries_status ON deliveries (status, created_ms);
 ";
 
+/// 并单: the original each merged case names, for `CaseStore::merged_into` (a partial index: only
+/// merged cases have one).
+const V7: &str = "
+ALTER TABLE cases ADD COLUMN merged_into TEXT;
+CREATE INDEX cases_merged ON cases (merged_into, id) WHERE merged_into IS NOT NULL;
+";
+
 /// `CaseStore::running_deadlines`: a page of the partial index `cases_running`, in id order.
 pub const RUNNING_SQL: &str =
     "SELECT doc FROM cases WHERE status IN ('in_progress', 'reported') AND id > ?1 ORDER BY id LIMIT ?2";
@@ -127,7 +134,7 @@ pub const RECENT_SQL: &str = "SELECT doc FROM cases WHERE dispatcher = ?1 AND (s
 /// re-reads the version inside it, so two processes opening an old database at once (`mailbox
 /// serve` and `mailbox stats reconcile`, say) apply each step once.
 pub fn migrate(conn: &Connection) -> StoreResult<()> {
-    const STEPS: [(i64, &str); 6] = [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6)];
+    const STEPS: [(i64, &str); 7] = [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7)];
     // A current database (every open but the first) needs no write lock.
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_err)?;
     for (to, sql) in STEPS.into_iter().filter(|(to, _)| version < *to) {

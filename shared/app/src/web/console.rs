@@ -514,6 +514,11 @@ fn event_line(s: &AppState, e: &AuditEvent) -> String {
         EventKind::ExplanationRequested { .. } => "要求提交情况说明".into(),
         EventKind::Explained { text } => format!("情况说明：{text}"),
         EventKind::Triaged { summary } => format!("分拣建议：{summary}"),
+        EventKind::Merged { into } => format!("并单：并入 {into}"),
+        EventKind::Unmerged { from } => format!("撤销并单（原并入 {from}）"),
+        EventKind::ReplyShared { from, public } => {
+            format!("原留言 {from} 已答复，同一答复送达本留言（{}）", if *public { "公开" } else { "不公开" })
+        }
     };
     format!("{who}：{what}")
 }
@@ -531,6 +536,19 @@ fn action_form(s: &AppState, id: &Identity, v: &StaffCaseView, action: Action) -
         Action::Report => text("办理结果", "text"),
         Action::Explain => text("情况说明", "text"),
         Action::Reopen => text("重办原因", "reason"),
+        // 并单: the likely originals triage found are offered; any earlier case of the same
+        // dispatcher may be typed in.
+        Action::Merge => html! {
+            p.muted { "重复诉求原则上并单：本留言停止计时，原留言答复后，本留言人收到同一答复。" }
+            label for="merge-into" { "并入的原留言编号" }
+            input type="text" id="merge-into" name="into" list="merge-candidates" required placeholder="例如 GA202612010001" autocomplete="off";
+            @let candidates = c.triage.as_ref().map(|t| t.duplicates.as_slice()).unwrap_or_default();
+            datalist id="merge-candidates" { @for d in candidates { option value=(d.number) { (d.title) } } }
+            @if !candidates.is_empty() {
+                p.muted { "疑似重复：" @for d in candidates { br; (d.number) " " (d.title) "（相似度 " (d.similarity) "%）" } }
+            }
+        },
+        Action::Unmerge => html! { p.muted { "原留言答复前可撤销并单，本留言回到并单前的状态。" } },
         Action::Urge | Action::Supervise => {
             html! { label for={ (name) "-note" } { "说明（可选）" } input type="text" id={ (name) "-note" } name="note"; }
         }
@@ -595,7 +613,7 @@ fn case_markup(s: &AppState, id: &Identity, v: &StaffCaseView, message: Option<(
                 dt { "信箱" } dd { (v.mailbox_name) }
                 dt { "类型" } dd { (c.kind.label()) }
                 dt { "状态" } dd {
-                    span.badge { (c.status.label()) }
+                    span.badge { (crate::views::status_label(c)) }
                     @if c.is_urgent() { " " span.badge.urgent-case { "紧急" } }
                     @if c.triage.as_ref().is_some_and(|t| t.hot.is_some()) { " " span.badge.hot-case { "热点" } }
                     @if c.supervised { " " span.badge { "督办" } }
@@ -605,6 +623,7 @@ fn case_markup(s: &AppState, id: &Identity, v: &StaffCaseView, message: Option<(
                 dt { "同意公开" } dd { (if c.publishable { "是" } else { "否" }) }
                 @if let Some(d) = &c.dispatch { dt { "承办单位" } dd { (unit_name(org, &d.lead)) " · " (d.mode.label()) } }
                 @if let Some(r) = &c.invalid_reason { dt { "无效原因" } dd { (r) } }
+                @if let Some(n) = &c.merged_into { dt { "并单" } dd id="merged-into" { "已并入 " (n) } }
             }
         }
         h2 { "留言内容" }

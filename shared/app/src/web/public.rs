@@ -349,14 +349,15 @@ pub async fn stats(State(s): State<AppState>, Query(q): Query<MonthQuery>) -> Re
             span { "无效留言 " strong { (t.invalid) } }
             span { "已答复 " strong { (t.replied) } }
             span { "办理中 " strong { (t.in_progress) } }
+            span { "重复件（并单）" strong id="merged" { (t.merged) } }
             @if let Some(r) = report.on_time_rate { span { "按时答复率 " strong { (format!("{:.1}%", r * 100.0)) } } }
         }
         @if !names.is_empty() {
             (bar_chart(&format!("{} 各信箱留言情况", report.month), &names, &[("收到", series(|f| f.received)), ("已答复", series(|f| f.replied)), ("办理中", series(|f| f.in_progress))]))
         }
         div.table-wrap { table {
-            thead { tr { th { "信箱" } th { "收到" } th { "无效" } th { "已答复" } th { "办理中" } } }
-            tbody { @for m in &report.by_mailbox { tr { td { (m.name) } td { (m.figures.received) } td { (m.figures.invalid) } td { (m.figures.replied) } td { (m.figures.in_progress) } } } }
+            thead { tr { th { "信箱" } th { "收到" } th { "无效" } th { "已答复" } th { "办理中" } th { "重复件" } } }
+            tbody { @for m in &report.by_mailbox { tr { td { (m.name) } td { (m.figures.received) } td { (m.figures.invalid) } td { (m.figures.replied) } td { (m.figures.in_progress) } td { (m.figures.merged) } } } }
         } }
         @if !report.featured.is_empty() {
             h2 { "典型案例" }
