@@ -328,6 +328,58 @@ for (const [deployment, start] of Object.entries(DEPLOYMENTS)) {
       await noHorizontalScroll(admin, 'admin');
     });
 
+    test('the dispatcher merges a repeat into the earlier case (并单) and undoes it', async () => {
+      // Two citizens write about one matter, a moment apart.
+      const write = async (name, title) => {
+        const page = await newPage();
+        await page.goto(`${base}/mailbox/mayor`);
+        await page.selectOption('#kind', 'complaint');
+        await page.fill('#title', title);
+        await page.fill('#body', '幸福小区三号楼顶违章搭建三个月，物业公司和城管一直不处理，影响邻居采光。');
+        await page.fill('#name', name);
+        await page.fill('#phone', '13700000001');
+        await page.click('button[type=submit]');
+        return { number: (await page.locator('#case-number').innerText()).trim(), code: (await page.locator('#query-code').innerText()).trim() };
+      };
+      const original = await write('李四', '幸福小区违章搭建无人处理');
+      const repeat = await write('张三', '再次反映幸福小区违章搭建无人处理');
+      const page = await login(base, 'xfj');
+      await page.click(`#inbox a:has-text("再次反映幸福小区违章搭建")`);
+      // Triage lists the earlier case as a likely original; the merge form offers it.
+      for (let i = 0; i < 50 && !(await page.locator('#triage').innerText().catch(() => '')).includes(original.number); i++) {
+        await page.waitForTimeout(200);
+        await page.reload();
+      }
+      assert.match(await page.locator('#triage').innerText(), new RegExp(`疑似重复\\s*${original.number}`));
+      assert.match(await page.locator('form[action$="/merge"]').innerText(), new RegExp(`疑似重复：\\s*${original.number}`));
+      // A number of no case of this dispatcher is refused with a clear message.
+      await page.fill('#merge-into', 'GA199901010001');
+      await page.click('form[action$="/merge"] button');
+      assert.match(await page.locator('[role=alert]').innerText(), /本单位受理的留言中没有编号为 GA199901010001 的留言/);
+      await page.fill('#merge-into', original.number);
+      await page.click('form[action$="/merge"] button');
+      assert.match(await page.locator('#merged-into').innerText(), new RegExp(`已并入 ${original.number}`));
+      assert.match(await page.locator('.facts').first().innerText(), new RegExp(`已并入 ${original.number}`));
+      await page.screenshot({ path: join(shots, 'console-merged.png'), fullPage: true });
+      // Its citizen sees where it went.
+      const citizen = await newPage(PHONE);
+      await citizen.goto(`${base}/track`);
+      await citizen.fill('#number', repeat.number);
+      await citizen.fill('#code', repeat.code);
+      await citizen.click('button[type=submit]');
+      assert.match(await citizen.locator('main').innerText(), new RegExp(`已并入 ${original.number}`));
+      await noHorizontalScroll(citizen, 'track a merged case');
+      // Undone before the original's reply: waiting for acceptance again.
+      await page.click('form[action$="/unmerge"] button');
+      assert.match(await page.locator('main').innerText(), /撤销并单：操作成功/);
+      assert.equal(await page.locator('#merged-into').count(), 0);
+      assert.match(await page.locator('.facts').first().innerText(), /待受理/);
+      // A handler never sees the merge form (nor the case).
+      const handler = await login(base, 'jtj');
+      assert.equal((await handler.goto(page.url().split('?')[0])).status(), 404);
+      assert.deepEqual(page.errors, []);
+    });
+
     test('an unknown address gets the site\'s own page; /console/ leads to the console', async () => {
       const page = await newPage(PHONE);
       const response = await page.goto(`${base}/no-such-page`);
