@@ -2,12 +2,13 @@
 # Benchmark of the Lambda functions (not part of the test run): release binary size (zipped) of each
 # function, and cold start — process start to first response — against a minimal Lambda runtime API
 # served here, with moto for DynamoDB and SQS. Builds for this machine's architecture (x86_64 here);
-# the deployed arm64 build (`cargo lambda build --release --arm64`) needs `ziglang` from PyPI.
+# the deployed arm64 build (`cargo lambda build --profile release-lambda --arm64`) needs `ziglang`
+# from PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 runs=${RUNS:-5}
-cargo lambda build --release >&2
+cargo lambda build --profile release-lambda >&2
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
