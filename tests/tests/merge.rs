@@ -74,9 +74,18 @@ async fn merged_citizens_get_the_original_reply_masked_and_statistics_count_them
     h.app.act(&xfj(), &c, None, merge(&a_no)).await.unwrap();
     assert_eq!(refused_code(h.app.act(&xfj(), &c, None, merge(&a_no)).await), "illegal_transition");
     // Into a merged case: the dispatcher is sent to its original.
-    let (d, _, _) = submit(&h, request("赵六", "13700000003", true)).await;
+    let (d, d_no, _) = submit(&h, request("赵六", "13700000003", true)).await;
     let b_no = h.store.get(&b).await.unwrap().unwrap().number;
     assert_eq!(refused_code(h.app.act(&xfj(), &d, None, merge(&b_no)).await), "merge_original_merged");
+    // The original of merged cases may itself be neither merged (their reply would never come)
+    // nor found invalid (it would never be answered); a supervisor may not merge at all.
+    assert_eq!(refused_code(h.app.act(&xfj(), &a, None, merge(&d_no)).await), "has_merged_cases");
+    assert_eq!(
+        refused_code(h.app.act(&xfj(), &a, None, Command::Reject { reason: "重复".into() }).await),
+        "has_merged_cases"
+    );
+    let zfb = Actor::staff("zfb", Role::Supervisor, Some(UnitId::new("city-gov-office")));
+    assert!(matches!(h.app.act(&zfb, &d, None, merge(&a_no)).await, Err(AppError::Forbidden(_))));
     // Un-merged before the reply, merged again.
     assert_eq!(h.app.act(&xfj(), &c, None, Command::Unmerge).await.unwrap().status, CaseStatus::Submitted);
     h.app.act(&xfj(), &c, None, merge(&a_no)).await.unwrap();

@@ -89,7 +89,7 @@ pub fn run(command: TriageCommand) -> anyhow::Result<()> {
             };
             let triage = Triage::new(&Organisation::guangan());
             let note = triage.analyse(
-                &Message { submitted_at: Utc::now(), title: &title, body: &body, kind, names: &[] },
+                &Message { submitted_at: Utc::now(), citizen: "", title: &title, body: &body, kind, names: &[] },
                 &[],
                 Utc::now(),
             );
@@ -203,7 +203,7 @@ pub fn bench(args: BenchTriageArgs) -> anyhow::Result<()> {
             let at = chrono::DateTime::UNIX_EPOCH + chrono::Duration::minutes(i as i64);
             let recent = window.make_contiguous();
             let note = triage.analyse(
-                &Message { submitted_at: at, title, body, kind: Kind::Complaint, names: &[] },
+                &Message { submitted_at: at, citizen: "", title, body, kind: Kind::Complaint, names: &[] },
                 recent,
                 Utc::now(),
             );
@@ -215,6 +215,8 @@ pub fn bench(args: BenchTriageArgs) -> anyhow::Result<()> {
                 fingerprint,
                 submitted_at: at,
                 hot: note.hot.is_some(),
+                citizen: "",
+                invalid: false,
             });
             if window.len() > args.window {
                 window.pop_front();

@@ -28,11 +28,12 @@ pub struct Delivering {
 
 /// The detail-types the `notify` consumer takes (the bus's `notify` rule): those that bring staff
 /// notifications, and those a citizen hears of by SMS.
-pub const NOTIFY_TYPES: [DetailType; 13] = [
+pub const NOTIFY_TYPES: [DetailType; 14] = [
     DetailType::CaseAccepted,
     DetailType::CaseRejected,
     DetailType::CaseReplied,
     DetailType::CaseReplyShared,
+    DetailType::CaseMerged,
     DetailType::CaseDispatched,
     DetailType::CaseReturned,
     DetailType::CaseReported,

@@ -262,13 +262,24 @@ impl App {
         if expected_version.is_some_and(|v| !case.is_current(v)) {
             return Err(AppError::stale());
         }
-        let original = match &command {
-            Command::Merge { into } => Some(self.merge_target(actor, &case, into).await?),
-            _ => None,
-        };
         let before = case.clone();
         let calendar = self.calendar();
         let ctx = Context { org: &self.org, calendar: &calendar, now: self.now() };
+        let mut original = None;
+        if matches!(command, Command::Merge { .. } | Command::Reject { .. }) {
+            // Who, and from which status, first (a dry run): then what only the store can tell.
+            case.clone().apply(&ctx, actor, command.clone())?;
+            // A case others were merged into is their original: it may not itself be merged (their
+            // reply would never come) nor found invalid (it would never be answered).
+            let merged = self.store.merged_into(&case.number).await?;
+            if !merged.is_empty() {
+                let message = format!("已有 {} 件重复留言并入本留言，请先撤销这些并单", merged.len());
+                return Err(AppError::invalid("has_merged_cases", "merged", message));
+            }
+            if let Command::Merge { into } = &command {
+                original = Some(self.merge_target(actor, &case, into).await?);
+            }
+        }
         let events = case.apply(&ctx, actor, command)?;
         let counters = change_deltas(&before, &case, &events, &calendar);
         // The domain events go with the change (a dispatch's to the hand-off queue by the bus), and
@@ -283,7 +294,11 @@ impl App {
             // merged cases before this one was among them, so share it from here too (once either way).
             let now = self.store.get(&original.id).await?.unwrap_or(original);
             if now.reply.is_some() {
-                return Box::pin(self.share_reply(&now, &case)).await;
+                // The merge itself is done: a lost race here is the triage consumer's to finish.
+                return match Box::pin(self.share_reply(&now, &case)).await {
+                    Err(AppError::Conflict { .. }) => Ok(case),
+                    other => other,
+                };
             }
         }
         Ok(case)
@@ -480,10 +495,12 @@ impl App {
         // The note shows the likely originals' titles to staff who may not see those cases:
         // their titles are kept only with personal data masked.
         let titles: Vec<String> = others.iter().map(views::masked_title).collect();
+        let citizens: Vec<String> = others.iter().map(|c| citizen_key(&c.citizen.phone)).collect();
         let recent: Vec<Recent> = others
             .iter()
             .zip(&titles)
-            .map(|(c, title)| {
+            .zip(&citizens)
+            .map(|((c, title), citizen)| {
                 // Triaged cases carry their fingerprint; others (not yet triaged) are fingerprinted here.
                 let stored = c.triage.as_ref().and_then(|t| Fingerprint::from_hex(&t.fingerprint));
                 Recent {
@@ -492,13 +509,17 @@ impl App {
                     fingerprint: stored.unwrap_or_else(|| Fingerprint::of(&c.title, &c.body)),
                     submitted_at: c.submitted_at,
                     hot: c.triage.as_ref().is_some_and(|t| t.hot.is_some()),
+                    citizen,
+                    invalid: c.status == CaseStatus::Invalid,
                 }
             })
             .collect();
         let triage = self.triage.get_or_init(|| mailbox_triage::Triage::new(&self.org));
         let names = [case.citizen.name.as_str()];
+        let citizen = citizen_key(&case.citizen.phone);
         let message = Message {
             submitted_at: case.submitted_at,
+            citizen: &citizen,
             title: &case.title,
             body: &case.body,
             kind: case.kind,
@@ -590,6 +611,14 @@ impl App {
     }
 }
 
+/// A citizen's key for triage's hot-case count: the last 11 digits of their phone (+86, spaces and
+/// full-width digits written however), empty without one. Compared in memory, never stored.
+fn citizen_key(phone: &str) -> String {
+    let digits: Vec<char> =
+        phone.chars().filter_map(|c| c.to_digit(10).and_then(|d| char::from_digit(d, 10))).collect();
+    digits[digits.len().saturating_sub(11)..].iter().collect()
+}
+
 /// What the triage consumer tells staff about a new case: its dispatcher that it waits (at once and
 /// marked 紧急 when triage found an urgent cue), and — when it made a group of similar messages hot
 /// — each supervising office (政府办), once per group. Keyed by the case, so a redelivery rewrites
@@ -658,6 +687,12 @@ pub fn notifications_of(org: &Organisation, title: &str, e: &DomainEvent) -> Vec
             }
         }
         DetailType::CaseReturned => out.push(note(key, &d.dispatcher, format!("留言被退回：{title}"), Topic::Returned)),
+        // A case merged while a unit had it: the unit stops (it left its inbox).
+        DetailType::CaseMerged => {
+            if let (Some(lead), Some(original)) = (&d.lead, &d.original) {
+                out.push(note(key, lead, format!("留言已并入 {original}，无需单独办理：{title}"), Topic::Other));
+            }
+        }
         DetailType::CaseReported => {
             out.push(note(key, &d.dispatcher, format!("承办单位已反馈：{title}"), Topic::Reported))
         }

@@ -266,6 +266,9 @@ pub struct Case {
     /// The status it had when merged, to go back to if un-merged.
     #[serde(default)]
     pub merged_from: Option<CaseStatus>,
+    /// When it was merged: an un-merge moves a running deadline by the working days since.
+    #[serde(default)]
+    pub merged_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,8 +318,13 @@ impl Case {
     }
 
     /// Units the case is currently with: the lead and its co-handlers.
+    /// The units handling the case (lead and co-handlers) — none while it is merged into another
+    /// case (并单): it leaves their inboxes until un-merged.
     pub fn handling_units(&self) -> impl Iterator<Item = &UnitId> {
-        self.dispatch.iter().flat_map(|d| std::iter::once(&d.lead).chain(d.co_handlers.iter()))
+        self.dispatch
+            .iter()
+            .filter(|_| self.status != CaseStatus::Merged)
+            .flat_map(|d| std::iter::once(&d.lead).chain(d.co_handlers.iter()))
     }
 
     pub fn is_handled_by(&self, unit: &UnitId) -> bool {

@@ -259,6 +259,18 @@ impl Deadline {
         Ok(next)
     }
 
+    /// The deadline after its clock stood still for `paused` working days (a case merged, then
+    /// un-merged): counted from a receipt day that many working days later, on today's calendar.
+    pub fn resumed(&self, calendar: &Calendar, paused: u32) -> Result<Deadline, DeadlineError> {
+        if paused == 0 {
+            return Ok(self.recomputed(calendar)?.unwrap_or_else(|| self.clone()));
+        }
+        let received_on = calendar.add_working_days(self.received_on, paused)?.end;
+        let moved = Deadline { received_on, ..self.clone() };
+        let span = moved.span(calendar)?;
+        Ok(Deadline { due_on: span.end, provisional: span.provisional, ..moved })
+    }
+
     /// The same deadline counted on a (changed) calendar; `None` when nothing changes.
     pub fn recomputed(&self, calendar: &Calendar) -> Result<Option<Deadline>, DeadlineError> {
         let span = self.span(calendar)?;

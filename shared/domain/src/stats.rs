@@ -3,7 +3,7 @@
 //!
 //! A cell is month of submission (China time) × mailbox × lead unit × kind × status. The figures the
 //! source document publishes follow from the cells: received = all statuses, invalid = `invalid`,
-//! replied = `replied` + `closed`, in progress = the rest.
+//! replied = `replied` + `closed`, 重复件 = `merged` (并单), in progress = the rest.
 
 use crate::case::{Case, CaseStatus, Kind};
 use crate::deadline::cst;

@@ -42,12 +42,12 @@ pub struct UrgentFound {
     pub words: Vec<String>,
 }
 
-/// A hot case (热点件): with it, messages of the same dispatcher with similar text reached
-/// `HOT_REPEATS` within `HOT_DAYS` days.
+/// A hot case (热点件): with it, messages of the same dispatcher with similar text, from
+/// `HOT_REPEATS` or more citizens, came within `HOT_DAYS` days.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HotFlag {
-    /// Similar messages in the window, this one included.
+    /// Citizens who wrote the similar messages of the window, this one's writer included.
     pub count: u32,
     /// The earliest of them.
     pub first: CaseNumber,

@@ -407,6 +407,7 @@ impl Case {
             triage_version: None,
             merged_into: None,
             merged_from: None,
+            merged_at: None,
             overdue_due: None,
             explanations: Vec::new(),
             next_alarm: None,
@@ -696,6 +697,7 @@ impl Case {
                 self.close_pending_extension(now, "已并单");
                 self.merged_from = Some(self.status);
                 self.merged_into = Some(into.clone());
+                self.merged_at = Some(now);
                 self.status = S::Merged;
                 Ok(vec![EventKind::Merged { into }])
             }
@@ -708,7 +710,13 @@ impl Case {
                     });
                 }
                 let from = self.merged_into.take().expect("a merged case names its original");
-                // Back where it was; a deadline that ran keeps its day (it may have passed meanwhile).
+                // Back where it was; a deadline that ran resumes: moved by the working days it stood
+                // still, counted on today's calendar.
+                if let (Some(deadline), Some(at)) = (&self.deadline, self.merged_at) {
+                    let paused = ctx.calendar.working_days_between(cst_date(at), cst_date(now));
+                    self.deadline = Some(deadline.resumed(ctx.calendar, paused)?);
+                }
+                self.merged_at = None;
                 self.status = self.merged_from.take().unwrap_or(S::Accepted);
                 Ok(vec![EventKind::Unmerged { from }])
             }

@@ -631,6 +631,15 @@ fn merge_stops_the_clock_unmerge_restores_and_the_shared_reply_ends_it() {
     assert_eq!((case.status, case.merged_into.as_ref(), &case.deadline), (CaseStatus::InProgress, None, &due));
     assert!(case.next_alarm.is_some());
 
+    // Merged for two working days (Wednesday to Friday): un-merged, its deadline moves by two.
+    apply(&mut case, "2026-11-25T02:00:00Z", &d, Command::Merge { into: original.clone() });
+    assert_eq!(case.handling_units().count(), 0, "out of the units' inboxes while merged");
+    apply(&mut case, "2026-11-27T02:00:00Z", &d, Command::Unmerge);
+    let moved = case.deadline.as_ref().unwrap();
+    let calendar = mailbox_domain::Calendar::builtin();
+    assert_eq!(calendar.working_days_between(due.as_ref().unwrap().due_on, moved.due_on), 2, "{moved:?}");
+    assert_eq!(case.handling_units().count(), 1);
+
     // Merged again; the original is answered publicly and its reply shared (public only as far as this
     // citizen allowed publication).
     apply(&mut case, "2026-11-24T05:00:00Z", &d, Command::Merge { into: original.clone() });

@@ -22,7 +22,7 @@ pub use mailbox_domain::triage::Suggestion;
 use mailbox_domain::triage::{DuplicateOf, HotFlag, PersonalDataFound, TriageNote, HOT_DAYS, HOT_REPEATS};
 use mailbox_domain::{CaseNumber, Kind, Organisation};
 use place::Gazetteer;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// At most this many likely duplicates are listed, most similar first.
 const MAX_DUPLICATES: usize = 5;
@@ -30,6 +30,9 @@ const MAX_DUPLICATES: usize = 5;
 /// A message to triage.
 pub struct Message<'a> {
     pub submitted_at: DateTime<Utc>,
+    /// Who wrote it, as an opaque key (their phone's digits): a hot case needs several citizens,
+    /// not one writing again. Compared, never stored.
+    pub citizen: &'a str,
     pub title: &'a str,
     pub body: &'a str,
     pub kind: Kind,
@@ -45,6 +48,10 @@ pub struct Recent<'a> {
     pub submitted_at: DateTime<Utc>,
     /// Whether that case is already hot (its group has told the supervisors).
     pub hot: bool,
+    /// Its writer's key, as `Message::citizen`.
+    pub citizen: &'a str,
+    /// Found invalid (spam, abuse): never counts towards a hot case.
+    pub invalid: bool,
 }
 
 pub struct Triage {
@@ -76,7 +83,7 @@ impl Triage {
             jurisdiction: self.gazetteer.suggest(title, body),
             duplicates: duplicates(&fingerprint, recent),
             urgent: urgent::find(&format!("{title}\n{body}"), &self.urgent),
-            hot: hot(&fingerprint, message.submitted_at, recent),
+            hot: hot(&fingerprint, message, recent),
             invalid: screen::screen(title, body),
             personal_data: personal_data(&format!("{title}\n{body}"), message.names),
             fingerprint: fingerprint.to_hex(),
@@ -104,15 +111,21 @@ fn duplicates(fingerprint: &Fingerprint, recent: &[Recent]) -> Vec<DuplicateOf> 
 }
 
 /// Hot (热点件) when similar messages of the last `HOT_DAYS` days before this one, with it, reach
-/// `HOT_REPEATS`. It alerts unless one of them is already hot: a group tells the supervisors once.
-fn hot(fingerprint: &Fingerprint, submitted_at: DateTime<Utc>, recent: &[Recent]) -> Option<HotFlag> {
-    let since = submitted_at - chrono::Duration::days(HOT_DAYS);
+/// `HOT_REPEATS` from as many citizens (one citizen writing again is a repeat, not a hot topic;
+/// invalid messages never count). It alerts unless one of them is already hot: a group tells the
+/// supervisors once.
+fn hot(fingerprint: &Fingerprint, message: &Message, recent: &[Recent]) -> Option<HotFlag> {
+    let since = message.submitted_at - chrono::Duration::days(HOT_DAYS);
     let similar: Vec<&Recent> = recent
         .iter()
-        .filter(|r| r.submitted_at >= since && r.submitted_at <= submitted_at)
+        .filter(|r| !r.invalid && r.submitted_at >= since && r.submitted_at <= message.submitted_at)
         .filter(|r| fingerprint.similarity(&r.fingerprint) >= dup::MIN_SIMILARITY)
         .collect();
-    let count = similar.len() as u32 + 1;
+    // A message without a citizen's key (no phone) counts as a citizen of its own.
+    let mut citizens: HashSet<&str> =
+        similar.iter().map(|r| if r.citizen.is_empty() { r.number.as_str() } else { r.citizen }).collect();
+    citizens.insert(if message.citizen.is_empty() { "\0this message" } else { message.citizen });
+    let count = citizens.len() as u32;
     if count < HOT_REPEATS {
         return None;
     }
@@ -144,24 +157,49 @@ mod tests {
         let other = ("建议增开公交线路", "希望增加到火车站的公交车班次。");
         let fp = Fingerprint::of(text.0, text.1);
         let numbers: Vec<CaseNumber> = (0..5).map(|i| CaseNumber::new(format!("GA{i:04}"))).collect();
+        let citizens = ["13900000000", "13900000001", "13900000002", "13900000003", "13900000004"];
         let recent = |n: usize, days: i64, hot: bool, similar: bool| Recent {
             number: &numbers[n],
             title: "",
             fingerprint: if similar { fp } else { Fingerprint::of(other.0, other.1) },
             submitted_at: at(days),
             hot,
+            citizen: citizens[n],
+            invalid: false,
+        };
+        let message = |days: i64, citizen: &'static str| Message {
+            submitted_at: at(days),
+            citizen,
+            title: text.0,
+            body: text.1,
+            kind: mailbox_domain::Kind::Complaint,
+            names: &[],
         };
         // One earlier similar message: not yet hot.
-        assert_eq!(hot(&fp, at(10), &[recent(0, 1, false, true)]), None);
+        assert_eq!(hot(&fp, &message(10, "13911111111"), &[recent(0, 1, false, true)]), None);
         // Two earlier similar ones and an unrelated one: the third is hot and alerts.
-        let third =
-            hot(&fp, at(10), &[recent(0, 1, false, true), recent(1, 5, false, true), recent(2, 6, false, false)]);
+        let third = hot(
+            &fp,
+            &message(10, "13911111111"),
+            &[recent(0, 1, false, true), recent(1, 5, false, true), recent(2, 6, false, false)],
+        );
         assert_eq!(third, Some(HotFlag { count: 3, first: numbers[0].clone(), alert: true }));
         // A fourth, with the third already hot: hot, no second alert.
-        let fourth =
-            hot(&fp, at(11), &[recent(0, 1, false, true), recent(1, 5, false, true), recent(3, 10, true, true)]);
+        let fourth = hot(
+            &fp,
+            &message(11, "13922222222"),
+            &[recent(0, 1, false, true), recent(1, 5, false, true), recent(3, 10, true, true)],
+        );
         assert_eq!(fourth, Some(HotFlag { count: 4, first: numbers[0].clone(), alert: false }));
         // Older than 30 days does not count.
-        assert_eq!(hot(&fp, at(40), &[recent(0, 1, false, true), recent(1, 5, false, true)]), None);
+        assert_eq!(
+            hot(&fp, &message(40, "13911111111"), &[recent(0, 1, false, true), recent(1, 5, false, true)]),
+            None
+        );
+        // One citizen writing a third time is a repeat, not a hot case; invalid messages never count.
+        let again = Recent { citizen: citizens[0], ..recent(1, 5, false, true) };
+        assert_eq!(hot(&fp, &message(10, citizens[0]), &[recent(0, 1, false, true), again]), None);
+        let spam = Recent { invalid: true, ..recent(1, 5, false, true) };
+        assert_eq!(hot(&fp, &message(10, "13911111111"), &[recent(0, 1, false, true), spam]), None);
     }
 }

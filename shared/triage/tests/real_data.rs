@@ -93,6 +93,8 @@ fn a_lightly_edited_real_message_is_a_duplicate_and_an_unrelated_one_is_not() {
             fingerprint: Fingerprint::of(&m[0], &m[1]),
             submitted_at: now - chrono::Duration::days(60),
             hot: false,
+            citizen: "",
+            invalid: false,
         })
         .collect();
     // A copy of message 42 with a changed title, a sentence added and punctuation changed.
@@ -100,7 +102,7 @@ fn a_lightly_edited_real_message_is_a_duplicate_and_an_unrelated_one_is_not() {
     let title = format!("再次反映：{}", original[0]);
     let body = format!("{}。至今没有解决，请尽快处理！", original[1].replace('，', ","));
     let note = triage.analyse(
-        &Message { submitted_at: now, title: &title, body: &body, kind: Kind::Complaint, names: &[] },
+        &Message { submitted_at: now, citizen: "", title: &title, body: &body, kind: Kind::Complaint, names: &[] },
         &recent,
         chrono::Utc::now(),
     );
@@ -109,7 +111,14 @@ fn a_lightly_edited_real_message_is_a_duplicate_and_an_unrelated_one_is_not() {
     // A message from outside the compared ones, about something else.
     let other = &messages[2000];
     let note = triage.analyse(
-        &Message { submitted_at: now, title: &other[0], body: &other[1], kind: Kind::Complaint, names: &[] },
+        &Message {
+            submitted_at: now,
+            citizen: "",
+            title: &other[0],
+            body: &other[1],
+            kind: Kind::Complaint,
+            names: &[],
+        },
         &recent,
         chrono::Utc::now(),
     );

@@ -297,7 +297,7 @@ pub struct InboxParams {
     /// Comma-separated statuses, e.g. `dispatched,in_progress`; all when absent.
     #[param(
         max_length = 200,
-        pattern = "^((submitted|accepted|invalid|dispatched|in_progress|reported|replied|closed)(,(submitted|accepted|invalid|dispatched|in_progress|reported|replied|closed))*)?$"
+        pattern = "^((submitted|accepted|invalid|dispatched|in_progress|reported|replied|closed|merged)(,(submitted|accepted|invalid|dispatched|in_progress|reported|replied|closed|merged))*)?$"
     )]
     pub status: Option<String>,
     /// At most this many cases (1–500, default 200).

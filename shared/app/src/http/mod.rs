@@ -68,6 +68,8 @@ pub const ASSIGN_ACTIONS: &[Action] = &[
     Action::Reopen,
     Action::Close,
     Action::Feature,
+    Action::Merge,
+    Action::Unmerge,
 ];
 
 /// The actions of the `reply` function.
