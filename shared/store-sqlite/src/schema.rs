@@ -173,7 +173,10 @@ mod tests {
         )
         .unwrap();
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 6);
+        assert_eq!(user_version(&conn), 7);
+        // Version 7: the merged cases' original, with its partial index.
+        let merged: Option<String> = conn.query_row("SELECT merged_into FROM cases", [], |r| r.get(0)).unwrap();
+        assert_eq!(merged, None);
         let mut plan = conn.prepare(&format!("EXPLAIN QUERY PLAN {RECENT_SQL}")).unwrap();
         let steps: Vec<String> =
             plan.query_map(("city-xfj", 2, "c9", 10), |r| r.get(3)).unwrap().collect::<Result<_, _>>().unwrap();
@@ -183,7 +186,10 @@ mod tests {
         assert_eq!(n, 1);
         // Opening again applies nothing twice.
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 6);
+        assert_eq!(user_version(&conn), 7);
+        // Version 7: the merged cases' original, with its partial index.
+        let merged: Option<String> = conn.query_row("SELECT merged_into FROM cases", [], |r| r.get(0)).unwrap();
+        assert_eq!(merged, None);
     }
 
     #[test]
