@@ -214,7 +214,8 @@ pub trait CaseStore: Send + Sync + 'static {
     async fn get_by_number(&self, number: &CaseNumber) -> StoreResult<Option<Case>>;
     /// The audit trail, oldest first.
     async fn events(&self, id: &CaseId) -> StoreResult<Vec<AuditEvent>>;
-    /// Cases in scope, earliest due first (cases without a deadline after, oldest first).
+    /// Cases in scope in list position order (`list_cursor`): urgent waiting cases first, then
+    /// earliest due, cases without a deadline last; ties in id order.
     async fn list(&self, query: &CaseQuery) -> StoreResult<Vec<Case>>;
     /// Whether the store answers now (one cheap read): `GET /readyz`.
     async fn ready(&self) -> StoreResult<()>;
