@@ -27,7 +27,7 @@ SITE = [("GET", "/"), ("GET", "/static/site.css"), ("GET", "/favicon.ico"), ("GE
 CONSOLE = [("GET", "/console"), ("GET", "/console/login"), ("POST", "/console/login"), ("POST", "/console/logout"),
            ("GET", "/console/password"), ("POST", "/console/password"),
            ("GET", "/console/export"), ("GET", "/console/cases/{id}"), ("POST", "/console/cases/{id}/{action}"),
-           ("GET", "/console/supervision"), ("GET", "/console/assessment"), ("GET", "/console/admin"), ("POST", "/console/admin/calendar"),
+           ("GET", "/console/supervision"), ("GET", "/console/hot"), ("POST", "/console/hot/{id}/review"), ("GET", "/console/assessment"), ("GET", "/console/admin"), ("POST", "/console/admin/calendar"),
            ("POST", "/console/admin/accounts"), ("POST", "/console/admin/accounts/{username}/{op}"),
            ("POST", "/console/admin/deliveries/retry"), ("GET", "/console/notifications"), ("POST", "/console/notifications")]
 # Public routes that write or guess: throttled harder than the rest (per route, across all callers).
@@ -70,7 +70,7 @@ FUNCTIONS = {
     "reply": ("Handling-unit actions", [], [("POST", f"/api/v1/staff/cases/{{id}}/actions/{a}") for a in REPLY], READ + WRITE, STAFF_KEYS, [], None,
               "StaffApiConcurrency", 10),
     "staff": ("Staff reads and calendar import", [], [("GET", "/api/v1/auth/me"), ("GET", "/api/v1/staff/units"), ("GET", "/api/v1/staff/inbox"),
-              ("GET", "/api/v1/staff/outbox"), ("GET", "/api/v1/staff/assessment"), ("GET", "/api/v1/staff/cases/{id}"), ("POST", "/api/v1/admin/calendar")],
+              ("GET", "/api/v1/staff/outbox"), ("GET", "/api/v1/staff/hot-topics"), ("POST", "/api/v1/staff/hot-topics/{id}/review"), ("GET", "/api/v1/staff/assessment"), ("GET", "/api/v1/staff/cases/{id}"), ("POST", "/api/v1/admin/calendar")],
               READ + BATCH_READ + WRITE, STAFF_KEYS, ["jobs"], None, "StaffApiConcurrency", 10),
     # Queue consumers that also send e-mail and SMS (3 s of sending per message at most): room for a
     # batch of 10.

@@ -43,7 +43,8 @@ impl Harness {
             queue: shared.clone(),
             notifier: shared.clone(),
             clock: clock.clone(),
-            limits: shared,
+            limits: shared.clone(),
+            topics: shared,
         };
         Harness { app: Arc::new(App::new(org, Calendar::builtin().clone(), adapters)), store, clock, _dir: dir }
     }

@@ -147,6 +147,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
             notifier: shared.clone(),
             clock,
             limits: shared.clone(),
+            topics: shared.clone(),
         };
         let app = App::new(org, Calendar::builtin().clone(), adapters);
         let mut select = Vec::new();

@@ -113,6 +113,7 @@ pub async fn open_app(data_dir: &std::path::Path, org: Organisation) -> Result<(
         notifier: shared.clone(),
         clock: Arc::new(SystemClock),
         limits: shared.clone(),
+        topics: shared.clone(),
     };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
     app.load_stored_notices().await?;

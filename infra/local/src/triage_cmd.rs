@@ -22,6 +22,9 @@ pub enum TriageCommand {
     /// Trains the domain classifier on labelled_train.csv and taxonomy.csv: 5-fold cross-validation
     /// (figures and calibration printed), then the model on every message.
     Train(TrainArgs),
+    /// Hot topics (舆情) found over a board's messages at their real times, as the triage worker
+    /// finds them: each month's largest topics.
+    Topics(TopicsArgs),
     /// Triage of one message, printed as JSON.
     Analyse {
         #[arg(long)]
@@ -45,6 +48,19 @@ pub struct TrainArgs {
     /// Only compare with the model file at --out; fail if they differ.
     #[arg(long)]
     check: bool,
+}
+
+#[derive(Args)]
+pub struct TopicsArgs {
+    /// Message files (CSV with 留言编号, 留言主题, 留言时间, 留言详情); repeat for several.
+    #[arg(long = "messages", default_values = [
+        "../shared/data/messages/messages_with_replies.csv",
+        "../shared/data/messages/messages_with_likes.csv",
+    ])]
+    messages: Vec<PathBuf>,
+    /// Topics shown per month, largest first.
+    #[arg(long, default_value_t = 3)]
+    top: usize,
 }
 
 #[derive(Args)]
@@ -79,6 +95,7 @@ pub fn run(command: TriageCommand) -> anyhow::Result<()> {
             Ok(())
         }
         TriageCommand::Train(args) => train(args),
+        TriageCommand::Topics(args) => topics(args),
         TriageCommand::Analyse { title, body, kind } => {
             let kind = match kind.as_str() {
                 "suggestion" => Kind::Suggestion,
@@ -97,6 +114,69 @@ pub fn run(command: TriageCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn topics(args: TopicsArgs) -> anyhow::Result<()> {
+    use mailbox_domain::opinion::TopicEntry;
+    use mailbox_domain::{CaseId, JurisdictionId, UnitId};
+    let mut messages = Vec::new();
+    let mut unreadable = 0;
+    for (f, path) in args.messages.iter().enumerate() {
+        let csv = read_utf8(path)?;
+        let rows =
+            domain::csv_rows(&csv, &path.display().to_string(), &["留言编号", "留言主题", "留言时间", "留言详情"])?;
+        for r in rows {
+            let Some(at) = domain::board_time(&r[2]) else {
+                unreadable += 1;
+                continue;
+            };
+            let clean = |s: &str| s.replace("_x000D_", "").trim().to_owned();
+            messages.push((at, format!("{f}-{}", r[0].trim()), r[0].trim().to_owned(), clean(&r[1]), clean(&r[3])));
+        }
+    }
+    messages.sort();
+    let mut finder = mailbox_triage::topics::Finder::default();
+    let mut titles = std::collections::HashMap::new();
+    let (mut invalid, started) = (0, Instant::now());
+    for (at, id, number, title, body) in &messages {
+        if mailbox_triage::screen::screen(title, body).is_some() {
+            invalid += 1;
+            continue;
+        }
+        let domain = domain::builtin().classify(title, body).map(|d| d.value.to_owned());
+        titles.insert(CaseId::new(id.as_str()), title.clone());
+        finder.add(TopicEntry {
+            case_id: CaseId::new(id.as_str()),
+            number: CaseNumber::new(number.as_str()),
+            dispatcher: UnitId::new("city-xfj"),
+            jurisdiction: JurisdictionId::new("city"),
+            domain,
+            at: *at,
+            keywords: mailbox_triage::topics::keywords(title, body, &[]),
+        });
+    }
+    let elapsed = started.elapsed();
+    let month =
+        |t: chrono::DateTime<Utc>| t.with_timezone(&mailbox_domain::deadline::cst()).format("%Y-%m").to_string();
+    let mut by_month: std::collections::BTreeMap<String, Vec<&mailbox_domain::opinion::HotTopic>> = Default::default();
+    for t in &finder.topics {
+        by_month.entry(month(t.first)).or_default().push(t);
+    }
+    for (m, mut topics) in by_month {
+        topics.sort_by(|a, b| b.count.cmp(&a.count).then(a.first.cmp(&b.first)));
+        for t in topics.iter().take(args.top) {
+            let example = titles.get(&t.members[0].case_id).map_or("", String::as_str);
+            println!("{m}\t{}\t{}\t{}\t{example}", t.count, t.domain.as_deref().unwrap_or("-"), t.label.join(" "));
+        }
+    }
+    let grouped: u32 = finder.topics.iter().map(|t| t.count).sum();
+    println!(
+        "messages={} invalid={invalid} unreadable_time={unreadable} topics={} in_topics={grouped} ms_per_message={:.3}",
+        messages.len(),
+        finder.topics.len(),
+        elapsed.as_secs_f64() * 1e3 / messages.len().max(1) as f64
+    );
+    Ok(())
 }
 
 /// Folds of the cross-validation that chooses nothing but reports (and calibrates) the model.

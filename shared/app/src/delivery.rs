@@ -23,6 +23,10 @@ pub enum Topic {
     UrgentCase,
     /// Similar messages reached three within 30 days (热点件): for the supervisors.
     HotCase,
+    /// Similar messages of several citizens became a hot topic (舆情): supervisors and dispatchers.
+    HotTopic,
+    /// A domain's messages in a jurisdiction surged this week (舆情).
+    Surge,
     Dispatched,
     Handoff,
     Returned,
@@ -43,6 +47,8 @@ impl Topic {
             Topic::NewCase => "新留言待受理",
             Topic::UrgentCase => "紧急留言待受理",
             Topic::HotCase => "热点件",
+            Topic::HotTopic => "热点话题",
+            Topic::Surge => "留言激增",
             Topic::Dispatched => "新交办转办留言",
             Topic::Handoff => "上级交办留言",
             Topic::Returned => "留言被退回",

@@ -95,6 +95,7 @@ pub struct App {
     pub notifier: Arc<dyn Notifier>,
     pub clock: Arc<dyn Clock>,
     pub limits: Arc<dyn AttemptStore>,
+    pub topics: Arc<dyn crate::opinion::TopicStore>,
     sweep_concurrency: std::sync::atomic::AtomicUsize,
     /// Built on first use: only the triage worker needs it, and its dictionary takes a moment to load.
     triage: std::sync::OnceLock<mailbox_triage::Triage>,
@@ -110,6 +111,8 @@ pub struct Adapters {
     pub clock: Arc<dyn Clock>,
     /// Counted attempts (query codes): shared by every instance on the same store.
     pub limits: Arc<dyn AttemptStore>,
+    /// Topic-finding's entries, topics and weekly counters (舆情).
+    pub topics: Arc<dyn crate::opinion::TopicStore>,
 }
 
 fn digest(case: &CaseId, code: &str) -> String {
@@ -135,6 +138,7 @@ impl App {
             notifier: adapters.notifier,
             clock: adapters.clock,
             limits: adapters.limits,
+            topics: adapters.topics,
             sweep_concurrency: std::sync::atomic::AtomicUsize::new(16),
             triage: std::sync::OnceLock::new(),
             delivering: std::sync::OnceLock::new(),
@@ -482,7 +486,7 @@ impl App {
         }
         let notifications = intake_notifications(&self.org, &case);
         self.deliver(&notifications, Some(case.number.as_str())).await?;
-        Ok(())
+        self.watch_topics(&case).await
     }
 
     /// Triage's suggestions for a case, compared for duplicates with the 400 cases of its dispatcher

@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use mailbox_app::accounts::{Account, AccountStore, Session};
 use mailbox_app::delivery::{Delivery, DeliveryStatus, DeliveryStore, DELIVERY_RETENTION};
+use mailbox_app::opinion::TopicStore;
 use mailbox_app::ports::{list_cursor, parse_list_cursor};
 use mailbox_app::ports::{
     AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, IdempotencyRecord, Notification,
@@ -21,6 +22,7 @@ use mailbox_app::ports::{
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
 use mailbox_domain::events::DomainEvent;
+use mailbox_domain::opinion::{surge_key, surge_week_prefix, week_of, HotTopic, TopicEntry};
 use mailbox_domain::stats::CounterDelta;
 use mailbox_domain::workflow::AuditEvent;
 use mailbox_domain::{CaseId, CaseNumber, CaseStatus, MailboxId, UnitId};
@@ -1450,6 +1452,138 @@ impl AttemptStore for DynamoStore {
     /// DynamoDB's TTL removes expired counts; a count whose window passed starts again anyway.
     async fn purge_expired(&self, _now: DateTime<Utc>) -> StoreResult<usize> {
         Ok(0)
+    }
+}
+
+/// Topic-finding (舆情) keeps its items in day partitions `OPINION#<UTC day>`: the entry of each
+/// triaged message (`E#<ms>#<case>`, removed by TTL after `ENTRY_TTL`) and a pointer to each topic
+/// (`T#<id>`) on the day of its last message, written with the topic; the topic itself is one item
+/// `HOTTOPIC#<id>`. Reading the topics open since a day queries that day's partition and each one
+/// after it, then reads each topic pointed to (strongly consistent, so a topic just formed by
+/// another instance is seen and joined, never formed twice). A pointer left on an earlier day by a
+/// topic that moved on is skipped by its `last`.
+fn opinion_day(at: DateTime<Utc>) -> String {
+    format!("OPINION#{}", at.date_naive())
+}
+
+/// How long an entry is kept: topics look back a week, the weekly counters are kept apart.
+const ENTRY_TTL: chrono::TimeDelta = chrono::TimeDelta::days(60);
+
+fn entry_item(e: &TopicEntry) -> Item {
+    HashMap::from([
+        ("PK".into(), s(opinion_day(e.at))),
+        ("SK".into(), s(format!("E#{}#{}", ms13(e.at), e.case_id))),
+        ("doc".into(), s(serde_json::to_string(e).expect("entries serialise"))),
+        (TTL_ATTRIBUTE.into(), n(epoch_secs(e.at + ENTRY_TTL))),
+    ])
+}
+
+impl DynamoStore {
+    /// The days from `since`'s to `until`'s (UTC), each one's partition.
+    fn opinion_days(since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
+        let (first, last) = (since.date_naive(), until.date_naive());
+        first.iter_days().take_while(|d| *d <= last).map(|d| format!("OPINION#{d}")).collect()
+    }
+}
+
+#[async_trait]
+impl TopicStore for DynamoStore {
+    async fn record_entry(&self, entry: &TopicEntry) -> StoreResult<bool> {
+        let key = surge_key(week_of(entry.at), entry.domain.as_deref(), &entry.jurisdiction);
+        let mut items = vec![self.put_new(entry_item(entry))?];
+        items.extend(self.counter_updates(&[CounterDelta { key, delta: 1 }], entry.case_id.as_str())?);
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(TransactFailure::Condition(0)) => Ok(false),
+            Err(TransactFailure::Condition(i)) => Err(StoreError::Conflict(format!("condition {i}"))),
+            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
+        }
+    }
+
+    async fn entries(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<Vec<TopicEntry>> {
+        let (from, to) = (format!("E#{}", ms13(since)), format!("E#{}$", ms13(until)));
+        let mut out: Vec<TopicEntry> = Vec::new();
+        for day in Self::opinion_days(since, until) {
+            let values = vec![(":pk", s(day)), (":from", s(from.clone())), (":to", s(to.clone()))];
+            for item in self.query(None, "PK = :pk AND SK BETWEEN :from AND :to", values, true, None).await? {
+                out.push(doc_json(&item)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn topics(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<Vec<HotTopic>> {
+        let mut ids: Vec<String> = Vec::new();
+        for day in Self::opinion_days(since, until) {
+            let values = vec![(":pk", s(day)), (":t", s("T#"))];
+            for item in self.query(None, "PK = :pk AND begins_with(SK, :t)", values, true, None).await? {
+                if let Some(id) = item.get("SK").and_then(|v| v.as_s().ok()).and_then(|k| k.strip_prefix("T#")) {
+                    if !ids.iter().any(|i| i == id) {
+                        ids.push(id.to_owned());
+                    }
+                }
+            }
+        }
+        let mut topics = Vec::new();
+        for id in ids {
+            if let Some(t) = self.topic(&id).await?.filter(|t| t.last >= since && t.last <= until) {
+                topics.push(t);
+            }
+        }
+        topics.sort_by(|a, b| (a.first, &a.id).cmp(&(b.first, &b.id)));
+        Ok(topics)
+    }
+
+    async fn topic(&self, id: &str) -> StoreResult<Option<HotTopic>> {
+        self.get_item(s(format!("HOTTOPIC#{id}")), s("T")).await?.map(|i| doc_json(&i)).transpose()
+    }
+
+    async fn save_topic(&self, topic: &HotTopic, expected: Option<u64>) -> StoreResult<()> {
+        let item = HashMap::from([
+            ("PK".into(), s(format!("HOTTOPIC#{}", topic.id))),
+            ("SK".into(), s("T")),
+            ("version".into(), n(topic.version)),
+            ("doc".into(), s(serde_json::to_string(topic).expect("topics serialise"))),
+        ]);
+        let write = match expected {
+            None => self.put_new(item)?,
+            Some(v) => {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression("version = :v")
+                    .expression_attribute_values(":v", n(v))
+                    .build();
+                TransactWriteItem::builder().put(build(put)?).build()
+            }
+        };
+        let pointer = self.put(HashMap::from([
+            ("PK".into(), s(opinion_day(topic.last))),
+            ("SK".into(), s(format!("T#{}", topic.id))),
+            (TTL_ATTRIBUTE.into(), n(epoch_secs(topic.last + ENTRY_TTL * 2))),
+        ]))?;
+        match self.transact(vec![write, pointer]).await {
+            Ok(()) => Ok(()),
+            Err(TransactFailure::Condition(_)) => {
+                Err(StoreError::Conflict(format!("topic {} changed meanwhile", topic.id)))
+            }
+            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
+        }
+    }
+
+    async fn week_counts(&self, weeks: &[chrono::NaiveDate]) -> StoreResult<Vec<(String, i64)>> {
+        let mut totals: BTreeMap<String, i64> = BTreeMap::new();
+        for week in weeks {
+            let prefix = surge_week_prefix(*week);
+            let values = vec![(":pk", s(counter_partition(&prefix))), (":p", s(prefix))];
+            for item in self.query(None, "PK = :pk AND begins_with(SK, :p)", values, true, None).await? {
+                let key = item.get("counter").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                let value: i64 =
+                    item.get("value").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+                *totals.entry(key).or_insert(0) += value;
+            }
+        }
+        Ok(totals.into_iter().collect())
     }
 }
 

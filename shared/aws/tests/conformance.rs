@@ -62,6 +62,11 @@ mod delivery {
     mailbox_conformance::delivery_suite!(async { (fresh_store().await, ()) });
 }
 
+mod topics {
+    use super::fresh_store;
+    mailbox_conformance::topic_store_suite!(async { (fresh_store().await, ()) });
+}
+
 /// Two instances, each with its own SDK clients, on one table and one set of queues.
 mod instances {
     use mailbox_aws::{sdk_config, DynamoStore, SqsQueues};
@@ -88,6 +93,7 @@ mod instances {
                 queue: queues,
                 notifier: store.clone(),
                 limits: store.clone(),
+                topics: store.clone(),
                 accounts: store,
             });
         }

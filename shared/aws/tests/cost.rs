@@ -184,7 +184,8 @@ async fn setup(now: DateTime<Utc>) -> (Arc<App>, DynamoStore, Counter, Arc<Manua
         queue: queues,
         notifier: shared.clone(),
         clock: clock.clone(),
-        limits: shared,
+        limits: shared.clone(),
+        topics: shared,
     };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
     app.set_sweep_concurrency(1); // as the Lambda functions run it

@@ -23,6 +23,7 @@ pub struct Backing {
     pub queue: Arc<dyn HandoffQueue>,
     pub notifier: Arc<dyn Notifier>,
     pub limits: Arc<dyn AttemptStore>,
+    pub topics: Arc<dyn mailbox_app::opinion::TopicStore>,
     pub accounts: Arc<dyn AccountStore>,
 }
 
@@ -42,6 +43,7 @@ pub async fn pair(a: Backing, b: Backing, now: DateTime<Utc>) -> (Instance, Inst
             notifier: x.notifier,
             clock: clock.clone(),
             limits: x.limits.clone(),
+            topics: x.topics,
         };
         let app = Arc::new(App::new(org.clone(), Calendar::builtin().clone(), adapters));
         Instance { app, auth: LocalAuth { accounts: x.accounts, limits: x.limits } }
@@ -238,6 +240,7 @@ pub async fn recompute_job_survives_a_crash_and_finishes_once(a: &Instance, b: &
         notifier: a.app.notifier.clone(),
         clock,
         limits: a.app.limits.clone(),
+        topics: a.app.topics.clone(),
     };
     let c = App::new(a.app.org.clone(), Calendar::builtin().clone(), adapters);
     c.set_calendar_refresh(Duration::ZERO);

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod delivery;
 pub mod instances;
 pub mod moto;
+pub mod opinion;
 pub mod queue;
 pub mod standins;
 pub mod store;
@@ -100,6 +101,25 @@ macro_rules! delivery_suite {
             async fn $name() {
                 let fixture = $make.await;
                 $crate::delivery::$name(&fixture.0).await;
+            }
+        )*
+    };
+}
+
+/// One `#[tokio::test]` per check of the `TopicStore` port; `$make` as for [`case_store_suite!`].
+#[macro_export]
+macro_rules! topic_store_suite {
+    ($make:expr) => {
+        $crate::topic_store_suite!(@tests $make;
+            an_entry_is_recorded_and_counted_once, topics_are_saved_once_per_version,
+            open_topics_are_found_by_their_last_message);
+    };
+    (@tests $make:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let fixture = $make.await;
+                $crate::opinion::$name(&fixture.0).await;
             }
         )*
     };

@@ -10,6 +10,7 @@ pub mod events;
 pub mod ids;
 pub mod json;
 pub mod mask;
+pub mod opinion;
 pub mod org;
 pub mod stats;
 pub mod text;

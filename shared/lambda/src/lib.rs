@@ -88,6 +88,7 @@ pub async fn instance(config: &Config) -> anyhow::Result<Instance> {
         notifier: store.clone(),
         clock: Arc::new(SystemClock),
         limits: store.clone(),
+        topics: store.clone(),
     };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
     let channels = delivery_channels()?;

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mailbox_app::accounts::{Account, AccountStore, Session};
 use mailbox_app::delivery::{Delivery, DeliveryStatus, DeliveryStore, DELIVERY_RETENTION};
+use mailbox_app::opinion::TopicStore;
 use mailbox_app::ports::{
     parse_list_cursor, AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, EventOutbox, HandoffQueue,
     IdempotencyRecord, Notification, NotificationPage, Notifier, Page, QueueError, QueueResult, Received, Scope,
@@ -18,6 +19,7 @@ use mailbox_app::ports::{
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
 use mailbox_domain::events::DomainEvent;
+use mailbox_domain::opinion::{surge_key, surge_week_prefix, week_of, HotTopic, TopicEntry};
 use mailbox_domain::stats::CounterDelta;
 use mailbox_domain::workflow::AuditEvent;
 use mailbox_domain::{CaseId, CaseNumber, CaseStatus, MailboxId, UnitId};
@@ -741,6 +743,84 @@ impl DeliveryStore for SqliteStore {
             c.execute("DELETE FROM deliveries WHERE status != 'pending' AND created_ms < ?1", [cutoff]).map_err(map_err)
         })
         .await
+    }
+}
+
+#[async_trait]
+impl TopicStore for SqliteStore {
+    async fn record_entry(&self, entry: &TopicEntry) -> StoreResult<bool> {
+        let entry = entry.clone();
+        self.write(move |c| {
+            let added = c
+                .execute(
+                    "INSERT OR IGNORE INTO topic_entries (case_id, at_ms, doc) VALUES (?1, ?2, ?3)",
+                    params![entry.case_id.as_str(), ms(entry.at), to_json(&entry)],
+                )
+                .map_err(map_err)?;
+            if added == 1 {
+                let key = surge_key(week_of(entry.at), entry.domain.as_deref(), &entry.jurisdiction);
+                write_counters(c, &[CounterDelta { key, delta: 1 }])?;
+            }
+            Ok(added == 1)
+        })
+        .await
+    }
+
+    async fn entries(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<Vec<TopicEntry>> {
+        self.read(move |c| {
+            query_docs(
+                c,
+                "SELECT doc FROM topic_entries WHERE at_ms >= ?1 AND at_ms <= ?2 ORDER BY at_ms, case_id",
+                params![ms(since), ms(until)],
+            )
+        })
+        .await
+    }
+
+    async fn topics(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<Vec<HotTopic>> {
+        self.read(move |c| {
+            query_docs(
+                c,
+                "SELECT doc FROM hot_topics WHERE last_ms >= ?1 AND last_ms <= ?2 ORDER BY first_ms, id",
+                params![ms(since), ms(until)],
+            )
+        })
+        .await
+    }
+
+    async fn topic(&self, id: &str) -> StoreResult<Option<HotTopic>> {
+        let id = id.to_owned();
+        self.read(move |c| Ok(query_docs(c, "SELECT doc FROM hot_topics WHERE id = ?1", [id])?.pop())).await
+    }
+
+    async fn save_topic(&self, topic: &HotTopic, expected: Option<u64>) -> StoreResult<()> {
+        let t = topic.clone();
+        self.write(move |c| {
+            let changed = match expected {
+                None => c.execute(
+                    "INSERT OR IGNORE INTO hot_topics (id, first_ms, last_ms, version, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![t.id, ms(t.first), ms(t.last), t.version as i64, to_json(&t)],
+                ),
+                Some(v) => c.execute(
+                    "UPDATE hot_topics SET first_ms = ?2, last_ms = ?3, version = ?4, doc = ?5 WHERE id = ?1 AND version = ?6",
+                    params![t.id, ms(t.first), ms(t.last), t.version as i64, to_json(&t), v as i64],
+                ),
+            }
+            .map_err(map_err)?;
+            if changed == 0 {
+                return Err(StoreError::Conflict(format!("topic {} changed meanwhile", t.id)));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn week_counts(&self, weeks: &[chrono::NaiveDate]) -> StoreResult<Vec<(String, i64)>> {
+        let mut out = Vec::new();
+        for week in weeks {
+            out.extend(self.counters(&surge_week_prefix(*week)).await?);
+        }
+        Ok(out)
     }
 }
 

@@ -122,6 +122,16 @@ ALTER TABLE cases ADD COLUMN merged_into TEXT;
 CREATE INDEX cases_merged ON cases (merged_into, id) WHERE merged_into IS NOT NULL;
 ";
 
+/// Topic-finding (舆情): an entry per triaged message by time, the hot topics by their last message.
+const V8: &str = "
+CREATE TABLE topic_entries (case_id TEXT PRIMARY KEY, at_ms INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX topic_entries_at ON topic_entries (at_ms, case_id);
+CREATE TABLE hot_topics (
+    id TEXT PRIMARY KEY, first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL
+);
+CREATE INDEX hot_topics_last ON hot_topics (last_ms);
+";
+
 /// `CaseStore::running_deadlines`: a page of the partial index `cases_running`, in id order.
 pub const RUNNING_SQL: &str =
     "SELECT doc FROM cases WHERE status IN ('in_progress', 'reported') AND id > ?1 ORDER BY id LIMIT ?2";
@@ -134,7 +144,7 @@ pub const RECENT_SQL: &str = "SELECT doc FROM cases WHERE dispatcher = ?1 AND (s
 /// re-reads the version inside it, so two processes opening an old database at once (`mailbox
 /// serve` and `mailbox stats reconcile`, say) apply each step once.
 pub fn migrate(conn: &Connection) -> StoreResult<()> {
-    const STEPS: [(i64, &str); 7] = [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7)];
+    const STEPS: [(i64, &str); 8] = [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7), (8, V8)];
     // A current database (every open but the first) needs no write lock.
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_err)?;
     for (to, sql) in STEPS.into_iter().filter(|(to, _)| version < *to) {
@@ -163,7 +173,7 @@ mod tests {
     }
 
     #[test]
-    fn a_version_1_database_gains_the_recent_index_and_keeps_its_cases() {
+    fn a_version_1_database_migrates_to_the_newest_and_keeps_its_cases() {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(&format!("{V1} PRAGMA user_version = 1;")).unwrap();
         conn.execute(
@@ -173,7 +183,7 @@ mod tests {
         )
         .unwrap();
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 7);
+        assert_eq!(user_version(&conn), 8);
         // Version 7: the merged cases' original, with its partial index.
         let merged: Option<String> = conn.query_row("SELECT merged_into FROM cases", [], |r| r.get(0)).unwrap();
         assert_eq!(merged, None);
@@ -184,12 +194,13 @@ mod tests {
         assert!(!steps.iter().any(|s| s.contains("TEMP B-TREE")), "read in index order, not sorted: {steps:?}");
         let n: i64 = conn.query_row("SELECT count(*) FROM cases", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 1);
+        // Version 8: topic-finding's tables, empty.
+        let entries: i64 = conn.query_row("SELECT count(*) FROM topic_entries", [], |r| r.get(0)).unwrap();
+        let topics: i64 = conn.query_row("SELECT count(*) FROM hot_topics", [], |r| r.get(0)).unwrap();
+        assert_eq!((entries, topics), (0, 0));
         // Opening again applies nothing twice.
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 7);
-        // Version 7: the merged cases' original, with its partial index.
-        let merged: Option<String> = conn.query_row("SELECT merged_into FROM cases", [], |r| r.get(0)).unwrap();
-        assert_eq!(merged, None);
+        assert_eq!(user_version(&conn), 8);
     }
 
     #[test]

@@ -27,6 +27,11 @@ mod delivery {
     mailbox_conformance::delivery_suite!(fresh());
 }
 
+mod topics {
+    use super::fresh;
+    mailbox_conformance::topic_store_suite!(fresh());
+}
+
 /// Two handles on one database file, as two processes would have.
 mod instances {
     use mailbox_conformance::instances::Backing;
@@ -44,6 +49,7 @@ mod instances {
                 queue: store.clone(),
                 notifier: store.clone(),
                 limits: store.clone(),
+                topics: store.clone(),
                 accounts: store,
             }
         };

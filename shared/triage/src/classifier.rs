@@ -159,6 +159,8 @@ pub struct Classifier {
     /// bucket → index into `idf` / `weights`.
     index: HashMap<u32, u32>,
     idf: Vec<f32>,
+    /// The largest of `idf`: the weight of a word the model does not know.
+    max_idf: f32,
     weights: Vec<[f32; CLASSES]>,
 }
 
@@ -232,6 +234,16 @@ impl Classifier {
         let mut ranked: Vec<(&str, f32)> = seen.into_iter().filter(|(_, s)| *s > 0.0).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
         ranked.into_iter().take(5).map(|(w, _)| w.to_owned()).collect()
+    }
+
+    /// How rare a word is in the training messages (its inverse document frequency as a body
+    /// word); a word the model does not know (seen in fewer than two messages) is as rare as the
+    /// rarest it knows. Topic-finding weighs keywords with it.
+    pub fn word_idf(&self, word: &str) -> f32 {
+        match self.index.get(&bucket(NS_WORD, word)) {
+            Some(&i) => self.idf[i as usize],
+            None => self.max_idf,
+        }
     }
 
     pub fn features(&self) -> usize {
@@ -326,7 +338,8 @@ impl Classifier {
         if !r.0.is_empty() {
             return Err(ClassifierError::Damaged("trailing bytes"));
         }
-        Ok(Classifier { max_chars, temperature, bias, index, idf, weights })
+        let max_idf = idf.iter().copied().fold(0.0, f32::max);
+        Ok(Classifier { max_chars, temperature, bias, index, idf, max_idf, weights })
     }
 
     /// The model as it is stored: weights rounded to 8 bits, so cross-validation measures the
@@ -484,7 +497,8 @@ fn fit_model(messages: &[&Labelled], raw: &[&Vec<(u32, f32)>], s: &Settings, tem
     let (index, idf, rows) = prepare(raw, s.min_df);
     let labels: Vec<usize> = messages.iter().map(|m| m.domain).collect();
     let (weights, bias) = fit(&rows, &labels, idf.len(), s);
-    Classifier { max_chars: s.max_chars, temperature, bias, index, idf, weights }.stored()
+    Classifier { max_chars: s.max_chars, temperature, bias, index, idf, max_idf: 0.0, weights }.stored()
+    // read back as shipped, which also sets max_idf
 }
 
 /// Out-of-fold results of k-fold cross-validation on the training messages.

@@ -89,6 +89,22 @@ pub fn csv_rows(src: &str, file: &str, columns: &[&str]) -> Result<Vec<Vec<Strin
     Ok(rows)
 }
 
+/// A time of the board's files, China local time: `2019/4/14 23:23:55`, a bare date, or an Excel
+/// serial day number (`43563.359…`, days since 1899-12-30) where the export left one.
+pub fn board_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::{NaiveDate, NaiveDateTime, TimeZone};
+    let s = s.trim();
+    let local = NaiveDateTime::parse_from_str(s, "%Y/%m/%d %H:%M:%S")
+        .ok()
+        .or_else(|| NaiveDate::parse_from_str(s, "%Y/%m/%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+        .or_else(|| {
+            let serial: f64 = s.parse().ok().filter(|d: &f64| (1.0..100_000.0).contains(d))?;
+            let epoch = NaiveDate::from_ymd_opt(1899, 12, 30)?.and_hms_opt(0, 0, 0)?;
+            Some(epoch + chrono::Duration::seconds((serial * 86_400.0).round() as i64))
+        })?;
+    mailbox_domain::deadline::cst().from_local_datetime(&local).single().map(|t| t.with_timezone(&chrono::Utc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +127,15 @@ mod tests {
             assert_eq!(s.value, want, "{title}: {s:?}");
             assert!(!s.words.is_empty() && s.confidence > 0, "{s:?}");
         }
+    }
+
+    #[test]
+    fn board_times_in_each_written_form() {
+        let t = |s| board_time(s).map(|t| t.to_rfc3339());
+        assert_eq!(t("2019/4/14 23:23:55").as_deref(), Some("2019-04-14T15:23:55+00:00"));
+        assert_eq!(t("2019/04/28").as_deref(), Some("2019-04-27T16:00:00+00:00"));
+        assert_eq!(t("43563.5").as_deref(), Some("2019-04-08T04:00:00+00:00"));
+        assert_eq!(t("昨天"), None);
     }
 
     #[test]

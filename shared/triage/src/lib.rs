@@ -12,6 +12,7 @@ pub mod kind;
 pub mod place;
 pub mod screen;
 pub mod text;
+pub mod topics;
 pub mod urgent;
 
 use chrono::{DateTime, Utc};

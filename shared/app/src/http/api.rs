@@ -361,6 +361,45 @@ fn with_next_link<'a>(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+pub struct HotTopicsParams {
+    /// Topics with a message in the last this many days, 1 to 90 (default 7).
+    #[param(minimum = 1, maximum = 90)]
+    pub days: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/staff/hot-topics", tag = "staff", params(HotTopicsParams),
+    responses(
+        (status = 200, description = "Hot topics (热点话题: 3 or more similar messages within 7 days in one jurisdiction or domain) with a message in the period, newest first, each with its label words, jurisdiction, domain, count, first and last time and the case numbers the caller may see; and the surges (激增) of the weeks of the period", body = crate::opinion::HotTopics),
+        (status = 400, description = "Invalid days", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Only supervisors and dispatchers watch hot topics", body = ErrorBody),
+    ))]
+pub async fn hot_topics(
+    State(s): State<AppState>,
+    Staff(id): Staff,
+    q: Result<Query<HotTopicsParams>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let q = query(q)?;
+    Ok(Json(s.app.hot_topics(&id.actor, q.days.unwrap_or(7)).await?).into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/staff/hot-topics/{id}/review", tag = "staff",
+    params(("id" = String, Path, description = "The topic's id", max_length = 80)),
+    responses(
+        (status = 200, description = "The topic, marked 已研判 (a topic marked before keeps its first mark)", body = crate::opinion::TopicView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Only supervisors and dispatchers watch hot topics", body = ErrorBody),
+        (status = 404, description = "No such topic, or none of its messages is the caller's", body = ErrorBody),
+    ))]
+pub async fn review_topic(
+    State(s): State<AppState>,
+    Staff(id): Staff,
+    Path(topic): Path<String>,
+) -> Result<Response, AppError> {
+    Ok(Json(s.app.review_topic(&id.actor, &topic).await?).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
 pub struct OutboxParams {
     /// Notifications per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]

@@ -175,6 +175,8 @@ pub fn router_for(state: AppState, routes: Routes) -> Router {
             .route("/api/v1/staff/units", get(api::units))
             .route("/api/v1/staff/inbox", get(api::inbox))
             .route("/api/v1/staff/outbox", get(api::outbox))
+            .route("/api/v1/staff/hot-topics", get(api::hot_topics))
+            .route("/api/v1/staff/hot-topics/{id}/review", post(api::review_topic))
             .route("/api/v1/staff/assessment", get(api::assessment))
             .route("/api/v1/staff/cases/{id}", get(api::staff_case))
             .route("/api/v1/admin/calendar", post(api::import_calendar));

@@ -29,6 +29,8 @@ use utoipa::{Modify, OpenApi};
         api::units,
         api::inbox,
         api::outbox,
+        api::hot_topics,
+        api::review_topic,
         api::staff_case,
         api::act,
     ),

@@ -21,13 +21,13 @@ use mailbox_domain::{Action, CaseId, CaseStatus, JurisdictionId, Organisation, R
 use maud::{html, Markup};
 use serde::Deserialize;
 
-fn fmt_time(t: DateTime<Utc>) -> String {
+pub(super) fn fmt_time(t: DateTime<Utc>) -> String {
     t.with_timezone(&cst()).format("%Y-%m-%d %H:%M").to_string()
 }
 
 /// The signed-in user, or a redirect to the sign-in page — or to the password page while a reset
 /// password waits to be replaced.
-async fn current(s: &AppState, headers: &HeaderMap) -> Result<Identity, Response> {
+pub(super) async fn current(s: &AppState, headers: &HeaderMap) -> Result<Identity, Response> {
     let id = signed_in(s, headers).await?;
     if id.must_change_password {
         return Err(redirect(PASSWORD_PAGE));
@@ -49,7 +49,7 @@ async fn signed_in(s: &AppState, headers: &HeaderMap) -> Result<Identity, Respon
     }
 }
 
-fn nav(id: &Identity) -> Nav {
+pub(super) fn nav(id: &Identity) -> Nav {
     Nav {
         console: true,
         signed_in: Some((
@@ -61,7 +61,7 @@ fn nav(id: &Identity) -> Nav {
 
 /// Forms carry the session's CSRF token; a form without it (another site's) is refused.
 /// A form posted by a signed-in user with the session's CSRF token: the user and the form's fields.
-async fn signed_in_form(
+pub(super) async fn signed_in_form(
     s: &AppState,
     headers: &HeaderMap,
     body: &Bytes,
@@ -79,7 +79,7 @@ fn csrf_ok(id: &Identity, pairs: &[(String, String)]) -> bool {
     id.csrf_token.as_deref().is_some_and(|t| !sent.is_empty() && t == sent)
 }
 
-fn csrf_input(id: &Identity) -> Markup {
+pub(super) fn csrf_input(id: &Identity) -> Markup {
     html! { input type="hidden" name="csrf" value=(id.csrf_token.clone().unwrap_or_default()); }
 }
 
@@ -463,7 +463,7 @@ pub async fn export(State(s): State<AppState>, headers: HeaderMap, Query(f): Que
     result.unwrap_or_else(console_error)
 }
 
-fn console_error(e: AppError) -> Response {
+pub(super) fn console_error(e: AppError) -> Response {
     match e {
         AppError::NotFound => error_page(StatusCode::NOT_FOUND, true, "留言不存在"),
         AppError::Forbidden(m) => error_page(StatusCode::FORBIDDEN, true, &m),

@@ -3,6 +3,7 @@
 //! goes through maud, which escapes it.
 
 mod console;
+mod hot;
 mod public;
 
 use crate::http::AppState;
@@ -44,6 +45,8 @@ pub fn console_routes() -> Router<AppState> {
         .route("/console/cases/{id}", get(console::case_page))
         .route("/console/cases/{id}/{action}", post(console::act))
         .route("/console/supervision", get(console::supervision))
+        .route("/console/hot", get(hot::hot))
+        .route("/console/hot/{id}/review", post(hot::review))
         .route("/console/assessment", get(console::assessment))
         .route("/console/admin", get(console::admin))
         .route("/console/admin/calendar", post(console::admin_calendar))
@@ -83,6 +86,7 @@ pub fn page(title: &str, nav: Nav, body: Markup) -> Markup {
                             nav aria-label="工作台导航" {
                                 a href=(CONSOLE_HOME) { "待办" }
                                 a href="/console/supervision" { "督办" }
+                                a href="/console/hot" { "热点话题" }
                                 a href="/console/admin" { "管理" }
                                 a href="/" { "公众网站" }
                             }

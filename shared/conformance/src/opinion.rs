@@ -1,0 +1,98 @@
+//! The `TopicStore` port (舆情): an entry recorded once per case and counted once in its week, the
+//! entries of a time window, topics saved once per version and found by their last message — also
+//! after it moved to a later day — and the weekly counters read by week.
+
+use chrono::{DateTime, Duration, Utc};
+use mailbox_app::opinion::TopicStore;
+use mailbox_app::ports::StoreError;
+use mailbox_domain::opinion::{normalise, surge_key, week_of, HotTopic, TopicEntry};
+use mailbox_domain::{CaseId, CaseNumber, JurisdictionId, UnitId};
+
+/// A moment of a random day far from every other check's (they may share a store), plus `hours`.
+fn base() -> DateTime<Utc> {
+    let day = rand::random::<u32>() % 20_000;
+    "2100-01-04T02:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::days(i64::from(day) * 7)
+}
+
+fn entry(id: &str, at: DateTime<Utc>, jurisdiction: &JurisdictionId) -> TopicEntry {
+    let mut keywords = vec![("下水道".to_owned(), 1.0), ("污水".to_owned(), 0.5)];
+    normalise(&mut keywords);
+    TopicEntry {
+        case_id: CaseId::new(id),
+        number: CaseNumber::new(format!("GA{id}")),
+        dispatcher: UnitId::new("city-xfj"),
+        jurisdiction: jurisdiction.clone(),
+        domain: Some("城乡建设".into()),
+        at,
+        keywords,
+    }
+}
+
+fn token() -> String {
+    hex::encode(rand::random::<[u8; 5]>())
+}
+
+pub async fn an_entry_is_recorded_and_counted_once<S: TopicStore>(store: &S) {
+    let (t0, place) = (base(), JurisdictionId::new(format!("j-{}", token())));
+    let e = entry(&format!("c-{}", token()), t0 + Duration::hours(30), &place);
+    assert!(store.record_entry(&e).await.unwrap(), "new");
+    assert!(!store.record_entry(&e).await.unwrap(), "a redelivery records nothing");
+    let other = entry(&format!("c-{}", token()), t0 + Duration::hours(31), &place);
+    assert!(store.record_entry(&other).await.unwrap());
+    let key = surge_key(week_of(e.at), Some("城乡建设"), &place);
+    let counts = store.week_counts(&[week_of(e.at)]).await.unwrap();
+    assert_eq!(counts.iter().filter(|(k, _)| *k == key).map(|(_, n)| *n).sum::<i64>(), 2, "{counts:?}");
+    let earlier = store.week_counts(&[week_of(e.at) - Duration::weeks(1)]).await.unwrap();
+    assert!(!earlier.iter().any(|(k, _)| *k == key), "another week's counters only");
+    // A window: both, in time order; a window before them: neither.
+    let got = store.entries(t0, t0 + Duration::days(3)).await.unwrap();
+    assert_eq!(got, vec![e.clone(), other], "across days, oldest first");
+    assert_eq!(store.entries(t0, e.at).await.unwrap(), vec![e.clone()], "up to and including `until`");
+    assert!(store.entries(t0 - Duration::days(2), t0).await.unwrap().is_empty());
+}
+
+pub async fn topics_are_saved_once_per_version<S: TopicStore>(store: &S) {
+    let (t0, place) = (base(), JurisdictionId::new("city"));
+    let entries: Vec<TopicEntry> =
+        (0..3).map(|i| entry(&format!("c-{}", token()), t0 + Duration::hours(i), &place)).collect();
+    let mut topic = HotTopic::form(&entries.iter().collect::<Vec<_>>());
+    topic.version = 1;
+    store.save_topic(&topic, None).await.unwrap();
+    let again = store.save_topic(&topic, None).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "formed twice: {again:?}");
+    let mut joined = topic.clone();
+    joined.join(&entry(&format!("c-{}", token()), t0 + Duration::hours(5), &place));
+    joined.version = 2;
+    store.save_topic(&joined, Some(1)).await.unwrap();
+    let mut stale = topic.clone();
+    stale.version = 2;
+    assert!(matches!(store.save_topic(&stale, Some(1)).await, Err(StoreError::Conflict(_))), "one writer per version");
+    assert_eq!(store.topic(&topic.id).await.unwrap(), Some(joined));
+    assert_eq!(store.topic("T-no-such-topic").await.unwrap(), None);
+}
+
+pub async fn open_topics_are_found_by_their_last_message<S: TopicStore>(store: &S) {
+    let (t0, place) = (base(), JurisdictionId::new("city"));
+    let form = |hours: [i64; 3]| {
+        let entries: Vec<TopicEntry> =
+            hours.iter().map(|h| entry(&format!("c-{}", token()), t0 + Duration::hours(*h), &place)).collect();
+        let mut t = HotTopic::form(&entries.iter().collect::<Vec<_>>());
+        t.version = 1;
+        t
+    };
+    let a = form([0, 1, 2]);
+    let b = form([240, 241, 242]);
+    store.save_topic(&a, None).await.unwrap();
+    store.save_topic(&b, None).await.unwrap();
+    let ids = |topics: Vec<HotTopic>| topics.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.topics(t0, t0 + Duration::days(2)).await.unwrap()), vec![a.id.clone()]);
+    assert_eq!(ids(store.topics(t0, t0 + Duration::days(11)).await.unwrap()), vec![a.id.clone(), b.id.clone()]);
+    // A moves on three days: it is found by its new last message, no longer by its old one.
+    let mut moved = a.clone();
+    moved.join(&entry(&format!("c-{}", token()), t0 + Duration::hours(72), &place));
+    moved.version = 2;
+    store.save_topic(&moved, Some(1)).await.unwrap();
+    assert_eq!(ids(store.topics(t0 + Duration::hours(60), t0 + Duration::days(4)).await.unwrap()), vec![a.id.clone()]);
+    assert!(store.topics(t0, t0 + Duration::hours(30)).await.unwrap().is_empty(), "its last message is later");
+    assert_eq!(store.topics(t0 + Duration::days(2), t0 + Duration::days(4)).await.unwrap()[0].count, 4);
+}
