@@ -380,6 +380,60 @@ for (const [deployment, start] of Object.entries(DEPLOYMENTS)) {
       assert.deepEqual(page.errors, []);
     });
 
+    test('three citizens on one matter make a hot topic; the supervisor assesses it (舆情)', async () => {
+      const drains = [
+        ['幸福小区下水道堵塞', '幸福小区的下水道堵塞一个多月了，污水流到路面，臭气熏天，请尽快疏通。'],
+        ['幸福小区污水横流无人管', '小区门口污水横流，下水道堵了很久，物业说不归他们管，希望有关部门处理。'],
+        ['反映幸福小区排水问题', '幸福小区下水道经常堵塞，一下雨污水就漫到楼道里，居民出行很不方便。'],
+      ];
+      const numbers = [];
+      for (const [i, [title, body]] of drains.entries()) {
+        const page = await newPage(PHONE);
+        await page.goto(`${base}/mailbox/mayor`);
+        await page.selectOption('#kind', 'complaint');
+        await page.fill('#title', title);
+        await page.fill('#body', body);
+        await page.fill('#name', `居民${i}`);
+        await page.fill('#phone', `1360000000${i}`);
+        await page.click('button[type=submit]');
+        numbers.push((await page.locator('#case-number').innerText()).trim());
+      }
+      const zfb = await login(base, 'zfb');
+      // Triage runs behind the queue: the topic appears once the third message is taken.
+      await zfb.goto(`${base}/console/hot`);
+      for (let i = 0; i < 50 && (await zfb.locator('section.topic').count()) === 0; i++) {
+        await zfb.waitForTimeout(200);
+        await zfb.reload();
+      }
+      const topic = zfb.locator('section.topic', { hasText: '下水道' });
+      assert.equal(await topic.count(), 1, await zfb.locator('main').innerText());
+      const text = await topic.innerText();
+      assert.match(text, /共 3 件/);
+      for (const n of numbers) assert.match(text, new RegExp(n));
+      assert.doesNotMatch(text, /1360000000/, 'no phone number on the page');
+      assert.equal(await topic.locator('svg.trend rect').count() > 0, true, 'a trend chart');
+      await zfb.screenshot({ path: join(shots, 'console-hot.png'), fullPage: true });
+      // 已研判, kept across a reload; the period form works without script.
+      await topic.locator('button:has-text("标记为已研判")').click();
+      assert.match(await zfb.locator('section.topic', { hasText: '下水道' }).innerText(), /已研判/);
+      await zfb.selectOption('#days', '30');
+      await zfb.click('form[action="/console/hot"] button');
+      assert.match(zfb.url(), /days=30/);
+      assert.match(await zfb.locator('section.topic', { hasText: '下水道' }).innerText(), /已研判/);
+      assert.deepEqual(zfb.errors, []);
+      // The city's dispatcher sees its own cases on a phone; a handler is refused.
+      const xfj = await login(base, 'xfj');
+      await xfj.setViewportSize(PHONE);
+      await xfj.goto(`${base}/console/hot`);
+      assert.match(await xfj.locator('section.topic', { hasText: '下水道' }).innerText(), new RegExp(numbers[0]));
+      await noHorizontalScroll(xfj, 'hot topics');
+      await noScriptRan(xfj, 'hot topics');
+      await xfj.screenshot({ path: join(shots, 'phone-console-hot.png'), fullPage: true });
+      const jtj = await login(base, 'jtj');
+      assert.equal((await jtj.goto(`${base}/console/hot`)).status(), 403);
+      assert.match(await jtj.locator('main').innerText(), /热点话题仅供督办和受理人员查看/);
+    });
+
     test('an unknown address gets the site\'s own page; /console/ leads to the console', async () => {
       const page = await newPage(PHONE);
       const response = await page.goto(`${base}/no-such-page`);

@@ -121,7 +121,9 @@ fn trend(daily: &[DayCount]) -> Markup {
             }
             @if let (Some(first), Some(last)) = (days.first(), days.last()) {
                 text x="0" y=(height + 12) font-size="10" fill="#616e7c" { (first.day.format("%m-%d")) }
-                text x=(width) y=(height + 12) font-size="10" fill="#616e7c" text-anchor="end" { (last.day.format("%m-%d")) }
+                @if last.day != first.day {
+                    text x=(width) y=(height + 12) font-size="10" fill="#616e7c" text-anchor="end" { (last.day.format("%m-%d")) }
+                }
             }
         }
     }
