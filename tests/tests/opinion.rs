@@ -111,7 +111,9 @@ async fn three_similar_messages_make_one_topic_told_once_and_a_fourth_joins_it()
     h.clock.advance(Duration::hours(1));
     let again = h.app.review_topic(&xfj, &id).await.unwrap();
     assert_eq!(again.reviewed.unwrap().at, first.at, "the first mark stays");
-    assert!(matches!(h.app.review_topic(&supervisor(), "Tnone").await, Err(AppError::NotFound)));
+    for unknown in ["Tnone".to_owned(), "T".repeat(2000), "T../x".to_owned(), String::new()] {
+        assert!(matches!(h.app.review_topic(&supervisor(), &unknown).await, Err(AppError::NotFound)), "{unknown}");
+    }
 
     // A week after its last message the topic is no longer among the last 7 days'.
     h.clock.advance(Duration::days(8));

@@ -328,6 +328,12 @@ impl App {
     /// topic already marked keeps its first mark.
     pub async fn review_topic(&self, actor: &Actor, id: &str) -> Result<TopicView, AppError> {
         may_watch(actor)?;
+        // A topic id is `T` and a case id: anything else names no topic (and never reaches a key).
+        let well_formed =
+            id.len() <= 80 && id.starts_with('T') && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !well_formed {
+            return Err(AppError::NotFound);
+        }
         for _ in 0..SAVE_ATTEMPTS {
             let topic = self.topics.topic(id).await?.ok_or(AppError::NotFound)?;
             let now = self.now();
