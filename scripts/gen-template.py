@@ -22,7 +22,7 @@ INDEXES = ["G1", "G2", "G3", "G4", "G5", "G6", "G7"]
 QUEUES = ["triage", "jobs", "notify"] + [f"handoff-{j}" for j in JURISDICTIONS]
 HANDOFFS = [q for q in QUEUES if q.startswith("handoff-")]
 # The public site's routes (shared/app/src/web/mod.rs, site_routes) and the console's (console_routes).
-SITE = [("GET", "/"), ("GET", "/static/site.css"), ("GET", "/favicon.ico"), ("GET", "/mailbox/{id}"), ("POST", "/mailbox/{id}"),
+SITE = [("GET", "/"), ("GET", "/static/site.css"), ("GET", "/favicon.ico"), ("GET", "/mailbox/{id}"), ("POST", "/mailbox/{id}"), ("GET", "/cases/featured"),
         ("GET", "/track"), ("POST", "/track"), ("POST", "/track/rate"), ("GET", "/replies"), ("GET", "/stats")]
 CONSOLE = [("GET", "/console"), ("GET", "/console/login"), ("POST", "/console/login"), ("POST", "/console/logout"),
            ("GET", "/console/password"), ("POST", "/console/password"),

@@ -263,6 +263,25 @@ for (const [deployment, start] of Object.entries(DEPLOYMENTS)) {
       const assessment = await zfb.request.get(`${base}/console/assessment?format=csv`);
       assert.match(await assessment.text(), /按时率/);
 
+      // The supervisor chooses the case for the month's typical-case column, saying why.
+      await zfb.goto(state.caseUrl);
+      await zfb.fill('#feature-note', '交通运输局当周修复路面，答复具体（王小明 13812345678 反映的问题已解决）。');
+      await zfb.click('form[action$="/feature"] button');
+      assert.match(await zfb.locator('main').innerText(), /设为典型案例：交通运输局当周修复路面/);
+      const column = await newPage(PHONE);
+      await column.goto(`${base}/cases/featured`);
+      const columnText = await column.locator('main').innerText();
+      assert.match(columnText, /小区门口道路破损严重/);
+      assert.match(columnText, /推荐理由\s*交通运输局当周修复路面/);
+      assert.ok(!columnText.includes('13812345678') && !columnText.includes('王小明'), 'masked, the note too');
+      await noHorizontalScroll(column, 'typical cases');
+      await noScriptRan(column, 'typical cases');
+      await column.screenshot({ path: join(shots, 'phone-featured.png'), fullPage: true });
+      const media = await column.request.get(`${base}${await column.locator('a:has-text("下载 XLSX")').getAttribute('href')}`);
+      assert.equal(media.status(), 200);
+      assert.deepEqual([...(await media.body()).subarray(0, 2)], [0x50, 0x4b], 'an XLSX file for the media');
+      assert.equal((await column.goto(`${base}/cases/featured?month=2026-13`)).status(), 400);
+
       const admin = await login(base, 'admin');
       await admin.goto(`${base}/console/admin`);
       await admin.setInputFiles('#calendar-file', { name: '2027.json', mimeType: 'application/json',

@@ -252,7 +252,7 @@ pub mod form {
             }
             "unmerge" => Command::Unmerge,
             "close" => Command::Close,
-            "feature" => Command::Feature,
+            "feature" => Command::Feature { note: text("note") },
             "explain" => Command::Explain { text: text("text") },
             _ => return Err("未知的操作".into()),
         })

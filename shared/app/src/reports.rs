@@ -37,6 +37,8 @@ pub struct PublicCase {
     pub replied_at: DateTime<Utc>,
     pub unit: String,
     pub featured: bool,
+    /// Why it was chosen as a typical case, personal data masked.
+    pub featured_note: Option<String>,
 }
 
 /// The monthly public report (the figures the source document publishes).
@@ -123,6 +125,37 @@ pub fn month_after(month: &str, n: u32) -> Result<String, AppError> {
 }
 
 /// `YYYY-MM`, or a clear error.
+/// Public replies of a month read for its typical cases (a city's month has a few hundred).
+const FEATURED_READ: usize = 2000;
+
+/// The typical-case column as a spreadsheet for the media.
+pub fn featured_table(month: &str, cases: &[PublicCase]) -> crate::export::Table {
+    use crate::export::Cell;
+    let headers = ["留言编号", "信箱", "类型", "标题", "留言内容", "答复单位", "答复日期", "答复内容", "推荐理由"];
+    crate::export::Table {
+        sheet: format!("典型案例{month}"),
+        headers: headers.iter().map(|h| h.to_string()).collect(),
+        rows: cases
+            .iter()
+            .map(|c| {
+                vec![
+                    Cell::from(c.number.as_str()),
+                    Cell::from(c.mailbox_name.as_str()),
+                    Cell::from(c.kind.label()),
+                    Cell::from(c.title.as_str()),
+                    Cell::from(c.body.as_str()),
+                    Cell::from(c.unit.as_str()),
+                    Cell::Text(
+                        c.replied_at.with_timezone(&mailbox_domain::deadline::cst()).format("%Y-%m-%d").to_string(),
+                    ),
+                    Cell::from(c.reply.as_str()),
+                    Cell::from(c.featured_note.as_deref().unwrap_or("")),
+                ]
+            })
+            .collect(),
+    }
+}
+
 pub fn parse_month(s: &str) -> Result<String, AppError> {
     let ok = s.len() == 7 && NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").is_ok();
     if ok {
@@ -147,7 +180,24 @@ impl App {
             replied_at: reply.at,
             unit: unit_name(&self.org, &reply.unit),
             featured: case.featured,
+            featured_note: case.featured_note.as_ref().filter(|_| case.featured).map(|n| mask_personal_data(n, &names)),
         })
+    }
+
+    /// The typical-case column (典型案例) of a month (`YYYY-MM`, China time, of the reply): the
+    /// featured cases with a public reply and the citizen's consent, masked, oldest reply first.
+    pub async fn featured_cases(&self, month: &str) -> Result<Vec<PublicCase>, AppError> {
+        let month = parse_month(month)?;
+        let mut cases: Vec<PublicCase> = self
+            .store
+            .public_replies(None, Some(&month), FEATURED_READ)
+            .await?
+            .iter()
+            .filter(|c| c.featured && c.publishable)
+            .filter_map(|c| self.public_case(c))
+            .collect();
+        cases.reverse();
+        Ok(cases)
     }
 
     /// Replied cases that may be published, newest first, masked; `q` searches title and texts.
@@ -188,14 +238,7 @@ impl App {
                 _ => {}
             }
         }
-        let featured = self
-            .store
-            .public_replies(None, Some(&month), 2000)
-            .await?
-            .iter()
-            .filter(|c| c.featured && c.publishable)
-            .filter_map(|c| self.public_case(c))
-            .collect();
+        let featured = self.featured_cases(&month).await?;
         let by_mailbox = self
             .org
             .mailboxes

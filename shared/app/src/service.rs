@@ -832,7 +832,7 @@ fn probe_commands(case: &Case) -> Vec<Command> {
         Command::Supervise { note: t() },
         Command::Reopen { reason: t() },
         Command::Close,
-        Command::Feature,
+        Command::Feature { note: t() },
         // A placeholder original: only whether the case may be merged at all is probed here.
         Command::Merge { into: CaseNumber::new("-") },
         Command::Unmerge,

@@ -222,8 +222,8 @@ pub fn summary(actor: &Actor, case: &Case, now: DateTime<Utc>, calendar: &mailbo
 
 /// The case for staff who may see it but not who wrote it (supervisors): the citizen's name and
 /// phone masked, and personal data masked in every text of the case — the message, reports,
-/// replies, meetings, extension requests and decisions, returns, the rating, explanations and
-/// triage's notes. Masked here, when read, so better masking reaches old cases too.
+/// replies, meetings, extension requests and decisions, returns, the rating, explanations, the
+/// typical-case note and triage's notes. Masked here, when read, so better masking reaches old cases too.
 pub fn without_personal_data(case: &Case) -> Case {
     let mut c = case.clone();
     let name = case.citizen.name.as_str();
@@ -247,6 +247,7 @@ pub fn without_personal_data(case: &Case) -> Case {
     c.returns.iter_mut().for_each(|r| m(&mut r.reason));
     c.rating.iter_mut().for_each(|r| m(&mut r.comment));
     c.explanations.iter_mut().for_each(|e| m(&mut e.text));
+    c.featured_note.iter_mut().for_each(m);
     if let Some(t) = c.triage.as_mut() {
         for d in &mut t.duplicates {
             d.title = mask_personal_data(&d.title, &[]);
@@ -280,6 +281,7 @@ pub fn event_without_personal_data(event: &AuditEvent, names: &[&str]) -> AuditE
             *note = mask_personal_data(note, names)
         }
         EventKind::Triaged { summary: text } | EventKind::Explained { text } => *text = mask_personal_data(text, names),
+        EventKind::Featured { note } => *note = mask_personal_data(note, names),
         _ => {}
     }
     e

@@ -240,6 +240,9 @@ pub struct Case {
     pub rating: Option<Rating>,
     pub reopened: u32,
     pub featured: bool,
+    /// Why it was chosen as a typical case (典型案例).
+    #[serde(default)]
+    pub featured_note: Option<String>,
     pub closed_at: Option<DateTime<Utc>>,
     /// The deadline (its last day) for which the automatic urge (催办) was sent.
     #[serde(default)]

@@ -262,7 +262,7 @@ impl DomainEvent {
                 DetailType::CaseReopened
             }
             EventKind::Closed => DetailType::CaseClosed,
-            EventKind::Featured => DetailType::CaseFeatured,
+            EventKind::Featured { .. } => DetailType::CaseFeatured,
             EventKind::DeadlineRecomputed { to, .. } => {
                 detail.due_on = Some(*to);
                 DetailType::CaseDeadlineRecomputed

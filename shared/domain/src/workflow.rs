@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 
 /// Longest free text accepted in a staff action (reasons, reports, replies), in characters.
 pub const MAX_TEXT_CHARS: usize = 5000;
+/// A typical case's note is one paragraph.
+pub const MAX_FEATURE_NOTE_CHARS: usize = 500;
 
 /// What every transition needs besides the case: the organisation, the calendar and the time.
 #[derive(Clone, Copy)]
@@ -94,7 +96,11 @@ pub enum Command {
         reason: String,
     },
     Close,
-    Feature,
+    /// 典型案例: chooses a well-handled, publicly replied case for the month's column, with a
+    /// paragraph on why (shown with it, personal data masked).
+    Feature {
+        note: String,
+    },
     RecomputeDeadline,
     /// The deadline sweep's step: the urge when the deadline is near, or expiry (mark overdue,
     /// escalate, ask for an explanation) when it has passed — each once per deadline.
@@ -140,7 +146,7 @@ impl Command {
             Command::Rate { .. } => Action::Rate,
             Command::Reopen { .. } => Action::Reopen,
             Command::Close => Action::Close,
-            Command::Feature => Action::Feature,
+            Command::Feature { .. } => Action::Feature,
             Command::RecomputeDeadline => Action::RecomputeDeadline,
             Command::DeadlineAlarm => Action::DeadlineAlarm,
             Command::Explain { .. } => Action::Explain,
@@ -288,7 +294,11 @@ pub enum EventKind {
         due_on: NaiveDate,
     },
     Closed,
-    Featured,
+    Featured {
+        /// Why it was chosen (earlier records have none).
+        #[serde(default)]
+        note: String,
+    },
     /// Triage's suggestions were recorded (`summary` in words; the details are on the case).
     Triaged {
         summary: String,
@@ -401,6 +411,7 @@ impl Case {
             rating: None,
             reopened: 0,
             featured: false,
+            featured_note: None,
             closed_at: None,
             urged_due: None,
             triage: None,
@@ -651,7 +662,7 @@ impl Case {
                 self.closed_at = Some(now);
                 Ok(vec![EventKind::Closed])
             }
-            Command::Feature => {
+            Command::Feature { note } => {
                 self.require(action, &[S::Replied, S::Closed])?;
                 if !self.reply.as_ref().is_some_and(|r| r.public) {
                     return Err(WorkflowError::Invalid {
@@ -662,8 +673,16 @@ impl Case {
                 if self.featured {
                     return Err(WorkflowError::Unchanged);
                 }
+                let note = text("note", &note)?;
+                if note.chars().count() > MAX_FEATURE_NOTE_CHARS {
+                    return Err(WorkflowError::Invalid {
+                        field: "note",
+                        message: format!("推荐理由为一段话，不能超过{MAX_FEATURE_NOTE_CHARS}个字"),
+                    });
+                }
                 self.featured = true;
-                Ok(vec![EventKind::Featured])
+                self.featured_note = Some(note.clone());
+                Ok(vec![EventKind::Featured { note }])
             }
             Command::DeadlineAlarm => self.alarm(ctx),
             Command::RecordTriage { note } => {

@@ -291,13 +291,21 @@ fn meeting_urge_supervise_and_feature() {
     );
     assert_eq!(case.meetings.len(), 1);
     assert!(matches!(
-        refuse(&mut case, "2026-11-24T04:00:00Z", &s, Command::Feature),
+        refuse(&mut case, "2026-11-24T04:00:00Z", &s, Command::Feature { note: "办理及时".into() }),
         WorkflowError::IllegalTransition { .. }
     ));
     apply(&mut case, "2026-11-25T01:00:00Z", &h, Command::Reply { text: "已解决".into(), public: true });
-    apply(&mut case, "2026-11-25T02:00:00Z", &s, Command::Feature);
+    // A note is required, one paragraph.
+    for note in ["  ".to_owned(), "很".repeat(501)] {
+        let refused = refuse(&mut case, "2026-11-25T02:00:00Z", &s, Command::Feature { note });
+        assert!(matches!(refused, WorkflowError::Invalid { field: "note", .. }), "{refused:?}");
+    }
+    let why = "两天内协调解决，答复具体，市民满意。";
+    apply(&mut case, "2026-11-25T02:00:00Z", &s, Command::Feature { note: why.into() });
     assert!(case.featured);
-    assert_eq!(refuse(&mut case, "2026-11-25T03:00:00Z", &s, Command::Feature), WorkflowError::Unchanged);
+    assert_eq!(case.featured_note.as_deref(), Some(why));
+    let again = refuse(&mut case, "2026-11-25T03:00:00Z", &s, Command::Feature { note: why.into() });
+    assert_eq!(again, WorkflowError::Unchanged);
 }
 
 #[test]

@@ -508,7 +508,8 @@ fn event_line(s: &AppState, e: &AuditEvent) -> String {
         EventKind::Rated { satisfied } => format!("市民评价：{}", if *satisfied { "满意" } else { "不满意" }),
         EventKind::Reopened { reason, due_on } => format!("重办：{reason}，时限至{due_on}"),
         EventKind::Closed => "办结".into(),
-        EventKind::Featured => "设为典型案例".into(),
+        EventKind::Featured { note } if note.is_empty() => "设为典型案例".into(),
+        EventKind::Featured { note } => format!("设为典型案例：{note}"),
         EventKind::DeadlineRecomputed { from, to, .. } => format!("节假日调整，时限由{from}改为{to}"),
         EventKind::MarkedOverdue { due_on } => format!("超过办理时限（{due_on}）"),
         EventKind::ExplanationRequested { .. } => "要求提交情况说明".into(),
@@ -529,7 +530,12 @@ fn action_form(s: &AppState, id: &Identity, v: &StaffCaseView, action: Action) -
     let units = s.app.org.handling_units().collect::<Vec<_>>();
     let text = |label: &str, field: &str| html! { label for={ (name) "-" (field) } { (label) } textarea id={ (name) "-" (field) } name=(field) required {} };
     let inner = match action {
-        Action::Accept | Action::Receive | Action::Close | Action::Feature => html! {},
+        Action::Accept | Action::Receive | Action::Close => html! {},
+        Action::Feature => html! {
+            p.muted { "典型案例在每月的典型案例专栏（/cases/featured）公开，隐去个人信息，供媒体和政府网站报道。" }
+            label for="feature-note" { "推荐理由（一段话，不超过 500 字）" }
+            textarea id="feature-note" name="note" maxlength="500" required {}
+        },
         Action::Reject => text("无效原因", "reason"),
         Action::Return => text("退回原因", "reason"),
         Action::Contribute => text("协办意见", "text"),

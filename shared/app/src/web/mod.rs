@@ -29,6 +29,7 @@ pub fn site_routes() -> Router<AppState> {
         .route("/track/rate", post(public::track_rate))
         .route("/replies", get(public::replies))
         .route("/stats", get(public::stats))
+        .route("/cases/featured", get(public::featured))
         // The console's home is `/console`; on AWS the `$default` route brings `/console/` here.
         .route("/console/", get(|| async { redirect(CONSOLE_HOME) }))
 }
@@ -97,6 +98,7 @@ pub fn page(title: &str, nav: Nav, body: Markup) -> Markup {
                                 a href="/track" { "查询留言" }
                                 a href="/replies" { "公开答复" }
                                 a href="/stats" { "统计" }
+                                a href="/cases/featured" { "典型案例" }
                             }
                         }
                     }

@@ -314,8 +314,60 @@ fn public_card(c: &crate::reports::PublicCase) -> Markup {
             pre.text.body { (c.body) }
             h4 { "答复" }
             pre.text.reply { (c.reply) }
+            @if let Some(note) = &c.featured_note { h4 { "推荐理由" } p.featured-note { (note) } }
         }
     }
+}
+
+#[derive(Deserialize, Default)]
+pub struct FeaturedQuery {
+    month: Option<String>,
+    format: Option<String>,
+}
+
+/// The month's typical-case column (典型案例专栏, by month of the reply): a printable page for the
+/// media and the government site, and the same as XLSX. Personal data masked; only cases whose
+/// citizen agreed to publication.
+pub async fn featured(State(s): State<AppState>, Query(q): Query<FeaturedQuery>) -> Response {
+    let current = s.app.now().with_timezone(&mailbox_domain::deadline::cst()).format("%Y-%m").to_string();
+    let month = q.month.filter(|m| !m.is_empty()).unwrap_or(current);
+    let cases = match s.app.featured_cases(&month).await {
+        Ok(c) => c,
+        Err(AppError::Invalid { .. }) => return error_page(StatusCode::BAD_REQUEST, false, "月份格式应为 2026-11"),
+        Err(e) => {
+            tracing::error!(error = %e, "featured cases failed");
+            return error_page(StatusCode::INTERNAL_SERVER_ERROR, false, "服务暂时不可用，请稍后再试");
+        }
+    };
+    match q.format.as_deref().unwrap_or("html") {
+        "html" => {}
+        "xlsx" => {
+            return match crate::export::to_xlsx(&crate::reports::featured_table(&month, &cases)) {
+                Ok(bytes) => crate::http::api::file(
+                    bytes,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    &format!("featured-{month}.xlsx"),
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "featured export failed");
+                    error_page(StatusCode::INTERNAL_SERVER_ERROR, false, "服务暂时不可用，请稍后再试")
+                }
+            };
+        }
+        _ => return error_page(StatusCode::BAD_REQUEST, false, "导出格式只能是 xlsx"),
+    }
+    let body = html! {
+        h1 { (month) " 典型案例" }
+        p.muted { "每月从办理较好的留言中选出典型案例，经留言人同意公开，已隐去个人信息。" }
+        form.card.filters.no-print method="get" action="/cases/featured" {
+            div { label for="month" { "月份" } input type="text" id="month" name="month" value=(month) placeholder="2026-11"; }
+            button type="submit" { "查看" }
+        }
+        p.no-print { a href={ "/cases/featured?month=" (month) "&format=xlsx" } { "下载 XLSX（供媒体使用）" } }
+        @if cases.is_empty() { p.muted { "本月暂无典型案例" } }
+        @for c in &cases { (public_card(c)) }
+    };
+    ok(page("典型案例", nav(), body))
 }
 
 #[derive(Deserialize, Default)]
