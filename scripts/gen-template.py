@@ -22,12 +22,12 @@ INDEXES = ["G1", "G2", "G3", "G4", "G5", "G6", "G7"]
 QUEUES = ["triage", "jobs", "notify"] + [f"handoff-{j}" for j in JURISDICTIONS]
 HANDOFFS = [q for q in QUEUES if q.startswith("handoff-")]
 # The public site's routes (shared/app/src/web/mod.rs, site_routes) and the console's (console_routes).
-SITE = [("GET", "/"), ("GET", "/static/site.css"), ("GET", "/favicon.ico"), ("GET", "/mailbox/{id}"), ("POST", "/mailbox/{id}"), ("GET", "/cases/featured"),
+SITE = [("GET", "/"), ("GET", "/static/site.css"), ("GET", "/favicon.ico"), ("GET", "/mailbox/{id}"), ("POST", "/mailbox/{id}"), ("GET", "/cases/featured"), ("GET", "/topics"), ("GET", "/topics/{id}"), ("POST", "/topics/{id}"),
         ("GET", "/track"), ("POST", "/track"), ("POST", "/track/rate"), ("GET", "/replies"), ("GET", "/stats")]
 CONSOLE = [("GET", "/console"), ("GET", "/console/login"), ("POST", "/console/login"), ("POST", "/console/logout"),
            ("GET", "/console/password"), ("POST", "/console/password"),
            ("GET", "/console/export"), ("GET", "/console/cases/{id}"), ("POST", "/console/cases/{id}/{action}"),
-           ("GET", "/console/supervision"), ("GET", "/console/hot"), ("POST", "/console/hot/{id}/review"), ("GET", "/console/assessment"), ("GET", "/console/admin"), ("POST", "/console/admin/calendar"),
+           ("GET", "/console/supervision"), ("GET", "/console/hot"), ("POST", "/console/hot/{id}/review"), ("GET", "/console/topics"), ("POST", "/console/topics"), ("GET", "/console/topics/{id}"), ("POST", "/console/topics/{id}/comments/{comment}/{op}"), ("POST", "/console/topics/{id}/adoption"), ("GET", "/console/assessment"), ("GET", "/console/admin"), ("POST", "/console/admin/calendar"),
            ("POST", "/console/admin/accounts"), ("POST", "/console/admin/accounts/{username}/{op}"),
            ("POST", "/console/admin/deliveries/retry"), ("GET", "/console/notifications"), ("POST", "/console/notifications")]
 # Public routes that write or guess: throttled harder than the rest (per route, across all callers).
@@ -49,6 +49,10 @@ WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
 PUBLIC_KEYS = ["CASE#*", "SEQ#*", "IDEM#*", "CTR*", "LIMIT#*", "NOTE#*"]
 # Staff-side functions also record deliveries of notifications (DLV#).
 STAFF_KEYS = PUBLIC_KEYS + ["NOTICE", "DLV#*"]
+# Topic-finding (舆情): the triage consumer records entries and topics; staff mark topics 已研判.
+OPINION_KEYS = STAFF_KEYS + ["OPINION#*", "HOTTOPIC#*"]
+# 政民互动: the public site stores citizens' comments on topics.
+SITE_KEYS = PUBLIC_KEYS + ["DTOPIC#*"]
 # Reserved concurrency (template parameters): public functions are capped so that a flood of public
 # traffic cannot take the account's whole concurrency; the scheduled work, triage and the console
 # have theirs reserved, so they run whatever the public does.
@@ -62,7 +66,7 @@ FUNCTIONS = {
               [], None, "PublicConcurrency", 10),
     # Also the $default route: any path no other route takes gets the site's own "page not found".
     "site": ("The public site: pages and forms for citizens", SITE + [("ANY", "$default")], [], READ + ["dynamodb:PutItem", "dynamodb:UpdateItem"],
-             PUBLIC_KEYS, [], None, "PublicConcurrency", 10),
+             SITE_KEYS, [], None, "PublicConcurrency", 10),
     "console": ("The staff console: sign-in, inbox, case pages and actions, supervision, administration", CONSOLE, [],
                 READ + BATCH_READ + WRITE, None, ["jobs"], None, "ConsoleConcurrency", 10),
     "assign": ("Dispatcher actions", [], [("POST", f"/api/v1/staff/cases/{{id}}/actions/{a}") for a in ASSIGN],
@@ -71,10 +75,10 @@ FUNCTIONS = {
               "StaffApiConcurrency", 10),
     "staff": ("Staff reads and calendar import", [], [("GET", "/api/v1/auth/me"), ("GET", "/api/v1/staff/units"), ("GET", "/api/v1/staff/inbox"),
               ("GET", "/api/v1/staff/outbox"), ("GET", "/api/v1/staff/hot-topics"), ("POST", "/api/v1/staff/hot-topics/{id}/review"), ("GET", "/api/v1/staff/assessment"), ("GET", "/api/v1/staff/cases/{id}"), ("POST", "/api/v1/admin/calendar")],
-              READ + BATCH_READ + WRITE, STAFF_KEYS, ["jobs"], None, "StaffApiConcurrency", 10),
+              READ + BATCH_READ + WRITE, OPINION_KEYS, ["jobs"], None, "StaffApiConcurrency", 10),
     # Queue consumers that also send e-mail and SMS (3 s of sending per message at most): room for a
     # batch of 10.
-    "triage": ("Consumer of the triage queue: records suggestions, compares with recent cases", [], [], READ + BATCH_READ + WRITE, STAFF_KEYS, [],
+    "triage": ("Consumer of the triage queue: records suggestions, compares with recent cases, finds hot topics and surges", [], [], READ + BATCH_READ + WRITE, OPINION_KEYS, [],
                ("sqs", ["triage"], 10), "WorkerConcurrency", 60),
     "handoff": ("Consumer of the jurisdictions' hand-off queues", [], [], READ + ["dynamodb:PutItem"], STAFF_KEYS, [], ("sqs", HANDOFFS, 10),
                 "HandoffConcurrency", 60),

@@ -453,6 +453,67 @@ for (const [deployment, start] of Object.entries(DEPLOYMENTS)) {
       assert.match(await jtj.locator('main').innerText(), /热点话题仅供督办和受理人员查看/);
     });
 
+    test('政民互动: the government opens a topic, citizens comment from phones, comments are moderated', async () => {
+      const zfb = await login(base, 'zfb');
+      await zfb.goto(`${base}/console/topics`);
+      await zfb.fill('#t-title', '明年老旧小区改造征求意见');
+      await zfb.fill('#t-text', '市住建局拟于明年改造一批老旧小区，请对改造内容和顺序提出意见。');
+      await zfb.selectOption('#t-unit', 'housing-construction');
+      await zfb.click('form[action="/console/topics"] button');
+      await zfb.waitForURL(/\/console\/topics\/D[0-9a-f]{12}$/);
+      const topicId = zfb.url().split('/').pop();
+
+      const citizen = await newPage(PHONE);
+      await citizen.goto(`${base}/topics`);
+      await noHorizontalScroll(citizen, 'topics');
+      await citizen.click(`a[href="/topics/${topicId}"]`);
+      // A bad mobile number is shown beside its field and what was typed is kept.
+      await citizen.fill('#c-name', '王小明');
+      await citizen.fill('#c-phone', '12345');
+      await citizen.fill('#c-text', `建议先改造雨污分流，我的电话13812345678。${XSS}`);
+      await citizen.click('form[action^="/topics/"] button');
+      assert.match(await citizen.locator('#err-phone').innerText(), /手机号码/);
+      assert.equal(await citizen.inputValue('#c-name'), '王小明');
+      await citizen.fill('#c-phone', '13812345678');
+      await citizen.click('form[action^="/topics/"] button');
+      assert.match(await citizen.locator('#comment-done').innerText(), /审核通过后公开/);
+      assert.doesNotMatch(await citizen.locator('main').innerText(), /雨污分流/, 'not public before moderation');
+      const other = await newPage(PHONE);
+      await other.goto(`${base}/topics/${topicId}`);
+      await other.fill('#c-phone', '13800000002');
+      await other.fill('#c-text', '加微信 abc123 代开发票，详情见 http://x.example');
+      await other.click('form[action^="/topics/"] button');
+      assert.match(await other.locator('#comment-done').innerText(), /审核通过后公开/);
+
+      // The moderator approves the first and refuses the advertisement with a reason.
+      await zfb.reload();
+      const comments = zfb.locator('article.comment');
+      assert.equal(await comments.count(), 2);
+      const first = comments.filter({ hasText: '雨污分流' });
+      const advert = comments.filter({ hasText: '代开发票' });
+      assert.match(await advert.innerText(), /疑似无效/);
+      assert.doesNotMatch(await zfb.locator('main').innerText(), /13812345678|13800000002/, 'no phone for the moderator');
+      await first.locator('button:has-text("通过并公开")').click();
+      await zfb.locator('article.comment', { hasText: '代开发票' }).locator('input[name=reason]').fill('广告信息');
+      await zfb.locator('article.comment', { hasText: '代开发票' }).locator('button:has-text("不予公开")').click();
+      assert.match(await zfb.locator('article.comment', { hasText: '代开发票' }).innerText(), /未通过[\s\S]*广告信息/);
+      await zfb.screenshot({ path: join(shots, 'console-topic.png'), fullPage: true });
+
+      await citizen.goto(`${base}/topics/${topicId}`);
+      const shown = await citizen.locator('main').innerText();
+      assert.match(shown, /网友评论（1）/);
+      assert.match(shown, /王\*\*/);
+      assert.match(shown, /138\*\*\*\*5678/);
+      assert.doesNotMatch(shown, /13812345678|王小明|代开发票/);
+      await noScriptRan(citizen, 'topic');
+      await noHorizontalScroll(citizen, 'topic');
+      await citizen.screenshot({ path: join(shots, 'phone-topic.png'), fullPage: true });
+      // A handler of another unit may not moderate it.
+      const slj = await login(base, 'slj');
+      assert.equal((await slj.goto(`${base}/console/topics/${topicId}`)).status(), 403);
+      assert.deepEqual(zfb.errors, []);
+    });
+
     test('an unknown address gets the site\'s own page; /console/ leads to the console', async () => {
       const page = await newPage(PHONE);
       const response = await page.goto(`${base}/no-such-page`);

@@ -44,7 +44,8 @@ impl Harness {
             notifier: shared.clone(),
             clock: clock.clone(),
             limits: shared.clone(),
-            topics: shared,
+            topics: shared.clone(),
+            discussion: shared,
         };
         Harness { app: Arc::new(App::new(org, Calendar::builtin().clone(), adapters)), store, clock, _dir: dir }
     }

@@ -148,6 +148,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
             clock,
             limits: shared.clone(),
             topics: shared.clone(),
+            discussion: shared.clone(),
         };
         let app = App::new(org, Calendar::builtin().clone(), adapters);
         let mut select = Vec::new();

@@ -114,6 +114,7 @@ pub async fn open_app(data_dir: &std::path::Path, org: Organisation) -> Result<(
         clock: Arc::new(SystemClock),
         limits: shared.clone(),
         topics: shared.clone(),
+        discussion: shared.clone(),
     };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
     app.load_stored_notices().await?;

@@ -8,7 +8,7 @@ use crate::{views, App, AppError};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use mailbox_domain::opinion::{
-    group, surge_weeks, surges, week_of, Grouping, HotTopic, Reviewed, Surge, TopicEntry, TOPIC_DAYS,
+    group, surge_from, surges, week_of, Grouping, HotTopic, Reviewed, Surge, TopicEntry, TOPIC_DAYS,
 };
 use mailbox_domain::org::UnitKind;
 use mailbox_domain::{Actor, Case, CaseId, CaseStatus, JurisdictionId, Role, UnitId};
@@ -22,16 +22,19 @@ pub trait TopicStore: Send + Sync + 'static {
     /// Records a message's entry and adds one to its week's counter (`opinion::surge_key`) in one
     /// transaction — once per case: when its entry exists nothing is written and the answer is false.
     async fn record_entry(&self, entry: &TopicEntry) -> StoreResult<bool>;
-    /// Entries of messages from `since` to `until`, oldest first.
-    async fn entries(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<Vec<TopicEntry>>;
+    /// What grouping a message needs, in one read where the store can: the entries of messages from
+    /// `since` to `until` (oldest first) and the topics whose last message is in that time.
+    async fn window(&self, since: DateTime<Utc>, until: DateTime<Utc>)
+        -> StoreResult<(Vec<TopicEntry>, Vec<HotTopic>)>;
     /// Topics whose last message is from `since` to `until`, oldest first.
     async fn topics(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<Vec<HotTopic>>;
     async fn topic(&self, id: &str) -> StoreResult<Option<HotTopic>>;
     /// Stores a topic at its `version`: a new one (`expected` none; `Conflict` if its id exists),
     /// or over the `expected` version (`Conflict` if another is stored).
     async fn save_topic(&self, topic: &HotTopic, expected: Option<u64>) -> StoreResult<()>;
-    /// The weekly counters of these weeks (Mondays), as `(key, count)`.
-    async fn week_counts(&self, weeks: &[NaiveDate]) -> StoreResult<Vec<(String, i64)>>;
+    /// A domain's weekly counters (every jurisdiction) of the weeks `from` to `to` (Mondays), as
+    /// `(key, count)`: one range of keys (`opinion::surge_range`).
+    async fn surge_counts(&self, domain: &str, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<(String, i64)>>;
 }
 
 /// Attempts at saving a topic against concurrent triage of similar messages.
@@ -142,14 +145,9 @@ impl App {
         let since = entry.at - Duration::days(TOPIC_DAYS);
         for _ in 0..SAVE_ATTEMPTS {
             // Up to now: a topic that a later message (triaged first) moved on is still this one's.
-            let topics = self.topics.topics(since, self.now().max(entry.at)).await?;
-            let loose: Vec<TopicEntry> = self
-                .topics
-                .entries(since, entry.at)
-                .await?
-                .into_iter()
-                .filter(|e| !topics.iter().any(|t| t.has(&e.case_id)))
-                .collect();
+            let (entries, topics) = self.topics.window(since, self.now().max(entry.at)).await?;
+            let loose: Vec<TopicEntry> =
+                entries.into_iter().filter(|e| e.at <= entry.at && !topics.iter().any(|t| t.has(&e.case_id))).collect();
             let saved = match group(entry, &topics, &loose) {
                 Grouping::Alone => return Ok(Vec::new()),
                 // A redelivery: the alerts again if it formed the topic (the same keys: kept once).
@@ -221,7 +219,7 @@ impl App {
     async fn surge_alerts(&self, entry: &TopicEntry) -> Result<Vec<Notification>, AppError> {
         let Some(domain) = &entry.domain else { return Ok(Vec::new()) };
         let week = week_of(entry.at);
-        let counters = self.topics.week_counts(&surge_weeks(week)).await?;
+        let counters = self.topics.surge_counts(domain, surge_from(week), week).await?;
         let Some(surge) =
             surges(&counters, week).into_iter().find(|s| &s.domain == domain && s.jurisdiction == entry.jurisdiction)
         else {
@@ -282,15 +280,19 @@ impl App {
             week -= Duration::weeks(1);
         }
         let mut found = Vec::new();
-        for week in weeks {
-            let counters = self.topics.week_counts(&surge_weeks(week)).await?;
-            found.extend(
-                surges(&counters, week)
-                    .into_iter()
-                    .filter(|s| self.sees_surge(actor, s))
-                    .map(|surge| SurgeView { jurisdiction_name: self.jurisdiction_name(&surge.jurisdiction), surge }),
-            );
+        let (first, last) = (weeks.last().copied().unwrap_or(week), weeks.first().copied().unwrap_or(week));
+        for domain in mailbox_triage::domain::DOMAINS {
+            let counters = self.topics.surge_counts(domain, surge_from(first), last).await?;
+            for week in &weeks {
+                found.extend(
+                    surges(&counters, *week).into_iter().filter(|s| self.sees_surge(actor, s)).map(|surge| SurgeView {
+                        jurisdiction_name: self.jurisdiction_name(&surge.jurisdiction),
+                        surge,
+                    }),
+                );
+            }
         }
+        found.sort_by(|a, b| b.surge.week.cmp(&a.surge.week).then(b.surge.count.cmp(&a.surge.count)));
         Ok(HotTopics { days, topics, surges: found })
     }
 

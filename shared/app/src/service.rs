@@ -96,6 +96,7 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub limits: Arc<dyn AttemptStore>,
     pub topics: Arc<dyn crate::opinion::TopicStore>,
+    pub discussion: Arc<dyn crate::discussion::DiscussionStore>,
     sweep_concurrency: std::sync::atomic::AtomicUsize,
     /// Built on first use: only the triage worker needs it, and its dictionary takes a moment to load.
     triage: std::sync::OnceLock<mailbox_triage::Triage>,
@@ -113,6 +114,8 @@ pub struct Adapters {
     pub limits: Arc<dyn AttemptStore>,
     /// Topic-finding's entries, topics and weekly counters (舆情).
     pub topics: Arc<dyn crate::opinion::TopicStore>,
+    /// 政民互动 topics and comments.
+    pub discussion: Arc<dyn crate::discussion::DiscussionStore>,
 }
 
 fn digest(case: &CaseId, code: &str) -> String {
@@ -139,6 +142,7 @@ impl App {
             clock: adapters.clock,
             limits: adapters.limits,
             topics: adapters.topics,
+            discussion: adapters.discussion,
             sweep_concurrency: std::sync::atomic::AtomicUsize::new(16),
             triage: std::sync::OnceLock::new(),
             delivering: std::sync::OnceLock::new(),

@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use mailbox_app::accounts::{Account, AccountStore, Session};
 use mailbox_app::delivery::{Delivery, DeliveryStatus, DeliveryStore, DELIVERY_RETENTION};
+use mailbox_app::discussion::DiscussionStore;
 use mailbox_app::opinion::TopicStore;
 use mailbox_app::ports::{list_cursor, parse_list_cursor};
 use mailbox_app::ports::{
@@ -21,8 +22,9 @@ use mailbox_app::ports::{
 };
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
+use mailbox_domain::discussion::{Comment, CommentStatus, Topic};
 use mailbox_domain::events::DomainEvent;
-use mailbox_domain::opinion::{surge_key, surge_week_prefix, week_of, HotTopic, TopicEntry};
+use mailbox_domain::opinion::{surge_key, surge_range, week_of, HotTopic, TopicEntry};
 use mailbox_domain::stats::CounterDelta;
 use mailbox_domain::workflow::AuditEvent;
 use mailbox_domain::{CaseId, CaseNumber, CaseStatus, MailboxId, UnitId};
@@ -237,6 +239,15 @@ fn month_of_key(key: &str) -> Option<String> {
     key.split('|').nth(1).filter(|m| m.len() == 7).map(str::to_owned)
 }
 
+/// Adds counter shard items to the totals by counter key.
+fn add_shards(totals: &mut BTreeMap<String, i64>, items: &[Item]) {
+    for item in items {
+        let key = item.get("counter").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let value: i64 = item.get("value").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+        *totals.entry(key).or_insert(0) += value;
+    }
+}
+
 /// Sums deltas per key: a transaction may not touch one item twice.
 fn merged(counters: &[CounterDelta]) -> BTreeMap<String, i64> {
     let mut m = BTreeMap::new();
@@ -336,6 +347,26 @@ impl DynamoStore {
             }
         }
         Ok(())
+    }
+
+    /// Puts an item over the version read: `Conflict` (naming `what`) when another is stored.
+    async fn put_versioned(&self, item: Item, expected: u64, what: impl FnOnce() -> String) -> StoreResult<()> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(expected))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => {
+                Err(StoreError::Conflict(format!("{} is not at version {expected}", what())))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     fn put(&self, item: Item) -> StoreResult<TransactWriteItem> {
@@ -913,12 +944,7 @@ impl CaseStore for DynamoStore {
         let mut totals: BTreeMap<String, i64> = BTreeMap::new();
         for partition in partitions {
             let values = vec![(":pk", s(partition)), (":p", s(prefix))];
-            for item in self.query(None, "PK = :pk AND begins_with(SK, :p)", values, true, None).await? {
-                let key = item.get("counter").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-                let value: i64 =
-                    item.get("value").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
-                *totals.entry(key).or_insert(0) += value;
-            }
+            add_shards(&mut totals, &self.query(None, "PK = :pk AND begins_with(SK, :p)", values, true, None).await?);
         }
         Ok(totals.into_iter().filter(|(k, _)| k.starts_with(prefix)).collect())
     }
@@ -1196,22 +1222,7 @@ impl DeliveryStore for DynamoStore {
     }
 
     async fn save_delivery(&self, d: &Delivery, expected_version: u64) -> StoreResult<()> {
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(delivery_item(d)))
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", n(expected_version))
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => {
-                Err(StoreError::Conflict(format!("delivery {} is not at version {expected_version}", d.key)))
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        self.put_versioned(delivery_item(d), expected_version, || format!("delivery {}", d.key)).await
     }
 
     async fn recent_deliveries(&self, status: Option<DeliveryStatus>, limit: usize) -> StoreResult<Vec<Delivery>> {
@@ -1455,15 +1466,17 @@ impl AttemptStore for DynamoStore {
     }
 }
 
-/// Topic-finding (舆情) keeps its items in day partitions `OPINION#<UTC day>`: the entry of each
-/// triaged message (`E#<ms>#<case>`, removed by TTL after `ENTRY_TTL`) and a pointer to each topic
-/// (`T#<id>`) on the day of its last message, written with the topic; the topic itself is one item
-/// `HOTTOPIC#<id>`. Reading the topics open since a day queries that day's partition and each one
-/// after it, then reads each topic pointed to (strongly consistent, so a topic just formed by
-/// another instance is seen and joined, never formed twice). A pointer left on an earlier day by a
-/// topic that moved on is skipped by its `last`.
-fn opinion_day(at: DateTime<Utc>) -> String {
-    format!("OPINION#{}", at.date_naive())
+/// Topic-finding (舆情) keeps its items in week partitions `OPINION#<Monday, China time>`: the entry
+/// of each triaged message (`E#<ms>#<case>`, removed by TTL after `ENTRY_TTL`) and a pointer to each
+/// topic (`T#<id>`) in the week of its last message, written with the topic; the topic itself is
+/// one item `HOTTOPIC#<id>`. Grouping a message reads its week's and the week before's partitions
+/// (the 7 days before it) — two Queries — and each topic pointed to, all strongly consistent, so a
+/// topic just formed by another instance is seen and joined, never formed twice. A pointer left in
+/// an earlier week by a topic that moved on is skipped by its `last`. The weekly surge counters are
+/// counter items of the partition `CTR#surge|<domain>`, their keys ordered by week (one Query for a
+/// domain's 9 weeks).
+fn opinion_week(at: DateTime<Utc>) -> String {
+    format!("OPINION#{}", week_of(at))
 }
 
 /// How long an entry is kept: topics look back a week, the weekly counters are kept apart.
@@ -1471,7 +1484,7 @@ const ENTRY_TTL: chrono::TimeDelta = chrono::TimeDelta::days(60);
 
 fn entry_item(e: &TopicEntry) -> Item {
     HashMap::from([
-        ("PK".into(), s(opinion_day(e.at))),
+        ("PK".into(), s(opinion_week(e.at))),
         ("SK".into(), s(format!("E#{}#{}", ms13(e.at), e.case_id))),
         ("doc".into(), s(serde_json::to_string(e).expect("entries serialise"))),
         (TTL_ATTRIBUTE.into(), n(epoch_secs(e.at + ENTRY_TTL))),
@@ -1479,11 +1492,37 @@ fn entry_item(e: &TopicEntry) -> Item {
 }
 
 impl DynamoStore {
-    /// The days from `since`'s to `until`'s (UTC), each one's partition.
-    fn opinion_days(since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
-        let (first, last) = (since.date_naive(), until.date_naive());
-        first.iter_days().take_while(|d| *d <= last).map(|d| format!("OPINION#{d}")).collect()
+    /// The week partitions from `since`'s week to `until`'s.
+    fn opinion_weeks(since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
+        let (mut week, last) = (week_of(since), week_of(until));
+        let mut out = Vec::new();
+        while week <= last {
+            out.push(format!("OPINION#{week}"));
+            week += chrono::TimeDelta::weeks(1);
+        }
+        out
     }
+
+    /// The topics pointed to by these ids whose last message is from `since` to `until`.
+    async fn pointed_topics(
+        &self,
+        ids: Vec<String>,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Vec<HotTopic>> {
+        let mut topics = Vec::new();
+        for id in ids {
+            if let Some(t) = TopicStore::topic(self, &id).await?.filter(|t| t.last >= since && t.last <= until) {
+                topics.push(t);
+            }
+        }
+        topics.sort_by(|a, b| (a.first, &a.id).cmp(&(b.first, &b.id)));
+        Ok(topics)
+    }
+}
+
+fn pointer_id(item: &Item) -> Option<String> {
+    item.get("SK").and_then(|v| v.as_s().ok()).and_then(|k| k.strip_prefix("T#")).map(str::to_owned)
 }
 
 #[async_trait]
@@ -1500,38 +1539,42 @@ impl TopicStore for DynamoStore {
         }
     }
 
-    async fn entries(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<Vec<TopicEntry>> {
-        let (from, to) = (format!("E#{}", ms13(since)), format!("E#{}$", ms13(until)));
-        let mut out: Vec<TopicEntry> = Vec::new();
-        for day in Self::opinion_days(since, until) {
-            let values = vec![(":pk", s(day)), (":from", s(from.clone())), (":to", s(to.clone()))];
-            for item in self.query(None, "PK = :pk AND SK BETWEEN :from AND :to", values, true, None).await? {
-                out.push(doc_json(&item)?);
-            }
-        }
-        Ok(out)
-    }
-
-    async fn topics(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<Vec<HotTopic>> {
-        let mut ids: Vec<String> = Vec::new();
-        for day in Self::opinion_days(since, until) {
-            let values = vec![(":pk", s(day)), (":t", s("T#"))];
-            for item in self.query(None, "PK = :pk AND begins_with(SK, :t)", values, true, None).await? {
-                if let Some(id) = item.get("SK").and_then(|v| v.as_s().ok()).and_then(|k| k.strip_prefix("T#")) {
-                    if !ids.iter().any(|i| i == id) {
-                        ids.push(id.to_owned());
+    async fn window(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<(Vec<TopicEntry>, Vec<HotTopic>)> {
+        let (mut entries, mut ids) = (Vec::new(), Vec::new());
+        for week in Self::opinion_weeks(since, until) {
+            // The whole partition: a week's entries and pointers in one Query.
+            for item in self.query(None, "PK = :pk", vec![(":pk", s(week))], true, None).await? {
+                match pointer_id(&item) {
+                    Some(id) if !ids.contains(&id) => ids.push(id),
+                    Some(_) => {}
+                    None => {
+                        let e: TopicEntry = doc_json(&item)?;
+                        if e.at >= since && e.at <= until {
+                            entries.push(e);
+                        }
                     }
                 }
             }
         }
-        let mut topics = Vec::new();
-        for id in ids {
-            if let Some(t) = self.topic(&id).await?.filter(|t| t.last >= since && t.last <= until) {
-                topics.push(t);
+        entries.sort_by(|a, b| (a.at, &a.case_id).cmp(&(b.at, &b.case_id)));
+        Ok((entries, self.pointed_topics(ids, since, until).await?))
+    }
+
+    async fn topics(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<Vec<HotTopic>> {
+        let mut ids: Vec<String> = Vec::new();
+        for week in Self::opinion_weeks(since, until) {
+            let values = vec![(":pk", s(week)), (":t", s("T#"))];
+            for item in self.query(None, "PK = :pk AND begins_with(SK, :t)", values, true, None).await? {
+                if let Some(id) = pointer_id(&item).filter(|id| !ids.contains(id)) {
+                    ids.push(id);
+                }
             }
         }
-        topics.sort_by(|a, b| (a.first, &a.id).cmp(&(b.first, &b.id)));
-        Ok(topics)
+        self.pointed_topics(ids, since, until).await
     }
 
     async fn topic(&self, id: &str) -> StoreResult<Option<HotTopic>> {
@@ -1558,7 +1601,7 @@ impl TopicStore for DynamoStore {
             }
         };
         let pointer = self.put(HashMap::from([
-            ("PK".into(), s(opinion_day(topic.last))),
+            ("PK".into(), s(opinion_week(topic.last))),
             ("SK".into(), s(format!("T#{}", topic.id))),
             (TTL_ATTRIBUTE.into(), n(epoch_secs(topic.last + ENTRY_TTL * 2))),
         ]))?;
@@ -1571,19 +1614,116 @@ impl TopicStore for DynamoStore {
         }
     }
 
-    async fn week_counts(&self, weeks: &[chrono::NaiveDate]) -> StoreResult<Vec<(String, i64)>> {
+    async fn surge_counts(
+        &self,
+        domain: &str,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        let (low, high) = surge_range(domain, from, to);
+        let values = vec![(":pk", s(counter_partition(&low))), (":low", s(low)), (":high", s(high))];
         let mut totals: BTreeMap<String, i64> = BTreeMap::new();
-        for week in weeks {
-            let prefix = surge_week_prefix(*week);
-            let values = vec![(":pk", s(counter_partition(&prefix))), (":p", s(prefix))];
-            for item in self.query(None, "PK = :pk AND begins_with(SK, :p)", values, true, None).await? {
-                let key = item.get("counter").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-                let value: i64 =
-                    item.get("value").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
-                *totals.entry(key).or_insert(0) += value;
+        add_shards(&mut totals, &self.query(None, "PK = :pk AND SK BETWEEN :low AND :high", values, true, None).await?);
+        Ok(totals.into_iter().collect())
+    }
+}
+
+/// 政民互动: each topic is an item `DTOPIC#<id>` / `T`, listed newest first through a pointer
+/// `DTOPICS` / `<created ms>#<id>` written in the same transaction; its comments are items of the
+/// topic's partition, `C#<comment id>`, with their status (`cstatus`: `status` is a reserved word)
+/// and time for filtering and ordering. A topic's comments are a bounded read (a few thousand).
+fn topic_item(t: &Topic) -> Item {
+    HashMap::from([
+        ("PK".into(), s(format!("DTOPIC#{}", t.id))),
+        ("SK".into(), s("T")),
+        ("version".into(), n(t.version)),
+        ("doc".into(), s(serde_json::to_string(t).expect("topics serialise"))),
+    ])
+}
+
+fn comment_item(c: &Comment) -> Item {
+    let status = serde_json::to_value(c.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    HashMap::from([
+        ("PK".into(), s(format!("DTOPIC#{}", c.topic))),
+        ("SK".into(), s(format!("C#{}", c.id))),
+        ("cstatus".into(), s(status)),
+        ("version".into(), n(c.version)),
+        ("doc".into(), s(serde_json::to_string(c).expect("comments serialise"))),
+    ])
+}
+
+#[async_trait]
+impl DiscussionStore for DynamoStore {
+    async fn create_topic(&self, topic: &Topic) -> StoreResult<()> {
+        let pointer = self.put(HashMap::from([
+            ("PK".into(), s("DTOPICS")),
+            ("SK".into(), s(format!("{}#{}", ms13(topic.created_at), topic.id))),
+            ("id".into(), s(topic.id.as_str())),
+        ]))?;
+        match self.transact(vec![self.put_new(topic_item(topic))?, pointer]).await {
+            Ok(()) => Ok(()),
+            Err(TransactFailure::Condition(_)) => Err(StoreError::Conflict(format!("topic {} exists", topic.id))),
+            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
+        }
+    }
+
+    async fn topic(&self, id: &str) -> StoreResult<Option<Topic>> {
+        self.get_item(s(format!("DTOPIC#{id}")), s("T")).await?.map(|i| doc_json(&i)).transpose()
+    }
+
+    async fn topics(&self, limit: usize) -> StoreResult<Vec<Topic>> {
+        let items = self.query(None, "PK = :pk", vec![(":pk", s("DTOPICS"))], false, Some(limit)).await?;
+        let mut out = Vec::new();
+        for item in items {
+            if let Some(id) = item.get("id").and_then(|v| v.as_s().ok()) {
+                if let Some(t) = DiscussionStore::topic(self, id).await? {
+                    out.push(t);
+                }
             }
         }
-        Ok(totals.into_iter().collect())
+        Ok(out)
+    }
+
+    async fn save_topic(&self, topic: &Topic, expected: u64) -> StoreResult<()> {
+        self.put_versioned(topic_item(topic), expected, || format!("topic {}", topic.id)).await
+    }
+
+    async fn add_comment(&self, comment: &Comment) -> StoreResult<bool> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(comment_item(comment)))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn comment(&self, topic: &str, id: &str) -> StoreResult<Option<Comment>> {
+        self.get_item(s(format!("DTOPIC#{topic}")), s(format!("C#{id}"))).await?.map(|i| doc_json(&i)).transpose()
+    }
+
+    async fn comments(&self, topic: &str, status: Option<CommentStatus>, limit: usize) -> StoreResult<Vec<Comment>> {
+        let mut values = vec![(":pk", s(format!("DTOPIC#{topic}"))), (":c", s("C#"))];
+        let filter = status.map(|st| {
+            let name = serde_json::to_value(st).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            values.push((":s", s(name)));
+            "cstatus = :s"
+        });
+        let items = self.query_filtered(None, "PK = :pk AND begins_with(SK, :c)", filter, values, true, None).await?;
+        let mut out: Vec<Comment> = items.iter().map(doc_json).collect::<StoreResult<_>>()?;
+        out.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn save_comment(&self, comment: &Comment, expected: u64) -> StoreResult<()> {
+        self.put_versioned(comment_item(comment), expected, || format!("comment {}", comment.id)).await
     }
 }
 

@@ -62,6 +62,11 @@ mod delivery {
     mailbox_conformance::delivery_suite!(async { (fresh_store().await, ()) });
 }
 
+mod discussion {
+    use super::fresh_store;
+    mailbox_conformance::discussion_store_suite!(async { (fresh_store().await, ()) });
+}
+
 mod topics {
     use super::fresh_store;
     mailbox_conformance::topic_store_suite!(async { (fresh_store().await, ()) });
@@ -94,6 +99,7 @@ mod instances {
                 notifier: store.clone(),
                 limits: store.clone(),
                 topics: store.clone(),
+                discussion: store.clone(),
                 accounts: store,
             });
         }

@@ -24,6 +24,7 @@ pub struct Backing {
     pub notifier: Arc<dyn Notifier>,
     pub limits: Arc<dyn AttemptStore>,
     pub topics: Arc<dyn mailbox_app::opinion::TopicStore>,
+    pub discussion: Arc<dyn mailbox_app::discussion::DiscussionStore>,
     pub accounts: Arc<dyn AccountStore>,
 }
 
@@ -44,6 +45,7 @@ pub async fn pair(a: Backing, b: Backing, now: DateTime<Utc>) -> (Instance, Inst
             clock: clock.clone(),
             limits: x.limits.clone(),
             topics: x.topics,
+            discussion: x.discussion,
         };
         let app = Arc::new(App::new(org.clone(), Calendar::builtin().clone(), adapters));
         Instance { app, auth: LocalAuth { accounts: x.accounts, limits: x.limits } }
@@ -241,6 +243,7 @@ pub async fn recompute_job_survives_a_crash_and_finishes_once(a: &Instance, b: &
         clock,
         limits: a.app.limits.clone(),
         topics: a.app.topics.clone(),
+        discussion: a.app.discussion.clone(),
     };
     let c = App::new(a.app.org.clone(), Calendar::builtin().clone(), adapters);
     c.set_calendar_refresh(Duration::ZERO);

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod delivery;
+pub mod discussion;
 pub mod instances;
 pub mod moto;
 pub mod opinion;
@@ -120,6 +121,24 @@ macro_rules! topic_store_suite {
             async fn $name() {
                 let fixture = $make.await;
                 $crate::opinion::$name(&fixture.0).await;
+            }
+        )*
+    };
+}
+
+/// One `#[tokio::test]` per check of the `DiscussionStore` port; `$make` as for [`case_store_suite!`].
+#[macro_export]
+macro_rules! discussion_store_suite {
+    ($make:expr) => {
+        $crate::discussion_store_suite!(@tests $make;
+            topics_are_created_once_and_listed_newest_first, comments_are_added_once_and_moderated_once);
+    };
+    (@tests $make:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let fixture = $make.await;
+                $crate::discussion::$name(&fixture.0).await;
             }
         )*
     };

@@ -39,16 +39,25 @@ pub async fn an_entry_is_recorded_and_counted_once<S: TopicStore>(store: &S) {
     assert!(!store.record_entry(&e).await.unwrap(), "a redelivery records nothing");
     let other = entry(&format!("c-{}", token()), t0 + Duration::hours(31), &place);
     assert!(store.record_entry(&other).await.unwrap());
-    let key = surge_key(week_of(e.at), Some("城乡建设"), &place);
-    let counts = store.week_counts(&[week_of(e.at)]).await.unwrap();
+    let week = week_of(e.at);
+    let key = surge_key(week, Some("城乡建设"), &place);
+    let counts = store.surge_counts("城乡建设", week - Duration::weeks(8), week).await.unwrap();
     assert_eq!(counts.iter().filter(|(k, _)| *k == key).map(|(_, n)| *n).sum::<i64>(), 2, "{counts:?}");
-    let earlier = store.week_counts(&[week_of(e.at) - Duration::weeks(1)]).await.unwrap();
-    assert!(!earlier.iter().any(|(k, _)| *k == key), "another week's counters only");
-    // A window: both, in time order; a window before them: neither.
-    let got = store.entries(t0, t0 + Duration::days(3)).await.unwrap();
-    assert_eq!(got, vec![e.clone(), other], "across days, oldest first");
-    assert_eq!(store.entries(t0, e.at).await.unwrap(), vec![e.clone()], "up to and including `until`");
-    assert!(store.entries(t0 - Duration::days(2), t0).await.unwrap().is_empty());
+    let earlier = store.surge_counts("城乡建设", week - Duration::weeks(8), week - Duration::weeks(1)).await.unwrap();
+    assert!(!earlier.iter().any(|(k, _)| *k == key), "those weeks' counters only");
+    assert!(!store.surge_counts("环境保护", week, week).await.unwrap().iter().any(|(k, _)| *k == key), "that domain's");
+    // A window: both, in time order — also across a week's end; a window before them: neither.
+    let (got, _) = store.window(t0, t0 + Duration::days(3)).await.unwrap();
+    assert_eq!(got, vec![e.clone(), other.clone()], "oldest first");
+    let (got, _) = store.window(t0, e.at).await.unwrap();
+    assert_eq!(got, vec![e.clone()], "up to and including `until`");
+    assert!(store.window(t0 - Duration::days(2), t0).await.unwrap().0.is_empty());
+    let next_week = entry(&format!("c-{}", token()), t0 + Duration::days(8), &place);
+    store.record_entry(&next_week).await.unwrap();
+    let (got, _) = store.window(t0 + Duration::days(2), t0 + Duration::days(9)).await.unwrap();
+    assert_eq!(got, vec![next_week], "the 7 days before a message reach into the week before");
+    let (got, _) = store.window(t0, t0 + Duration::days(9)).await.unwrap();
+    assert_eq!(got.len(), 3);
 }
 
 pub async fn topics_are_saved_once_per_version<S: TopicStore>(store: &S) {
@@ -93,6 +102,8 @@ pub async fn open_topics_are_found_by_their_last_message<S: TopicStore>(store: &
     moved.version = 2;
     store.save_topic(&moved, Some(1)).await.unwrap();
     assert_eq!(ids(store.topics(t0 + Duration::hours(60), t0 + Duration::days(4)).await.unwrap()), vec![a.id.clone()]);
+    let (_, open) = store.window(t0 + Duration::hours(60), t0 + Duration::days(4)).await.unwrap();
+    assert_eq!(ids(open), vec![a.id.clone()], "the window's topics too");
     assert!(store.topics(t0, t0 + Duration::hours(30)).await.unwrap().is_empty(), "its last message is later");
     assert_eq!(store.topics(t0 + Duration::days(2), t0 + Duration::days(4)).await.unwrap()[0].count, 4);
 }

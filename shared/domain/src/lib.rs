@@ -6,6 +6,7 @@ pub mod access;
 pub mod calendar;
 pub mod case;
 pub mod deadline;
+pub mod discussion;
 pub mod events;
 pub mod ids;
 pub mod json;

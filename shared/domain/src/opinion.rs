@@ -278,20 +278,21 @@ pub fn week_of(at: DateTime<Utc>) -> NaiveDate {
     day - Duration::days(i64::from(day.weekday().num_days_from_monday()))
 }
 
-/// The counter of a week's messages of a domain in a jurisdiction.
+/// The counter of a week's messages of a domain in a jurisdiction: `surge|<domain>|<Monday>|<place>`,
+/// so that a domain's weeks are one range of keys (one read for a surge check).
 pub fn surge_key(week: NaiveDate, domain: Option<&str>, jurisdiction: &JurisdictionId) -> String {
-    format!("{SURGE_PREFIX}{week}|{}|{jurisdiction}", domain.unwrap_or(NO_DOMAIN))
+    format!("{SURGE_PREFIX}{}|{week}|{jurisdiction}", domain.unwrap_or(NO_DOMAIN))
 }
 
-/// The prefix of a week's counters.
-pub fn surge_week_prefix(week: NaiveDate) -> String {
-    format!("{SURGE_PREFIX}{week}|")
+/// The range of a domain's counter keys from the week `from` to the week `to` (both included).
+pub fn surge_range(domain: &str, from: NaiveDate, to: NaiveDate) -> (String, String) {
+    (format!("{SURGE_PREFIX}{domain}|{from}|"), format!("{SURGE_PREFIX}{domain}|{to}|\u{10ffff}"))
 }
 
 /// A surge key taken apart: (week, domain, jurisdiction).
 pub fn parse_surge_key(key: &str) -> Option<(NaiveDate, String, JurisdictionId)> {
     let mut parts = key.strip_prefix(SURGE_PREFIX)?.split('|');
-    let (week, domain, jurisdiction) = (parts.next()?, parts.next()?, parts.next()?);
+    let (domain, week, jurisdiction) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {
         return None;
     }
@@ -349,9 +350,9 @@ pub fn surges(counters: &[(String, i64)], week: NaiveDate) -> Vec<Surge> {
         .collect()
 }
 
-/// The weeks whose counters [`surges`] needs for `week`, earliest first.
-pub fn surge_weeks(week: NaiveDate) -> Vec<NaiveDate> {
-    (0..=SURGE_WEEKS).rev().map(|i| week - Duration::weeks(i)).collect()
+/// The first week whose counter [`surges`] needs for `week`.
+pub fn surge_from(week: NaiveDate) -> NaiveDate {
+    week - Duration::weeks(SURGE_WEEKS)
 }
 
 #[cfg(test)]
@@ -432,8 +433,8 @@ mod tests {
         let week = week_of(at(14));
         assert_eq!(week.weekday(), chrono::Weekday::Mon);
         let city = JurisdictionId::new("city");
-        let mut counters: Vec<(String, i64)> = surge_weeks(week)
-            .into_iter()
+        let mut counters: Vec<(String, i64)> = (0..=SURGE_WEEKS)
+            .map(|i| week - Duration::weeks(i))
             .map(|w| (surge_key(w, Some("城乡建设"), &city), if w == week { 5 } else { 3 }))
             .collect();
         counters.push((surge_key(week, Some("环境保护"), &city), 5));
@@ -443,6 +444,16 @@ mod tests {
         let found = surges(&counters, week);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!((found[0].domain.as_str(), found[0].count), ("环境保护", 5), "5 against 3 a week is no surge");
-        assert_eq!(parse_surge_key(&surge_key(week, Some("环境保护"), &city)), Some((week, "环境保护".into(), city)));
+        assert_eq!(
+            parse_surge_key(&surge_key(week, Some("环境保护"), &city)),
+            Some((week, "环境保护".into(), city.clone()))
+        );
+        // A domain's weeks are one range of keys, every place included, no other domain's.
+        let (from, to) = surge_range("环境保护", surge_from(week), week);
+        let key = surge_key(week, Some("环境保护"), &JurisdictionId::new("linshui"));
+        let within = |k: &str| from.as_str() <= k && k <= to.as_str();
+        assert!(within(&key));
+        assert!(!within(&surge_key(week, Some("环境保护X"), &city)));
+        assert!(!within(&surge_key(week + Duration::weeks(1), Some("环境保护"), &city)));
     }
 }

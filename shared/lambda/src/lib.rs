@@ -89,6 +89,7 @@ pub async fn instance(config: &Config) -> anyhow::Result<Instance> {
         clock: Arc::new(SystemClock),
         limits: store.clone(),
         topics: store.clone(),
+        discussion: store.clone(),
     };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
     let channels = delivery_channels()?;

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mailbox_app::accounts::{Account, AccountStore, Session};
 use mailbox_app::delivery::{Delivery, DeliveryStatus, DeliveryStore, DELIVERY_RETENTION};
+use mailbox_app::discussion::DiscussionStore;
 use mailbox_app::opinion::TopicStore;
 use mailbox_app::ports::{
     parse_list_cursor, AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, EventOutbox, HandoffQueue,
@@ -18,8 +19,9 @@ use mailbox_app::ports::{
 };
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
+use mailbox_domain::discussion::{Comment, CommentStatus, Topic};
 use mailbox_domain::events::DomainEvent;
-use mailbox_domain::opinion::{surge_key, surge_week_prefix, week_of, HotTopic, TopicEntry};
+use mailbox_domain::opinion::{surge_key, surge_range, week_of, HotTopic, TopicEntry};
 use mailbox_domain::stats::CounterDelta;
 use mailbox_domain::workflow::AuditEvent;
 use mailbox_domain::{CaseId, CaseNumber, CaseStatus, MailboxId, UnitId};
@@ -766,15 +768,21 @@ impl TopicStore for SqliteStore {
         .await
     }
 
-    async fn entries(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<Vec<TopicEntry>> {
-        self.read(move |c| {
-            query_docs(
-                c,
-                "SELECT doc FROM topic_entries WHERE at_ms >= ?1 AND at_ms <= ?2 ORDER BY at_ms, case_id",
-                params![ms(since), ms(until)],
-            )
-        })
-        .await
+    async fn window(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<(Vec<TopicEntry>, Vec<HotTopic>)> {
+        let entries = self
+            .read(move |c| {
+                query_docs(
+                    c,
+                    "SELECT doc FROM topic_entries WHERE at_ms >= ?1 AND at_ms <= ?2 ORDER BY at_ms, case_id",
+                    params![ms(since), ms(until)],
+                )
+            })
+            .await?;
+        Ok((entries, TopicStore::topics(self, since, until).await?))
     }
 
     async fn topics(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<Vec<HotTopic>> {
@@ -815,12 +823,138 @@ impl TopicStore for SqliteStore {
         .await
     }
 
-    async fn week_counts(&self, weeks: &[chrono::NaiveDate]) -> StoreResult<Vec<(String, i64)>> {
-        let mut out = Vec::new();
-        for week in weeks {
-            out.extend(self.counters(&surge_week_prefix(*week)).await?);
-        }
-        Ok(out)
+    async fn surge_counts(
+        &self,
+        domain: &str,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        let (low, high) = surge_range(domain, from, to);
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT key, value FROM counters WHERE key >= ?1 AND key <= ?2 ORDER BY key")
+                .map_err(map_err)?;
+            let rows = stmt.query_map([low, high], |r| Ok((r.get(0)?, r.get(1)?))).map_err(map_err)?;
+            rows.collect::<Result<Vec<(String, i64)>, _>>().map_err(map_err)
+        })
+        .await
+    }
+}
+
+fn comment_status(s: CommentStatus) -> &'static str {
+    match s {
+        CommentStatus::Pending => "pending",
+        CommentStatus::Approved => "approved",
+        CommentStatus::Refused => "refused",
+    }
+}
+
+#[async_trait]
+impl DiscussionStore for SqliteStore {
+    async fn create_topic(&self, topic: &Topic) -> StoreResult<()> {
+        let t = topic.clone();
+        self.write(move |c| {
+            let added = c
+                .execute(
+                    "INSERT OR IGNORE INTO discussion_topics (id, created_ms, version, doc) VALUES (?1, ?2, ?3, ?4)",
+                    params![t.id, ms(t.created_at), t.version as i64, to_json(&t)],
+                )
+                .map_err(map_err)?;
+            if added == 0 {
+                return Err(StoreError::Conflict(format!("topic {} exists", t.id)));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn topic(&self, id: &str) -> StoreResult<Option<Topic>> {
+        let id = id.to_owned();
+        self.read(move |c| Ok(query_docs(c, "SELECT doc FROM discussion_topics WHERE id = ?1", [id])?.pop())).await
+    }
+
+    async fn topics(&self, limit: usize) -> StoreResult<Vec<Topic>> {
+        self.read(move |c| {
+            query_docs(
+                c,
+                "SELECT doc FROM discussion_topics ORDER BY created_ms DESC, id DESC LIMIT ?1",
+                [limit as i64],
+            )
+        })
+        .await
+    }
+
+    async fn save_topic(&self, topic: &Topic, expected: u64) -> StoreResult<()> {
+        let t = topic.clone();
+        self.write(move |c| {
+            let changed = c
+                .execute(
+                    "UPDATE discussion_topics SET version = ?2, doc = ?3 WHERE id = ?1 AND version = ?4",
+                    params![t.id, t.version as i64, to_json(&t), expected as i64],
+                )
+                .map_err(map_err)?;
+            if changed == 0 {
+                return Err(StoreError::Conflict(format!("topic {} is not at version {expected}", t.id)));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn add_comment(&self, comment: &Comment) -> StoreResult<bool> {
+        let m = comment.clone();
+        self.write(move |c| {
+            let added = c
+                .execute(
+                    "INSERT OR IGNORE INTO discussion_comments (topic, id, status, at_ms, version, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![m.topic, m.id, comment_status(m.status), ms(m.at), m.version as i64, to_json(&m)],
+                )
+                .map_err(map_err)?;
+            Ok(added == 1)
+        })
+        .await
+    }
+
+    async fn comment(&self, topic: &str, id: &str) -> StoreResult<Option<Comment>> {
+        let (topic, id) = (topic.to_owned(), id.to_owned());
+        self.read(move |c| {
+            Ok(query_docs(c, "SELECT doc FROM discussion_comments WHERE topic = ?1 AND id = ?2", [topic, id])?.pop())
+        })
+        .await
+    }
+
+    async fn comments(&self, topic: &str, status: Option<CommentStatus>, limit: usize) -> StoreResult<Vec<Comment>> {
+        let topic = topic.to_owned();
+        self.read(move |c| match status {
+            Some(s) => query_docs(
+                c,
+                "SELECT doc FROM discussion_comments WHERE topic = ?1 AND status = ?2 ORDER BY at_ms, id LIMIT ?3",
+                params![topic, comment_status(s), limit as i64],
+            ),
+            None => query_docs(
+                c,
+                "SELECT doc FROM discussion_comments WHERE topic = ?1 ORDER BY at_ms, id LIMIT ?2",
+                params![topic, limit as i64],
+            ),
+        })
+        .await
+    }
+
+    async fn save_comment(&self, comment: &Comment, expected: u64) -> StoreResult<()> {
+        let m = comment.clone();
+        self.write(move |c| {
+            let changed = c
+                .execute(
+                    "UPDATE discussion_comments SET status = ?3, version = ?4, doc = ?5 WHERE topic = ?1 AND id = ?2 AND version = ?6",
+                    params![m.topic, m.id, comment_status(m.status), m.version as i64, to_json(&m), expected as i64],
+                )
+                .map_err(map_err)?;
+            if changed == 0 {
+                return Err(StoreError::Conflict(format!("comment {} is not at version {expected}", m.id)));
+            }
+            Ok(())
+        })
+        .await
     }
 }
 

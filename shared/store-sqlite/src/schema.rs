@@ -132,6 +132,17 @@ CREATE TABLE hot_topics (
 CREATE INDEX hot_topics_last ON hot_topics (last_ms);
 ";
 
+/// 政民互动: topics newest first, each topic's comments by status and time.
+const V9: &str = "
+CREATE TABLE discussion_topics (id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX discussion_topics_created ON discussion_topics (created_ms, id);
+CREATE TABLE discussion_comments (
+    topic TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, at_ms INTEGER NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (topic, id)
+) WITHOUT ROWID;
+CREATE INDEX discussion_comments_status ON discussion_comments (topic, status, at_ms);
+";
+
 /// `CaseStore::running_deadlines`: a page of the partial index `cases_running`, in id order.
 pub const RUNNING_SQL: &str =
     "SELECT doc FROM cases WHERE status IN ('in_progress', 'reported') AND id > ?1 ORDER BY id LIMIT ?2";
@@ -144,7 +155,7 @@ pub const RECENT_SQL: &str = "SELECT doc FROM cases WHERE dispatcher = ?1 AND (s
 /// re-reads the version inside it, so two processes opening an old database at once (`mailbox
 /// serve` and `mailbox stats reconcile`, say) apply each step once.
 pub fn migrate(conn: &Connection) -> StoreResult<()> {
-    const STEPS: [(i64, &str); 8] = [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7), (8, V8)];
+    const STEPS: [(i64, &str); 9] = [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7), (8, V8), (9, V9)];
     // A current database (every open but the first) needs no write lock.
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_err)?;
     for (to, sql) in STEPS.into_iter().filter(|(to, _)| version < *to) {
@@ -183,7 +194,7 @@ mod tests {
         )
         .unwrap();
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 8);
+        assert_eq!(user_version(&conn), 9);
         // Version 7: the merged cases' original, with its partial index.
         let merged: Option<String> = conn.query_row("SELECT merged_into FROM cases", [], |r| r.get(0)).unwrap();
         assert_eq!(merged, None);
@@ -198,9 +209,12 @@ mod tests {
         let entries: i64 = conn.query_row("SELECT count(*) FROM topic_entries", [], |r| r.get(0)).unwrap();
         let topics: i64 = conn.query_row("SELECT count(*) FROM hot_topics", [], |r| r.get(0)).unwrap();
         assert_eq!((entries, topics), (0, 0));
+        // Version 9: 政民互动's tables, empty.
+        let topics: i64 = conn.query_row("SELECT count(*) FROM discussion_topics", [], |r| r.get(0)).unwrap();
+        assert_eq!(topics, 0);
         // Opening again applies nothing twice.
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 8);
+        assert_eq!(user_version(&conn), 9);
     }
 
     #[test]

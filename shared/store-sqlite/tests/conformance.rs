@@ -27,6 +27,11 @@ mod delivery {
     mailbox_conformance::delivery_suite!(fresh());
 }
 
+mod discussion {
+    use super::fresh;
+    mailbox_conformance::discussion_store_suite!(fresh());
+}
+
 mod topics {
     use super::fresh;
     mailbox_conformance::topic_store_suite!(fresh());
@@ -50,6 +55,7 @@ mod instances {
                 notifier: store.clone(),
                 limits: store.clone(),
                 topics: store.clone(),
+                discussion: store.clone(),
                 accounts: store,
             }
         };

@@ -3,6 +3,7 @@
 //! goes through maud, which escapes it.
 
 mod console;
+mod discussion;
 mod hot;
 mod public;
 
@@ -30,6 +31,8 @@ pub fn site_routes() -> Router<AppState> {
         .route("/replies", get(public::replies))
         .route("/stats", get(public::stats))
         .route("/cases/featured", get(public::featured))
+        .route("/topics", get(discussion::list))
+        .route("/topics/{id}", get(discussion::show).post(discussion::submit_comment))
         // The console's home is `/console`; on AWS the `$default` route brings `/console/` here.
         .route("/console/", get(|| async { redirect(CONSOLE_HOME) }))
 }
@@ -47,6 +50,10 @@ pub fn console_routes() -> Router<AppState> {
         .route("/console/cases/{id}/{action}", post(console::act))
         .route("/console/supervision", get(console::supervision))
         .route("/console/hot", get(hot::hot))
+        .route("/console/topics", get(discussion::console_list).post(discussion::console_open))
+        .route("/console/topics/{id}", get(discussion::console_show))
+        .route("/console/topics/{id}/comments/{comment}/{op}", post(discussion::console_moderate))
+        .route("/console/topics/{id}/adoption", post(discussion::console_adoption))
         .route("/console/hot/{id}/review", post(hot::review))
         .route("/console/assessment", get(console::assessment))
         .route("/console/admin", get(console::admin))
@@ -88,6 +95,7 @@ pub fn page(title: &str, nav: Nav, body: Markup) -> Markup {
                                 a href=(CONSOLE_HOME) { "待办" }
                                 a href="/console/supervision" { "督办" }
                                 a href="/console/hot" { "热点话题" }
+                                a href="/console/topics" { "政民互动" }
                                 a href="/console/admin" { "管理" }
                                 a href="/" { "公众网站" }
                             }
@@ -99,6 +107,7 @@ pub fn page(title: &str, nav: Nav, body: Markup) -> Markup {
                                 a href="/replies" { "公开答复" }
                                 a href="/stats" { "统计" }
                                 a href="/cases/featured" { "典型案例" }
+                                a href="/topics" { "政民互动" }
                             }
                         }
                     }
