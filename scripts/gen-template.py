@@ -27,7 +27,7 @@ SITE = [("GET", "/"), ("GET", "/static/site.css"), ("GET", "/favicon.ico"), ("GE
 CONSOLE = [("GET", "/console"), ("GET", "/console/login"), ("POST", "/console/login"), ("POST", "/console/logout"),
            ("GET", "/console/password"), ("POST", "/console/password"),
            ("GET", "/console/export"), ("GET", "/console/cases/{id}"), ("POST", "/console/cases/{id}/{action}"),
-           ("GET", "/console/supervision"), ("GET", "/console/hot"), ("POST", "/console/hot/{id}/review"), ("GET", "/console/topics"), ("POST", "/console/topics"), ("GET", "/console/topics/{id}"), ("POST", "/console/topics/{id}/comments/{comment}/{op}"), ("POST", "/console/topics/{id}/adoption"), ("GET", "/console/assessment"), ("GET", "/console/admin"), ("POST", "/console/admin/calendar"),
+           ("GET", "/console/supervision"), ("GET", "/console/hot"), ("POST", "/console/hot/{id}/review"), ("GET", "/console/opinion"), ("POST", "/console/opinion"), ("GET", "/console/opinion/report"), ("GET", "/console/opinion/{id}"), ("POST", "/console/opinion/{id}/{op}"), ("GET", "/console/topics"), ("POST", "/console/topics"), ("GET", "/console/topics/{id}"), ("POST", "/console/topics/{id}/comments/{comment}/{op}"), ("POST", "/console/topics/{id}/adoption"), ("GET", "/console/assessment"), ("GET", "/console/admin"), ("POST", "/console/admin/calendar"),
            ("POST", "/console/admin/accounts"), ("POST", "/console/admin/accounts/{username}/{op}"),
            ("POST", "/console/admin/deliveries/retry"), ("GET", "/console/notifications"), ("POST", "/console/notifications")]
 # Public routes that write or guess: throttled harder than the rest (per route, across all callers).

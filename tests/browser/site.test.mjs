@@ -85,7 +85,7 @@ async function login(base, user) {
   await page.fill('#username', user);
   await page.fill('#password', PASSWORD);
   await page.click('button[type=submit]');
-  await page.waitForURL(/\/console(\/admin)?$/);
+  await page.waitForURL(/\/console(\/admin|\/opinion)?$/);
   return page;
 }
 
@@ -512,6 +512,53 @@ for (const [deployment, start] of Object.entries(DEPLOYMENTS)) {
       const slj = await login(base, 'slj');
       assert.equal((await slj.goto(`${base}/console/topics/${topicId}`)).status(), 403);
       assert.deepEqual(zfb.errors, []);
+    });
+
+    test('the 舆情 desk records an item, a unit verifies and answers it, the week is reported', async () => {
+      const yq = await login(base, 'yq');
+      assert.match(yq.url(), /\/console\/opinion$/, '舆情 staff start at the desk');
+      await yq.fill('#o-platform', '微博');
+      await yq.fill('#o-link', 'javascript:alert(1)');
+      await yq.fill('#o-summary', '网友发帖称小区门口道路破损，多人转发。');
+      await yq.selectOption('#o-severity', 'major');
+      await yq.fill('#o-related', state.number);
+      // The browser's own check of a URL field is bypassed: the server refuses it too.
+      await yq.evaluate(() => document.querySelector('#o-link').setAttribute('type', 'text'));
+      await yq.click('form[action="/console/opinion"] button');
+      assert.match(await yq.locator('[role=alert]').innerText(), /http:\/\/ 或 https:\/\//);
+      await yq.fill('#o-platform', '微博');
+      await yq.fill('#o-link', 'https://weibo.example/post/1');
+      await yq.fill('#o-summary', '网友发帖称小区门口道路破损，多人转发。');
+      await yq.selectOption('#o-severity', 'major');
+      await yq.fill('#o-related', state.number);
+      await yq.click('form[action="/console/opinion"] button');
+      await yq.waitForURL(/\/console\/opinion\/Y[0-9a-f]{12}$/);
+      const itemUrl = yq.url();
+      assert.match(await yq.locator('main').innerText(), new RegExp(`相关留言\\s*${state.number}`));
+      await yq.selectOption('#send-unit', 'transport');
+      await yq.click('form[action$="/send"] button');
+      assert.match(await yq.locator('main').innerText(), /待核实答复/);
+      // The unit it was sent to answers; another unit cannot even see it.
+      const jtj = await login(base, 'jtj');
+      await jtj.goto(`${base}/console/opinion`);
+      await jtj.click('#opinion-items a');
+      await jtj.fill('#answer-text', '已核实，路面已修复。');
+      await jtj.click('form[action$="/answer"] button');
+      assert.match(await jtj.locator('#item-answer').innerText(), /路面已修复/);
+      const slj = await login(base, 'slj');
+      assert.equal((await slj.goto(itemUrl)).status(), 404);
+      // The desk closes it; the week's report lists it, as a page and XLSX.
+      await yq.reload();
+      await yq.click('form[action$="/close"] button');
+      assert.match(await yq.locator('main').innerText(), /已办结/);
+      await yq.goto(`${base}/console/opinion/report`);
+      assert.match(await yq.locator('#report-items').innerText(), /小区门口道路破损/);
+      await yq.screenshot({ path: join(shots, 'console-opinion-report.png'), fullPage: true });
+      const xlsx = await yq.request.get(`${base}${await yq.locator('a:has-text("导出 XLSX")').getAttribute('href')}`);
+      assert.equal(xlsx.status(), 200);
+      assert.deepEqual([...(await xlsx.body()).subarray(0, 2)], [0x50, 0x4b]);
+      assert.equal((await jtj.goto(`${base}/console/opinion/report`)).status(), 403);
+      assert.deepEqual(yq.errors, []);
     });
 
     test('an unknown address gets the site\'s own page; /console/ leads to the console', async () => {

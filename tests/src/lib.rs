@@ -45,7 +45,8 @@ impl Harness {
             clock: clock.clone(),
             limits: shared.clone(),
             topics: shared.clone(),
-            discussion: shared,
+            discussion: shared.clone(),
+            desk: shared,
         };
         Harness { app: Arc::new(App::new(org, Calendar::builtin().clone(), adapters)), store, clock, _dir: dir }
     }

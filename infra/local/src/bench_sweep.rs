@@ -149,6 +149,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
             limits: shared.clone(),
             topics: shared.clone(),
             discussion: shared.clone(),
+            desk: shared.clone(),
         };
         let app = App::new(org, Calendar::builtin().clone(), adapters);
         let mut select = Vec::new();

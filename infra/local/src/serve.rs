@@ -115,6 +115,7 @@ pub async fn open_app(data_dir: &std::path::Path, org: Organisation) -> Result<(
         limits: shared.clone(),
         topics: shared.clone(),
         discussion: shared.clone(),
+        desk: shared.clone(),
     };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
     app.load_stored_notices().await?;

@@ -316,6 +316,7 @@ pub const DEMO_ACCOUNTS: &[(&str, &str, Role, Option<&str>)] = &[
     ("slj", "水利局承办员", Role::Handler, Some("water")),
     ("gaj", "公安局承办员", Role::Handler, Some("public-security")),
     ("ls-gov", "邻水县政府承办员", Role::Handler, Some("linshui-gov")),
+    ("yq", "市政府办舆情员", Role::Opinion, Some("city-gov-office")),
 ];
 
 /// Stores the demo accounts when the store has no account yet; true when it did. Each is linked to

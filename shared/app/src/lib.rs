@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod calendar;
 pub mod delivery;
+pub mod desk;
 pub mod discussion;
 pub mod error;
 pub mod events;

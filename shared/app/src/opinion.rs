@@ -256,7 +256,7 @@ impl App {
         self.org.units.iter().filter(|u| u.kind == UnitKind::GovernmentOffice).map(|u| u.id.clone()).collect()
     }
 
-    fn jurisdiction_name(&self, id: &JurisdictionId) -> String {
+    pub(crate) fn jurisdiction_name(&self, id: &JurisdictionId) -> String {
         self.org.jurisdiction(id).map_or_else(|| id.to_string(), |j| j.name.clone())
     }
 
@@ -302,7 +302,7 @@ impl App {
             || self.org.jurisdiction(&s.jurisdiction).is_some_and(|j| actor.unit.as_ref() == Some(&j.dispatcher))
     }
 
-    fn topic_view(&self, actor: &Actor, t: &HotTopic, now: DateTime<Utc>) -> Option<TopicView> {
+    pub(crate) fn topic_view(&self, actor: &Actor, t: &HotTopic, now: DateTime<Utc>) -> Option<TopicView> {
         let visible: Vec<_> = t.members.iter().filter(|m| sees(actor, &m.dispatcher)).collect();
         if visible.is_empty() {
             return None;

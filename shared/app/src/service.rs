@@ -97,6 +97,7 @@ pub struct App {
     pub limits: Arc<dyn AttemptStore>,
     pub topics: Arc<dyn crate::opinion::TopicStore>,
     pub discussion: Arc<dyn crate::discussion::DiscussionStore>,
+    pub desk: Arc<dyn crate::desk::OpinionDesk>,
     sweep_concurrency: std::sync::atomic::AtomicUsize,
     /// Built on first use: only the triage worker needs it, and its dictionary takes a moment to load.
     triage: std::sync::OnceLock<mailbox_triage::Triage>,
@@ -116,6 +117,8 @@ pub struct Adapters {
     pub topics: Arc<dyn crate::opinion::TopicStore>,
     /// 政民互动 topics and comments.
     pub discussion: Arc<dyn crate::discussion::DiscussionStore>,
+    /// The 舆情 desk's items.
+    pub desk: Arc<dyn crate::desk::OpinionDesk>,
 }
 
 fn digest(case: &CaseId, code: &str) -> String {
@@ -143,6 +146,7 @@ impl App {
             limits: adapters.limits,
             topics: adapters.topics,
             discussion: adapters.discussion,
+            desk: adapters.desk,
             sweep_concurrency: std::sync::atomic::AtomicUsize::new(16),
             triage: std::sync::OnceLock::new(),
             delivering: std::sync::OnceLock::new(),

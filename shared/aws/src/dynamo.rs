@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use mailbox_app::accounts::{Account, AccountStore, Session};
 use mailbox_app::delivery::{Delivery, DeliveryStatus, DeliveryStore, DELIVERY_RETENTION};
+use mailbox_app::desk::OpinionDesk;
 use mailbox_app::discussion::DiscussionStore;
 use mailbox_app::opinion::TopicStore;
 use mailbox_app::ports::{list_cursor, parse_list_cursor};
@@ -24,7 +25,7 @@ use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
 use mailbox_domain::discussion::{Comment, CommentStatus, Topic};
 use mailbox_domain::events::DomainEvent;
-use mailbox_domain::opinion::{surge_key, surge_range, week_of, HotTopic, TopicEntry};
+use mailbox_domain::opinion::{surge_key, surge_range, week_of, HotTopic, OpinionItem, TopicEntry};
 use mailbox_domain::stats::CounterDelta;
 use mailbox_domain::workflow::AuditEvent;
 use mailbox_domain::{CaseId, CaseNumber, CaseStatus, MailboxId, UnitId};
@@ -1548,15 +1549,18 @@ impl TopicStore for DynamoStore {
         for week in Self::opinion_weeks(since, until) {
             // The whole partition: a week's entries and pointers in one Query.
             for item in self.query(None, "PK = :pk", vec![(":pk", s(week))], true, None).await? {
+                let is_entry = item.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|k| k.starts_with("E#"));
                 match pointer_id(&item) {
                     Some(id) if !ids.contains(&id) => ids.push(id),
                     Some(_) => {}
-                    None => {
+                    // The desk's items share the week partitions (`I#`): not entries.
+                    None if is_entry => {
                         let e: TopicEntry = doc_json(&item)?;
                         if e.at >= since && e.at <= until {
                             entries.push(e);
                         }
                     }
+                    None => {}
                 }
             }
         }
@@ -1724,6 +1728,104 @@ impl DiscussionStore for DynamoStore {
 
     async fn save_comment(&self, comment: &Comment, expected: u64) -> StoreResult<()> {
         self.put_versioned(comment_item(comment), expected, || format!("comment {}", comment.id)).await
+    }
+}
+
+/// The 舆情 desk: each item is `OPITEM#<id>` / `I`; it is listed by a pointer in the week partition
+/// of when it was recorded (`OPINION#<Monday>` / `I#<id>`, written with it) and, once sent, in its
+/// unit's list (`OPUNIT#<unit>` / `<recorded ms>#<id>`, written with the send).
+fn item_item(i: &OpinionItem) -> Item {
+    HashMap::from([
+        ("PK".into(), s(format!("OPITEM#{}", i.id))),
+        ("SK".into(), s("I")),
+        ("version".into(), n(i.version)),
+        ("doc".into(), s(serde_json::to_string(i).expect("items serialise"))),
+    ])
+}
+
+impl DynamoStore {
+    /// The desk's items of these ids, newest first.
+    async fn desk_items(&self, ids: Vec<String>) -> StoreResult<Vec<OpinionItem>> {
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(item) = OpinionDesk::item(self, &id).await? {
+                out.push(item);
+            }
+        }
+        out.sort_by(|a, b| (b.recorded_at, &b.id).cmp(&(a.recorded_at, &a.id)));
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl OpinionDesk for DynamoStore {
+    async fn create_item(&self, item: &OpinionItem) -> StoreResult<()> {
+        let pointer = self.put(HashMap::from([
+            ("PK".into(), s(opinion_week(item.recorded_at))),
+            ("SK".into(), s(format!("I#{}", item.id))),
+        ]))?;
+        match self.transact(vec![self.put_new(item_item(item))?, pointer]).await {
+            Ok(()) => Ok(()),
+            Err(TransactFailure::Condition(_)) => Err(StoreError::Conflict(format!("item {} exists", item.id))),
+            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
+        }
+    }
+
+    async fn item(&self, id: &str) -> StoreResult<Option<OpinionItem>> {
+        self.get_item(s(format!("OPITEM#{id}")), s("I")).await?.map(|i| doc_json(&i)).transpose()
+    }
+
+    async fn save_item(&self, item: &OpinionItem, expected: u64) -> StoreResult<()> {
+        let Some(unit) = &item.unit else {
+            return self.put_versioned(item_item(item), expected, || format!("item {}", item.id)).await;
+        };
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item_item(item)))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(expected))
+            .build();
+        let pointer = self.put(HashMap::from([
+            ("PK".into(), s(format!("OPUNIT#{unit}"))),
+            ("SK".into(), s(format!("{}#{}", ms13(item.recorded_at), item.id))),
+            ("id".into(), s(item.id.as_str())),
+        ]))?;
+        match self.transact(vec![TransactWriteItem::builder().put(build(put)?).build(), pointer]).await {
+            Ok(()) => Ok(()),
+            Err(TransactFailure::Condition(_)) => {
+                Err(StoreError::Conflict(format!("item {} is not at version {expected}", item.id)))
+            }
+            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
+        }
+    }
+
+    async fn items(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<Vec<OpinionItem>> {
+        let mut ids = Vec::new();
+        for week in Self::opinion_weeks(since, until) {
+            let values = vec![(":pk", s(week)), (":i", s("I#"))];
+            for item in self.query(None, "PK = :pk AND begins_with(SK, :i)", values, true, None).await? {
+                if let Some(id) = item.get("SK").and_then(|v| v.as_s().ok()).and_then(|k| k.strip_prefix("I#")) {
+                    ids.push(id.to_owned());
+                }
+            }
+        }
+        let mut out = self.desk_items(ids).await?;
+        out.retain(|i| i.recorded_at >= since && i.recorded_at <= until);
+        Ok(out)
+    }
+
+    async fn unit_items(&self, unit: &UnitId, limit: usize) -> StoreResult<Vec<OpinionItem>> {
+        let values = vec![(":pk", s(format!("OPUNIT#{unit}")))];
+        let ids: Vec<String> = self
+            .query(None, "PK = :pk", values, false, Some(limit))
+            .await?
+            .iter()
+            .filter_map(|i| i.get("id").and_then(|v| v.as_s().ok()).cloned())
+            .collect();
+        let mut out = self.desk_items(ids).await?;
+        // Sent on to another unit since: no longer this one's.
+        out.retain(|i| i.unit.as_ref() == Some(unit));
+        Ok(out)
     }
 }
 

@@ -67,6 +67,11 @@ mod discussion {
     mailbox_conformance::discussion_store_suite!(async { (fresh_store().await, ()) });
 }
 
+mod desk {
+    use super::fresh_store;
+    mailbox_conformance::desk_suite!(async { (fresh_store().await, ()) });
+}
+
 mod topics {
     use super::fresh_store;
     mailbox_conformance::topic_store_suite!(async { (fresh_store().await, ()) });
@@ -100,6 +105,7 @@ mod instances {
                 limits: store.clone(),
                 topics: store.clone(),
                 discussion: store.clone(),
+                desk: store.clone(),
                 accounts: store,
             });
         }

@@ -186,7 +186,8 @@ async fn setup(now: DateTime<Utc>) -> (Arc<App>, DynamoStore, Counter, Arc<Manua
         clock: clock.clone(),
         limits: shared.clone(),
         topics: shared.clone(),
-        discussion: shared,
+        discussion: shared.clone(),
+        desk: shared,
     };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
     app.set_sweep_concurrency(1); // as the Lambda functions run it

@@ -25,6 +25,7 @@ pub struct Backing {
     pub limits: Arc<dyn AttemptStore>,
     pub topics: Arc<dyn mailbox_app::opinion::TopicStore>,
     pub discussion: Arc<dyn mailbox_app::discussion::DiscussionStore>,
+    pub desk: Arc<dyn mailbox_app::desk::OpinionDesk>,
     pub accounts: Arc<dyn AccountStore>,
 }
 
@@ -46,6 +47,7 @@ pub async fn pair(a: Backing, b: Backing, now: DateTime<Utc>) -> (Instance, Inst
             limits: x.limits.clone(),
             topics: x.topics,
             discussion: x.discussion,
+            desk: x.desk,
         };
         let app = Arc::new(App::new(org.clone(), Calendar::builtin().clone(), adapters));
         Instance { app, auth: LocalAuth { accounts: x.accounts, limits: x.limits } }
@@ -244,6 +246,7 @@ pub async fn recompute_job_survives_a_crash_and_finishes_once(a: &Instance, b: &
         limits: a.app.limits.clone(),
         topics: a.app.topics.clone(),
         discussion: a.app.discussion.clone(),
+        desk: a.app.desk.clone(),
     };
     let c = App::new(a.app.org.clone(), Calendar::builtin().clone(), adapters);
     c.set_calendar_refresh(Duration::ZERO);

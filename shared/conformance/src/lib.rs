@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod delivery;
+pub mod desk;
 pub mod discussion;
 pub mod instances;
 pub mod moto;
@@ -139,6 +140,24 @@ macro_rules! discussion_store_suite {
             async fn $name() {
                 let fixture = $make.await;
                 $crate::discussion::$name(&fixture.0).await;
+            }
+        )*
+    };
+}
+
+/// One `#[tokio::test]` per check of the `OpinionDesk` port; `$make` as for [`case_store_suite!`].
+#[macro_export]
+macro_rules! desk_suite {
+    ($make:expr) => {
+        $crate::desk_suite!(@tests $make;
+            items_are_created_once_and_listed_by_time, an_item_is_saved_once_per_version_and_listed_for_its_unit);
+    };
+    (@tests $make:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let fixture = $make.await;
+                $crate::desk::$name(&fixture.0).await;
             }
         )*
     };

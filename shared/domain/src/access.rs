@@ -19,13 +19,16 @@ pub enum Role {
     Supervisor,
     /// Organisation, accounts, calendar, policy; no access to cases.
     Admin,
+    /// 舆情 staff: record what appears online, send it to units, track it, report to leaders; no
+    /// access to cases (they name related case numbers only).
+    Opinion,
     /// Scheduled and queued work (deadline sweep, calendar recompute).
     System,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] =
-        [Role::Citizen, Role::Dispatcher, Role::Handler, Role::Supervisor, Role::Admin, Role::System];
+    pub const ALL: [Role; 7] =
+        [Role::Citizen, Role::Dispatcher, Role::Handler, Role::Supervisor, Role::Admin, Role::Opinion, Role::System];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -34,6 +37,7 @@ impl Role {
             Role::Handler => "承办单位工作人员",
             Role::Supervisor => "督办人员",
             Role::Admin => "系统管理员",
+            Role::Opinion => "舆情工作人员",
             Role::System => "系统",
         }
     }

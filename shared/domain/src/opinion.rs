@@ -355,6 +355,85 @@ pub fn surge_from(week: NaiveDate) -> NaiveDate {
     week - Duration::weeks(SURGE_WEEKS)
 }
 
+/// How serious a 舆情 item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Ordinary,
+    Major,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 3] = [Severity::Ordinary, Severity::Major, Severity::Critical];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Ordinary => "一般",
+            Severity::Major => "较大",
+            Severity::Critical => "重大",
+        }
+    }
+}
+
+/// Where a 舆情 item stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    /// Recorded by the 舆情 desk, not sent to a unit yet.
+    Recorded,
+    /// Sent to a unit to verify and answer.
+    Sent,
+    /// The unit answered.
+    Answered,
+    Closed,
+}
+
+impl ItemStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            ItemStatus::Recorded => "待交办",
+            ItemStatus::Sent => "待核实答复",
+            ItemStatus::Answered => "已答复",
+            ItemStatus::Closed => "已办结",
+        }
+    }
+}
+
+/// A line of an item's history: who did what, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemStep {
+    pub at: DateTime<Utc>,
+    pub by: UserId,
+    pub unit: Option<UnitId>,
+    pub what: String,
+}
+
+/// Something found online about the city (舆情信息), recorded by the 舆情 desk, sent to a unit to
+/// verify and answer, and tracked to closure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpinionItem {
+    /// `Y` and 12 hex digits.
+    pub id: String,
+    /// Where it appeared (微博, 抖音, a forum, a news site, …).
+    pub platform: String,
+    pub link: String,
+    pub found_at: DateTime<Utc>,
+    pub summary: String,
+    pub severity: Severity,
+    /// Mailbox cases about the same matter.
+    pub related: Vec<CaseNumber>,
+    pub recorded_by: UserId,
+    pub recorded_at: DateTime<Utc>,
+    pub status: ItemStatus,
+    /// The unit it was sent to.
+    pub unit: Option<UnitId>,
+    /// The unit's answer (its verification and what it did).
+    pub answer: Option<String>,
+    pub history: Vec<ItemStep>,
+    pub version: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

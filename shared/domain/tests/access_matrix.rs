@@ -8,7 +8,7 @@ use mailbox_domain::deadline::DeadlineClass;
 use mailbox_domain::workflow::Command;
 use mailbox_domain::{authorize, can_view, AccessError, Action, Actor, CaseId, DispatchMode, Kind, Role, UnitId};
 
-const COLUMNS: [&str; 10] = [
+const COLUMNS: [&str; 11] = [
     "citizen_own",
     "citizen_other",
     "dispatcher_own",
@@ -18,43 +18,44 @@ const COLUMNS: [&str; 10] = [
     "handler_other",
     "supervisor",
     "admin",
+    "opinion",
     "system",
 ];
 
 /// For an assigned (交办) case. Columns as in `COLUMNS`.
 const ASSIGN: &str = "
-View              Y N Y N Y Y N Y N Y
-ViewPersonalData  Y N Y N Y Y N F N F
-Accept            F N Y N F F N F N F
-Reject            F N Y N F F N F N F
-Dispatch          F N Y N F F N F N F
-Receive           F N F N Y F N F N F
-Return            F N F N Y F N F N F
-Contribute        F N F N F Y N F N F
-Report            F N F N Y F N F N F
-Reply             F N Y N F F N F N F
-RecordMeeting     F N Y N Y F N F N F
-RequestExtension  F N F N Y F N F N F
-DecideExtension   F N Y N F F N F N F
-Urge              F N Y N F F N Y N Y
-Supervise         F N F N F F N Y N Y
-Rate              Y N F N F F N F N F
-Reopen            F N Y N F F N F N F
-Close             F N Y N F F N F N F
-Feature           F N Y N F F N Y N F
-RecomputeDeadline F N F N F F N F N Y
-DeadlineAlarm     F N F N F F N F N Y
-Explain           F N F N Y F N F N F
-Triage            F N F N F F N F N Y
-Merge             F N Y N F F N F N F
-Unmerge           F N Y N F F N F N F
-ShareReply        F N F N F F N F N Y
+View              Y N Y N Y Y N Y N N Y
+ViewPersonalData  Y N Y N Y Y N F N N F
+Accept            F N Y N F F N F N N F
+Reject            F N Y N F F N F N N F
+Dispatch          F N Y N F F N F N N F
+Receive           F N F N Y F N F N N F
+Return            F N F N Y F N F N N F
+Contribute        F N F N F Y N F N N F
+Report            F N F N Y F N F N N F
+Reply             F N Y N F F N F N N F
+RecordMeeting     F N Y N Y F N F N N F
+RequestExtension  F N F N Y F N F N N F
+DecideExtension   F N Y N F F N F N N F
+Urge              F N Y N F F N Y N N Y
+Supervise         F N F N F F N Y N N Y
+Rate              Y N F N F F N F N N F
+Reopen            F N Y N F F N F N N F
+Close             F N Y N F F N F N N F
+Feature           F N Y N F F N Y N N F
+RecomputeDeadline F N F N F F N F N N Y
+DeadlineAlarm     F N F N F F N F N N Y
+Explain           F N F N Y F N F N N F
+Triage            F N F N F F N F N N Y
+Merge             F N Y N F F N F N N F
+Unmerge           F N Y N F F N F N N F
+ShareReply        F N F N F F N F N N Y
 ";
 
 /// A transferred (转办) case differs only in who reports and replies.
 const TRANSFER_DIFF: &str = "
-Report            F N F N F F N F N F
-Reply             F N F N Y F N F N F
+Report            F N F N F F N F N N F
+Reply             F N F N Y F N F N N F
 ";
 
 fn actors(case_id: &CaseId) -> Vec<Actor> {
@@ -68,6 +69,7 @@ fn actors(case_id: &CaseId) -> Vec<Actor> {
         handler("water"),
         supervisor(),
         admin(),
+        staff(Role::Opinion, "city-gov-office"),
         Actor::system(),
     ]
 }

@@ -90,6 +90,7 @@ pub async fn instance(config: &Config) -> anyhow::Result<Instance> {
         limits: store.clone(),
         topics: store.clone(),
         discussion: store.clone(),
+        desk: store.clone(),
     };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
     let channels = delivery_channels()?;

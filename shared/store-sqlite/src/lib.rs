@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mailbox_app::accounts::{Account, AccountStore, Session};
 use mailbox_app::delivery::{Delivery, DeliveryStatus, DeliveryStore, DELIVERY_RETENTION};
+use mailbox_app::desk::OpinionDesk;
 use mailbox_app::discussion::DiscussionStore;
 use mailbox_app::opinion::TopicStore;
 use mailbox_app::ports::{
@@ -21,7 +22,7 @@ use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
 use mailbox_domain::discussion::{Comment, CommentStatus, Topic};
 use mailbox_domain::events::DomainEvent;
-use mailbox_domain::opinion::{surge_key, surge_range, week_of, HotTopic, TopicEntry};
+use mailbox_domain::opinion::{surge_key, surge_range, week_of, HotTopic, OpinionItem, TopicEntry};
 use mailbox_domain::stats::CounterDelta;
 use mailbox_domain::workflow::AuditEvent;
 use mailbox_domain::{CaseId, CaseNumber, CaseStatus, MailboxId, UnitId};
@@ -953,6 +954,71 @@ impl DiscussionStore for SqliteStore {
                 return Err(StoreError::Conflict(format!("comment {} is not at version {expected}", m.id)));
             }
             Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl OpinionDesk for SqliteStore {
+    async fn create_item(&self, item: &OpinionItem) -> StoreResult<()> {
+        let i = item.clone();
+        self.write(move |c| {
+            let added = c
+                .execute(
+                    "INSERT OR IGNORE INTO opinion_items (id, recorded_ms, unit, version, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![i.id, ms(i.recorded_at), i.unit.as_ref().map(|u| u.as_str()), i.version as i64, to_json(&i)],
+                )
+                .map_err(map_err)?;
+            if added == 0 {
+                return Err(StoreError::Conflict(format!("item {} exists", i.id)));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn item(&self, id: &str) -> StoreResult<Option<OpinionItem>> {
+        let id = id.to_owned();
+        self.read(move |c| Ok(query_docs(c, "SELECT doc FROM opinion_items WHERE id = ?1", [id])?.pop())).await
+    }
+
+    async fn save_item(&self, item: &OpinionItem, expected: u64) -> StoreResult<()> {
+        let i = item.clone();
+        self.write(move |c| {
+            let changed = c
+                .execute(
+                    "UPDATE opinion_items SET unit = ?2, version = ?3, doc = ?4 WHERE id = ?1 AND version = ?5",
+                    params![i.id, i.unit.as_ref().map(|u| u.as_str()), i.version as i64, to_json(&i), expected as i64],
+                )
+                .map_err(map_err)?;
+            if changed == 0 {
+                return Err(StoreError::Conflict(format!("item {} is not at version {expected}", i.id)));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn items(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<Vec<OpinionItem>> {
+        self.read(move |c| {
+            query_docs(
+                c,
+                "SELECT doc FROM opinion_items WHERE recorded_ms >= ?1 AND recorded_ms <= ?2 ORDER BY recorded_ms DESC, id DESC",
+                params![ms(since), ms(until)],
+            )
+        })
+        .await
+    }
+
+    async fn unit_items(&self, unit: &UnitId, limit: usize) -> StoreResult<Vec<OpinionItem>> {
+        let unit = unit.to_string();
+        self.read(move |c| {
+            query_docs(
+                c,
+                "SELECT doc FROM opinion_items WHERE unit = ?1 ORDER BY recorded_ms DESC, id DESC LIMIT ?2",
+                params![unit, limit as i64],
+            )
         })
         .await
     }

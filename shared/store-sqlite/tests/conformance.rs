@@ -32,6 +32,11 @@ mod discussion {
     mailbox_conformance::discussion_store_suite!(fresh());
 }
 
+mod desk {
+    use super::fresh;
+    mailbox_conformance::desk_suite!(fresh());
+}
+
 mod topics {
     use super::fresh;
     mailbox_conformance::topic_store_suite!(fresh());
@@ -56,6 +61,7 @@ mod instances {
                 limits: store.clone(),
                 topics: store.clone(),
                 discussion: store.clone(),
+                desk: store.clone(),
                 accounts: store,
             }
         };

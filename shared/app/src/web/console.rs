@@ -360,8 +360,11 @@ pub async fn inbox(State(s): State<AppState>, headers: HeaderMap, Query(f): Quer
         Ok(id) => id,
         Err(r) => return r,
     };
-    if matches!(id.actor.role, Role::Admin) {
-        return redirect("/console/admin");
+    match id.actor.role {
+        Role::Admin => return redirect("/console/admin"),
+        // 舆情 staff have no cases: their work is the desk.
+        Role::Opinion => return redirect("/console/opinion"),
+        _ => {}
     }
     let (list, next) = match filtered(&s, &id, &f, Some(CONSOLE_PAGE)).await {
         Ok(l) => l,
@@ -956,7 +959,7 @@ fn admin_markup(s: &AppState, id: &Identity, data: &AdminData, message: Option<(
             label for="acc-username" { "用户名（2–32 位小写字母、数字或 . _ -）" } input type="text" id="acc-username" name="username" required;
             label for="acc-name" { "姓名" } input type="text" id="acc-name" name="display_name" required;
             label for="acc-role" { "角色" }
-            select id="acc-role" name="role" { @for r in [Role::Dispatcher, Role::Handler, Role::Supervisor, Role::Admin] {
+            select id="acc-role" name="role" { @for r in [Role::Dispatcher, Role::Handler, Role::Supervisor, Role::Opinion, Role::Admin] {
                 option value=(serde_json::to_value(r).ok().and_then(|x| x.as_str().map(str::to_owned)).unwrap_or_default()) { (r.label()) } } }
             label for="acc-unit" { "单位" }
             select id="acc-unit" name="unit" { option value="" { "（无）" } @for u in &s.app.org.units { option value=(u.id) { (u.name) } } }

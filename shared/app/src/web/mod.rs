@@ -3,6 +3,7 @@
 //! goes through maud, which escapes it.
 
 mod console;
+mod desk;
 mod discussion;
 mod hot;
 mod public;
@@ -50,6 +51,10 @@ pub fn console_routes() -> Router<AppState> {
         .route("/console/cases/{id}/{action}", post(console::act))
         .route("/console/supervision", get(console::supervision))
         .route("/console/hot", get(hot::hot))
+        .route("/console/opinion", get(desk::list).post(desk::record))
+        .route("/console/opinion/report", get(desk::report))
+        .route("/console/opinion/{id}", get(desk::show))
+        .route("/console/opinion/{id}/{op}", post(desk::act))
         .route("/console/topics", get(discussion::console_list).post(discussion::console_open))
         .route("/console/topics/{id}", get(discussion::console_show))
         .route("/console/topics/{id}/comments/{comment}/{op}", post(discussion::console_moderate))
@@ -95,6 +100,7 @@ pub fn page(title: &str, nav: Nav, body: Markup) -> Markup {
                                 a href=(CONSOLE_HOME) { "待办" }
                                 a href="/console/supervision" { "督办" }
                                 a href="/console/hot" { "热点话题" }
+                                a href="/console/opinion" { "舆情" }
                                 a href="/console/topics" { "政民互动" }
                                 a href="/console/admin" { "管理" }
                                 a href="/" { "公众网站" }
