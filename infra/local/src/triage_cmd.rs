@@ -288,7 +288,8 @@ pub fn bench(args: BenchTriageArgs) -> anyhow::Result<()> {
                 Utc::now(),
             );
             // As in the app: later messages compare with the fingerprint stored on the note.
-            let fingerprint = Fingerprint::from_hex(&note.fingerprint).unwrap_or_else(|| Fingerprint::of(title, body));
+            let fingerprint =
+                Fingerprint::from_stored(&note.fingerprint).unwrap_or_else(|| Fingerprint::of(title, body));
             window.push_back(Recent {
                 number: &numbers[i],
                 title,

@@ -514,7 +514,7 @@ impl App {
             .zip(&citizens)
             .map(|((c, title), citizen)| {
                 // Triaged cases carry their fingerprint; others (not yet triaged) are fingerprinted here.
-                let stored = c.triage.as_ref().and_then(|t| Fingerprint::from_hex(&t.fingerprint));
+                let stored = c.triage.as_ref().and_then(|t| Fingerprint::from_stored(&t.fingerprint));
                 Recent {
                     number: &c.number,
                     title,

@@ -87,7 +87,7 @@ impl Triage {
             hot: hot(&fingerprint, message, recent),
             invalid: screen::screen(title, body),
             personal_data: personal_data(&format!("{title}\n{body}"), message.names),
-            fingerprint: fingerprint.to_hex(),
+            fingerprint: fingerprint.to_stored(),
             at,
         }
     }
