@@ -93,6 +93,9 @@ async fn an_item_goes_to_a_unit_and_back_and_the_week_is_reported() {
     let told = h.store.notifications(Some(&UnitId::new("transport")), None, 10).await.unwrap().items;
     assert!(told.iter().any(|n| n.subject == "新的舆情信息待核实（较大）"), "{told:?}");
     assert_eq!(app.opinion_items(&jtj).await.unwrap().len(), 1);
+    let theirs = app.opinion_item(&jtj, &item.id).await.unwrap();
+    assert!(theirs.related.is_empty(), "a case the unit may not see is not named to it: {:?}", theirs.related);
+    assert_eq!(app.opinion_item(&yq, &item.id).await.unwrap().related.len(), 1);
     assert!(app.opinion_items(&slj).await.unwrap().is_empty());
     assert!(matches!(app.opinion_item(&slj, &item.id).await, Err(AppError::NotFound)));
     assert!(matches!(app.answer_item(&slj, &item.id, "已核实", sent.version).await, Err(AppError::NotFound)));

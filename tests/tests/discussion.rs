@@ -93,8 +93,7 @@ async fn comments_are_screened_moderated_and_public_only_when_approved_and_maske
         app.comment(id, &says("", "13800000003", "希望加装电梯，老人上下楼太难。"), None, "10.0.0.3").await.unwrap();
 
     // Nothing is public before moderation.
-    let (_, _, public) = app.public_topic(id).await.unwrap();
-    assert!(public.is_empty());
+    assert!(app.public_topic(id).await.unwrap().comments.is_empty());
     // The moderator sees what would be public, never the phone.
     let (_, _, queue) = app.staff_topic(&zfb(), id).await.unwrap();
     assert_eq!(queue.len(), 3);
@@ -115,13 +114,13 @@ async fn comments_are_screened_moderated_and_public_only_when_approved_and_maske
     assert_eq!(code(app.moderate(&zfb(), id, &advert.id, Moderation::Approve).await), "already_moderated");
     assert!(matches!(app.moderate(&zfb(), id, "0000000000000000", Moderation::Approve).await, Err(AppError::NotFound)));
     assert!(matches!(app.moderate(&zfb(), id, "../../x", Moderation::Approve).await, Err(AppError::NotFound)));
-    let (_, _, public) = app.public_topic(id).await.unwrap();
+    let public = app.public_topic(id).await.unwrap().comments;
     assert_eq!(public.len(), 1, "only the approved one: {public:?}");
     assert_eq!(public[0].author, "王**");
     assert!(public[0].text.contains("138****5678") && !public[0].text.contains("13812345678"), "{}", public[0].text);
     assert!(!public.iter().any(|c| c.text.contains("代开发票")), "a refused comment is never public");
     app.moderate(&zfb(), id, &anonymous.id, Moderation::Approve).await.unwrap();
-    let (_, _, public) = app.public_topic(id).await.unwrap();
+    let public = app.public_topic(id).await.unwrap().comments;
     assert_eq!(public[1].author, "市民");
     let (_, _, queue) = app.staff_topic(&zfb(), id).await.unwrap();
     let statuses: Vec<CommentStatus> = queue.iter().map(|c| c.status).collect();
@@ -144,11 +143,12 @@ async fn comments_are_screened_moderated_and_public_only_when_approved_and_maske
         "topic_not_open"
     );
     assert!(matches!(app.publish_adoption(&other, id, "已采纳。").await, Err(AppError::Forbidden(_))));
-    let done = app.publish_adoption(&housing, id, "已采纳加装电梯的建议，联系人张三 13912345678。").await.unwrap();
+    let done =
+        app.publish_adoption(&housing, id, "采纳了王小明先改造雨污分流的建议，联系人张三 13912345678。").await.unwrap();
     assert!(done.adoption.is_some());
-    let (topic, _, _) = app.public_topic(id).await.unwrap();
-    let shown = app.public_adoption(&topic).unwrap();
+    let shown = app.public_topic(id).await.unwrap().adoption.unwrap();
     assert!(shown.contains("139****5678"), "{shown}");
+    assert!(!shown.contains("王小明") && shown.contains("王**"), "a commenter named in it is masked: {shown}");
     assert_eq!(code(app.publish_adoption(&zfb(), id, "再发一次").await), "adoption_published");
     assert!(matches!(app.public_topic("D../../etc").await, Err(AppError::NotFound)));
     assert_eq!(app.topics().await.unwrap().len(), 1);

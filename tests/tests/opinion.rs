@@ -105,12 +105,18 @@ async fn three_similar_messages_make_one_topic_told_once_and_a_fourth_joins_it()
 
     // 已研判: the first mark stays; another jurisdiction's dispatcher cannot find the topic.
     let id = found.topics[0].id.clone();
-    assert!(matches!(h.app.review_topic(&district, &id).await, Err(AppError::NotFound)));
+    assert!(matches!(h.app.review_topic(&district, &id).await, Err(AppError::Forbidden(_))));
+    assert!(matches!(h.app.review_topic(&xfj, &id).await, Err(AppError::Forbidden(_))), "supervisors judge");
     let marked = h.app.review_topic(&supervisor(), &id).await.unwrap();
     let first = marked.reviewed.clone().expect("marked");
     h.clock.advance(Duration::hours(1));
-    let again = h.app.review_topic(&xfj, &id).await.unwrap();
+    let again = h.app.review_topic(&supervisor(), &id).await.unwrap();
     assert_eq!(again.reviewed.unwrap().at, first.at, "the first mark stays");
+    assert!(h.app.hot_topics(&xfj, 7).await.unwrap().topics[0].reviewed.is_some(), "others see the mark");
+    // 舆情 staff see the topic without its case numbers (they have no case access).
+    let yq = Actor::staff("yq", Role::Opinion, Some(UnitId::new("city-gov-office")));
+    let seen = h.app.hot_topics(&yq, 7).await.unwrap();
+    assert_eq!((seen.topics.len(), seen.topics[0].cases.len(), seen.topics[0].count), (1, 0, 4));
     for unknown in ["Tnone".to_owned(), "T".repeat(2000), "T../x".to_owned(), String::new()] {
         assert!(matches!(h.app.review_topic(&supervisor(), &unknown).await, Err(AppError::NotFound)), "{unknown}");
     }
@@ -153,4 +159,58 @@ async fn a_surge_is_told_once_in_its_week() {
     let found = h.app.hot_topics(&supervisor(), 7).await.unwrap();
     assert_eq!(found.surges.len(), 1, "{:?}", found.surges);
     assert_eq!((found.surges[0].surge.domain.as_str(), found.surges[0].surge.count), ("教育文体", 6));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_across_jurisdictions_tells_each_dispatcher_of_its_own_cases_only() {
+    let h = Harness::new("opinion-across", at("2026-03-02T09:00:00+08:00"));
+    // Two to the mayor, one to 邻水县's head: one matter, one domain, two jurisdictions.
+    let mut numbers = Vec::new();
+    // (Messages of one domain: across jurisdictions a topic needs the same domain.)
+    for (i, (mailbox, text)) in
+        [("mayor", DRAINS[0]), ("mayor", DRAINS[2]), ("linshui-head", DRAINS[3])].iter().enumerate()
+    {
+        let mut m = message(text.0, text.1, &format!("1390000040{i}"));
+        m.mailbox = (*mailbox).into();
+        numbers.push(h.app.submit(&m, None).await.unwrap().number);
+        h.settle().await;
+        h.clock.advance(Duration::hours(5));
+    }
+    let found = h.app.hot_topics(&supervisor(), 7).await.unwrap();
+    assert_eq!(found.topics.len(), 1, "{found:?}");
+    assert_eq!(found.topics[0].cases, numbers);
+    let linshui = Actor::staff("ls-xfj", Role::Dispatcher, Some(UnitId::new("linshui-xfj")));
+    assert_eq!(h.app.hot_topics(&linshui, 7).await.unwrap().topics[0].cases, [numbers[2].clone()], "its own only");
+    let told = |unit: &'static str| {
+        let store = h.store.clone();
+        async move {
+            let notes = store.notifications(Some(&UnitId::new(unit)), None, 50).await.unwrap().items;
+            notes.into_iter().filter(|n| n.key.starts_with("topic:")).map(|n| n.body).collect::<Vec<_>>()
+        }
+    };
+    let (city, district) = (told("city-xfj").await, told("linshui-xfj").await);
+    assert_eq!((city.len(), district.len()), (1, 1));
+    assert!(district[0].contains(numbers[2].as_str()) && !district[0].contains(numbers[0].as_str()), "{district:?}");
+    assert!(city[0].contains(numbers[0].as_str()) && !city[0].contains(numbers[2].as_str()), "{city:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn near_copies_from_three_citizens_tell_the_offices_once_as_a_hot_case_not_twice() {
+    let h = Harness::new("opinion-hot-case", at("2026-03-02T09:00:00+08:00"));
+    for i in 0..3 {
+        let m = message(
+            "幸福小区三号楼电梯停运",
+            "幸福小区三号楼电梯停运三个月，物业公司一直不维修，老人上下楼困难。",
+            &format!("1390000050{i}"),
+        );
+        h.app.submit(&m, None).await.unwrap();
+        h.settle().await;
+        h.clock.advance(Duration::hours(5));
+    }
+    assert_eq!(h.app.hot_topics(&supervisor(), 7).await.unwrap().topics.len(), 1, "a hot topic too");
+    let office = h.store.notifications(Some(&UnitId::new("city-gov-office")), None, 50).await.unwrap().items;
+    let keys: Vec<&str> = office.iter().map(|n| n.key.split(':').next().unwrap_or("")).collect();
+    assert_eq!(keys.iter().filter(|k| **k == "hot").count(), 1, "the 热点件 alert: {keys:?}");
+    assert_eq!(keys.iter().filter(|k| **k == "topic").count(), 0, "not the same matter again: {keys:?}");
+    assert_eq!(topic_notes(&h, "city-xfj").await.len(), 1, "the dispatcher hears of the topic");
 }

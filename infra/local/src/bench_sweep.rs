@@ -88,7 +88,9 @@ pub fn run(args: SweepArgs) -> Result<()> {
                  VALUES (?1, ?2, 'city-xfj', 'mayor', 'in_progress', ?3, ?4, ?5, ?6, ?7)",
             )?;
             let stride = args.open / args.due;
+            let mut progress = crate::progress::Progress::new("cases loaded", Some(args.open as u64));
             for i in 0..args.open {
+                progress.inc(1);
                 let due = i.is_multiple_of(stride) && due_ids.len() < args.due;
                 let mut case = if due { due_template.clone() } else { fresh_template.clone() };
                 case.id = CaseId::new(format!("c{i:08}"));
@@ -108,6 +110,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
                     doc
                 ])?;
             }
+            progress.finish();
         }
         tx.commit()?;
         due_ids

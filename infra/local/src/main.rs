@@ -5,6 +5,7 @@ mod bench;
 mod bench_mask;
 mod bench_sweep;
 mod calendar_cmd;
+mod progress;
 mod serve;
 mod triage_cmd;
 
@@ -171,7 +172,10 @@ fn reconcile(data_dir: &std::path::Path, org: Option<&std::path::Path>) -> anyho
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let report = runtime.block_on(async {
         let (app, _) = serve::open_app(data_dir, serve::load_organisation(org)?).await?;
-        anyhow::Ok(app.reconcile().await?)
+        let mut progress = progress::Progress::new("reconcile: cases read", None);
+        let report = app.reconcile_with(&mut |n| progress.inc(n as u64)).await?;
+        progress.finish();
+        anyhow::Ok(report)
     })?;
     println!("cases: {}, counters: {}, differences: {}", report.cases, report.counters, report.differences.len());
     for (key, stored, expected) in &report.differences {

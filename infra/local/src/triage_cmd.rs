@@ -123,22 +123,28 @@ fn topics(args: TopicsArgs) -> anyhow::Result<()> {
     let mut unreadable = 0;
     for (f, path) in args.messages.iter().enumerate() {
         let csv = read_utf8(path)?;
-        let rows =
-            domain::csv_rows(&csv, &path.display().to_string(), &["留言编号", "留言主题", "留言时间", "留言详情"])?;
+        let rows = domain::csv_rows(
+            &csv,
+            &path.display().to_string(),
+            &["留言编号", "留言主题", "留言时间", "留言详情", "留言用户"],
+        )?;
         for r in rows {
             let Some(at) = domain::board_time(&r[2]) else {
                 unreadable += 1;
                 continue;
             };
             let clean = |s: &str| s.replace("_x000D_", "").trim().to_owned();
-            messages.push((at, format!("{f}-{}", r[0].trim()), r[0].trim().to_owned(), clean(&r[1]), clean(&r[3])));
+            let (number, user) = (r[0].trim().to_owned(), r[4].trim().to_owned());
+            messages.push((at, format!("{f}-{number}"), number, clean(&r[1]), clean(&r[3]), user));
         }
     }
     messages.sort();
     let mut finder = mailbox_triage::topics::Finder::default();
+    let mut progress = crate::progress::Progress::new("messages grouped", Some(messages.len() as u64));
     let mut titles = std::collections::HashMap::new();
     let (mut invalid, started) = (0, Instant::now());
-    for (at, id, number, title, body) in &messages {
+    for (at, id, number, title, body, user) in &messages {
+        progress.inc(1);
         if mailbox_triage::screen::screen(title, body).is_some() {
             invalid += 1;
             continue;
@@ -153,9 +159,13 @@ fn topics(args: TopicsArgs) -> anyhow::Result<()> {
             domain,
             at: *at,
             keywords: mailbox_triage::topics::keywords(title, body, &[]),
+            // The board's user id stands for the phone: one user writing again is one citizen.
+            citizen: mailbox_domain::opinion::citizen_tag(user),
+            topic: None,
         });
     }
     let elapsed = started.elapsed();
+    progress.finish();
     let month =
         |t: chrono::DateTime<Utc>| t.with_timezone(&mailbox_domain::deadline::cst()).format("%Y-%m").to_string();
     let mut by_month: std::collections::BTreeMap<String, Vec<&mailbox_domain::opinion::HotTopic>> = Default::default();
@@ -190,7 +200,10 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     let settings = Settings::default();
     let started = Instant::now();
     eprintln!("cross-validating ({FOLDS} folds, {} messages, {settings:?}) …", set.messages.len());
-    let cv = classifier::cross_validate(&set.labelled(), &set.taxonomy(), FOLDS, &settings)?;
+    let mut progress = crate::progress::Progress::new("cross-validation folds", Some(FOLDS as u64));
+    let cv =
+        classifier::cross_validate_with(&set.labelled(), &set.taxonomy(), FOLDS, &settings, &mut |_| progress.inc(1))?;
+    progress.finish();
     let e = eval::Evaluation::of(cv.predictions.iter().map(|(a, p)| (*a, argmax(p))));
     let table = classifier::calibration(&cv.predictions, 10);
     println!(

@@ -8,7 +8,7 @@ use crate::opinion::{SurgeView, TopicView};
 use crate::ports::{Notification, StoreError, StoreResult};
 use crate::{App, AppError};
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use mailbox_domain::deadline::cst;
 use mailbox_domain::opinion::{surge_from, surges, week_of, ItemStatus, ItemStep, OpinionItem, Severity};
 use mailbox_domain::{Actor, CaseNumber, Role, UnitId};
@@ -24,7 +24,8 @@ pub trait OpinionDesk: Send + Sync + 'static {
     async fn save_item(&self, item: &OpinionItem, expected: u64) -> StoreResult<()>;
     /// Items recorded from `since` to `until`, newest first.
     async fn items(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<Vec<OpinionItem>>;
-    /// Items ever sent to a unit, newest first, at most `limit`.
+    /// Items sent to a unit and still with it (not sent on elsewhere since), newest first, at most
+    /// `limit` (on DynamoDB fewer when some of the latest `limit` moved on).
     async fn unit_items(&self, unit: &UnitId, limit: usize) -> StoreResult<Vec<OpinionItem>>;
 }
 
@@ -104,9 +105,16 @@ impl App {
         let severity = serde_json::from_value::<Severity>(serde_json::Value::String(r.severity.trim().to_owned()))
             .map_err(|_| AppError::invalid("invalid_severity", "severity", "请选择严重程度"))?;
         let mut related: Vec<CaseNumber> = Vec::new();
-        for n in
-            r.related.split(|c: char| c.is_whitespace() || c == ',' || c == '，' || c == '、').filter(|n| !n.is_empty())
-        {
+        let named: Vec<&str> = r
+            .related
+            .split(|c: char| c.is_whitespace() || c == ',' || c == '，' || c == '、')
+            .filter(|n| !n.is_empty())
+            .collect();
+        // Counted before any is looked up: a long list costs nothing.
+        if named.len() > 2 * MAX_RELATED {
+            return Err(AppError::invalid("too_many_cases", "related", format!("相关留言不能超过 {MAX_RELATED} 件")));
+        }
+        for n in named {
             let number = CaseNumber::new(n.to_uppercase());
             let well_formed = number.as_str().len() <= 24 && number.as_str().bytes().all(|b| b.is_ascii_alphanumeric());
             if !well_formed || self.store.get_by_number(&number).await?.is_none() {
@@ -147,8 +155,25 @@ impl App {
     }
 
     /// An item as `actor` may see it: the desk and supervisors every item, a unit what was sent to
-    /// it; others `NotFound`, never a hint that it exists.
+    /// it — with only the related cases it may see; others `NotFound`, never a hint that it exists.
     pub async fn opinion_item(&self, actor: &Actor, id: &str) -> Result<OpinionItem, AppError> {
+        let mut item = self.opinion_item_stored(actor, id).await?;
+        if !desk(actor) {
+            let mut visible = Vec::new();
+            for n in &item.related {
+                if let Some(case) = self.store.get_by_number(n).await? {
+                    if mailbox_domain::can_view(actor, &case) {
+                        visible.push(n.clone());
+                    }
+                }
+            }
+            item.related = visible;
+        }
+        Ok(item)
+    }
+
+    /// The item as stored, if `actor` may see it at all.
+    async fn opinion_item_stored(&self, actor: &Actor, id: &str) -> Result<OpinionItem, AppError> {
         if id.len() != 13 || !id.starts_with('Y') || !id[1..].bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(AppError::NotFound);
         }
@@ -175,7 +200,7 @@ impl App {
 
     /// Sends an item to a unit to verify and answer (again, when an answer was not enough).
     pub async fn send_item(&self, actor: &Actor, id: &str, unit: &str, version: u64) -> Result<OpinionItem, AppError> {
-        let mut item = self.opinion_item(actor, id).await?;
+        let mut item = self.opinion_item_stored(actor, id).await?;
         if !desk(actor) {
             return Err(AppError::Forbidden("舆情信息由舆情工作人员或政府办交办".into()));
         }
@@ -201,7 +226,11 @@ impl App {
             topic: NoticeTopic::Other,
         };
         let item = self.step(actor, item, version, what).await?;
-        self.deliver(&[notice], None).await?;
+        // Sent: the item is in the unit's list whatever happens now; a notice that fails to go out
+        // is logged, not turned into an error that would tell the user it was not sent.
+        if let Err(e) = self.deliver(&[notice], None).await {
+            tracing::error!(error = %e, item = %item.id, "notifying the unit of a 舆情 item failed");
+        }
         Ok(item)
     }
 
@@ -213,7 +242,7 @@ impl App {
         text: &str,
         version: u64,
     ) -> Result<OpinionItem, AppError> {
-        let mut item = self.opinion_item(actor, id).await?;
+        let mut item = self.opinion_item_stored(actor, id).await?;
         if desk(actor) || item.status != ItemStatus::Sent {
             return Err(AppError::Conflict {
                 code: "illegal_transition",
@@ -227,7 +256,7 @@ impl App {
 
     /// Closes an item (the desk): answered, or recorded and needing nothing from a unit.
     pub async fn close_item(&self, actor: &Actor, id: &str, version: u64) -> Result<OpinionItem, AppError> {
-        let mut item = self.opinion_item(actor, id).await?;
+        let mut item = self.opinion_item_stored(actor, id).await?;
         if !desk(actor) {
             return Err(AppError::Forbidden("舆情信息由舆情工作人员或政府办办结".into()));
         }
@@ -273,6 +302,9 @@ impl App {
         if !desk(actor) {
             return Err(AppError::Forbidden("舆情周报仅供舆情工作人员和政府办查看".into()));
         }
+        if !(2000..=2100).contains(&week.year()) {
+            return Err(AppError::invalid("invalid_week", "week", "周的日期应在 2000 至 2100 年之间"));
+        }
         let start =
             cst().from_local_datetime(&week.and_hms_opt(0, 0, 0).expect("midnight")).single().expect("fixed offset");
         let week = week_of(start.with_timezone(&Utc));
@@ -285,7 +317,8 @@ impl App {
         let supervisor = Actor::staff(actor.user.as_str(), Role::Supervisor, actor.unit.clone());
         let mut topics: Vec<TopicView> = self
             .topics
-            .topics(start, end + Duration::days(mailbox_domain::opinion::TOPIC_DAYS))
+            // Up to now: a topic that went on growing after the week still had messages in it.
+            .topics(start, self.now().max(end))
             .await?
             .into_iter()
             .filter(|t| t.members.iter().any(|m| m.at >= start && m.at <= end))

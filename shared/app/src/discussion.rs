@@ -63,6 +63,16 @@ pub struct TopicRequest {
     pub unit: String,
 }
 
+/// A topic as the public sees it.
+#[derive(Debug, Clone)]
+pub struct PublicTopic {
+    pub topic: Topic,
+    pub phase: Phase,
+    pub comments: Vec<PublicComment>,
+    /// The adoption, masked.
+    pub adoption: Option<String>,
+}
+
 /// A comment as the public sees it: the name masked (or 市民), the text with personal data masked.
 #[derive(Debug, Clone, Serialize)]
 pub struct PublicComment {
@@ -183,22 +193,24 @@ impl App {
             .collect())
     }
 
-    /// A topic and its approved comments as the public sees them.
-    pub async fn public_topic(&self, id: &str) -> Result<(Topic, Phase, Vec<PublicComment>), AppError> {
+    /// A topic and its approved comments as the public sees them, and its adoption (采纳情况)
+    /// with personal data masked — the names of every commenter too, as the unit may thank them.
+    pub async fn public_topic(&self, id: &str) -> Result<PublicTopic, AppError> {
         let topic = self.topic_by_id(id).await?;
-        let comments = self
-            .discussion
-            .comments(&topic.id, Some(CommentStatus::Approved), COMMENTS_READ)
-            .await?
-            .into_iter()
+        let all = self.discussion.comments(&topic.id, None, COMMENTS_READ).await?;
+        let comments = all
+            .iter()
+            .filter(|c| c.status == CommentStatus::Approved)
             .map(|c| PublicComment {
                 author: author(&c.name),
                 text: mask_personal_data(&c.text, &[c.name.as_str()]),
                 at: c.at,
             })
             .collect();
+        let names: Vec<&str> = all.iter().map(|c| c.name.as_str()).collect();
+        let adoption = topic.adoption.as_ref().map(|a| mask_personal_data(&a.text, &names));
         let phase = topic.phase(self.today());
-        Ok((topic, phase, comments))
+        Ok(PublicTopic { topic, phase, comments, adoption })
     }
 
     async fn topic_by_id(&self, id: &str) -> Result<Topic, AppError> {
@@ -226,8 +238,11 @@ impl App {
             });
         }
         let name = mailbox_domain::text::clean(&r.name);
-        if name.chars().count() > COMMENT_NAME_MAX || name.chars().any(mailbox_domain::text::is_control) {
+        if name.chars().count() > COMMENT_NAME_MAX {
             return Err(AppError::invalid("field_too_long", "name", format!("姓名不能超过{COMMENT_NAME_MAX}个字")));
+        }
+        if name.chars().any(mailbox_domain::text::is_control) {
+            return Err(AppError::invalid("invalid_characters", "name", "姓名含有不允许的控制字符"));
         }
         let phone = crate::input::normalise_phone(&r.phone)
             .filter(|p| p.starts_with('1'))
@@ -240,8 +255,9 @@ impl App {
         if let Some(existing) = self.discussion.comment(&topic.id, &id).await? {
             return Ok(existing);
         }
-        let keys =
-            [limiter::key("comment-client", client), limiter::key("comment-phone", &format!("{}:{phone}", topic.id))];
+        // The mobile only as a digest: the limits' keys are no place for personal data.
+        let phone_digest = hex::encode(&Sha256::digest(format!("{}:{phone}", topic.id).as_bytes())[..16]);
+        let keys = [limiter::key("comment-client", client), limiter::key("comment-phone", &phone_digest)];
         limiter::take_all(self.limits.as_ref(), &keys[..1], COMMENT_CLIENT, self.now()).await?;
         if let Err(e) = limiter::take_all(self.limits.as_ref(), &keys[1..], COMMENT_PHONE, self.now()).await {
             limiter::give_back_all(self.limits.as_ref(), &keys[..1]).await;
@@ -369,10 +385,5 @@ impl App {
             }),
             Err(e) => Err(e.into()),
         }
-    }
-
-    /// The adoption text as the public sees it (personal data masked).
-    pub fn public_adoption(&self, topic: &Topic) -> Option<String> {
-        topic.adoption.as_ref().map(|a| mask_personal_data(&a.text, &[]))
     }
 }

@@ -8,10 +8,10 @@ use crate::{views, App, AppError};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use mailbox_domain::opinion::{
-    group, surge_from, surges, week_of, Grouping, HotTopic, Reviewed, Surge, TopicEntry, TOPIC_DAYS,
+    citizen_tag, group, surge_from, surges, week_of, Grouping, HotTopic, Reviewed, Surge, TopicEntry, TOPIC_DAYS,
 };
 use mailbox_domain::org::UnitKind;
-use mailbox_domain::{Actor, Case, CaseId, CaseStatus, JurisdictionId, Role, UnitId};
+use mailbox_domain::{Actor, Case, CaseId, CaseNumber, CaseStatus, JurisdictionId, Role, UnitId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -29,13 +29,17 @@ pub trait TopicStore: Send + Sync + 'static {
     /// Topics whose last message is from `since` to `until`, oldest first.
     async fn topics(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<Vec<HotTopic>>;
     async fn topic(&self, id: &str) -> StoreResult<Option<HotTopic>>;
-    /// Stores a topic at its `version`: a new one (`expected` none; `Conflict` if its id exists),
-    /// or over the `expected` version (`Conflict` if another is stored).
-    async fn save_topic(&self, topic: &HotTopic, expected: Option<u64>) -> StoreResult<()>;
+    /// Stores a topic at its `version` — a new one (`expected` none; `Conflict` if its id exists),
+    /// or over the `expected` version (`Conflict` if another is stored) — and claims these entries
+    /// for it, each only if no topic claimed it yet (`Conflict` otherwise), in one transaction.
+    async fn save_topic(&self, topic: &HotTopic, expected: Option<u64>, claim: &[TopicEntry]) -> StoreResult<()>;
     /// A domain's weekly counters (every jurisdiction) of the weeks `from` to `to` (Mondays), as
     /// `(key, count)`: one range of keys (`opinion::surge_range`).
     async fn surge_counts(&self, domain: &str, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<(String, i64)>>;
 }
+
+/// An alert and the case number its SMS may name (one its unit may see).
+type Alert = (Notification, Option<CaseNumber>);
 
 /// Attempts at saving a topic against concurrent triage of similar messages.
 const SAVE_ATTEMPTS: usize = 5;
@@ -95,12 +99,13 @@ pub struct SurgeView {
 
 fn may_watch(actor: &Actor) -> Result<(), AppError> {
     match actor.role {
-        Role::Supervisor | Role::Dispatcher => Ok(()),
-        _ => Err(AppError::Forbidden("热点话题仅供督办和受理人员查看".into())),
+        Role::Supervisor | Role::Dispatcher | Role::Opinion => Ok(()),
+        _ => Err(AppError::Forbidden("热点话题仅供督办、受理和舆情人员查看".into())),
     }
 }
 
-/// Whether the caller may see a message of a topic: supervisors all, a dispatcher its own.
+/// Whether the caller may see a message of a topic: supervisors all, a dispatcher its own; 舆情
+/// staff none (they see every topic, without case numbers: they have no case access).
 fn sees(actor: &Actor, dispatcher: &UnitId) -> bool {
     actor.role == Role::Supervisor || (actor.role == Role::Dispatcher && actor.unit.as_ref() == Some(dispatcher))
 }
@@ -130,6 +135,11 @@ impl App {
             domain: note.domain.as_ref().map(|d| d.value.clone()),
             at: case.submitted_at,
             keywords: mailbox_triage::topics::keywords(&case.title, &case.body, &names),
+            citizen: match crate::service::citizen_key(&case.citizen.phone) {
+                key if key.is_empty() => citizen_tag(case.id.as_str()),
+                key => citizen_tag(&key),
+            },
+            topic: None,
         };
         self.topics.record_entry(&entry).await?;
         // The supervising offices just heard of this case's 热点件 (the same matter): the topic's
@@ -137,41 +147,51 @@ impl App {
         let offices_told = note.hot.as_ref().is_some_and(|h| h.alert);
         let mut alerts = self.group_entry(&entry, offices_told).await?;
         alerts.extend(self.surge_alerts(&entry).await?);
-        self.deliver(&alerts, Some(case.number.as_str())).await
+        // One at a time: each SMS names a case its unit may see, or none.
+        for (notification, number) in alerts {
+            self.deliver(&[notification], number.as_ref().map(CaseNumber::as_str)).await?;
+        }
+        Ok(())
     }
 
     /// Puts the entry in its topic; the alerts of a topic it formed.
-    async fn group_entry(&self, entry: &TopicEntry, offices_told: bool) -> Result<Vec<Notification>, AppError> {
+    async fn group_entry(&self, entry: &TopicEntry, offices_told: bool) -> Result<Vec<Alert>, AppError> {
         let since = entry.at - Duration::days(TOPIC_DAYS);
         for _ in 0..SAVE_ATTEMPTS {
             // Up to now: a topic that a later message (triaged first) moved on is still this one's.
             let (entries, topics) = self.topics.window(since, self.now().max(entry.at)).await?;
-            let loose: Vec<TopicEntry> =
-                entries.into_iter().filter(|e| e.at <= entry.at && !topics.iter().any(|t| t.has(&e.case_id))).collect();
-            let saved = match group(entry, &topics, &loose) {
+            // As stored: claimed for a topic already when this is a redelivery.
+            let me = entries.iter().find(|e| e.case_id == entry.case_id).cloned().unwrap_or_else(|| entry.clone());
+            let loose: Vec<TopicEntry> = entries
+                .into_iter()
+                .filter(|e| e.at <= entry.at && e.topic.is_none() && e.case_id != me.case_id)
+                .collect();
+            let saved = match group(&me, &topics, &loose) {
                 Grouping::Alone => return Ok(Vec::new()),
                 // A redelivery: the alerts again if it formed the topic (the same keys: kept once).
-                Grouping::Member(i) => return Ok(self.topic_alerts(&topics[i], entry, offices_told)),
+                Grouping::Member(i) => return Ok(self.topic_alerts(&topics[i], &me, offices_told)),
                 Grouping::Joins(i) => {
                     let mut topic = topics[i].clone();
-                    topic.join(entry);
+                    topic.join(&me);
                     topic.version += 1;
-                    self.topics.save_topic(&topic, Some(topics[i].version)).await.map(|()| None)
+                    let claim = TopicEntry { topic: Some(topic.id.clone()), ..me.clone() };
+                    self.topics.save_topic(&topic, Some(topics[i].version), &[claim]).await.map(|()| None)
                 }
                 Grouping::Forms(others) => {
                     let mut members: Vec<&TopicEntry> = others.iter().map(|&i| &loose[i]).collect();
-                    members.push(entry);
+                    members.push(&me);
                     let mut topic = HotTopic::form(&members);
-                    topic.formed_by = Some(entry.case_id.clone());
+                    topic.formed_by = Some(me.case_id.clone());
                     topic.version = 1;
-                    self.topics.save_topic(&topic, None).await.map(|()| Some(topic))
+                    let claims: Vec<TopicEntry> =
+                        members.iter().map(|e| TopicEntry { topic: Some(topic.id.clone()), ..(*e).clone() }).collect();
+                    self.topics.save_topic(&topic, None, &claims).await.map(|()| Some(topic))
                 }
             };
             match saved {
-                Ok(formed) => {
-                    return Ok(formed.map(|t| self.topic_alerts(&t, entry, offices_told)).unwrap_or_default())
-                }
-                // Another message of the topic was grouped meanwhile: read again and group again.
+                Ok(formed) => return Ok(formed.map(|t| self.topic_alerts(&t, &me, offices_told)).unwrap_or_default()),
+                // Another message of the topic was grouped meanwhile, or one of these was claimed:
+                // read again and group again.
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -181,42 +201,44 @@ impl App {
 
     /// A new topic's alerts — to the supervising offices (unless `offices_told`) and the
     /// dispatchers of its messages — when `entry` is the message that formed it; none otherwise.
-    fn topic_alerts(&self, topic: &HotTopic, entry: &TopicEntry, offices_told: bool) -> Vec<Notification> {
+    fn topic_alerts(&self, topic: &HotTopic, entry: &TopicEntry, offices_told: bool) -> Vec<Alert> {
         if topic.formed_by.as_ref() != Some(&entry.case_id) {
             return Vec::new();
         }
-        let mut units: Vec<UnitId> = if offices_told { Vec::new() } else { self.supervising_offices() };
+        // Each unit hears of a case it may see: the offices of the first, a dispatcher of its own.
+        let mut told: Vec<(UnitId, &CaseNumber)> = Vec::new();
+        if !offices_told {
+            told.extend(self.supervising_offices().into_iter().map(|u| (u, &topic.members[0].number)));
+        }
         for m in &topic.members {
-            if !units.contains(&m.dispatcher) {
-                units.push(m.dispatcher.clone());
+            if !told.iter().any(|(u, _)| *u == m.dispatcher) {
+                told.push((m.dispatcher.clone(), &m.number));
             }
         }
         let place = self.jurisdiction_name(&topic.jurisdiction);
-        units
-            .into_iter()
-            .map(|unit| Notification {
-                key: format!("topic:{}:{unit}", topic.id),
-                subject: format!(
-                    "热点话题：{}（{place}，{}天内 {} 件）",
-                    topic.label.join(" "),
-                    TOPIC_DAYS,
-                    topic.count
-                ),
-                body: format!(
-                    "分类 {}；首件留言 {}",
-                    topic.domain.as_deref().unwrap_or("未分类"),
-                    topic.members[0].number
-                ),
-                unit,
-                created_at: entry.at,
-                topic: Topic::HotTopic,
+        told.into_iter()
+            .map(|(unit, number)| {
+                let notification = Notification {
+                    key: format!("topic:{}:{unit}", topic.id),
+                    subject: format!(
+                        "热点话题：{}（{place}，{}天内 {} 件）",
+                        topic.label.join(" "),
+                        TOPIC_DAYS,
+                        topic.count
+                    ),
+                    body: format!("分类 {}；留言 {number} 等", topic.domain.as_deref().unwrap_or("未分类")),
+                    unit,
+                    created_at: entry.at,
+                    topic: Topic::HotTopic,
+                };
+                (notification, Some(number.clone()))
             })
             .collect()
     }
 
     /// A surge's alerts, when this message's domain × jurisdiction surges this week — the same
     /// keys for every message of the week, so each unit is told once.
-    async fn surge_alerts(&self, entry: &TopicEntry) -> Result<Vec<Notification>, AppError> {
+    async fn surge_alerts(&self, entry: &TopicEntry) -> Result<Vec<Alert>, AppError> {
         let Some(domain) = &entry.domain else { return Ok(Vec::new()) };
         let week = week_of(entry.at);
         let counters = self.topics.surge_counts(domain, surge_from(week), week).await?;
@@ -236,18 +258,24 @@ impl App {
             }
         }
         let place = self.jurisdiction_name(&surge.jurisdiction);
+        let offices = self.supervising_offices();
         Ok(units
             .into_iter()
-            .map(|unit| Notification {
-                key: format!("surge:{week}:{domain}:{}:{unit}", surge.jurisdiction),
-                subject: format!(
-                    "留言激增：{place}{domain}类本周已 {} 件（前8周周均 {:.1} 件）",
-                    surge.count, surge.average
-                ),
-                body: format!("{week} 起的一周"),
-                unit,
-                created_at: entry.at,
-                topic: Topic::Surge,
+            .map(|unit| {
+                // The case that tipped it goes only to units that may see it.
+                let number = (offices.contains(&unit) || unit == entry.dispatcher).then(|| entry.number.clone());
+                let notification = Notification {
+                    key: format!("surge:{week}:{domain}:{}:{unit}", surge.jurisdiction),
+                    subject: format!(
+                        "留言激增：{place}{domain}类本周已 {} 件（前8周周均 {:.1} 件）",
+                        surge.count, surge.average
+                    ),
+                    body: format!("{week} 起的一周"),
+                    unit,
+                    created_at: entry.at,
+                    topic: Topic::Surge,
+                };
+                (notification, number)
             })
             .collect())
     }
@@ -296,15 +324,15 @@ impl App {
         Ok(HotTopics { days, topics, surges: found })
     }
 
-    /// A dispatcher sees the surges of its own jurisdiction.
+    /// A dispatcher sees the surges of its own jurisdiction; supervisors and 舆情 staff all.
     fn sees_surge(&self, actor: &Actor, s: &Surge) -> bool {
-        actor.role == Role::Supervisor
+        matches!(actor.role, Role::Supervisor | Role::Opinion)
             || self.org.jurisdiction(&s.jurisdiction).is_some_and(|j| actor.unit.as_ref() == Some(&j.dispatcher))
     }
 
     pub(crate) fn topic_view(&self, actor: &Actor, t: &HotTopic, now: DateTime<Utc>) -> Option<TopicView> {
         let visible: Vec<_> = t.members.iter().filter(|m| sees(actor, &m.dispatcher)).collect();
-        if visible.is_empty() {
+        if visible.is_empty() && actor.role != Role::Opinion {
             return None;
         }
         Some(TopicView {
@@ -326,10 +354,12 @@ impl App {
         })
     }
 
-    /// Marks a topic 已研判 (assessed) by `actor`. A topic the caller may not see answers 404; a
-    /// topic already marked keeps its first mark.
+    /// Marks a topic 已研判 (assessed): the supervisors' judgement for the whole city, so only they
+    /// mark (others see the mark). A topic already marked keeps its first mark.
     pub async fn review_topic(&self, actor: &Actor, id: &str) -> Result<TopicView, AppError> {
-        may_watch(actor)?;
+        if actor.role != Role::Supervisor {
+            return Err(AppError::Forbidden("热点话题由政府办督办人员研判".into()));
+        }
         // A topic id is `T` and a case id: anything else names no topic (and never reaches a key).
         let well_formed =
             id.len() <= 80 && id.starts_with('T') && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
@@ -348,7 +378,7 @@ impl App {
             let mut marked = topic.clone();
             marked.reviewed = Some(Reviewed { by: actor.user.clone(), unit: actor.unit.clone(), at: now });
             marked.version += 1;
-            match self.topics.save_topic(&marked, Some(topic.version)).await {
+            match self.topics.save_topic(&marked, Some(topic.version), &[]).await {
                 Ok(()) => return self.topic_view(actor, &marked, now).ok_or(AppError::NotFound),
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),

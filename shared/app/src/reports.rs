@@ -390,6 +390,11 @@ impl App {
 
     /// Recomputes every counter from the cases and their audit trails and compares.
     pub async fn reconcile(&self) -> Result<ReconcileReport, AppError> {
+        self.reconcile_with(&mut |_| {}).await
+    }
+
+    /// `reconcile`, telling `progress` how many cases each page read (the command line's bar).
+    pub async fn reconcile_with(&self, progress: &mut (dyn FnMut(usize) + Send)) -> Result<ReconcileReport, AppError> {
         let calendar = self.calendar();
         let mut cases = Vec::new();
         let mut after = None;
@@ -397,6 +402,7 @@ impl App {
             let page = self.store.scan(after.as_ref(), 1000).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.id.clone());
+            progress(page.len());
             for case in page {
                 let events = self.store.events(&case.id).await?;
                 cases.push((case, events));

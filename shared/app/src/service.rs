@@ -625,7 +625,7 @@ impl App {
 
 /// A citizen's key for triage's hot-case count: the last 11 digits of their phone (+86, spaces and
 /// full-width digits written however), empty without one. Compared in memory, never stored.
-fn citizen_key(phone: &str) -> String {
+pub(crate) fn citizen_key(phone: &str) -> String {
     let digits: Vec<char> =
         phone.chars().filter_map(|c| c.to_digit(10).and_then(|d| char::from_digit(d, 10))).collect();
     digits[digits.len().saturating_sub(11)..].iter().collect()

@@ -1585,7 +1585,7 @@ impl TopicStore for DynamoStore {
         self.get_item(s(format!("HOTTOPIC#{id}")), s("T")).await?.map(|i| doc_json(&i)).transpose()
     }
 
-    async fn save_topic(&self, topic: &HotTopic, expected: Option<u64>) -> StoreResult<()> {
+    async fn save_topic(&self, topic: &HotTopic, expected: Option<u64>, claim: &[TopicEntry]) -> StoreResult<()> {
         let item = HashMap::from([
             ("PK".into(), s(format!("HOTTOPIC#{}", topic.id))),
             ("SK".into(), s("T")),
@@ -1609,7 +1609,21 @@ impl TopicStore for DynamoStore {
             ("SK".into(), s(format!("T#{}", topic.id))),
             (TTL_ATTRIBUTE.into(), n(epoch_secs(topic.last + ENTRY_TTL * 2))),
         ]))?;
-        match self.transact(vec![write, pointer]).await {
+        let mut items = vec![write, pointer];
+        // Each entry claimed only while no topic has it (one write: all or nothing).
+        for e in claim {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key("PK", s(opinion_week(e.at)))
+                .key("SK", s(format!("E#{}#{}", ms13(e.at), e.case_id)))
+                .update_expression("SET topic = :t, doc = :d")
+                .condition_expression("attribute_exists(PK) AND attribute_not_exists(topic)")
+                .expression_attribute_values(":t", s(topic.id.as_str()))
+                .expression_attribute_values(":d", s(serde_json::to_string(e).expect("entries serialise")))
+                .build();
+            items.push(TransactWriteItem::builder().update(build(update)?).build());
+        }
+        match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TransactFailure::Condition(_)) => {
                 Err(StoreError::Conflict(format!("topic {} changed meanwhile", topic.id)))

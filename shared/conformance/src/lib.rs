@@ -114,7 +114,7 @@ macro_rules! topic_store_suite {
     ($make:expr) => {
         $crate::topic_store_suite!(@tests $make;
             an_entry_is_recorded_and_counted_once, topics_are_saved_once_per_version,
-            open_topics_are_found_by_their_last_message);
+            open_topics_are_found_by_their_last_message, a_message_is_claimed_by_one_topic_only);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(

@@ -26,6 +26,8 @@ pub const PAIR_SIMILARITY: f32 = 0.30;
 /// Words kept in a topic's profile, and shown as its label.
 const PROFILE_WORDS: usize = 40;
 const LABEL_WORDS: usize = 5;
+/// Most loose messages that form a topic together (the rest join one by one, or stay loose).
+pub const FORM_MAX: usize = 50;
 /// Most members a topic lists (its count goes on): a topic of thousands is one matter, not a list.
 pub const MAX_MEMBERS: usize = 500;
 
@@ -54,6 +56,22 @@ pub struct TopicEntry {
     pub domain: Option<String>,
     pub at: DateTime<Utc>,
     pub keywords: Vec<Keyword>,
+    /// Who wrote it, as a 4-hex-digit tag of their phone's digits (`citizen_tag`): enough to tell
+    /// three citizens from one writing three times, never enough to find the phone (each tag is
+    /// shared by about a million and a half numbers).
+    pub citizen: String,
+    /// The topic it was claimed for, once grouped: the store sets it only while it is unset, in
+    /// the topic's own write, so one message never ends up in two topics.
+    #[serde(default)]
+    pub topic: Option<String>,
+}
+
+/// A citizen's tag for topic-finding (see `TopicEntry::citizen`) from the key of a phone's digits;
+/// a message without one is a citizen of its own (its case id).
+pub fn citizen_tag(key: &str) -> String {
+    // FNV-1a folded to 16 bits: stable across builds, as stored tags must be.
+    let h = key.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    format!("{:04x}", (h ^ (h >> 16)) & 0xffff)
 }
 
 /// A message of a topic: enough to list it to staff who may see it (by its dispatcher).
@@ -65,13 +83,17 @@ pub struct TopicMember {
     pub at: DateTime<Utc>,
 }
 
-/// A word of a topic's profile: its summed weight over the members, and in how many it is.
+/// A word of a topic's profile: its summed weight over the members, and which citizens wrote it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileWord {
     pub word: String,
     pub weight: f32,
-    pub members: u32,
+    /// Citizen tags (at most `LABEL_CITIZENS`: enough to tell a label word).
+    pub citizens: Vec<String>,
 }
+
+/// Citizens a label word needs, and as many as a profile word remembers.
+const LABEL_CITIZENS: usize = 2;
 
 /// Who marked a topic as assessed (已研判), and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,16 +154,9 @@ impl HotTopic {
         topic
     }
 
-    /// Whether the message is one of the topic's.
-    pub fn has(&self, case: &CaseId) -> bool {
-        self.members.iter().any(|m| &m.case_id == case)
-    }
-
-    /// Adds a message: its keywords to the profile, its time to the span.
+    /// Adds a message (one not claimed yet): its keywords to the profile, its time to the span.
     pub fn join(&mut self, entry: &TopicEntry) {
-        if !self.has(&entry.case_id) {
-            self.add(entry);
-        }
+        self.add(entry);
     }
 
     fn add(&mut self, e: &TopicEntry) {
@@ -156,20 +171,27 @@ impl HotTopic {
         }
         self.first = self.first.min(e.at);
         self.last = self.last.max(e.at);
-        let mut words: BTreeMap<String, (f32, u32)> =
-            self.profile.iter().map(|p| (p.word.clone(), (p.weight, p.members))).collect();
+        let mut words: BTreeMap<String, (f32, Vec<String>)> =
+            self.profile.iter().map(|p| (p.word.clone(), (p.weight, p.citizens.clone()))).collect();
         for (w, x) in &e.keywords {
             let slot = words.entry(w.clone()).or_default();
             slot.0 += x;
-            slot.1 += 1;
+            if slot.1.len() < LABEL_CITIZENS && !slot.1.contains(&e.citizen) {
+                slot.1.push(e.citizen.clone());
+            }
         }
         let mut profile: Vec<ProfileWord> =
-            words.into_iter().map(|(word, (weight, members))| ProfileWord { word, weight, members }).collect();
+            words.into_iter().map(|(word, (weight, citizens))| ProfileWord { word, weight, citizens }).collect();
         profile.sort_by(|a, b| b.weight.total_cmp(&a.weight).then_with(|| a.word.cmp(&b.word)));
         profile.truncate(PROFILE_WORDS);
-        // The label: words of at least two of its messages — a word one citizen wrote (a name the
-        // masking missed) is never a topic's label.
-        self.label = profile.iter().filter(|p| p.members >= 2).take(LABEL_WORDS).map(|p| p.word.clone()).collect();
+        // The label: words that two citizens or more wrote — a word of one citizen (a name the
+        // masking missed), however often they write, is never a topic's label.
+        self.label = profile
+            .iter()
+            .filter(|p| p.citizens.len() >= LABEL_CITIZENS)
+            .take(LABEL_WORDS)
+            .map(|p| p.word.clone())
+            .collect();
         self.profile = profile;
     }
 
@@ -225,7 +247,7 @@ fn related(entry: &TopicEntry, jurisdiction: &JurisdictionId, domain: Option<&St
 /// What a new message does to the topics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grouping {
-    /// It is already one of this topic's messages (a redelivery).
+    /// It was claimed for this topic already (a redelivery).
     Member(usize),
     /// It joins this open topic (an index into the topics given).
     Joins(usize),
@@ -235,12 +257,13 @@ pub enum Grouping {
     Alone,
 }
 
-/// Where a new message goes, given the topics open at its time and the loose entries (in no
-/// topic) of the `TOPIC_DAYS` days before it. Deterministic: the most similar topic wins; ties go to
-/// the earlier topic.
+/// Where a new message goes, given the topics open at its time and the loose entries (claimed by
+/// no topic) of the `TOPIC_DAYS` days before it. A new topic needs `TOPIC_MIN` citizens, not
+/// messages: one citizen writing three times is no hot topic. Deterministic: the most similar topic
+/// wins; ties go to the earlier topic.
 pub fn group(entry: &TopicEntry, topics: &[HotTopic], loose: &[TopicEntry]) -> Grouping {
-    if let Some(i) = topics.iter().position(|t| t.has(&entry.case_id)) {
-        return Grouping::Member(i);
+    if let Some(claimed) = &entry.topic {
+        return topics.iter().position(|t| &t.id == claimed).map_or(Grouping::Alone, Grouping::Member);
     }
     if entry.keywords.is_empty() {
         return Grouping::Alone;
@@ -260,16 +283,32 @@ pub fn group(entry: &TopicEntry, topics: &[HotTopic], loose: &[TopicEntry]) -> G
     let similar: Vec<usize> = loose
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.case_id != entry.case_id && e.at >= since && e.at <= entry.at)
+        .filter(|(_, e)| e.case_id != entry.case_id && e.topic.is_none() && e.at >= since && e.at <= entry.at)
         .filter(|(_, e)| related(entry, &e.jurisdiction, e.domain.as_ref()))
         .filter(|(_, e)| similarity(&entry.keywords, &e.keywords) >= PAIR_SIMILARITY)
         .map(|(i, _)| i)
         .collect();
-    if similar.len() + 1 >= TOPIC_MIN {
-        Grouping::Forms(similar)
-    } else {
-        Grouping::Alone
+    let citizens: std::collections::BTreeSet<&str> =
+        similar.iter().map(|&i| loose[i].citizen.as_str()).chain([entry.citizen.as_str()]).collect();
+    if citizens.len() < TOPIC_MIN {
+        return Grouping::Alone;
     }
+    // At most `FORM_MAX` join at once (the store claims them in one write): one of each citizen
+    // first, then the latest.
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut seen: std::collections::BTreeSet<&str> = std::collections::BTreeSet::from([entry.citizen.as_str()]);
+    for &i in similar.iter().rev() {
+        if chosen.len() < FORM_MAX && seen.insert(loose[i].citizen.as_str()) {
+            chosen.push(i);
+        }
+    }
+    for &i in similar.iter().rev() {
+        if chosen.len() < FORM_MAX && !chosen.contains(&i) {
+            chosen.push(i);
+        }
+    }
+    chosen.sort_unstable();
+    Grouping::Forms(chosen)
 }
 
 /// The Monday (China time) of the week of `at`: surges are counted by these weeks.
@@ -453,6 +492,8 @@ mod tests {
             domain: Some("城乡建设".into()),
             at: at(day),
             keywords,
+            citizen: citizen_tag(id),
+            topic: None,
         }
     }
 
@@ -475,9 +516,31 @@ mod tests {
         assert!(!topic.label.contains(&"路灯".to_owned()), "a word of one message is no label: {:?}", topic.label);
         let topics = [topic];
         assert_eq!(group(&entry("d", 9, &FLOOD), &topics, &[]), Grouping::Joins(0));
-        assert_eq!(group(&c, &topics, &[]), Grouping::Member(0), "a redelivery changes nothing");
+        let claimed = TopicEntry { topic: Some("Ta".into()), ..c.clone() };
+        assert_eq!(group(&claimed, &topics, &[]), Grouping::Member(0), "a redelivery changes nothing");
         // A week after its last message the topic is closed; a new message waits loose.
         assert_eq!(group(&entry("e", 13, &FLOOD), &topics, &[]), Grouping::Alone);
+    }
+
+    #[test]
+    fn one_citizen_writing_three_times_is_no_topic_and_their_words_no_label() {
+        let first = entry("a", 0, &["幸福小区", "积水", "王建国"]);
+        let again =
+            TopicEntry { citizen: first.citizen.clone(), ..entry("b", 1, &["幸福小区", "积水", "王建国"]) };
+        let third =
+            TopicEntry { citizen: first.citizen.clone(), ..entry("c", 2, &["幸福小区", "积水", "王建国"]) };
+        assert_eq!(group(&third, &[], &[first.clone(), again.clone()]), Grouping::Alone, "one citizen");
+        // With two others it is a topic; a word only that citizen wrote is no label.
+        let other = entry("d", 3, &["幸福小区", "积水"]);
+        let topic = HotTopic::form(&[&first, &again, &third, &other]);
+        assert!(topic.label.contains(&"积水".to_owned()), "{:?}", topic.label);
+        assert!(!topic.label.contains(&"王建国".to_owned()), "{:?}", topic.label);
+        // A message already claimed by a topic is not loose.
+        let claimed = TopicEntry { topic: Some("Tx".into()), ..entry("e", 2, &FLOOD) };
+        let loose = [entry("f", 1, &FLOOD), claimed];
+        assert_eq!(group(&entry("g", 3, &FLOOD), &[], &loose), Grouping::Alone);
+        assert_eq!(citizen_tag("13812345678").len(), 4);
+        assert_eq!(citizen_tag("13812345678"), citizen_tag("13812345678"), "stable");
     }
 
     #[test]

@@ -802,8 +802,8 @@ impl TopicStore for SqliteStore {
         self.read(move |c| Ok(query_docs(c, "SELECT doc FROM hot_topics WHERE id = ?1", [id])?.pop())).await
     }
 
-    async fn save_topic(&self, topic: &HotTopic, expected: Option<u64>) -> StoreResult<()> {
-        let t = topic.clone();
+    async fn save_topic(&self, topic: &HotTopic, expected: Option<u64>, claim: &[TopicEntry]) -> StoreResult<()> {
+        let (t, claim) = (topic.clone(), claim.to_vec());
         self.write(move |c| {
             let changed = match expected {
                 None => c.execute(
@@ -818,6 +818,18 @@ impl TopicStore for SqliteStore {
             .map_err(map_err)?;
             if changed == 0 {
                 return Err(StoreError::Conflict(format!("topic {} changed meanwhile", t.id)));
+            }
+            // A failed claim fails the whole write (its savepoint), the topic's too.
+            for e in &claim {
+                let claimed = c
+                    .execute(
+                        "UPDATE topic_entries SET topic = ?2, doc = ?3 WHERE case_id = ?1 AND topic IS NULL",
+                        params![e.case_id.as_str(), t.id, to_json(e)],
+                    )
+                    .map_err(map_err)?;
+                if claimed == 0 {
+                    return Err(StoreError::Conflict(format!("message {} is in a topic already", e.case_id)));
+                }
             }
             Ok(())
         })

@@ -124,7 +124,7 @@ CREATE INDEX cases_merged ON cases (merged_into, id) WHERE merged_into IS NOT NU
 
 /// Topic-finding (舆情): an entry per triaged message by time, the hot topics by their last message.
 const V8: &str = "
-CREATE TABLE topic_entries (case_id TEXT PRIMARY KEY, at_ms INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE topic_entries (case_id TEXT PRIMARY KEY, at_ms INTEGER NOT NULL, topic TEXT, doc TEXT NOT NULL);
 CREATE INDEX topic_entries_at ON topic_entries (at_ms, case_id);
 CREATE TABLE hot_topics (
     id TEXT PRIMARY KEY, first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL

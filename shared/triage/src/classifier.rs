@@ -518,6 +518,18 @@ pub fn cross_validate(
     k: usize,
     s: &Settings,
 ) -> Result<CrossValidation, ClassifierError> {
+    cross_validate_with(messages, always, k, s, &mut |_| {})
+}
+
+/// `cross_validate`, telling `fold_done` as each fold's model is trained and scored (the command
+/// line's progress).
+pub fn cross_validate_with(
+    messages: &[Labelled],
+    always: &[Labelled],
+    k: usize,
+    s: &Settings,
+    fold_done: &mut dyn FnMut(usize),
+) -> Result<CrossValidation, ClassifierError> {
     if messages.len() < 2 * k {
         return Err(ClassifierError::TooFew);
     }
@@ -540,6 +552,7 @@ pub fn cross_validate(
         for i in (0..messages.len()).filter(|&i| fold[i] == f) {
             scores[i] = (messages[i].domain, model.scores(&model.vector(&raw[i])));
         }
+        fold_done(f + 1);
     }
     let temperature = fit_temperature(&scores);
     let predictions = scores.iter().map(|(a, s)| (*a, softmax(s, temperature))).collect();

@@ -372,7 +372,7 @@ pub struct HotTopicsParams {
         (status = 200, description = "Hot topics (热点话题: 3 or more similar messages within 7 days in one jurisdiction or domain) with a message in the period, newest first, each with its label words, jurisdiction, domain, count, first and last time and the case numbers the caller may see; and the surges (激增) of the weeks of the period", body = crate::opinion::HotTopics),
         (status = 400, description = "Invalid days", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
-        (status = 403, description = "Only supervisors and dispatchers watch hot topics", body = ErrorBody),
+        (status = 403, description = "Only supervisors, dispatchers and 舆情 staff watch hot topics", body = ErrorBody),
     ))]
 pub async fn hot_topics(
     State(s): State<AppState>,
@@ -388,8 +388,8 @@ pub async fn hot_topics(
     responses(
         (status = 200, description = "The topic, marked 已研判 (a topic marked before keeps its first mark)", body = crate::opinion::TopicView),
         (status = 401, description = "Not signed in", body = ErrorBody),
-        (status = 403, description = "Only supervisors and dispatchers watch hot topics", body = ErrorBody),
-        (status = 404, description = "No such topic, or none of its messages is the caller's", body = ErrorBody),
+        (status = 403, description = "Only supervisors mark topics 已研判", body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
     ))]
 pub async fn review_topic(
     State(s): State<AppState>,
@@ -415,7 +415,7 @@ pub struct OutboxParams {
             headers(("Link" = String, description = "The next page: `</api/v1/staff/outbox?limit=…&cursor=…>; rel=\"next\"`"))),
         (status = 400, description = "Invalid limit or cursor", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
-        (status = 403, description = "Admins have no access to cases or their notifications", body = ErrorBody),
+        (status = 403, description = "Admins and 舆情 staff have no access to cases or their notifications", body = ErrorBody),
     ))]
 pub async fn outbox(
     State(s): State<AppState>,
@@ -425,7 +425,9 @@ pub async fn outbox(
     let q = query(q)?;
     let unit = match id.actor.role {
         Role::Supervisor => None,
-        Role::Admin => return Err(AppError::Forbidden("系统管理员不能查看留言通知".into())),
+        // Neither has access to cases, so neither reads notifications about them (舆情 staff sit in
+        // a unit whose outbox carries case alerts).
+        Role::Admin | Role::Opinion => return Err(AppError::Forbidden("该账号不能查看留言通知".into())),
         _ => id.actor.unit.clone(),
     };
     let limit = q.limit.unwrap_or(50);

@@ -128,6 +128,14 @@ fn item_error(e: AppError) -> Response {
 
 fn item_page(s: &AppState, id: &crate::accounts::Identity, i: &OpinionItem, message: Option<&str>) -> Markup {
     let org = &s.app.org;
+    // Supervisors read every text with personal data masked, as for cases.
+    let text = |t: &str| {
+        if id.actor.role == Role::Supervisor {
+            mailbox_domain::mask::mask_personal_data(t, &[])
+        } else {
+            t.to_owned()
+        }
+    };
     let unit_name = |u: &mailbox_domain::UnitId| crate::views::unit_name(org, u);
     let is_desk = desk_role(id.actor.role);
     let body = html! {
@@ -142,8 +150,8 @@ fn item_page(s: &AppState, id: &crate::accounts::Identity, i: &OpinionItem, mess
             @if let Some(u) = &i.unit { dt { "核实答复单位" } dd { (unit_name(u)) } }
         }
         h2 { "内容摘要" }
-        pre.text { (i.summary) }
-        @if let Some(a) = &i.answer { h2 { "核实答复" } pre.text id="item-answer" { (a) } }
+        pre.text { (text(&i.summary)) }
+        @if let Some(a) = &i.answer { h2 { "核实答复" } pre.text id="item-answer" { (text(a)) } }
         h2 { "办理记录" }
         ol.timeline { @for step in &i.history {
             li { (fmt_time(step.at)) " " (step.unit.as_ref().map(&unit_name).unwrap_or_default()) "：" (step.what) }
@@ -225,6 +233,7 @@ pub async fn report(State(s): State<AppState>, headers: HeaderMap, Query(q): Que
     };
     let r = match s.app.weekly_report(&id.actor, week).await {
         Ok(r) => r,
+        Err(AppError::Invalid { message, .. }) => return error_page(StatusCode::BAD_REQUEST, true, &message),
         Err(e) => return console_error(e),
     };
     if q.format.as_deref() == Some("xlsx") {

@@ -76,7 +76,7 @@ pub async fn show(State(s): State<AppState>, Path(id): Path<String>) -> Response
 }
 
 async fn topic_page(s: &AppState, id: &str, draft: CommentDraft, status: StatusCode) -> Response {
-    let (topic, phase, comments) = match s.app.public_topic(id).await {
+    let crate::discussion::PublicTopic { topic, phase, comments, adoption } = match s.app.public_topic(id).await {
         Ok(x) => x,
         Err(e) => return public_error(e),
     };
@@ -86,7 +86,7 @@ async fn topic_page(s: &AppState, id: &str, draft: CommentDraft, status: StatusC
         h1 { (topic.title) " " (phase_badge(phase)) }
         p.muted { "征集期 " (period(&topic)) " · 答复单位：" (unit_name(s, &topic)) }
         pre.text.body { (topic.text) }
-        @if let Some(adoption) = s.app.public_adoption(&topic) {
+        @if let Some(adoption) = &adoption {
             section.card id="adoption" { h2 { "采纳情况" } pre.text { (adoption) } }
         }
         h2 { "网友评论（" (comments.len()) "）" }

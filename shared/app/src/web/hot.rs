@@ -1,7 +1,8 @@
 //! The console's 舆情 page `/console/hot`: hot topics (热点话题) found in the mailbox, each with its
 //! messages, a small daily trend chart drawn on the server (SVG, no script) and its 已研判 mark; and
 //! the surges (激增) of the weeks shown. Supervisors see every topic; a dispatcher the topics with
-//! messages of its own, listing only those.
+//! messages of its own, listing only those; 舆情 staff every topic without its messages. Only
+//! supervisors mark a topic 已研判.
 
 use super::console::{console_error, csrf_input, current, fmt_time, nav, signed_in_form};
 use super::{error_page, ok, page, redirect};
@@ -90,9 +91,11 @@ fn topic_card(id: &crate::accounts::Identity, t: &TopicView, titles: &[(String, 
                     li { a href={ "/console/cases/" (case_id) } { (number) " " (title) } }
                 }
                 @if titles.len() < t.cases.len() { li.muted { "另有 " (t.cases.len() - titles.len()) " 件" } }
+                @if t.cases.is_empty() { li.muted { "共 " (t.count) " 件（舆情人员不查看留言）" } }
             }
             @match &t.reviewed {
                 Some(r) => p.reviewed { span.badge.normal { "已研判" } " " (r.unit.as_deref().unwrap_or("")) " " (fmt_time(r.at)) },
+                None if id.actor.role != mailbox_domain::Role::Supervisor => p.muted { "待政府办研判" },
                 None => form method="post" action={ "/console/hot/" (t.id) "/review" } {
                     (csrf_input(id))
                     button type="submit" { "标记为已研判" }
