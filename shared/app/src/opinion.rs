@@ -141,7 +141,6 @@ impl App {
             },
             topic: None,
         };
-        self.topics.record_entry(&entry).await?;
         // The supervising offices just heard of this case's 热点件 (the same matter): the topic's
         // alert goes to the dispatchers only.
         let offices_told = note.hot.as_ref().is_some_and(|h| h.alert);
@@ -154,12 +153,18 @@ impl App {
         Ok(())
     }
 
-    /// Puts the entry in its topic; the alerts of a topic it formed.
+    /// Records the entry (unless a delivery before did) and puts it in its topic; the alerts of a
+    /// topic it formed.
     async fn group_entry(&self, entry: &TopicEntry, offices_told: bool) -> Result<Vec<Alert>, AppError> {
         let since = entry.at - Duration::days(TOPIC_DAYS);
         for _ in 0..SAVE_ATTEMPTS {
             // Up to now: a topic that a later message (triaged first) moved on is still this one's.
             let (entries, topics) = self.topics.window(since, self.now().max(entry.at)).await?;
+            // Read first, so a redelivery writes nothing (not even a refused write): the entry and
+            // its week's count are recorded once.
+            if !entries.iter().any(|e| e.case_id == entry.case_id) {
+                self.topics.record_entry(entry).await?;
+            }
             // As stored: claimed for a topic already when this is a redelivery.
             let me = entries.iter().find(|e| e.case_id == entry.case_id).cloned().unwrap_or_else(|| entry.clone());
             let loose: Vec<TopicEntry> = entries
