@@ -169,6 +169,23 @@ fn the_committed_model_is_what_training_produces() {
 }
 
 #[test]
+fn triage_topics_finds_the_real_campaigns_and_shows_progress_as_plain_lines_off_a_terminal() {
+    let (replies, likes) = (messages("messages_with_replies.csv"), messages("messages_with_likes.csv"));
+    let out =
+        mailbox(&["triage", "topics", "--messages", replies.to_str().unwrap(), "--messages", likes.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The data set's two big campaigns, each the largest topic of its month.
+    assert!(out.stdout.lines().any(|l| l.starts_with("2019-07\t53\t") && l.contains("伊景园滨河苑")), "{}", out.stdout);
+    assert!(out.stdout.lines().any(|l| l.starts_with("2019-11\t52\t") && l.contains("丽发新城")), "{}", out.stdout);
+    assert!(out.stdout.contains("messages=7142 invalid=4 unreadable_time=0 topics=45 in_topics=267"), "{}", out.stdout);
+    // stderr is no terminal here: progress as plain lines, a tenth at a time, no control codes.
+    let progress: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("messages grouped: ")).collect();
+    assert_eq!(progress.len(), 11, "ten steps and done: {}", out.stderr);
+    assert_eq!(progress.last(), Some(&"messages grouped: done (7142)"));
+    assert!(!out.stderr.contains('\u{1b}') && !out.stderr.contains('\r'), "{:?}", out.stderr);
+}
+
+#[test]
 fn triage_analyse_suggests_domain_jurisdiction_and_kind() {
     let out = ok(&[
         "triage",
