@@ -430,7 +430,11 @@ async fn public_report_replies_assessment_exports_calendar_import_and_reconcile(
     api.ok(&jtj, &id, json!({"action": "reply", "text": "王小明您好，已修复，电话13812345678。", "public": true}))
         .await;
     let zfb = api.login("zfb").await;
-    api.ok(&zfb, &id, json!({"action": "feature"})).await;
+    // A typical case needs a note on why; it is published masked with the case.
+    let refused = api.act(&zfb, &id, None, json!({"action": "feature"})).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let note = "交通运输局当天修复路面，答复具体（王小明 13812345678 表示满意）。";
+    api.ok(&zfb, &id, json!({"action": "feature", "note": note})).await;
     let (_, _) = api.submit("mayor", "suggestion", false).await;
 
     let stats = api.call(Method::GET, "/api/v1/public/stats", None, None).await;
@@ -440,6 +444,8 @@ async fn public_report_replies_assessment_exports_calendar_import_and_reconcile(
     assert_eq!(stats.body["total"]["in_progress"], 1);
     assert_eq!(stats.body["replied_on_time"], 1);
     assert_eq!(stats.body["featured"].as_array().unwrap().len(), 1);
+    let shown = stats.body["featured"][0]["featured_note"].as_str().unwrap();
+    assert!(shown.starts_with("交通运输局当天修复路面") && !shown.contains("13812345678"), "{shown}");
     assert_eq!(api.call(Method::GET, "/api/v1/public/stats?month=2026-13", None, None).await.status, 400);
 
     let replies = api.call(Method::GET, "/api/v1/public/replies?mailbox=mayor&q=修复", None, None).await;
