@@ -32,6 +32,23 @@ admin = call("/api/v1/auth/login", {"username": "admin", "password": "mailbox-de
 case = call("/api/v1/cases", {"mailbox": "mayor", "kind": "complaint", "title": "路灯不亮", "body": "小区门口路灯坏了",
                               "name": "张三", "phone": "13812345678", "public": True})
 case_id = call("/api/v1/staff/inbox?limit=1", token=token)[0]["id"]
+# Three citizens on one matter make a hot topic (the triage worker groups them), so that marking it
+# 已研判 reaches a real topic.
+import time
+for i, (title, body) in enumerate([("幸福小区下水道堵塞", "幸福小区的下水道堵塞一个多月了，污水流到路面，臭气熏天，请尽快疏通。"),
+                                   ("反映幸福小区排水问题", "幸福小区下水道经常堵塞，一下雨污水就漫到楼道里，居民出行很不方便。"),
+                                   ("幸福小区下水道又堵了", "幸福小区下水道堵塞问题还是没有解决，污水到处都是，孩子上学都要绕路。")]):
+    call("/api/v1/cases", {"mailbox": "mayor", "kind": "complaint", "title": title, "body": body,
+                           "name": "居民", "phone": f"1360000000{i}", "public": True})
+topic_id = None
+for _ in range(100):
+    topics = call("/api/v1/staff/hot-topics?days=7", token=token)["topics"]
+    if topics:
+        topic_id = topics[0]["id"]
+        break
+    time.sleep(0.1)
+assert topic_id, "no hot topic formed"
+
 open(dir + "/token", "w").write(token)
 with open(dir + "/schemathesis.toml", "w") as f:
     f.write(f'''[warnings]
@@ -67,6 +84,11 @@ generation.mode = "positive"
 phases.stateful.enabled = false
 phases.examples.enabled = false
 phases.coverage.enabled = false
+
+# A real topic to mark (the case id of path.id names none).
+[[operations]]
+include-operation-id = "review_topic"
+parameters = {{ "path.id" = "{topic_id}" }}
 
 # The calendar import is the administrator's. Its days are left empty: whether a date belongs to the
 # notice's year is beyond a schema (the holiday-cn fuzz target and the unit tests check the days).
