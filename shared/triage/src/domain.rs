@@ -38,7 +38,7 @@ impl TrainingSet {
         let domain = |file: &str, row: usize, label: &str| {
             DOMAINS.iter().position(|d| *d == label.trim()).ok_or_else(|| ModelError::Input {
                 file: file.to_owned(),
-                message: format!("row {row}: `{label}` is not one of the seven domains"),
+                message: format!("row {row}: `{}` is not one of the seven domains", one_line(label)),
             })
         };
         let mut messages = Vec::new();
@@ -68,6 +68,16 @@ impl TrainingSet {
 
     fn view(rows: &[(String, String, usize)]) -> Vec<Labelled<'_>> {
         rows.iter().map(|(t, b, d)| Labelled { title: t, body: b, domain: *d }).collect()
+    }
+}
+
+/// A value of the file as an error message shows it: on one line (a quoted field may hold line
+/// breaks), at most 30 characters.
+fn one_line(value: &str) -> String {
+    let flat: String = value.trim().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    match flat.char_indices().nth(30) {
+        Some((cut, _)) => format!("{}…", &flat[..cut]),
+        None => flat,
     }
 }
 
@@ -127,6 +137,25 @@ mod tests {
             assert_eq!(s.value, want, "{title}: {s:?}");
             assert!(!s.words.is_empty() && s.confidence > 0, "{s:?}");
         }
+    }
+
+    #[test]
+    fn a_bad_label_is_reported_on_one_line() {
+        let e = TrainingSet::read(
+            "留言主题,留言详情,一级分类\n路灯,不亮,\"城乡建设\n路灯,不,一级分类\"\n",
+            "t.csv",
+            "一级分类,二级分类,三级分类\n",
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert_eq!(e, "t.csv: row 2: `城乡建设 路灯,不,一级分类` is not one of the seven domains");
+        let long =
+            TrainingSet::read(&format!("留言主题,留言详情,一级分类\n路灯,不亮,{}\n", "长".repeat(40)), "t.csv", "")
+                .err()
+                .unwrap()
+                .to_string();
+        assert!(long.contains(&format!("`{}…`", "长".repeat(30))), "{long}");
     }
 
     #[test]
