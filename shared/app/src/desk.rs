@@ -4,6 +4,7 @@
 //! 舆情 report for leaders combines the week's hot topics and surges with the desk's items.
 
 use crate::delivery::Topic as NoticeTopic;
+use crate::discussion::text_field;
 use crate::opinion::{SurgeView, TopicView};
 use crate::ports::{Notification, StoreError, StoreResult};
 use crate::{App, AppError};
@@ -60,27 +61,13 @@ fn desk(actor: &Actor) -> bool {
     matches!(actor.role, Role::Opinion | Role::Supervisor)
 }
 
-fn clean_text(value: &str, field: &'static str, label: &str, max: usize) -> Result<String, AppError> {
-    let v = mailbox_domain::text::clean(value);
-    if v.is_empty() {
-        return Err(AppError::invalid("field_required", field, format!("请填写{label}")));
-    }
-    if v.chars().count() > max {
-        return Err(AppError::invalid("field_too_long", field, format!("{label}不能超过{max}个字")));
-    }
-    if v.chars().any(mailbox_domain::text::is_control) {
-        return Err(AppError::invalid("invalid_characters", field, format!("{label}含有不允许的控制字符")));
-    }
-    Ok(v)
-}
-
 impl App {
     /// Records an item (the 舆情 desk and supervisors).
     pub async fn record_item(&self, actor: &Actor, r: &ItemRequest) -> Result<OpinionItem, AppError> {
         if !desk(actor) {
             return Err(AppError::Forbidden("舆情信息由舆情工作人员或政府办录入".into()));
         }
-        let platform = clean_text(&r.platform, "platform", "发布平台", 20)?;
+        let platform = text_field(&r.platform, "platform", "发布平台", 1, 20)?;
         let link = r.link.trim().to_owned();
         let link_ok = (link.starts_with("https://") || link.starts_with("http://"))
             && link.len() <= 500
@@ -101,7 +88,7 @@ impl App {
         if found_at > self.now() + Duration::hours(1) || found_at < self.now() - Duration::days(365) {
             return Err(AppError::invalid("invalid_time", "found_at", "发现时间应在一年内，且不晚于现在"));
         }
-        let summary = clean_text(&r.summary, "summary", "内容摘要", 1000)?;
+        let summary = text_field(&r.summary, "summary", "内容摘要", 1, 1000)?;
         let severity = serde_json::from_value::<Severity>(serde_json::Value::String(r.severity.trim().to_owned()))
             .map_err(|_| AppError::invalid("invalid_severity", "severity", "请选择严重程度"))?;
         let mut related: Vec<CaseNumber> = Vec::new();
@@ -249,7 +236,7 @@ impl App {
                 message: "只有交办给本单位、待核实答复的舆情信息可以答复".into(),
             });
         }
-        item.answer = Some(clean_text(text, "text", "核实答复", 5000)?);
+        item.answer = Some(text_field(text, "text", "核实答复", 1, 5000)?);
         item.status = ItemStatus::Answered;
         self.step(actor, item, version, "答复".into()).await
     }

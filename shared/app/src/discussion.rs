@@ -101,7 +101,15 @@ pub enum Moderation {
     Refuse { reason: String },
 }
 
-fn text_field(value: &str, field: &'static str, label: &str, min: usize, max: usize) -> Result<String, AppError> {
+/// A text field as staff or citizens typed it: invisible characters removed, trimmed, `min` to
+/// `max` characters, no control characters; a clear Chinese message naming `label` otherwise.
+pub(crate) fn text_field(
+    value: &str,
+    field: &'static str,
+    label: &str,
+    min: usize,
+    max: usize,
+) -> Result<String, AppError> {
     let v = mailbox_domain::text::clean(value);
     let n = v.chars().count();
     if n == 0 {

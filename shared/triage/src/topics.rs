@@ -46,22 +46,13 @@ pub struct Finder {
     loose: Vec<TopicEntry>,
 }
 
-/// What adding a message did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Added {
-    Formed(usize),
-    Joined(usize),
-    Loose,
-}
-
 impl Finder {
-    pub fn add(&mut self, entry: TopicEntry) -> Added {
+    pub fn add(&mut self, entry: TopicEntry) {
         let since = entry.at - chrono::Duration::days(TOPIC_DAYS);
         self.loose.retain(|e| e.at >= since);
         match group(&entry, &self.topics, &self.loose) {
             Grouping::Member(i) | Grouping::Joins(i) => {
                 self.topics[i].join(&entry);
-                Added::Joined(i)
             }
             Grouping::Forms(others) => {
                 let mut members: Vec<&TopicEntry> = others.iter().map(|&i| &self.loose[i]).collect();
@@ -69,11 +60,9 @@ impl Finder {
                 self.topics.push(HotTopic::form(&members));
                 let ids: Vec<_> = members.iter().map(|e| e.case_id.clone()).collect();
                 self.loose.retain(|e| !ids.contains(&e.case_id));
-                Added::Formed(self.topics.len() - 1)
             }
             Grouping::Alone => {
                 self.loose.push(entry);
-                Added::Loose
             }
         }
     }
