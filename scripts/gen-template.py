@@ -29,10 +29,11 @@ CONSOLE = [("GET", "/console"), ("GET", "/console/login"), ("POST", "/console/lo
            ("GET", "/console/export"), ("GET", "/console/cases/{id}"), ("POST", "/console/cases/{id}/{action}"),
            ("GET", "/console/supervision"), ("GET", "/console/hot"), ("POST", "/console/hot/{id}/review"), ("GET", "/console/opinion"), ("POST", "/console/opinion"), ("GET", "/console/opinion/report"), ("GET", "/console/opinion/{id}"), ("POST", "/console/opinion/{id}/{op}"), ("GET", "/console/topics"), ("POST", "/console/topics"), ("GET", "/console/topics/{id}"), ("POST", "/console/topics/{id}/comments/{comment}/{op}"), ("POST", "/console/topics/{id}/adoption"), ("GET", "/console/assessment"), ("GET", "/console/admin"), ("POST", "/console/admin/calendar"),
            ("POST", "/console/admin/accounts"), ("POST", "/console/admin/accounts/{username}/{op}"),
+           ("POST", "/console/admin/api-keys"), ("POST", "/console/admin/api-keys/{id}/{op}"),
            ("POST", "/console/admin/deliveries/retry"), ("GET", "/console/notifications"), ("POST", "/console/notifications")]
 # Public routes that write or guess: throttled harder than the rest (per route, across all callers).
 PUBLIC_WRITES = [("POST", "/api/v1/cases"), ("POST", "/api/v1/cases/{number}/rating"), ("POST", "/mailbox/{id}"),
-                 ("POST", "/track"), ("POST", "/track/rate"), ("GET", "/api/v1/cases/{number}")]
+                 ("POST", "/track"), ("POST", "/track/rate"), ("GET", "/api/v1/cases/{number}"), ("POST", "/open311/v2/{file}")]
 # Sign-in checks an argon2 hash (memory and CPU on purpose): the hardest throttle, so that a flood of
 # guesses cannot fill the console's reserved instances.
 SIGN_IN = [("POST", "/console/login")]
@@ -59,10 +60,10 @@ SITE_KEYS = PUBLIC_KEYS + ["DTOPIC#*"]
 FUNCTIONS = {
     # name: (description, public routes, JWT routes, dynamodb actions, keys it may write (None: any), queues it sends to, event,
     #        concurrency parameter, timeout)
-    "submit": ("Public submission", [("POST", "/api/v1/cases"), ("GET", "/api/v1/mailboxes"), ("GET", "/api/openapi.json"), ("GET", "/healthz"), ("GET", "/readyz")], [],
+    "submit": ("Public submission, and other systems' through Open311", [("POST", "/api/v1/cases"), ("POST", "/open311/v2/{file}"), ("GET", "/api/v1/mailboxes"), ("GET", "/api/openapi.json"), ("GET", "/healthz"), ("GET", "/readyz")], [],
                READ + ["dynamodb:PutItem", "dynamodb:UpdateItem"], PUBLIC_KEYS, [], None, "PublicConcurrency", 10),
     "query": ("A citizen's own case, public replies and statistics", [("GET", "/api/v1/cases/{number}"), ("POST", "/api/v1/cases/{number}/rating"),
-              ("GET", "/api/v1/public/stats"), ("GET", "/api/v1/public/replies")], [], READ + ["dynamodb:PutItem", "dynamodb:UpdateItem"], PUBLIC_KEYS,
+              ("GET", "/api/v1/public/stats"), ("GET", "/api/v1/public/replies"), ("GET", "/open311/v2/{file}"), ("GET", "/open311/v2/{collection}/{file}")], [], READ + ["dynamodb:PutItem", "dynamodb:UpdateItem"], PUBLIC_KEYS,
               [], None, "PublicConcurrency", 10),
     # Also the $default route: any path no other route takes gets the site's own "page not found".
     "site": ("The public site: pages and forms for citizens", SITE + [("ANY", "$default")], [], READ + ["dynamodb:PutItem", "dynamodb:UpdateItem"],

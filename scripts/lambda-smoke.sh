@@ -54,8 +54,10 @@ check() {
 }
 function_checks() {
   case $1 in
-    submit) check submit submit '"statusCode":201'; check submit submit-invalid '"statusCode":400' ;;
-    query) check query query-stats '"statusCode":200'; check query query-case '"statusCode":404' ;;
+    submit) check submit submit '"statusCode":201'; check submit submit-invalid '"statusCode":400'
+            check submit open311-post '"statusCode":403' ;;
+    query) check query query-stats '"statusCode":200'; check query query-case '"statusCode":404'
+           check query open311-services '"statusCode":200' ;;
     assign) check assign assign-accept '"statusCode":404' ;;
     reply) check reply reply-receive '"statusCode":404' ;;
     staff) check staff staff-inbox '"statusCode":200'; check staff staff-unauthenticated '"statusCode":401' ;;

@@ -46,7 +46,8 @@ impl Harness {
             limits: shared.clone(),
             topics: shared.clone(),
             discussion: shared.clone(),
-            desk: shared,
+            desk: shared.clone(),
+            api_keys: shared.clone(),
         };
         Harness { app: Arc::new(App::new(org, Calendar::builtin().clone(), adapters)), store, clock, _dir: dir }
     }

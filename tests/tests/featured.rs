@@ -6,7 +6,7 @@ use mailbox_app::input::SubmitRequest;
 use mailbox_app::ports::CaseStore;
 use mailbox_app::AppError;
 use mailbox_domain::workflow::Command;
-use mailbox_domain::{Actor, CaseNumber, DeadlineClass, DispatchMode, Role, UnitId};
+use mailbox_domain::{Actor, CaseNumber, Role, UnitId};
 use mailbox_tests::{at, Harness};
 
 /// A case of 王小明 replied by the transport bureau, publicly when `public`.
@@ -22,20 +22,7 @@ async fn replied(h: &Harness, public: bool) -> mailbox_domain::CaseId {
     };
     let number = h.app.submit(&request, None).await.unwrap().number;
     let id = h.store.get_by_number(&CaseNumber::new(number.as_str())).await.unwrap().unwrap().id;
-    let xfj = Actor::staff("xfj", Role::Dispatcher, Some(UnitId::new("city-xfj")));
-    let jtj = Actor::staff("jtj", Role::Handler, Some(UnitId::new("transport")));
-    h.app.act(&xfj, &id, None, Command::Accept).await.unwrap();
-    let transfer = Command::Dispatch {
-        mode: DispatchMode::Transfer,
-        lead: UnitId::new("transport"),
-        co_handlers: vec![],
-        class: DeadlineClass::Standard,
-        special_days: None,
-    };
-    h.app.act(&xfj, &id, None, transfer).await.unwrap();
-    h.app.act(&jtj, &id, None, Command::Receive).await.unwrap();
-    let reply = Command::Reply { text: "王小明您好：路面已修复。".into(), public };
-    h.app.act(&jtj, &id, None, reply).await.unwrap();
+    mailbox_conformance::story::transferred_and_replied(&h.app, &id, "王小明您好：路面已修复。", public).await;
     id
 }
 

@@ -153,6 +153,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
             topics: shared.clone(),
             discussion: shared.clone(),
             desk: shared.clone(),
+            api_keys: shared.clone(),
         };
         let app = App::new(org, Calendar::builtin().clone(), adapters);
         let mut select = Vec::new();

@@ -1,6 +1,7 @@
 //! `mailbox`: the embedded deployment's command line.
 
 mod accounts_cmd;
+mod api_keys_cmd;
 mod bench;
 mod bench_mask;
 mod bench_sweep;
@@ -27,6 +28,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Staff accounts: create, list, disable, enable, reset a password.
     Accounts(accounts_cmd::AccountsArgs),
+    /// Other systems' API keys for Open311: create, list, revoke.
+    ApiKeys(api_keys_cmd::ApiKeysArgs),
     /// A consistent copy of the database, taken while the server runs.
     Backup {
         /// Folder of the database.
@@ -118,6 +121,7 @@ fn main() -> ExitCode {
         Command::Stats { which: StatsCommand::Reconcile { data_dir, org } } => reconcile(&data_dir, org.as_deref()),
         Command::Backup { data_dir, to } => backup(&data_dir, &to),
         Command::Accounts(args) => accounts_cmd::run(args),
+        Command::ApiKeys(args) => api_keys_cmd::run(args),
         Command::Restore { from, data_dir, force } => restore(&from, &data_dir, force),
     };
     match result {

@@ -116,6 +116,7 @@ pub async fn open_app(data_dir: &std::path::Path, org: Organisation) -> Result<(
         topics: shared.clone(),
         discussion: shared.clone(),
         desk: shared.clone(),
+        api_keys: shared.clone(),
     };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
     app.load_stored_notices().await?;

@@ -675,3 +675,63 @@ async fn supervisors_and_the_public_never_see_personal_data() {
         .unwrap();
     assert_eq!(jar.get(server.url("/console/supervision")).send().await.unwrap().status(), 403);
 }
+
+/// `mailbox api-keys` against the running server's database (one-line answers and errors).
+fn api_keys(server: &Server, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailbox"))
+        .arg("api-keys")
+        .args(args)
+        .args(["--data-dir", server.dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn another_system_posts_through_open311_with_a_key_made_and_revoked_on_the_command_line() {
+    let server = Server::start("open311");
+    let api = Api::new(&server);
+    let (ok, out, err) = api_keys(&server, &["create", "--name", "12345热线工单系统", "--per-hour", "100"]);
+    assert!(ok, "{err}");
+    let secret = out
+        .lines()
+        .find_map(|l| l.split_once(": ").filter(|(k, _)| k.starts_with("secret")).map(|(_, v)| v.trim().to_owned()))
+        .unwrap();
+    let id = secret.split('.').next().unwrap().to_owned();
+    let (_, list, _) = api_keys(&server, &["list"]);
+    assert!(list.contains(&id) && list.contains("active") && !list.contains(&secret), "{list}");
+
+    let form = [
+        ("api_key", secret.as_str()),
+        ("service_code", "linshui-head.help"),
+        ("description", "邻水县某小区停水三天，请帮助协调恢复供水。"),
+        ("last_name", "李"),
+        ("phone", "139 0000 1234"),
+        ("attribute[publish]", "no"),
+    ];
+    let post = || api.http.post(server.url("/open311/v2/requests.xml")).form(&form).send();
+    let r = post().await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["content-type"], "text/xml; charset=utf-8");
+    let xml = r.text().await.unwrap();
+    let number = xml.split("<service_request_id>").nth(1).and_then(|x| x.split('<').next()).unwrap().to_owned();
+    // The district's 信访局 finds it in its inbox; its audit trail names the key.
+    let dispatcher = api.login("ls-xfj").await;
+    let found = api.find(&dispatcher, &number).await;
+    let view = api
+        .call(Method::GET, &format!("/api/v1/staff/cases/{}", found["id"].as_str().unwrap()), Some(&dispatcher), None)
+        .await;
+    assert_eq!(view.body["events"][0]["source"]["key_id"], id.as_str(), "{}", view.body);
+
+    let (ok, out, _) = api_keys(&server, &["revoke", &id]);
+    assert!(ok && out.contains("revoked"), "{out}");
+    assert_eq!(post().await.unwrap().status(), 403);
+    let (_, list, _) = api_keys(&server, &["list"]);
+    assert!(list.contains("revoked"), "{list}");
+    let (ok, _, err) = api_keys(&server, &["revoke", "k000000000000"]);
+    assert!(!ok && err.trim_end().lines().count() == 1, "{err}");
+}

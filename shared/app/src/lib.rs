@@ -13,6 +13,7 @@ pub mod http;
 pub mod input;
 pub mod limiter;
 pub mod notify;
+pub mod open311;
 pub mod opinion;
 mod org_check;
 pub use org_check::load_organisation;

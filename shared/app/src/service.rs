@@ -16,7 +16,7 @@ use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
 use mailbox_domain::events::{DetailType, DomainEvent};
 use mailbox_domain::stats::{change_deltas, counter_deltas};
-use mailbox_domain::workflow::{Command, Context, WorkflowError};
+use mailbox_domain::workflow::{Command, Context, Intake, WorkflowError};
 use mailbox_domain::{
     authorize, can_view, Action, Actor, Calendar, CaseId, CaseNumber, CaseStatus, Organisation, Role,
 };
@@ -98,6 +98,8 @@ pub struct App {
     pub topics: Arc<dyn crate::opinion::TopicStore>,
     pub discussion: Arc<dyn crate::discussion::DiscussionStore>,
     pub desk: Arc<dyn crate::desk::OpinionDesk>,
+    /// Other systems' API keys (Open311).
+    pub api_keys: Arc<dyn crate::open311::ApiKeyStore>,
     sweep_concurrency: std::sync::atomic::AtomicUsize,
     /// Built on first use: only the triage worker needs it, and its dictionary takes a moment to load.
     triage: std::sync::OnceLock<mailbox_triage::Triage>,
@@ -119,6 +121,8 @@ pub struct Adapters {
     pub discussion: Arc<dyn crate::discussion::DiscussionStore>,
     /// The 舆情 desk's items.
     pub desk: Arc<dyn crate::desk::OpinionDesk>,
+    /// Other systems' API keys (Open311).
+    pub api_keys: Arc<dyn crate::open311::ApiKeyStore>,
 }
 
 fn digest(case: &CaseId, code: &str) -> String {
@@ -147,6 +151,7 @@ impl App {
             topics: adapters.topics,
             discussion: adapters.discussion,
             desk: adapters.desk,
+            api_keys: adapters.api_keys,
             sweep_concurrency: std::sync::atomic::AtomicUsize::new(16),
             triage: std::sync::OnceLock::new(),
             delivering: std::sync::OnceLock::new(),
@@ -167,13 +172,23 @@ impl App {
     /// A citizen submits a message. With an idempotency key, a retry within a day returns the first
     /// answer and takes no case number.
     pub async fn submit(&self, request: &SubmitRequest, idempotency_key: Option<&str>) -> Result<Submitted, AppError> {
+        self.submit_via(request, idempotency_key, Intake::default()).await
+    }
+
+    /// `submit` for a message that came through another system (Open311) or with a location.
+    pub async fn submit_via(
+        &self,
+        request: &SubmitRequest,
+        idempotency_key: Option<&str>,
+        intake: Intake,
+    ) -> Result<Submitted, AppError> {
         let new = request.parse(&self.org)?;
         self.refresh_calendar().await;
         let now = self.now();
         let query_code = new_query_code();
         let record = idempotency_key.map(|key| IdempotencyRecord {
             key_digest: idempotency_digest(key),
-            fingerprint: fingerprint(request),
+            fingerprint: fingerprint(request, &intake),
             sealed_code: seal_code(key, &query_code),
             created_at: now,
         });
@@ -189,7 +204,7 @@ impl App {
         let id = CaseId::new(format!("c{}", hex::encode(rand::thread_rng().gen::<[u8; 12]>())));
         let calendar = self.calendar();
         let ctx = Context { org: &self.org, calendar: &calendar, now };
-        let (case, event) = Case::submit(&ctx, id.clone(), number, digest(&id, &query_code), new)?;
+        let (case, event) = Case::submit_via(&ctx, id.clone(), number, digest(&id, &query_code), new, intake)?;
         let counters = counter_deltas(None, &case);
         // The `CaseSubmitted` event is stored with the case: the bus brings it to triage, however
         // soon after the commit this process stops.
@@ -804,8 +819,15 @@ fn new_query_code() -> String {
     (0..CODE_LEN).map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char).collect()
 }
 
-fn fingerprint(r: &SubmitRequest) -> String {
-    let canonical = serde_json::json!([r.mailbox, r.kind, r.title, r.body, r.name, r.phone, r.public]);
+fn fingerprint(r: &SubmitRequest, intake: &Intake) -> String {
+    let mut canonical = serde_json::json!([r.mailbox, r.kind, r.title, r.body, r.name, r.phone, r.public]);
+    // What came through another system differs from the same words posted on the site; the plain
+    // form keeps its earlier fingerprint.
+    if intake != &Intake::default() {
+        if let Some(parts) = canonical.as_array_mut() {
+            parts.push(serde_json::json!([intake.source.as_ref().map(|s| &s.key_id), intake.location]));
+        }
+    }
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 

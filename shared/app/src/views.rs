@@ -248,6 +248,8 @@ pub fn without_personal_data(case: &Case) -> Case {
     c.rating.iter_mut().for_each(|r| m(&mut r.comment));
     c.explanations.iter_mut().for_each(|e| m(&mut e.text));
     c.featured_note.iter_mut().for_each(m);
+    // A location given with the message says where someone lives or stands: hidden whole.
+    c.location.iter_mut().for_each(|l| *l = "（已隐去）".to_owned());
     if let Some(t) = c.triage.as_mut() {
         for d in &mut t.duplicates {
             d.title = mask_personal_data(&d.title, &[]);

@@ -15,6 +15,7 @@ use mailbox_app::accounts::{Account, AccountStore, Session};
 use mailbox_app::delivery::{Delivery, DeliveryStatus, DeliveryStore, DELIVERY_RETENTION};
 use mailbox_app::desk::OpinionDesk;
 use mailbox_app::discussion::DiscussionStore;
+use mailbox_app::open311::{ApiKey, ApiKeyStore};
 use mailbox_app::opinion::TopicStore;
 use mailbox_app::ports::{list_cursor, parse_list_cursor};
 use mailbox_app::ports::{
@@ -1840,6 +1841,76 @@ impl OpinionDesk for DynamoStore {
         // Sent on to another unit since: no longer this one's.
         out.retain(|i| i.unit.as_ref() == Some(unit));
         Ok(out)
+    }
+}
+
+/// Other systems' API keys (Open311) live in one partition (`APIKEYS`, sort key the key's digest): a
+/// request's key is one strongly consistent GetItem, and the administrators' list one Query (a city
+/// has a handful of keys).
+fn api_key_item(k: &ApiKey) -> Item {
+    HashMap::from([
+        ("PK".into(), s("APIKEYS")),
+        ("SK".into(), s(k.digest.as_str())),
+        ("doc".into(), s(serde_json::to_string(k).expect("api keys serialise"))),
+        ("revoked".into(), AttributeValue::Bool(k.revoked_at.is_some())),
+    ])
+}
+
+#[async_trait]
+impl ApiKeyStore for DynamoStore {
+    async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        if self.api_keys().await?.iter().any(|k| k.id == key.id) {
+            return Err(StoreError::Conflict(format!("api key {} exists", key.id)));
+        }
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(api_key_item(key)))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict(format!("api key {} exists", key.id))),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn api_key(&self, digest: &str) -> StoreResult<Option<ApiKey>> {
+        self.get_item(s("APIKEYS"), s(digest)).await?.map(|i| doc_json(&i)).transpose()
+    }
+
+    async fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        let items = self.query(None, "PK = :pk", vec![(":pk", s("APIKEYS"))], true, None).await?;
+        let mut keys: Vec<ApiKey> = items.iter().map(doc_json).collect::<StoreResult<_>>()?;
+        keys.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(keys)
+    }
+
+    async fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> StoreResult<ApiKey> {
+        let mut key = self.api_keys().await?.into_iter().find(|k| k.id == id).ok_or(StoreError::NotFound)?;
+        if key.revoked_at.is_some() {
+            return Ok(key);
+        }
+        key.revoked_at = Some(at);
+        // Only over a key not revoked meanwhile: the first revocation's time stays.
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(api_key_item(&key)))
+            .condition_expression("revoked = :no")
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(key),
+            Err(e) if is_condition_failed(&e) => {
+                self.api_keys().await?.into_iter().find(|k| k.id == id).ok_or(StoreError::NotFound)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
     }
 }
 

@@ -67,6 +67,11 @@ mod discussion {
     mailbox_conformance::discussion_store_suite!(async { (fresh_store().await, ()) });
 }
 
+mod api_keys {
+    use super::fresh_store;
+    mailbox_conformance::api_key_suite!(async { (fresh_store().await, ()) });
+}
+
 mod desk {
     use super::fresh_store;
     mailbox_conformance::desk_suite!(async { (fresh_store().await, ()) });
@@ -106,6 +111,7 @@ mod instances {
                 topics: store.clone(),
                 discussion: store.clone(),
                 desk: store.clone(),
+                api_keys: store.clone(),
                 accounts: store,
             });
         }

@@ -187,7 +187,8 @@ async fn setup(now: DateTime<Utc>) -> (Arc<App>, DynamoStore, Counter, Arc<Manua
         limits: shared.clone(),
         topics: shared.clone(),
         discussion: shared.clone(),
-        desk: shared,
+        desk: shared.clone(),
+        api_keys: shared.clone(),
     };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
     app.set_sweep_concurrency(1); // as the Lambda functions run it

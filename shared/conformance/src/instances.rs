@@ -26,6 +26,7 @@ pub struct Backing {
     pub topics: Arc<dyn mailbox_app::opinion::TopicStore>,
     pub discussion: Arc<dyn mailbox_app::discussion::DiscussionStore>,
     pub desk: Arc<dyn mailbox_app::desk::OpinionDesk>,
+    pub api_keys: Arc<dyn mailbox_app::open311::ApiKeyStore>,
     pub accounts: Arc<dyn AccountStore>,
 }
 
@@ -48,6 +49,7 @@ pub async fn pair(a: Backing, b: Backing, now: DateTime<Utc>) -> (Instance, Inst
             topics: x.topics,
             discussion: x.discussion,
             desk: x.desk,
+            api_keys: x.api_keys,
         };
         let app = Arc::new(App::new(org.clone(), Calendar::builtin().clone(), adapters));
         Instance { app, auth: LocalAuth { accounts: x.accounts, limits: x.limits } }
@@ -247,6 +249,7 @@ pub async fn recompute_job_survives_a_crash_and_finishes_once(a: &Instance, b: &
         topics: a.app.topics.clone(),
         discussion: a.app.discussion.clone(),
         desk: a.app.desk.clone(),
+        api_keys: a.app.api_keys.clone(),
     };
     let c = App::new(a.app.org.clone(), Calendar::builtin().clone(), adapters);
     c.set_calendar_refresh(Duration::ZERO);

@@ -5,6 +5,7 @@
 //! Ids are random per check, so suites may share one table or database.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod delivery;
 pub mod desk;
 pub mod discussion;
@@ -14,6 +15,7 @@ pub mod opinion;
 pub mod queue;
 pub mod standins;
 pub mod store;
+pub mod story;
 
 /// One `#[tokio::test]` per case-store check. `$make` is an async expression giving a fresh store
 /// and a guard kept alive until the check ends (the SQLite suite's temporary folder, removed on drop).
@@ -158,6 +160,24 @@ macro_rules! desk_suite {
             async fn $name() {
                 let fixture = $make.await;
                 $crate::desk::$name(&fixture.0).await;
+            }
+        )*
+    };
+}
+
+/// One `#[tokio::test]` per API-key store check (Open311 keys).
+#[macro_export]
+macro_rules! api_key_suite {
+    ($make:expr) => {
+        $crate::api_key_suite!(@tests $make;
+            keys_are_created_once_and_found_by_digest, keys_are_listed_oldest_first_and_revoked_once);
+    };
+    (@tests $make:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let fixture = $make.await;
+                $crate::api_keys::$name(&fixture.0).await;
             }
         )*
     };

@@ -198,6 +198,18 @@ pub struct ReturnRecord {
     pub at: DateTime<Utc>,
 }
 
+/// The other system a case came through (Open311): the API key that posted it. Kept so the audit
+/// trail says where the message came from, and so that only that system follows the case through
+/// the API before its reply is public.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiSource {
+    /// The key's public id (never its secret).
+    pub key_id: String,
+    /// The key's name as the administrator gave it, e.g. 12345热线工单系统.
+    pub name: String,
+}
+
 /// The case as stored. Its audit events are stored beside it, not inside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -272,6 +284,13 @@ pub struct Case {
     /// When it was merged: an un-merge moves a running deadline by the working days since.
     #[serde(default)]
     pub merged_at: Option<DateTime<Utc>>,
+    /// Posted by another system through Open311 (none: the public site or the API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ApiSource>,
+    /// Where the matter is, as the posting system gave it (an address, or latitude,longitude).
+    /// Personal data: staff of the case only, never public, hidden from supervisors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

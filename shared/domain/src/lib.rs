@@ -20,8 +20,8 @@ pub mod workflow;
 
 pub use access::{authorize, can_view, AccessError, Action, Actor, Role};
 pub use calendar::{Calendar, CalendarError, DayKind};
-pub use case::{Case, CaseStatus, DispatchMode, Kind};
+pub use case::{ApiSource, Case, CaseStatus, DispatchMode, Kind};
 pub use deadline::{Deadline, DeadlineClass, DeadlinePolicy};
 pub use ids::{CaseId, CaseNumber, JurisdictionId, MailboxId, UnitId, UserId};
 pub use org::{OrgError, Organisation};
-pub use workflow::{AuditEvent, Command, Context, EventKind, WorkflowError};
+pub use workflow::{AuditEvent, Command, Context, EventKind, Intake, WorkflowError};

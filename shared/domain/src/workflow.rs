@@ -243,6 +243,9 @@ pub enum EventKind {
     Submitted {
         mailbox: MailboxId,
         kind: Kind,
+        /// The other system it came through (Open311), when not the public site or the API.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<crate::case::ApiSource>,
     },
     Accepted,
     Rejected {
@@ -345,6 +348,14 @@ pub struct NewCase {
     pub publishable: bool,
 }
 
+/// How a message came in, beside what it says: through another system (Open311) and with a
+/// location. The public site and the API bring neither (`Intake::default()`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Intake {
+    pub source: Option<crate::case::ApiSource>,
+    pub location: Option<String>,
+}
+
 /// A required text: invisible characters removed (see `text::clean`), not empty, not too long.
 fn text(field: &'static str, value: &str) -> Result<String, WorkflowError> {
     let v = note(field, value)?;
@@ -376,6 +387,19 @@ impl Case {
         query_code_digest: String,
         new: NewCase,
     ) -> Result<(Case, AuditEvent), WorkflowError> {
+        Case::submit_via(ctx, id, number, query_code_digest, new, Intake::default())
+    }
+
+    /// `submit`, for a message that came through another system or with a location.
+    pub fn submit_via(
+        ctx: &Context,
+        id: CaseId,
+        number: CaseNumber,
+        query_code_digest: String,
+        new: NewCase,
+        intake: Intake,
+    ) -> Result<(Case, AuditEvent), WorkflowError> {
+        let location = intake.location.as_deref().map(|l| note("location", l)).transpose()?.filter(|l| !l.is_empty());
         let mailbox = ctx
             .org
             .mailbox(&new.mailbox)
@@ -422,13 +446,15 @@ impl Case {
             overdue_due: None,
             explanations: Vec::new(),
             next_alarm: None,
+            source: intake.source.clone(),
+            location,
         };
         let event = AuditEvent {
             case: id,
             seq: 1,
             at: ctx.now,
             actor: ActorRef { user: UserId::new("citizen"), role: Role::Citizen, unit: None },
-            kind: EventKind::Submitted { mailbox: case.mailbox.clone(), kind: case.kind },
+            kind: EventKind::Submitted { mailbox: case.mailbox.clone(), kind: case.kind, source: intake.source },
         };
         Ok((case, event))
     }

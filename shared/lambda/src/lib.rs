@@ -91,6 +91,7 @@ pub async fn instance(config: &Config) -> anyhow::Result<Instance> {
         topics: store.clone(),
         discussion: store.clone(),
         desk: store.clone(),
+        api_keys: store.clone(),
     };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
     let channels = delivery_channels()?;

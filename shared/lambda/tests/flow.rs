@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::event;
+
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use axum::body::Body;
 use mailbox_app::http::Routes;
@@ -14,18 +16,8 @@ use mailbox_conformance::moto;
 use mailbox_domain::{CaseNumber, UnitId};
 use mailbox_lambda::{handle_schedule, handle_sqs, handle_stream, http_router, queue_names, Config, Consumer};
 use serde_json::Value;
-use std::path::PathBuf;
 use std::time::Duration;
 use tower::ServiceExt;
-
-fn event(name: &str, vars: &[(&str, &str)]) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events").join(format!("{name}.json"));
-    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    for (k, v) in vars {
-        text = text.replace(k, v);
-    }
-    text
-}
 
 /// Sends an API Gateway v2 event through a function's router, as `lambda_http` does.
 async fn call(router: &axum::Router, name: &str, vars: &[(&str, &str)]) -> (u16, Value) {
@@ -78,11 +70,7 @@ async fn deliver(app: &mailbox_app::App, queues: &SqsQueues, queue: &str, consum
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_through_every_function() {
-    let endpoint = moto::moto();
-    std::env::set_var("AWS_ENDPOINT_URL", endpoint);
-    std::env::set_var("AWS_REGION", "us-east-1");
-    std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+    let endpoint = support::moto_env();
     let stack = moto::unique("stack");
     let sdk = sdk_config(Some(endpoint)).await;
     // The functions address queues by URL prefix as the template configures them; the test's own

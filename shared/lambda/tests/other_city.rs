@@ -2,6 +2,8 @@
 //! (溪山市, its own case prefix, units and a 3-working-day simple deadline); a case is submitted,
 //! accepted, dispatched to one of its bureaus, received and replied on DynamoDB and SQS (moto).
 
+mod support;
+
 use mailbox_app::input::SubmitRequest;
 use mailbox_aws::{sdk_config, DynamoStore, SqsQueues};
 use mailbox_conformance::moto;
@@ -14,11 +16,7 @@ use tower::ServiceExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_of_another_city_on_dynamodb() {
-    let endpoint = moto::moto();
-    std::env::set_var("AWS_ENDPOINT_URL", endpoint);
-    std::env::set_var("AWS_REGION", "us-east-1");
-    std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+    let endpoint = support::moto_env();
     let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/config/small-city.toml");
     let table = moto::unique("city");
     let config = Config {

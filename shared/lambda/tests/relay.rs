@@ -25,11 +25,7 @@ fn the_sample_stream_batch_yields_its_one_domain_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_the_bus_refused_is_retried_from_its_first_unpublished_record_and_delivered_once() {
-    let endpoint = moto::moto();
-    std::env::set_var("AWS_ENDPOINT_URL", endpoint);
-    std::env::set_var("AWS_REGION", "us-east-1");
-    std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+    let endpoint = support::moto_env();
     let sdk = sdk_config(Some(endpoint)).await;
     let prefix = format!("{}-", moto::unique("relay"));
     let config = Config {

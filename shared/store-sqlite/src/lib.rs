@@ -12,6 +12,7 @@ use mailbox_app::accounts::{Account, AccountStore, Session};
 use mailbox_app::delivery::{Delivery, DeliveryStatus, DeliveryStore, DELIVERY_RETENTION};
 use mailbox_app::desk::OpinionDesk;
 use mailbox_app::discussion::DiscussionStore;
+use mailbox_app::open311::{ApiKey, ApiKeyStore};
 use mailbox_app::opinion::TopicStore;
 use mailbox_app::ports::{
     parse_list_cursor, AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, EventOutbox, HandoffQueue,
@@ -1275,5 +1276,49 @@ impl AttemptStore for SqliteStore {
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<usize> {
         self.write(move |c| c.execute("DELETE FROM limits WHERE expires_ms <= ?1", [ms(now)]).map_err(map_err)).await
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for SqliteStore {
+    async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        let k = key.clone();
+        self.write(move |c| {
+            // OR IGNORE: a taken id or digest must not fail the other writes of the group commit.
+            let added = c
+                .execute(
+                    "INSERT OR IGNORE INTO api_keys (id, digest, created_ms, doc) VALUES (?1, ?2, ?3, ?4)",
+                    params![k.id, k.digest, ms(k.created_at), to_json(&k)],
+                )
+                .map_err(map_err)?;
+            if added == 0 {
+                return Err(StoreError::Conflict(format!("api key {} exists", k.id)));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn api_key(&self, digest: &str) -> StoreResult<Option<ApiKey>> {
+        let digest = digest.to_owned();
+        self.read(move |c| Ok(query_docs(c, "SELECT doc FROM api_keys WHERE digest = ?1", [digest])?.pop())).await
+    }
+
+    async fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        self.read(|c| query_docs(c, "SELECT doc FROM api_keys ORDER BY created_ms, id", [])).await
+    }
+
+    async fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> StoreResult<ApiKey> {
+        let id = id.to_owned();
+        self.write(move |c| {
+            let found: Option<ApiKey> = query_docs(c, "SELECT doc FROM api_keys WHERE id = ?1", [id.as_str()])?.pop();
+            let mut key = found.ok_or(StoreError::NotFound)?;
+            if key.revoked_at.is_none() {
+                key.revoked_at = Some(at);
+                c.execute("UPDATE api_keys SET doc = ?2 WHERE id = ?1", params![id, to_json(&key)]).map_err(map_err)?;
+            }
+            Ok(key)
+        })
+        .await
     }
 }

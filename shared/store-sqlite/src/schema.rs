@@ -150,6 +150,11 @@ CREATE INDEX opinion_items_recorded ON opinion_items (recorded_ms, id);
 CREATE INDEX opinion_items_unit ON opinion_items (unit, recorded_ms) WHERE unit IS NOT NULL;
 ";
 
+/// Other systems' API keys (Open311): found by digest, listed by creation.
+const V11: &str = "
+CREATE TABLE api_keys (id TEXT PRIMARY KEY, digest TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL, doc TEXT NOT NULL);
+";
+
 /// `CaseStore::running_deadlines`: a page of the partial index `cases_running`, in id order.
 pub const RUNNING_SQL: &str =
     "SELECT doc FROM cases WHERE status IN ('in_progress', 'reported') AND id > ?1 ORDER BY id LIMIT ?2";
@@ -162,8 +167,8 @@ pub const RECENT_SQL: &str = "SELECT doc FROM cases WHERE dispatcher = ?1 AND (s
 /// re-reads the version inside it, so two processes opening an old database at once (`mailbox
 /// serve` and `mailbox stats reconcile`, say) apply each step once.
 pub fn migrate(conn: &Connection) -> StoreResult<()> {
-    const STEPS: [(i64, &str); 10] =
-        [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7), (8, V8), (9, V9), (10, V10)];
+    const STEPS: [(i64, &str); 11] =
+        [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7), (8, V8), (9, V9), (10, V10), (11, V11)];
     // A current database (every open but the first) needs no write lock.
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_err)?;
     for (to, sql) in STEPS.into_iter().filter(|(to, _)| version < *to) {
@@ -202,7 +207,7 @@ mod tests {
         )
         .unwrap();
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 10);
+        assert_eq!(user_version(&conn), 11);
         // Version 7: the merged cases' original, with its partial index.
         let merged: Option<String> = conn.query_row("SELECT merged_into FROM cases", [], |r| r.get(0)).unwrap();
         assert_eq!(merged, None);
@@ -223,9 +228,12 @@ mod tests {
         // Version 10: the 舆情 desk's items, empty.
         let items: i64 = conn.query_row("SELECT count(*) FROM opinion_items", [], |r| r.get(0)).unwrap();
         assert_eq!(items, 0);
+        // Version 11: API keys, none.
+        let keys: i64 = conn.query_row("SELECT count(*) FROM api_keys", [], |r| r.get(0)).unwrap();
+        assert_eq!(keys, 0);
         // Opening again applies nothing twice.
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 10);
+        assert_eq!(user_version(&conn), 11);
     }
 
     #[test]

@@ -32,6 +32,11 @@ mod discussion {
     mailbox_conformance::discussion_store_suite!(fresh());
 }
 
+mod api_keys {
+    use super::fresh;
+    mailbox_conformance::api_key_suite!(fresh());
+}
+
 mod desk {
     use super::fresh;
     mailbox_conformance::desk_suite!(fresh());
@@ -62,6 +67,7 @@ mod instances {
                 topics: store.clone(),
                 discussion: store.clone(),
                 desk: store.clone(),
+                api_keys: store.clone(),
                 accounts: store,
             }
         };

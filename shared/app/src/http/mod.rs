@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod extract;
+pub mod open311;
 pub mod openapi;
 
 use crate::accounts::LocalAuth;
@@ -160,14 +161,16 @@ pub fn router_for(state: AppState, routes: Routes) -> Router {
         api = api.route("/api/v1/mailboxes", get(api::mailboxes));
     }
     if has(&[R::Submit]) {
-        api = api.route("/api/v1/cases", post(api::submit));
+        api = api.route("/api/v1/cases", post(api::submit)).route("/open311/v2/{file}", post(open311::post_request));
     }
     if has(&[R::Query]) {
         api = api
             .route("/api/v1/cases/{number}", get(api::citizen_case))
             .route("/api/v1/cases/{number}/rating", post(api::citizen_rate))
             .route("/api/v1/public/stats", get(api::public_stats))
-            .route("/api/v1/public/replies", get(api::public_replies));
+            .route("/api/v1/public/replies", get(api::public_replies))
+            .route("/open311/v2/{file}", get(open311::get_collection))
+            .route("/open311/v2/{collection}/{file}", get(open311::get_item));
     }
     if has(&[R::Staff]) {
         api = api

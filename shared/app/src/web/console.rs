@@ -483,6 +483,9 @@ fn event_line(s: &AppState, e: &AuditEvent) -> String {
     let org = &s.app.org;
     let who = e.actor.unit.as_ref().map(|u| unit_name(org, u)).unwrap_or_else(|| e.actor.role.label().to_owned());
     let what = match &e.kind {
+        EventKind::Submitted { source: Some(source), .. } => {
+            format!("经接口「{}」（{}）提交留言", source.name, source.key_id)
+        }
         EventKind::Submitted { .. } => "提交留言".to_owned(),
         EventKind::Accepted => "受理".into(),
         EventKind::Rejected { reason } => format!("认定为无效留言：{reason}"),
@@ -630,6 +633,8 @@ fn case_markup(s: &AppState, id: &Identity, v: &StaffCaseView, message: Option<(
                 dt { "提交时间" } dd { (fmt_time(c.submitted_at)) }
                 dt { "留言人" } dd { (c.citizen.name) " " (c.citizen.phone) @if !v.personal_data_visible { span.muted { "（个人信息已隐去）" } } }
                 dt { "同意公开" } dd { (if c.publishable { "是" } else { "否" }) }
+                @if let Some(l) = &c.location { dt { "地点" } dd id="case-location" { (l) } }
+                @if let Some(src) = &c.source { dt { "来源" } dd id="case-source" { "接口：" (src.name) } }
                 @if let Some(d) = &c.dispatch { dt { "承办单位" } dd { (unit_name(org, &d.lead)) " · " (d.mode.label()) } }
                 @if let Some(r) = &c.invalid_reason { dt { "无效原因" } dd { (r) } }
                 @if let Some(n) = &c.merged_into { dt { "并单" } dd id="merged-into" { "已并入 " (n) } }
@@ -875,6 +880,8 @@ pub async fn assessment(State(s): State<AppState>, headers: HeaderMap, Query(q):
 /// What the administration page shows.
 pub struct AdminData {
     accounts: Vec<Account>,
+    /// Other systems' Open311 keys.
+    keys: Vec<crate::open311::ApiKey>,
     calendar: CalendarState,
     /// Deliveries given up on, and the latest deliveries (`None`: this deployment sends nothing).
     deliveries: Option<(Vec<Delivery>, Vec<Delivery>)>,
@@ -971,6 +978,29 @@ fn admin_markup(s: &AppState, id: &Identity, data: &AdminData, message: Option<(
             input type="text" id="acc-subject" name="oidc_subject" maxlength="256" autocomplete="off";
             button type="submit" { "新增" }
         }
+        h2 { "接口密钥（Open311）" }
+        p.muted { "其他系统（12345热线工单系统、小程序等）通过 /open311/v2/ 提交和查询留言时使用；密钥只在创建时显示一次，系统只保存其摘要。" }
+        div.table-wrap { table id="api-keys" {
+            thead { tr { th { "编号" } th { "名称" } th { "每小时限额" } th { "创建" } th { "状态" } th { "操作" } } }
+            tbody { @for k in &data.keys { tr {
+                td { (k.id) } td { (k.name) } td { (k.per_hour) } td { (fmt_time(k.created_at)) " " (k.created_by) }
+                td { @if let Some(at) = k.revoked_at { span.badge { "已停用" } " " (fmt_time(at)) } @else { "有效" } }
+                td { @if k.revoked_at.is_none() {
+                    form.inline method="post" action={ "/console/admin/api-keys/" (k.id) "/revoke" } {
+                        (csrf_input(id))
+                        button type="submit" { "停用" }
+                    }
+                } }
+            } } }
+        } }
+        form.card method="post" action="/console/admin/api-keys" {
+            h3 { "新增密钥" }
+            (csrf_input(id))
+            label for="key-name" { "使用方名称" } input type="text" id="key-name" name="name" maxlength="50" required;
+            label for="key-per-hour" { "每小时最多提交（条）" }
+            input type="number" id="key-per-hour" name="per_hour" min="1" max=(crate::open311::MAX_PER_HOUR) value=(crate::open311::DEFAULT_PER_HOUR) required;
+            button type="submit" { "创建" }
+        }
         h2 { "通知投递" }
         @match &data.deliveries {
             None => { p.muted { "本部署未配置邮件或短信通道，通知只在工作台的通知列表中显示。" } }
@@ -985,6 +1015,20 @@ fn admin_markup(s: &AppState, id: &Identity, data: &AdminData, message: Option<(
     page("系统管理", nav(id), body)
 }
 
+/// An administrator's form post: the page's data and the form's fields, once its token is checked.
+async fn admin_form(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Identity, AdminData, Vec<(String, String)>), Response> {
+    let (id, data) = admin_only(s, headers).await?;
+    let p = form_pairs(body);
+    if !csrf_ok(&id, &p) {
+        return Err(error_page(StatusCode::FORBIDDEN, true, "页面已过期，请刷新后重试"));
+    }
+    Ok((id, data, p))
+}
+
 async fn admin_only(s: &AppState, headers: &HeaderMap) -> Result<(Identity, AdminData), Response> {
     let id = current(s, headers).await?;
     if id.actor.role != Role::Admin {
@@ -996,19 +1040,16 @@ async fn admin_only(s: &AppState, headers: &HeaderMap) -> Result<(Identity, Admi
     let accounts = local.accounts.accounts().await.map_err(|e| console_error(e.into()))?;
     let calendar = s.app.store.calendar_state().await.map_err(|e| console_error(e.into()))?;
     let deliveries = s.app.delivery_log(50).await.map_err(console_error)?;
-    Ok((id, AdminData { accounts, calendar, deliveries }))
+    let keys = s.app.api_keys.api_keys().await.map_err(|e| console_error(e.into()))?;
+    Ok((id, AdminData { accounts, keys, calendar, deliveries }))
 }
 
 /// An administrator sends a delivery that was given up on again (`POST /console/admin/deliveries/retry`).
 pub async fn admin_delivery_retry(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (id, mut data) = match admin_only(&s, &headers).await {
+    let (id, mut data, p) = match admin_form(&s, &headers, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let p = form_pairs(&body);
-    if !csrf_ok(&id, &p) {
-        return error_page(StatusCode::FORBIDDEN, true, "页面已过期，请刷新后重试");
-    }
     let (status, message) = match s.app.send_again(field(&p, "key")).await {
         Ok(()) => (StatusCode::OK, ("已重新发送，结果见投递记录", false)),
         Err(AppError::NotFound) => (StatusCode::NOT_FOUND, ("该投递不存在", true)),
@@ -1027,14 +1068,10 @@ pub async fn admin_account_change(
     Path((username, op)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let (id, mut data) = match admin_only(&s, &headers).await {
+    let (id, mut data, p) = match admin_form(&s, &headers, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let p = form_pairs(&body);
-    if !csrf_ok(&id, &p) {
-        return error_page(StatusCode::FORBIDDEN, true, "页面已过期，请刷新后重试");
-    }
     let refuse = |status: StatusCode, m: &str| html_response(status, admin_markup(&s, &id, &data, Some((m, true))));
     if op == "disable" && username == id.actor.user.as_str() {
         return refuse(StatusCode::BAD_REQUEST, "不能停用自己的账号");
@@ -1061,6 +1098,63 @@ pub async fn admin_account_change(
         }
         Err(AppError::NotFound) => refuse(StatusCode::NOT_FOUND, "账号不存在"),
         Err(AppError::Invalid { message, .. }) => refuse(StatusCode::BAD_REQUEST, &message),
+        Err(e) => console_error(e),
+    }
+}
+
+/// An administrator creates an Open311 key (`POST /console/admin/api-keys`): its secret is shown
+/// once, on the page that answers.
+pub async fn admin_api_key(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (id, mut data, p) = match admin_form(&s, &headers, &body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let refuse = |data: &AdminData, m: &str| {
+        html_response(StatusCode::BAD_REQUEST, admin_markup(&s, &id, data, Some((m, true))))
+    };
+    let Ok(per_hour) = field(&p, "per_hour").trim().parse::<u32>() else {
+        return refuse(&data, "每小时限额须为整数");
+    };
+    let admin = crate::open311::ApiKeyAdmin { store: s.app.api_keys.as_ref() };
+    match admin.create(field(&p, "name"), per_hour, id.actor.user.as_str(), s.app.now()).await {
+        Ok((key, secret)) => {
+            if let Ok(keys) = s.app.api_keys.api_keys().await {
+                data.keys = keys;
+            }
+            let m = format!("已创建密钥 {}（{}）。密钥只显示这一次，请复制后交给使用方：{secret}", key.id, key.name);
+            ok(admin_markup(&s, &id, &data, Some((&m, false))))
+        }
+        Err(AppError::Invalid { message, .. }) => refuse(&data, &message),
+        Err(e) => console_error(e),
+    }
+}
+
+/// An administrator revokes an Open311 key (`POST /console/admin/api-keys/{id}/revoke`).
+pub async fn admin_api_key_revoke(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((key_id, op)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let (id, mut data, _) = match admin_form(&s, &headers, &body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if op != "revoke" {
+        return error_page(StatusCode::NOT_FOUND, true, "未知的操作");
+    }
+    let admin = crate::open311::ApiKeyAdmin { store: s.app.api_keys.as_ref() };
+    match admin.revoke(&key_id, id.actor.user.as_str(), s.app.now()).await {
+        Ok(key) => {
+            if let Ok(keys) = s.app.api_keys.api_keys().await {
+                data.keys = keys;
+            }
+            let m = format!("密钥 {}（{}）已停用", key.id, key.name);
+            ok(admin_markup(&s, &id, &data, Some((&m, false))))
+        }
+        Err(AppError::NotFound) => {
+            html_response(StatusCode::NOT_FOUND, admin_markup(&s, &id, &data, Some(("密钥不存在", true))))
+        }
         Err(e) => console_error(e),
     }
 }
@@ -1113,14 +1207,10 @@ pub async fn admin_calendar(State(s): State<AppState>, headers: HeaderMap, mut m
 }
 
 pub async fn admin_account(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (id, mut data) = match admin_only(&s, &headers).await {
+    let (id, mut data, p) = match admin_form(&s, &headers, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let p = form_pairs(&body);
-    if !csrf_ok(&id, &p) {
-        return error_page(StatusCode::FORBIDDEN, true, "页面已过期，请刷新后重试");
-    }
     let role: Option<Role> = serde_json::from_value(serde_json::Value::String(field(&p, "role").into())).ok();
     let Some(role) = role.filter(|r| !matches!(r, Role::Citizen | Role::System)) else {
         let m = "请选择角色";

@@ -66,6 +66,8 @@ pub fn console_routes() -> Router<AppState> {
         .route("/console/admin/accounts", post(console::admin_account))
         .route("/console/admin/accounts/{username}/{op}", post(console::admin_account_change))
         .route("/console/admin/deliveries/retry", post(console::admin_delivery_retry))
+        .route("/console/admin/api-keys", post(console::admin_api_key))
+        .route("/console/admin/api-keys/{id}/{op}", post(console::admin_api_key_revoke))
         .route("/console/notifications", get(console::notifications_form).post(console::save_notifications))
 }
 

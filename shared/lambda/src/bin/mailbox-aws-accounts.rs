@@ -5,6 +5,7 @@
 //!
 //!   mailbox-aws-accounts create --username U --name N --role R [--unit U] [--phone P] [--email E]
 //!   mailbox-aws-accounts list | disable U | enable U | reset-password U
+//!   mailbox-aws-accounts api-keys create --name N [--per-hour N] | api-keys list | api-keys revoke ID
 //!
 //! Configuration as the functions: `TABLE_NAME`, `AWS_REGION`, `ORG_CONFIG` (and `AWS_ENDPOINT_URL`
 //! for an emulator). Passwords come from the first line of standard input, never the command line.
@@ -16,7 +17,8 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: mailbox-aws-accounts create --username U --name N --role R [--unit U] [--phone P] \
-[--email E] | list | disable USERNAME | enable USERNAME | reset-password USERNAME (TABLE_NAME, AWS_REGION, ORG_CONFIG \
+[--email E] | list | disable USERNAME | enable USERNAME | reset-password USERNAME | api-keys create --name N \
+[--per-hour N] | api-keys list | api-keys revoke ID (TABLE_NAME, AWS_REGION, ORG_CONFIG \
 from the environment; passwords on standard input)";
 
 fn password() -> anyhow::Result<String> {
@@ -96,11 +98,48 @@ async fn run(args: Vec<String>) -> anyhow::Result<()> {
             admin.set_disabled(one()?, false, now).await?;
             println!("account {} enabled", one()?);
         }
+        "api-keys" => api_keys(&store, rest, now).await?,
         "reset-password" => {
             admin.reset_password(one()?, &password()?, now).await?;
             println!("password of {} reset; it must choose a new one at sign-in", one()?);
         }
         other => anyhow::bail!("unknown command {other}"),
+    }
+    Ok(())
+}
+
+/// Other systems' Open311 keys, as `mailbox api-keys` in the embedded host.
+async fn api_keys(store: &DynamoStore, args: &[String], now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+    use mailbox_app::open311::{ApiKeyAdmin, DEFAULT_PER_HOUR};
+    let admin = ApiKeyAdmin { store };
+    match args {
+        [create, rest @ ..] if create == "create" => {
+            let mut f = flags(rest)?;
+            let name = f.remove("name").ok_or_else(|| anyhow::anyhow!("--name is required"))?;
+            let per_hour = match f.remove("per-hour") {
+                Some(n) => n.parse().map_err(|_| anyhow::anyhow!("--per-hour: a whole number"))?,
+                None => DEFAULT_PER_HOUR,
+            };
+            if let Some(extra) = f.keys().next() {
+                anyhow::bail!("unknown flag --{extra}");
+            }
+            let (key, secret) = admin.create(&name, per_hour, "cli", now).await?;
+            println!("api key {} created for {} ({} requests an hour)", key.id, key.name, key.per_hour);
+            println!("secret (shown once; give it to the system's operator): {secret}");
+        }
+        [list] if list == "list" => {
+            for k in admin.list().await? {
+                let state = k
+                    .revoked_at
+                    .map_or("active".to_owned(), |at| format!("revoked {}", at.format("%Y-%m-%d %H:%M UTC")));
+                println!("{:<14} {:<24} {:>7}/h  {state}", k.id, k.name, k.per_hour);
+            }
+        }
+        [revoke, id] if revoke == "revoke" => {
+            let key = admin.revoke(id, "cli", now).await?;
+            println!("api key {} ({}) revoked", key.id, key.name);
+        }
+        _ => anyhow::bail!("api-keys: create --name N [--per-hour N] | list | revoke ID"),
     }
     Ok(())
 }

@@ -108,3 +108,24 @@ fn image(item: Option<&std::collections::HashMap<String, AttributeValue>>) -> Va
     }
     Value::Object(out)
 }
+
+/// moto's endpoint, with the environment the functions read (region, dummy credentials, the
+/// endpoint) set for this test process.
+pub fn moto_env() -> &'static str {
+    let endpoint = mailbox_conformance::moto::moto();
+    std::env::set_var("AWS_ENDPOINT_URL", endpoint);
+    std::env::set_var("AWS_REGION", "us-east-1");
+    std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+    endpoint
+}
+
+/// The sample event `events/<name>.json` with its placeholders filled in.
+pub fn event(name: &str, vars: &[(&str, &str)]) -> String {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events").join(format!("{name}.json"));
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for (k, v) in vars {
+        text = text.replace(k, v);
+    }
+    text
+}
