@@ -48,6 +48,7 @@ impl Harness {
             discussion: shared.clone(),
             desk: shared.clone(),
             api_keys: shared.clone(),
+            attachments: Arc::new(mailbox_store_sqlite::FileAttachments::open(dir.path().join("attachments")).unwrap()),
         };
         Harness { app: Arc::new(App::new(org, Calendar::builtin().clone(), adapters)), store, clock, _dir: dir }
     }

@@ -154,6 +154,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
             discussion: shared.clone(),
             desk: shared.clone(),
             api_keys: shared.clone(),
+            attachments: Arc::new(mailbox_store_sqlite::FileAttachments::open(dir.path().join("attachments"))?),
         };
         let app = App::new(org, Calendar::builtin().clone(), adapters);
         let mut select = Vec::new();

@@ -117,6 +117,10 @@ pub async fn open_app(data_dir: &std::path::Path, org: Organisation) -> Result<(
         discussion: shared.clone(),
         desk: shared.clone(),
         api_keys: shared.clone(),
+        attachments: Arc::new(
+            mailbox_store_sqlite::FileAttachments::open(data_dir.join("attachments"))
+                .with_context(|| format!("cannot create {}", data_dir.join("attachments").display()))?,
+        ),
     };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
     app.load_stored_notices().await?;

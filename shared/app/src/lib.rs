@@ -1,6 +1,7 @@
 //! Use cases of the Mayor's Mailbox over its ports, and the HTTP API both deployments serve.
 
 pub mod accounts;
+pub mod attachments;
 pub mod calendar;
 pub mod delivery;
 pub mod desk;

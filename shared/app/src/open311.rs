@@ -317,7 +317,8 @@ impl PostRequest {
             phone: self.phone.clone(),
             public,
         };
-        let intake = Intake { source: Some(ApiSource { key_id: key.id.clone(), name: key.name.clone() }), location };
+        let source = Some(ApiSource { key_id: key.id.clone(), name: key.name.clone() });
+        let intake = Intake { source, location, attachments: Vec::new() };
         Ok((request, intake))
     }
 }

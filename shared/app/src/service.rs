@@ -100,6 +100,8 @@ pub struct App {
     pub desk: Arc<dyn crate::desk::OpinionDesk>,
     /// Other systems' API keys (Open311).
     pub api_keys: Arc<dyn crate::open311::ApiKeyStore>,
+    /// Citizens' attachment files.
+    pub attachments: Arc<dyn crate::attachments::AttachmentStore>,
     sweep_concurrency: std::sync::atomic::AtomicUsize,
     /// Built on first use: only the triage worker needs it, and its dictionary takes a moment to load.
     triage: std::sync::OnceLock<mailbox_triage::Triage>,
@@ -123,6 +125,8 @@ pub struct Adapters {
     pub desk: Arc<dyn crate::desk::OpinionDesk>,
     /// Other systems' API keys (Open311).
     pub api_keys: Arc<dyn crate::open311::ApiKeyStore>,
+    /// Citizens' attachment files.
+    pub attachments: Arc<dyn crate::attachments::AttachmentStore>,
 }
 
 fn digest(case: &CaseId, code: &str) -> String {
@@ -152,6 +156,7 @@ impl App {
             discussion: adapters.discussion,
             desk: adapters.desk,
             api_keys: adapters.api_keys,
+            attachments: adapters.attachments,
             sweep_concurrency: std::sync::atomic::AtomicUsize::new(16),
             triage: std::sync::OnceLock::new(),
             delivering: std::sync::OnceLock::new(),

@@ -1,13 +1,15 @@
 //! AWS adapters of the ports: the case store on one DynamoDB table, the hand-off queues on SQS,
-//! the event bus on EventBridge.
+//! the event bus on EventBridge, attachments on S3.
 //! The table layout is documented in `infra/TABLE.md`.
 
 pub mod dynamo;
 pub mod eventbridge;
+pub mod s3;
 pub mod sqs;
 
 pub use dynamo::DynamoStore;
 pub use eventbridge::EventBridgeBus;
+pub use s3::S3Attachments;
 pub use sqs::SqsQueues;
 
 /// SDK configuration: the default chain on AWS; with `endpoint`, a local emulator (moto) with dummy

@@ -67,6 +67,21 @@ mod discussion {
     mailbox_conformance::discussion_store_suite!(async { (fresh_store().await, ()) });
 }
 
+mod attachments {
+    use mailbox_aws::{sdk_config, S3Attachments};
+    use mailbox_conformance::moto as common;
+
+    /// A fresh bucket on moto, made as the template makes it (encrypted, public access blocked).
+    async fn fresh() -> (S3Attachments, ()) {
+        let config = sdk_config(Some(common::moto())).await;
+        let store = S3Attachments::new(&config, common::unique("files"));
+        store.create_bucket().await.unwrap();
+        (store, ())
+    }
+
+    mailbox_conformance::attachment_store_suite!(fresh());
+}
+
 mod api_keys {
     use super::fresh_store;
     mailbox_conformance::api_key_suite!(async { (fresh_store().await, ()) });
@@ -98,6 +113,7 @@ mod instances {
             mailbox_app::service::queue_names(&org).into_iter().map(|q| (q.clone(), common::unique(&q))).collect();
         let physical: Vec<String> = pairs.iter().map(|(_, p)| p.clone()).collect();
         SqsQueues::create(&aws_sdk_sqs::Client::new(&config), &physical, 5).await.unwrap();
+        let bucket = common::unique("files");
         let mut handles = Vec::new();
         for _ in 0..2 {
             let config = sdk_config(Some(common::moto())).await;
@@ -112,6 +128,7 @@ mod instances {
                 discussion: store.clone(),
                 desk: store.clone(),
                 api_keys: store.clone(),
+                attachments: Arc::new(mailbox_aws::S3Attachments::new(&config, bucket.clone())),
                 accounts: store,
             });
         }

@@ -189,6 +189,7 @@ async fn setup(now: DateTime<Utc>) -> (Arc<App>, DynamoStore, Counter, Arc<Manua
         discussion: shared.clone(),
         desk: shared.clone(),
         api_keys: shared.clone(),
+        attachments: Arc::new(mailbox_aws::S3Attachments::new(&sdk, moto::unique("files"))),
     };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
     app.set_sweep_concurrency(1); // as the Lambda functions run it

@@ -27,6 +27,7 @@ pub struct Backing {
     pub discussion: Arc<dyn mailbox_app::discussion::DiscussionStore>,
     pub desk: Arc<dyn mailbox_app::desk::OpinionDesk>,
     pub api_keys: Arc<dyn mailbox_app::open311::ApiKeyStore>,
+    pub attachments: Arc<dyn mailbox_app::attachments::AttachmentStore>,
     pub accounts: Arc<dyn AccountStore>,
 }
 
@@ -50,6 +51,7 @@ pub async fn pair(a: Backing, b: Backing, now: DateTime<Utc>) -> (Instance, Inst
             discussion: x.discussion,
             desk: x.desk,
             api_keys: x.api_keys,
+            attachments: x.attachments,
         };
         let app = Arc::new(App::new(org.clone(), Calendar::builtin().clone(), adapters));
         Instance { app, auth: LocalAuth { accounts: x.accounts, limits: x.limits } }
@@ -250,6 +252,7 @@ pub async fn recompute_job_survives_a_crash_and_finishes_once(a: &Instance, b: &
         discussion: a.app.discussion.clone(),
         desk: a.app.desk.clone(),
         api_keys: a.app.api_keys.clone(),
+        attachments: a.app.attachments.clone(),
     };
     let c = App::new(a.app.org.clone(), Calendar::builtin().clone(), adapters);
     c.set_calendar_refresh(Duration::ZERO);

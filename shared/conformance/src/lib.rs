@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod attachments;
 pub mod delivery;
 pub mod desk;
 pub mod discussion;
@@ -178,6 +179,25 @@ macro_rules! api_key_suite {
             async fn $name() {
                 let fixture = $make.await;
                 $crate::api_keys::$name(&fixture.0).await;
+            }
+        )*
+    };
+}
+
+/// One `#[tokio::test]` per attachment-store check.
+#[macro_export]
+macro_rules! attachment_store_suite {
+    ($make:expr) => {
+        $crate::attachment_store_suite!(@tests $make;
+            files_are_stored_once_and_read_back_exactly, ids_that_are_not_digests_never_reach_storage,
+            a_link_serves_the_file_with_its_type);
+    };
+    (@tests $make:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let fixture = $make.await;
+                $crate::attachments::$name(&fixture.0).await;
             }
         )*
     };

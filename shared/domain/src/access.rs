@@ -105,10 +105,12 @@ pub enum Action {
     Unmerge,
     /// Giving a merged case its original's reply (system only).
     ShareReply,
+    /// Marking a citizen's attachment publishable (the dispatcher).
+    PublishAttachment,
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Action::View,
         Action::ViewPersonalData,
         Action::Accept,
@@ -135,6 +137,7 @@ impl Action {
         Action::Merge,
         Action::Unmerge,
         Action::ShareReply,
+        Action::PublishAttachment,
     ];
 
     pub fn label(self) -> &'static str {
@@ -165,6 +168,7 @@ impl Action {
             Action::Merge => "并单",
             Action::Unmerge => "撤销并单",
             Action::ShareReply => "共享原留言答复",
+            Action::PublishAttachment => "设置附件公开",
         }
     }
 }
@@ -229,7 +233,7 @@ pub fn authorize(actor: &Actor, action: Action, case: &Case) -> Result<(), Acces
         (
             R::Dispatcher,
             Accept | Reject | Dispatch | DecideExtension | Urge | RecordMeeting | Reopen | Close | Feature | Merge
-            | Unmerge,
+            | Unmerge | PublishAttachment,
         ) => true,
         (R::Dispatcher, Reply) => {
             if mode == Some(DispatchMode::Transfer) {

@@ -198,6 +198,70 @@ pub struct ReturnRecord {
     pub at: DateTime<Utc>,
 }
 
+/// What an attachment (附件) is, decided by its content (never its name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentKind {
+    Jpeg,
+    Png,
+    Pdf,
+}
+
+impl AttachmentKind {
+    pub fn mime(self) -> &'static str {
+        match self {
+            AttachmentKind::Jpeg => "image/jpeg",
+            AttachmentKind::Png => "image/png",
+            AttachmentKind::Pdf => "application/pdf",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AttachmentKind::Jpeg => "JPEG 图片",
+            AttachmentKind::Png => "PNG 图片",
+            AttachmentKind::Pdf => "PDF 文件",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            AttachmentKind::Jpeg => "jpg",
+            AttachmentKind::Png => "png",
+            AttachmentKind::Pdf => "pdf",
+        }
+    }
+}
+
+/// Most attachments one message carries.
+pub const MAX_ATTACHMENTS: usize = 3;
+
+/// A citizen's photo or document (附件), as stored: images decoded and encoded again, so that no
+/// metadata (EXIF, GPS, comments) survives; the file is found by its content's SHA-256, never by a
+/// name a client chose. Staff who may see the case open it; the public only when the dispatcher
+/// marked it publishable and the reply is published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Attachment {
+    /// SHA-256 of the stored bytes (64 lowercase hex digits).
+    pub id: String,
+    pub kind: AttachmentKind,
+    /// Size of the stored file in bytes.
+    pub bytes: u64,
+    /// Marked publishable by the dispatcher.
+    #[serde(default)]
+    pub public: bool,
+}
+
+impl Attachment {
+    /// Whether `id` is how attachment ids are written (a SHA-256 in lowercase hex): anything else
+    /// never reaches a store or a path.
+    pub fn valid_id(id: &str) -> bool {
+        id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }
+}
+
 /// The other system a case came through (Open311): the API key that posted it. Kept so the audit
 /// trail says where the message came from, and so that only that system follows the case through
 /// the API before its reply is public.
@@ -291,6 +355,9 @@ pub struct Case {
     /// Personal data: staff of the case only, never public, hidden from supervisors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// The citizen's photos and documents (附件), at most [`MAX_ATTACHMENTS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

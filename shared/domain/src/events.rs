@@ -56,10 +56,12 @@ pub enum DetailType {
     CaseUnmerged,
     /// A merged case got its original's reply.
     CaseReplyShared,
+    /// A citizen's attachment was marked publishable (or no longer).
+    CaseAttachmentMarked,
 }
 
 impl DetailType {
-    pub const ALL: [DetailType; 27] = [
+    pub const ALL: [DetailType; 28] = [
         DetailType::CaseSubmitted,
         DetailType::CaseTriaged,
         DetailType::CaseAccepted,
@@ -87,6 +89,7 @@ impl DetailType {
         DetailType::CaseMerged,
         DetailType::CaseUnmerged,
         DetailType::CaseReplyShared,
+        DetailType::CaseAttachmentMarked,
     ];
 
     /// The name on the bus (`CaseSubmitted`).
@@ -119,6 +122,7 @@ impl DetailType {
             DetailType::CaseMerged => "CaseMerged",
             DetailType::CaseUnmerged => "CaseUnmerged",
             DetailType::CaseReplyShared => "CaseReplyShared",
+            DetailType::CaseAttachmentMarked => "CaseAttachmentMarked",
         }
     }
 }
@@ -263,6 +267,10 @@ impl DomainEvent {
             }
             EventKind::Closed => DetailType::CaseClosed,
             EventKind::Featured { .. } => DetailType::CaseFeatured,
+            EventKind::AttachmentMarked { public, .. } => {
+                detail.public = Some(*public);
+                DetailType::CaseAttachmentMarked
+            }
             EventKind::DeadlineRecomputed { to, .. } => {
                 detail.due_on = Some(*to);
                 DetailType::CaseDeadlineRecomputed

@@ -20,7 +20,7 @@ pub mod workflow;
 
 pub use access::{authorize, can_view, AccessError, Action, Actor, Role};
 pub use calendar::{Calendar, CalendarError, DayKind};
-pub use case::{ApiSource, Case, CaseStatus, DispatchMode, Kind};
+pub use case::{ApiSource, Attachment, AttachmentKind, Case, CaseStatus, DispatchMode, Kind};
 pub use deadline::{Deadline, DeadlineClass, DeadlinePolicy};
 pub use ids::{CaseId, CaseNumber, JurisdictionId, MailboxId, UnitId, UserId};
 pub use org::{OrgError, Organisation};

@@ -119,6 +119,12 @@ pub enum Command {
     },
     /// Undoes a merge before the original is answered: the case goes back to where it was.
     Unmerge,
+    /// Marks the citizen's attachment number `number` (1, 2, 3) publishable or not: the public sees
+    /// it with the published reply (the dispatcher, who looked at it).
+    PublishAttachment {
+        number: u32,
+        public: bool,
+    },
     /// Gives a merged case its original's reply (system only; the text already masked for this
     /// citizen). Boxed with the reply's size in mind.
     ShareReply {
@@ -153,6 +159,7 @@ impl Command {
             Command::RecordTriage { .. } => Action::Triage,
             Command::Merge { .. } => Action::Merge,
             Command::Unmerge => Action::Unmerge,
+            Command::PublishAttachment { .. } => Action::PublishAttachment,
             Command::ShareReply { .. } => Action::ShareReply,
         }
     }
@@ -297,6 +304,11 @@ pub enum EventKind {
         due_on: NaiveDate,
     },
     Closed,
+    /// An attachment marked publishable (or no longer).
+    AttachmentMarked {
+        number: u32,
+        public: bool,
+    },
     Featured {
         /// Why it was chosen (earlier records have none).
         #[serde(default)]
@@ -354,6 +366,8 @@ pub struct NewCase {
 pub struct Intake {
     pub source: Option<crate::case::ApiSource>,
     pub location: Option<String>,
+    /// Files already checked and stored (at most `MAX_ATTACHMENTS`), none of them public yet.
+    pub attachments: Vec<crate::case::Attachment>,
 }
 
 /// A required text: invisible characters removed (see `text::clean`), not empty, not too long.
@@ -400,6 +414,17 @@ impl Case {
         intake: Intake,
     ) -> Result<(Case, AuditEvent), WorkflowError> {
         let location = intake.location.as_deref().map(|l| note("location", l)).transpose()?.filter(|l| !l.is_empty());
+        if intake.attachments.len() > crate::case::MAX_ATTACHMENTS {
+            return Err(WorkflowError::Invalid {
+                field: "attachments",
+                message: format!("附件最多{}个", crate::case::MAX_ATTACHMENTS),
+            });
+        }
+        if intake.attachments.iter().any(|a| !crate::case::Attachment::valid_id(&a.id)) {
+            return Err(WorkflowError::Invalid { field: "attachments", message: "附件编号无效".into() });
+        }
+        let attachments: Vec<_> =
+            intake.attachments.iter().map(|a| crate::case::Attachment { public: false, ..a.clone() }).collect();
         let mailbox = ctx
             .org
             .mailbox(&new.mailbox)
@@ -448,6 +473,7 @@ impl Case {
             next_alarm: None,
             source: intake.source.clone(),
             location,
+            attachments,
         };
         let event = AuditEvent {
             case: id,
@@ -745,6 +771,20 @@ impl Case {
                 self.merged_at = Some(now);
                 self.status = S::Merged;
                 Ok(vec![EventKind::Merged { into }])
+            }
+            Command::PublishAttachment { number, public } => {
+                let index = usize::try_from(number).ok().and_then(|n| n.checked_sub(1));
+                let Some(attachment) = index.and_then(|i| self.attachments.get_mut(i)) else {
+                    return Err(WorkflowError::Invalid { field: "number", message: "没有这个附件".into() });
+                };
+                if public && !self.publishable {
+                    return Err(WorkflowError::PublicationNotAllowed);
+                }
+                if attachment.public == public {
+                    return Err(WorkflowError::Unchanged);
+                }
+                attachment.public = public;
+                Ok(vec![EventKind::AttachmentMarked { number, public }])
             }
             Command::Unmerge => {
                 self.require(action, &[S::Merged])?;

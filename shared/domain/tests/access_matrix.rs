@@ -50,6 +50,7 @@ Triage            F N F N F F N F N N Y
 Merge             F N Y N F F N F N N F
 Unmerge           F N Y N F F N F N N F
 ShareReply        F N F N F F N F N N Y
+PublishAttachment F N Y N F F N F N N F
 ";
 
 /// A transferred (转办) case differs only in who reports and replies.

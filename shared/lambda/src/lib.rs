@@ -27,7 +27,7 @@ use std::sync::Arc;
 /// authenticator. Any copy a client sends is removed first, so only API Gateway's claims arrive.
 const CLAIMS_HEADER: &str = "x-mailbox-jwt-claims";
 
-/// Environment: `TABLE_NAME`; `QUEUE_PREFIX` (the SQS queue of port queue `q` is `<prefix>q`);
+/// Environment: `TABLE_NAME`; `ATTACHMENTS_BUCKET`; `QUEUE_PREFIX` (the SQS queue of port queue `q` is `<prefix>q`);
 /// `QUEUE_URL_PREFIX` (optional: the URL of SQS queue `n` is `<url prefix>n`; without it the URLs
 /// are looked up at start, two `GetQueueUrl` calls per queue); the AWS SDK's own variables
 /// (`AWS_REGION`, credentials; `AWS_ENDPOINT_URL` for an emulator); `ORG_CONFIG` (optional: the
@@ -38,6 +38,8 @@ pub struct Config {
     pub queue_url_prefix: Option<String>,
     /// The city's organisation file (`ORG_CONFIG`), packaged with the function; None: Guang'an's.
     pub org_config: Option<std::path::PathBuf>,
+    /// The attachments' bucket (`ATTACHMENTS_BUCKET`).
+    pub attachments_bucket: String,
 }
 
 impl Config {
@@ -47,6 +49,10 @@ impl Config {
             queue_prefix: std::env::var("QUEUE_PREFIX").unwrap_or_default(),
             queue_url_prefix: std::env::var("QUEUE_URL_PREFIX").ok().filter(|p| !p.is_empty()),
             org_config: std::env::var("ORG_CONFIG").ok().filter(|p| !p.is_empty()).map(Into::into),
+            attachments_bucket: std::env::var("ATTACHMENTS_BUCKET")
+                .ok()
+                .filter(|b| !b.is_empty())
+                .ok_or_else(|| anyhow::anyhow!("ATTACHMENTS_BUCKET is not set"))?,
         })
     }
 
@@ -92,6 +98,7 @@ pub async fn instance(config: &Config) -> anyhow::Result<Instance> {
         discussion: store.clone(),
         desk: store.clone(),
         api_keys: store.clone(),
+        attachments: Arc::new(mailbox_aws::S3Attachments::new(&sdk, config.attachments_bucket.clone())),
     };
     let app = Arc::new(App::new(org, Calendar::builtin().clone(), adapters));
     let channels = delivery_channels()?;

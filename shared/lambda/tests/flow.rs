@@ -81,6 +81,7 @@ async fn a_case_through_every_function() {
         queue_prefix: format!("{stack}-"),
         queue_url_prefix: Some(url_prefix),
         org_config: None,
+        attachments_bucket: "files".into(),
     };
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
     store.create_table().await.unwrap();

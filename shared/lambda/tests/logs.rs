@@ -104,6 +104,7 @@ async fn every_log_line_of_a_flow_is_json_with_unique_keys() {
         queue_prefix: prefix.clone(),
         queue_url_prefix: Some(format!("{endpoint}/123456789012/")),
         org_config: None,
+        attachments_bucket: "files".into(),
     };
     let sdk = sdk_config(Some(endpoint)).await;
     DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()).create_table().await.unwrap();

@@ -58,6 +58,7 @@ async fn notifications_are_delivered_from_the_bus_on_aws() {
         queue_prefix: prefix.clone(),
         queue_url_prefix: Some(format!("{endpoint}/123456789012/")),
         org_config: None,
+        attachments_bucket: "files".into(),
     };
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
     store.create_table().await.unwrap();

@@ -51,6 +51,7 @@ async fn open311_on_dynamodb_through_the_functions() {
         // Submissions reach queues through the table's stream, not directly: no queue is needed.
         queue_url_prefix: Some(format!("{endpoint}/123456789012/")),
         org_config: None,
+        attachments_bucket: "files".into(),
     };
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
     store.create_table().await.unwrap();

@@ -24,6 +24,7 @@ async fn a_case_of_another_city_on_dynamodb() {
         queue_prefix: format!("{}-", moto::unique("xs")),
         queue_url_prefix: Some(format!("{endpoint}/123456789012/")),
         org_config: Some(file),
+        attachments_bucket: "files".into(),
     };
     let org = config.organisation().unwrap();
     assert_eq!(org.name, "溪山市");

@@ -33,6 +33,7 @@ async fn a_batch_the_bus_refused_is_retried_from_its_first_unpublished_record_an
         queue_prefix: prefix.clone(),
         queue_url_prefix: Some(format!("{endpoint}/123456789012/")),
         org_config: None,
+        attachments_bucket: "files".into(),
     };
     DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()).create_table().await.unwrap();
     let org = mailbox_domain::Organisation::guangan();

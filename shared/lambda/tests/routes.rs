@@ -74,6 +74,7 @@ async fn every_template_route_is_served_by_its_function() {
         queue_prefix: moto::unique("q"),
         queue_url_prefix: None,
         org_config: None,
+        attachments_bucket: "files".into(),
     };
     let sdk = sdk_config(Some(endpoint)).await;
     DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()).create_table().await.unwrap();

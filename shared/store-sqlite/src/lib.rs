@@ -3,6 +3,8 @@
 //! local accounts. Writes go through one group-commit writer; reads use a small connection pool.
 
 pub mod backup;
+mod files;
+pub use files::FileAttachments;
 mod schema;
 mod writer;
 

@@ -17,6 +17,17 @@ mod queue {
     mailbox_conformance::queue_suite!(fresh());
 }
 
+mod attachments {
+    use mailbox_store_sqlite::FileAttachments;
+
+    async fn fresh() -> (FileAttachments, tempfile::TempDir) {
+        let dir = tempfile::Builder::new().prefix("mailbox-attachments-").tempdir().unwrap();
+        (FileAttachments::open(dir.path().join("attachments")).unwrap(), dir)
+    }
+
+    mailbox_conformance::attachment_store_suite!(fresh());
+}
+
 mod accounts {
     use super::fresh;
     mailbox_conformance::accounts_suite!(fresh());
@@ -68,6 +79,9 @@ mod instances {
                 discussion: store.clone(),
                 desk: store.clone(),
                 api_keys: store.clone(),
+                attachments: Arc::new(
+                    mailbox_store_sqlite::FileAttachments::open(dir.path().join("attachments")).unwrap(),
+                ),
                 accounts: store,
             }
         };

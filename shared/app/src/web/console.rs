@@ -514,6 +514,8 @@ fn event_line(s: &AppState, e: &AuditEvent) -> String {
         EventKind::Rated { satisfied } => format!("市民评价：{}", if *satisfied { "满意" } else { "不满意" }),
         EventKind::Reopened { reason, due_on } => format!("重办：{reason}，时限至{due_on}"),
         EventKind::Closed => "办结".into(),
+        EventKind::AttachmentMarked { number, public: true } => format!("将附件{number}设为可公开"),
+        EventKind::AttachmentMarked { number, public: false } => format!("将附件{number}设为不公开"),
         EventKind::Featured { note } if note.is_empty() => "设为典型案例".into(),
         EventKind::Featured { note } => format!("设为典型案例：{note}"),
         EventKind::DeadlineRecomputed { from, to, .. } => format!("节假日调整，时限由{from}改为{to}"),

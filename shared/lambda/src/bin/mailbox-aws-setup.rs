@@ -3,17 +3,17 @@
 //! emulator, as the SAM template does on AWS, and with `--demo` the demo staff accounts.
 //!
 //! It reads the same configuration as the functions — `AWS_REGION`, `TABLE_NAME`, `QUEUE_PREFIX`,
-//! `EVENT_BUS_NAME`, `AWS_ENDPOINT_URL`, `ORG_CONFIG` (its jurisdictions decide the hand-off queues)
-//! — and flags override each: `--region`, `--table`, `--queue-prefix`, `--event-bus`, `--endpoint`,
-//! `--org`. A missing or unknown argument is one line on standard error, exit code 2.
+//! `EVENT_BUS_NAME`, `ATTACHMENTS_BUCKET`, `AWS_ENDPOINT_URL`, `ORG_CONFIG` (its jurisdictions decide
+//! the hand-off queues) — and flags override each: `--region`, `--table`, `--queue-prefix`,
+//! `--event-bus`, `--bucket`, `--endpoint`, `--org`. A missing or unknown argument is one line on standard error, exit code 2.
 
 use mailbox_app::accounts::seed_demo_accounts;
 use mailbox_aws::{sdk_config_at, DynamoStore, SqsQueues};
 use std::process::ExitCode;
 
 const USAGE: &str =
-    "usage: mailbox-aws-setup [--endpoint URL] [--region REGION] [--table NAME] [--queue-prefix PREFIX] [--event-bus NAME] [--org FILE] [--demo] \
-(defaults from AWS_ENDPOINT_URL, AWS_REGION, TABLE_NAME, QUEUE_PREFIX, EVENT_BUS_NAME, ORG_CONFIG)";
+    "usage: mailbox-aws-setup [--endpoint URL] [--region REGION] [--table NAME] [--queue-prefix PREFIX] [--event-bus NAME] [--bucket NAME] [--org FILE] [--demo] \
+(defaults from AWS_ENDPOINT_URL, AWS_REGION, TABLE_NAME, QUEUE_PREFIX, EVENT_BUS_NAME, ATTACHMENTS_BUCKET, ORG_CONFIG)";
 
 struct Args {
     endpoint: String,
@@ -21,6 +21,7 @@ struct Args {
     table: String,
     queue_prefix: String,
     event_bus: Option<String>,
+    bucket: Option<String>,
     org: Option<std::path::PathBuf>,
     demo: bool,
 }
@@ -30,6 +31,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut endpoint, mut region, mut table) = (env("AWS_ENDPOINT_URL"), env("AWS_REGION"), env("TABLE_NAME"));
     let mut queue_prefix = env("QUEUE_PREFIX").unwrap_or_default();
     let mut event_bus = env("EVENT_BUS_NAME");
+    let mut bucket = env("ATTACHMENTS_BUCKET");
     let mut demo = false;
     let mut org = env("ORG_CONFIG").map(std::path::PathBuf::from);
     while let Some(flag) = args.next() {
@@ -40,6 +42,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--table" => table = Some(value()?),
             "--queue-prefix" => queue_prefix = value()?,
             "--event-bus" => event_bus = Some(value()?),
+            "--bucket" => bucket = Some(value()?),
             "--org" => org = Some(value()?.into()),
             "--demo" => demo = true,
             other => return Err(format!("unknown argument {other}")),
@@ -51,6 +54,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         table: table.ok_or("no table name (--table or TABLE_NAME)")?,
         queue_prefix,
         event_bus,
+        bucket,
         org,
         demo,
     })
@@ -65,6 +69,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         queue_prefix: args.queue_prefix.clone(),
         queue_url_prefix: None,
         org_config: args.org.clone(),
+        attachments_bucket: args.bucket.clone().unwrap_or_default(),
     };
     let org = config.organisation()?;
     if args.demo && args.org.is_some() {
@@ -82,6 +87,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .await
             .map_err(anyhow::Error::msg)?;
         println!("created event bus {bus} with {} rules and an archive", rules.len());
+    }
+    if let Some(bucket) = &args.bucket {
+        mailbox_aws::S3Attachments::new(&sdk, bucket.as_str()).create_bucket().await.map_err(anyhow::Error::msg)?;
+        println!("created attachments bucket {bucket}");
     }
     if args.demo && seed_demo_accounts(&store).await? {
         println!("demo staff accounts created (password for all: {})", mailbox_app::accounts::DEMO_PASSWORD);

@@ -1,0 +1,279 @@
+//! Citizens' attachments (附件): up to three photos or documents per message. What a file is comes
+//! from its content, never its name; images are decoded and encoded again, so that EXIF, GPS and
+//! every other kind of metadata is gone before anything is stored; a file that does not decode is
+//! refused with a message the citizen understands. Stored files are found by the SHA-256 of their
+//! bytes (content-addressed: never a path a client chose) behind the [`AttachmentStore`] port —
+//! files under the data folder in the embedded host, a private S3 bucket on AWS.
+
+use crate::error::AppError;
+use crate::ports::StoreResult;
+use async_trait::async_trait;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+use mailbox_domain::case::{Attachment, AttachmentKind, MAX_ATTACHMENTS};
+use sha2::{Digest, Sha256};
+use std::io::Cursor;
+
+/// Largest file a citizen may attach.
+pub const MAX_FILE_BYTES: usize = 5 * 1024 * 1024;
+/// Largest request that carries a message and its files (three files and the form around them).
+pub const MAX_UPLOAD_REQUEST_BYTES: usize = MAX_ATTACHMENTS * MAX_FILE_BYTES + 256 * 1024;
+/// Longest side of a stored image: a larger photo is scaled down (a phone's 4032 × 3024 stays).
+pub const MAX_SIDE: u32 = 4096;
+/// Bounds on what a decoder may allocate, whatever the file claims: a few hundred bytes can declare
+/// a 60,000 × 60,000 picture.
+const MAX_DECODED_SIDE: u32 = 12_000;
+const MAX_DECODE_ALLOC: u64 = 256 * 1024 * 1024;
+/// JPEG quality of re-encoded photos: no visible loss for a photo of a pothole, a third of the size.
+const JPEG_QUALITY: u8 = 85;
+
+/// Storage of attachment files. `id` is always checked by the caller with `Attachment::valid_id`.
+#[async_trait]
+pub trait AttachmentStore: Send + Sync + 'static {
+    /// Stores a checked file under its id (the SHA-256 of `bytes`); storing the same content again
+    /// changes nothing.
+    async fn put(&self, id: &str, kind: AttachmentKind, bytes: Vec<u8>) -> StoreResult<()>;
+    /// The file's bytes, or `None` when nothing is stored under the id.
+    async fn get(&self, id: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// A short-lived address a browser may fetch the file from directly (a presigned S3 GET, so
+    /// that large files never pass through Lambda's 6 MB response), or `None` where the application
+    /// serves the bytes itself.
+    async fn link(&self, id: &str, kind: AttachmentKind, file_name: &str) -> StoreResult<Option<String>>;
+}
+
+fn refused(code: &'static str, message: String) -> AppError {
+    AppError::Invalid { code, field: Some("attachments"), message }
+}
+
+/// The kind of a file by its first bytes.
+fn sniff(bytes: &[u8]) -> Option<AttachmentKind> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(AttachmentKind::Jpeg)
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(AttachmentKind::Png)
+    } else if bytes.starts_with(b"%PDF-") {
+        Some(AttachmentKind::Pdf)
+    } else {
+        None
+    }
+}
+
+/// PDF names that run or carry something when the file is opened: refused (a best effort — names
+/// inside compressed object streams are not seen — beside serving every PDF as a download in a
+/// sandbox).
+const PDF_ACTIVE: [&[u8]; 6] = [b"/JavaScript", b"/JS", b"/Launch", b"/EmbeddedFile", b"/RichMedia", b"/XFA"];
+
+fn check_pdf(bytes: &[u8], number: usize) -> Result<(), AppError> {
+    let tail = &bytes[bytes.len().saturating_sub(2048)..];
+    let complete = tail.windows(5).any(|w| w == b"%%EOF");
+    if !complete {
+        return Err(refused("attachment_unreadable", format!("第{number}个附件不是完整的 PDF 文件，请重新导出后上传")));
+    }
+    if PDF_ACTIVE.iter().any(|name| bytes.windows(name.len()).any(|w| w == *name)) {
+        return Err(refused(
+            "attachment_active_content",
+            format!("第{number}个附件（PDF）含有脚本或嵌入文件，不能上传；请打印为 PDF 或拍照后上传"),
+        ));
+    }
+    Ok(())
+}
+
+/// Decodes an image within the limits, upright by its EXIF orientation (the metadata that says
+/// which way is up is dropped with the rest, so the pixels must carry it).
+fn decode(bytes: &[u8], format: ImageFormat) -> image::ImageResult<DynamicImage> {
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_DECODED_SIDE);
+    limits.max_image_height = Some(MAX_DECODED_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder()?;
+    let orientation = decoder.orientation()?;
+    let mut img = DynamicImage::from_decoder(decoder)?;
+    img.apply_orientation(orientation);
+    Ok(img)
+}
+
+/// Encodes the pixels alone (no metadata of any kind), scaled down to `MAX_SIDE`.
+fn encode(img: DynamicImage, kind: AttachmentKind) -> image::ImageResult<Vec<u8>> {
+    let img = if img.width().max(img.height()) > MAX_SIDE {
+        img.resize(MAX_SIDE, MAX_SIDE, image::imageops::FilterType::Triangle)
+    } else {
+        img
+    };
+    let mut out = Vec::new();
+    match kind {
+        AttachmentKind::Jpeg => {
+            let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY);
+            DynamicImage::ImageRgb8(img.to_rgb8()).write_with_encoder(encoder)?;
+        }
+        _ => {
+            let img = if img.color().has_alpha() {
+                DynamicImage::ImageRgba8(img.to_rgba8())
+            } else {
+                DynamicImage::ImageRgb8(img.to_rgb8())
+            };
+            img.write_with_encoder(image::codecs::png::PngEncoder::new(&mut out))?;
+        }
+    }
+    Ok(out)
+}
+
+/// A file as it may be stored: its kind (by content) and its bytes — images decoded and encoded
+/// again without any metadata, PDFs checked. `number` (1, 2, 3) names it in messages. CPU work:
+/// run it off the async threads ([`check_files`]).
+pub fn sanitize(bytes: &[u8], number: usize) -> Result<(AttachmentKind, Vec<u8>), AppError> {
+    if bytes.is_empty() {
+        return Err(refused("attachment_empty", format!("第{number}个附件是空文件")));
+    }
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(refused(
+            "attachment_too_large",
+            format!("第{number}个附件超过 {} MB，请压缩后再上传", MAX_FILE_BYTES / 1024 / 1024),
+        ));
+    }
+    let kind = sniff(bytes).ok_or_else(|| {
+        refused("attachment_type", format!("第{number}个附件不是 JPEG、PNG 图片或 PDF 文件，只能上传这三种文件"))
+    })?;
+    let unreadable =
+        || refused("attachment_unreadable", format!("第{number}个附件无法识别为完整的图片，可能已损坏，请换一个文件"));
+    match kind {
+        AttachmentKind::Pdf => {
+            check_pdf(bytes, number)?;
+            Ok((kind, bytes.to_vec()))
+        }
+        AttachmentKind::Jpeg | AttachmentKind::Png => {
+            let format = if kind == AttachmentKind::Jpeg { ImageFormat::Jpeg } else { ImageFormat::Png };
+            let img = decode(bytes, format).map_err(|e| {
+                tracing::info!(error = %e, "attachment refused: image does not decode");
+                unreadable()
+            })?;
+            let clean = encode(img, kind).map_err(|e| AppError::Internal(format!("image encoding failed: {e}")))?;
+            Ok((kind, clean))
+        }
+    }
+}
+
+/// The stored form of a checked file.
+pub fn attachment(kind: AttachmentKind, stored: &[u8]) -> Attachment {
+    Attachment { id: hex::encode(Sha256::digest(stored)), kind, bytes: stored.len() as u64, public: false }
+}
+
+/// Checks and stores a message's files (at most [`MAX_ATTACHMENTS`]), in order: the attachments to
+/// record with the case. Nothing is stored unless every file passes. The decoding runs on the
+/// blocking pool.
+pub async fn check_files(store: &dyn AttachmentStore, files: Vec<Vec<u8>>) -> Result<Vec<Attachment>, AppError> {
+    if files.len() > MAX_ATTACHMENTS {
+        return Err(refused("too_many_attachments", format!("附件最多{MAX_ATTACHMENTS}个")));
+    }
+    let checked = tokio::task::spawn_blocking(move || {
+        files.iter().enumerate().map(|(i, f)| sanitize(f, i + 1)).collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("attachment check stopped: {e}")))??;
+    let mut out = Vec::with_capacity(checked.len());
+    for (kind, bytes) in checked {
+        let a = attachment(kind, &bytes);
+        store.put(&a.id, kind, bytes).await?;
+        out.push(a);
+    }
+    Ok(out)
+}
+
+/// The name a downloaded file gets: the case number and the attachment's number — nothing the
+/// citizen typed.
+pub fn file_name(number: &str, index: usize, kind: AttachmentKind) -> String {
+    format!("{number}-{index}.{}", kind.extension())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageEncoder, RgbImage};
+
+    /// A JPEG with an EXIF block holding GPS coordinates and a camera comment.
+    pub fn jpeg_with_gps() -> Vec<u8> {
+        let img = RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 90]));
+        let mut out = Vec::new();
+        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90);
+        encoder.set_exif_metadata(exif_with_gps()).unwrap();
+        encoder.write_image(img.as_raw(), 64, 48, image::ExtendedColorType::Rgb8).unwrap();
+        out
+    }
+
+    /// A little-endian TIFF header, IFD0 with a GPS IFD pointer (0x8825) and an ImageDescription,
+    /// the GPS IFD with a latitude reference and the text `GPSSECRET` marking it.
+    fn exif_with_gps() -> Vec<u8> {
+        let mut e = b"II\x2a\0\x08\0\0\0".to_vec();
+        // IFD0: 2 entries.
+        e.extend_from_slice(&[2, 0]);
+        e.extend_from_slice(&[0x0e, 0x01, 2, 0, 10, 0, 0, 0, 38, 0, 0, 0]); // ImageDescription → offset 38
+        e.extend_from_slice(&[0x25, 0x88, 4, 0, 1, 0, 0, 0, 48, 0, 0, 0]); // GPS IFD at 48
+        e.extend_from_slice(&[0, 0, 0, 0]); // no next IFD
+        e.extend_from_slice(b"GPSSECRET\0"); // 38..48
+        e.extend_from_slice(&[1, 0]); // GPS IFD: 1 entry
+        e.extend_from_slice(&[0x01, 0x00, 2, 0, 2, 0, 0, 0, b'N', 0, 0, 0]); // GPSLatitudeRef "N"
+        e.extend_from_slice(&[0, 0, 0, 0]);
+        e
+    }
+
+    fn has_exif(jpeg: &[u8]) -> bool {
+        jpeg.windows(6).any(|w| w == b"Exif\0\0")
+    }
+
+    #[test]
+    fn a_jpeg_with_gps_comes_back_without_any_metadata() {
+        let original = jpeg_with_gps();
+        assert!(has_exif(&original) && original.windows(9).any(|w| w == b"GPSSECRET"), "the fixture carries GPS");
+        let (kind, clean) = sanitize(&original, 1).unwrap();
+        assert_eq!(kind, AttachmentKind::Jpeg);
+        assert!(!has_exif(&clean));
+        assert!(!clean.windows(9).any(|w| w == b"GPSSECRET"));
+        // No APP1 (EXIF/XMP), APP13 (IPTC) or COM segment at all.
+        for marker in [[0xFF, 0xE1], [0xFF, 0xED], [0xFF, 0xFE]] {
+            assert!(!clean.windows(2).any(|w| w == marker), "{marker:x?}");
+        }
+        let mut decoder = ImageReader::with_format(Cursor::new(&clean), ImageFormat::Jpeg).into_decoder().unwrap();
+        assert_eq!(decoder.exif_metadata().unwrap(), None);
+        assert_eq!(decoder.dimensions(), (64, 48));
+    }
+
+    #[test]
+    fn the_kind_comes_from_the_content_and_other_files_are_refused() {
+        let pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec();
+        assert_eq!(sanitize(&pdf, 1).unwrap(), (AttachmentKind::Pdf, pdf.clone()), "a PDF named .jpg is a PDF");
+        let exe = b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0".repeat(10);
+        assert!(matches!(sanitize(&exe, 2), Err(AppError::Invalid { code: "attachment_type", .. })));
+        let script = b"%PDF-1.7\n<< /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >>\n%%EOF".to_vec();
+        assert!(matches!(sanitize(&script, 1), Err(AppError::Invalid { code: "attachment_active_content", .. })));
+        let truncated = &jpeg_with_gps()[..200];
+        assert!(matches!(sanitize(truncated, 1), Err(AppError::Invalid { code: "attachment_unreadable", .. })));
+        assert!(matches!(sanitize(b"", 1), Err(AppError::Invalid { code: "attachment_empty", .. })));
+        let big = vec![0xFF; MAX_FILE_BYTES + 1];
+        assert!(matches!(sanitize(&big, 3), Err(AppError::Invalid { code: "attachment_too_large", .. })));
+    }
+
+    #[test]
+    fn a_picture_claiming_to_be_huge_is_refused_before_its_pixels_are_allocated() {
+        // A PNG header declaring 60,000 × 60,000 pixels, and nothing else.
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        png.extend_from_slice(&60_000u32.to_be_bytes());
+        png.extend_from_slice(&60_000u32.to_be_bytes());
+        png.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+        assert!(matches!(sanitize(&png, 1), Err(AppError::Invalid { code: "attachment_unreadable", .. })));
+    }
+
+    #[test]
+    fn large_photos_are_scaled_to_the_longest_side_and_stored_by_their_digest() {
+        let img = RgbImage::from_pixel(MAX_SIDE * 2, 10, image::Rgb([200, 10, 10]));
+        let mut png = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut png)
+            .write_image(img.as_raw(), MAX_SIDE * 2, 10, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        let (kind, clean) = sanitize(&png, 1).unwrap();
+        let back = image::load_from_memory_with_format(&clean, ImageFormat::Png).unwrap();
+        assert_eq!((kind, back.width()), (AttachmentKind::Png, MAX_SIDE));
+        let a = attachment(kind, &clean);
+        assert!(Attachment::valid_id(&a.id) && a.bytes == clean.len() as u64 && !a.public);
+        assert_eq!(file_name("GA202612010001", 2, kind), "GA202612010001-2.png");
+    }
+}

@@ -1,0 +1,128 @@
+//! Attachments on AWS: one private bucket (encrypted at rest, public access blocked, TLS only — see
+//! `infra/template.yaml`), objects `files/<SHA-256>`. Browsers fetch a file through a presigned GET
+//! valid for five minutes, so large files never pass through Lambda's 6 MB response.
+
+use async_trait::async_trait;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+use mailbox_app::attachments::AttachmentStore;
+use mailbox_app::ports::{StoreError, StoreResult};
+use mailbox_domain::case::{Attachment, AttachmentKind};
+use std::time::Duration;
+
+/// How long a presigned link stays valid: long enough to open the file, too short to pass around.
+pub const LINK_SECONDS: u64 = 300;
+
+#[derive(Clone)]
+pub struct S3Attachments {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+fn unavailable<E: std::fmt::Debug>(e: E) -> StoreError {
+    StoreError::Unavailable(format!("{e:?}"))
+}
+
+impl S3Attachments {
+    /// The bucket through `sdk`'s configuration; with an endpoint override (a local emulator),
+    /// path-style addresses, since `<bucket>.127.0.0.1` resolves nowhere.
+    pub fn new(sdk: &aws_config::SdkConfig, bucket: impl Into<String>) -> S3Attachments {
+        let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some()).build();
+        S3Attachments { client: aws_sdk_s3::Client::from_conf(config), bucket: bucket.into() }
+    }
+
+    fn key(id: &str) -> StoreResult<String> {
+        if Attachment::valid_id(id) {
+            Ok(format!("files/{id}"))
+        } else {
+            Err(StoreError::Corrupt("not an attachment id".into()))
+        }
+    }
+
+    /// Creates the bucket as the template does (for the local emulator and tests): encrypted,
+    /// public access blocked. An existing bucket of ours is left as it is.
+    pub async fn create_bucket(&self) -> Result<(), String> {
+        use aws_sdk_s3::types::{
+            PublicAccessBlockConfiguration, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+            ServerSideEncryptionRule,
+        };
+        match self.client.create_bucket().bucket(&self.bucket).send().await {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you()) => {}
+            Err(e) => return Err(format!("{e:?}")),
+        }
+        let default = ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::Aes256)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(default).build();
+        let encryption = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(|e| e.to_string())?;
+        self.client
+            .put_bucket_encryption()
+            .bucket(&self.bucket)
+            .server_side_encryption_configuration(encryption)
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let block = PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .block_public_policy(true)
+            .ignore_public_acls(true)
+            .restrict_public_buckets(true)
+            .build();
+        self.client
+            .put_public_access_block()
+            .bucket(&self.bucket)
+            .public_access_block_configuration(block)
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AttachmentStore for S3Attachments {
+    async fn put(&self, id: &str, kind: AttachmentKind, bytes: Vec<u8>) -> StoreResult<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(S3Attachments::key(id)?)
+            .content_type(kind.mime())
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get(&self, id: &str) -> StoreResult<Option<Vec<u8>>> {
+        let out = self.client.get_object().bucket(&self.bucket).key(S3Attachments::key(id)?).send().await;
+        match out {
+            Ok(o) => Ok(Some(o.body.collect().await.map_err(unavailable)?.into_bytes().to_vec())),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn link(&self, id: &str, kind: AttachmentKind, file_name: &str) -> StoreResult<Option<String>> {
+        let disposition = match kind {
+            AttachmentKind::Pdf => "attachment",
+            AttachmentKind::Jpeg | AttachmentKind::Png => "inline",
+        };
+        let presigning = PresigningConfig::expires_in(Duration::from_secs(LINK_SECONDS)).map_err(unavailable)?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(S3Attachments::key(id)?)
+            .response_content_type(kind.mime())
+            .response_content_disposition(format!("{disposition}; filename=\"{file_name}\""))
+            .presigned(presigning)
+            .await
+            .map_err(unavailable)?;
+        Ok(Some(request.uri().to_owned()))
+    }
+}
