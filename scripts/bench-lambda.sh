@@ -14,7 +14,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 .venv/bin/python scripts/moto-atomic.py -H 127.0.0.1 -p "$port" > "$dir/moto.log" 2>&1 &
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-cargo run -q --release -p mailbox-lambda --bin mailbox-aws-setup -- --endpoint "http://127.0.0.1:$port" --table bench --queue-prefix bench- >&2
+cargo run -q --release -p mailbox-lambda --bin mailbox-aws-setup -- --endpoint "http://127.0.0.1:$port" --table bench --queue-prefix bench- --bucket bench-files >&2
 printf '%-10s %12s %12s %18s\n' function binary_MB zipped_MB "cold_start_ms(med)"
 for fn in submit query site console assign reply staff triage handoff deadlines; do
   bin=target/lambda/$fn/bootstrap
@@ -46,7 +46,7 @@ for _ in range(runs):
             done.set()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Runtime)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}", TABLE_NAME="bench", QUEUE_PREFIX="bench-", QUEUE_URL_PREFIX=f"http://127.0.0.1:{moto}/123456789012/",
+    env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}", TABLE_NAME="bench", ATTACHMENTS_BUCKET="bench-files", QUEUE_PREFIX="bench-", QUEUE_URL_PREFIX=f"http://127.0.0.1:{moto}/123456789012/",
                AWS_ENDPOINT_URL=f"http://127.0.0.1:{moto}", AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
                AWS_LAMBDA_FUNCTION_NAME="bench", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256", AWS_LAMBDA_FUNCTION_VERSION="1", RUST_LOG="error")
     start = time.perf_counter()

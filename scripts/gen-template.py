@@ -23,10 +23,10 @@ QUEUES = ["triage", "jobs", "notify"] + [f"handoff-{j}" for j in JURISDICTIONS]
 HANDOFFS = [q for q in QUEUES if q.startswith("handoff-")]
 # The public site's routes (shared/app/src/web/mod.rs, site_routes) and the console's (console_routes).
 SITE = [("GET", "/"), ("GET", "/static/site.css"), ("GET", "/favicon.ico"), ("GET", "/mailbox/{id}"), ("POST", "/mailbox/{id}"), ("GET", "/cases/featured"), ("GET", "/topics"), ("GET", "/topics/{id}"), ("POST", "/topics/{id}"),
-        ("GET", "/track"), ("POST", "/track"), ("POST", "/track/rate"), ("GET", "/replies"), ("GET", "/stats")]
+        ("GET", "/track"), ("POST", "/track"), ("POST", "/track/rate"), ("GET", "/replies"), ("GET", "/replies/{number}/attachments/{n}"), ("GET", "/stats")]
 CONSOLE = [("GET", "/console"), ("GET", "/console/login"), ("POST", "/console/login"), ("POST", "/console/logout"),
            ("GET", "/console/password"), ("POST", "/console/password"),
-           ("GET", "/console/export"), ("GET", "/console/cases/{id}"), ("POST", "/console/cases/{id}/{action}"),
+           ("GET", "/console/export"), ("GET", "/console/cases/{id}"), ("POST", "/console/cases/{id}/{action}"), ("GET", "/console/cases/{id}/attachments/{n}"),
            ("GET", "/console/supervision"), ("GET", "/console/hot"), ("POST", "/console/hot/{id}/review"), ("GET", "/console/opinion"), ("POST", "/console/opinion"), ("GET", "/console/opinion/report"), ("GET", "/console/opinion/{id}"), ("POST", "/console/opinion/{id}/{op}"), ("GET", "/console/topics"), ("POST", "/console/topics"), ("GET", "/console/topics/{id}"), ("POST", "/console/topics/{id}/comments/{comment}/{op}"), ("POST", "/console/topics/{id}/adoption"), ("GET", "/console/assessment"), ("GET", "/console/admin"), ("POST", "/console/admin/calendar"),
            ("POST", "/console/admin/accounts"), ("POST", "/console/admin/accounts/{username}/{op}"),
            ("POST", "/console/admin/api-keys"), ("POST", "/console/admin/api-keys/{id}/{op}"),
@@ -38,7 +38,7 @@ PUBLIC_WRITES = [("POST", "/api/v1/cases"), ("POST", "/api/v1/cases/{number}/rat
 # guesses cannot fill the console's reserved instances.
 SIGN_IN = [("POST", "/console/login")]
 ASSIGN = ["accept", "reject", "dispatch", "decide_extension", "urge", "supervise", "reopen", "close", "feature",
-          "merge", "unmerge"]
+          "merge", "unmerge", "publish_attachment"]
 REPLY = ["receive", "return", "contribute", "report", "reply", "record_meeting", "request_extension", "explain"]
 # IAM knows no action for a transaction as such: each Put, Update and Delete inside TransactWriteItems
 # is allowed by PutItem, UpdateItem and DeleteItem (AWS, "Using IAM with DynamoDB transactions").
@@ -75,7 +75,7 @@ FUNCTIONS = {
     "reply": ("Handling-unit actions", [], [("POST", f"/api/v1/staff/cases/{{id}}/actions/{a}") for a in REPLY], READ + WRITE, STAFF_KEYS, [], None,
               "StaffApiConcurrency", 10),
     "staff": ("Staff reads and calendar import", [], [("GET", "/api/v1/auth/me"), ("GET", "/api/v1/staff/units"), ("GET", "/api/v1/staff/inbox"),
-              ("GET", "/api/v1/staff/outbox"), ("GET", "/api/v1/staff/hot-topics"), ("POST", "/api/v1/staff/hot-topics/{id}/review"), ("GET", "/api/v1/staff/assessment"), ("GET", "/api/v1/staff/cases/{id}"), ("POST", "/api/v1/admin/calendar")],
+              ("GET", "/api/v1/staff/outbox"), ("GET", "/api/v1/staff/hot-topics"), ("POST", "/api/v1/staff/hot-topics/{id}/review"), ("GET", "/api/v1/staff/assessment"), ("GET", "/api/v1/staff/cases/{id}"), ("GET", "/api/v1/staff/cases/{id}/attachments/{n}"), ("POST", "/api/v1/admin/calendar")],
               READ + BATCH_READ + WRITE, OPINION_KEYS, ["jobs"], None, "StaffApiConcurrency", 10),
     # Queue consumers that also send e-mail and SMS (3 s of sending per message at most): room for a
     # batch of 10.
@@ -92,6 +92,10 @@ FUNCTIONS = {
     "relay": ("Relay of the table's stream (domain events of committed changes) to the event bus", [], [], [], None, [], ("stream",),
               "WorkerConcurrency", 30),
 }
+# What each function may do with the attachments' bucket (files/<SHA-256>): the functions that take
+# citizens' messages store files; those that show them sign links to them (a presigned GET is only as
+# good as the signer's own permission).
+S3_ACCESS = {"submit": ["s3:PutObject"], "site": ["s3:GetObject", "s3:PutObject"], "console": ["s3:GetObject"], "staff": ["s3:GetObject"]}
 # The functions that deliver notifications by e-mail and SMS: only they get the channels' settings and
 # secrets (the public functions and the relay send nothing).
 DELIVERS = ["console", "triage", "handoff", "deadlines", "notify"]
@@ -233,12 +237,69 @@ Globals:
     Environment:
       Variables:
         TABLE_NAME: !If [UseRestoredTable, !Ref RestoredTableName, !Ref Table]
+        ATTACHMENTS_BUCKET: !Ref AttachmentsBucket
         ORG_CONFIG: !Ref OrgConfig
         QUEUE_PREFIX: !Sub "${AWS::StackName}-"
         QUEUE_URL_PREFIX: !Sub "https://sqs.${AWS::Region}.${AWS::URLSuffix}/${AWS::AccountId}/"
         RUST_LOG: info
 
 Resources:
+  # Citizens' attachments (docs/attachments.md): private, encrypted, TLS only; objects are written once
+  # under their SHA-256 and read through links signed by the functions.
+  AttachmentsBucket:
+    Type: AWS::S3::Bucket
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+    Properties:
+      BucketEncryption:
+        ServerSideEncryptionConfiguration:
+          - ServerSideEncryptionByDefault:
+              SSEAlgorithm: AES256
+      PublicAccessBlockConfiguration:
+        BlockPublicAcls: true
+        BlockPublicPolicy: true
+        IgnorePublicAcls: true
+        RestrictPublicBuckets: true
+      OwnershipControls:
+        Rules:
+          - ObjectOwnership: BucketOwnerEnforced
+      VersioningConfiguration:
+        Status: Enabled
+      LifecycleConfiguration:
+        Rules:
+          # Files are kept as long as their cases; after half a year they are seldom opened.
+          - Id: seldom-opened
+            Status: Enabled
+            Prefix: files/
+            Transitions:
+              - StorageClass: STANDARD_IA
+                TransitionInDays: 180
+          # An overwritten or deleted version (an operator's mistake) can be restored for 30 days.
+          - Id: old-versions
+            Status: Enabled
+            NoncurrentVersionExpiration:
+              NoncurrentDays: 30
+          - Id: unfinished-uploads
+            Status: Enabled
+            AbortIncompleteMultipartUpload:
+              DaysAfterInitiation: 1
+  AttachmentsBucketPolicy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      Bucket: !Ref AttachmentsBucket
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: TlsOnly
+            Effect: Deny
+            Principal: "*"
+            Action: "s3:*"
+            Resource:
+              - !GetAtt AttachmentsBucket.Arn
+              - !Sub "${AttachmentsBucket.Arn}/*"
+            Condition:
+              Bool:
+                aws:SecureTransport: false
   Table:
     Type: AWS::DynamoDB::Table
     DeletionPolicy: Retain
@@ -492,6 +553,11 @@ for name, (desc, public, jwt, ddb, keys, sends, event, concurrency, timeout) in 
         w(f"""              Condition:
                 ForAllValues:StringLike:
                   dynamodb:LeadingKeys: [{", ".join(f'"{k}"' for k in keys)}]""")
+    if name in S3_ACCESS:
+        bucket_objects = '!Sub "${AttachmentsBucket.Arn}/files/*"'
+        w(f"""            - Effect: Allow
+              Action: [{", ".join(S3_ACCESS[name])}]
+              Resource: {bucket_objects}""")
     # No sqs:GetQueueUrl: the functions build queue URLs from QUEUE_URL_PREFIX.
     if sends:
         w("""            - Effect: Allow

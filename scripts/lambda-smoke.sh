@@ -23,9 +23,9 @@ trap cleanup EXIT
 wait_port "$moto_port" || { echo "moto did not start"; cat "$dir/moto.log"; exit 1; }
 endpoint="http://127.0.0.1:$moto_port"
 # The region of the sample events; the setup tool reads the functions' own variables.
-export AWS_REGION=cn-north-1 TABLE_NAME=smoke QUEUE_PREFIX=smoke- EVENT_BUS_NAME=smoke-bus AWS_ENDPOINT_URL="$endpoint"
+export AWS_REGION=cn-north-1 TABLE_NAME=smoke QUEUE_PREFIX=smoke- EVENT_BUS_NAME=smoke-bus ATTACHMENTS_BUCKET=smoke-files AWS_ENDPOINT_URL="$endpoint"
 cargo run -q -p mailbox-lambda --bin mailbox-aws-setup -- --demo
-env_vars="TABLE_NAME=smoke,QUEUE_PREFIX=smoke-,EVENT_BUS_NAME=smoke-bus,QUEUE_URL_PREFIX=$endpoint/123456789012/,AWS_ENDPOINT_URL=$endpoint,AWS_REGION=cn-north-1,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test"
+env_vars="TABLE_NAME=smoke,ATTACHMENTS_BUCKET=smoke-files,QUEUE_PREFIX=smoke-,EVENT_BUS_NAME=smoke-bus,QUEUE_URL_PREFIX=$endpoint/123456789012/,AWS_ENDPOINT_URL=$endpoint,AWS_REGION=cn-north-1,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test"
 
 start_watch() {
   invoke_port=$(free_port)

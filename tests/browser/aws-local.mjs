@@ -142,6 +142,7 @@ export async function startAwsLocal({ log = () => {} } = {}) {
     QUEUE_PREFIX: prefix,
     QUEUE_URL_PREFIX: `${endpoint}/${ACCOUNT}/`,
     EVENT_BUS_NAME: `${prefix}events`,
+    ATTACHMENTS_BUCKET: `${table}-files`,
     AWS_ENDPOINT_URL: endpoint,
     AWS_REGION: REGION,
     AWS_ACCESS_KEY_ID: 'test',

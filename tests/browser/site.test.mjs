@@ -69,6 +69,40 @@ async function newPage(viewport = { width: 1280, height: 900 }) {
   return page;
 }
 
+/**
+ * A phone photo as cameras write it: a JPEG drawn by the browser, with an EXIF block (APP1) holding
+ * a GPS directory and the text GPSSECRET spliced in after its start-of-image marker.
+ */
+async function phonePhoto(page) {
+  const dataUrl = await page.evaluate(() => {
+    const c = document.createElement('canvas');
+    c.width = 64; c.height = 48;
+    const g = c.getContext('2d');
+    g.fillStyle = '#8a6'; g.fillRect(0, 0, 64, 48);
+    g.fillStyle = '#333'; g.fillRect(10, 20, 40, 8);
+    return c.toDataURL('image/jpeg', 0.9);
+  });
+  const jpeg = Buffer.from(dataUrl.split(',')[1], 'base64');
+  const tiff = Buffer.from([
+    0x49, 0x49, 0x2a, 0, 8, 0, 0, 0, 2, 0,
+    0x0e, 0x01, 2, 0, 10, 0, 0, 0, 38, 0, 0, 0,
+    0x25, 0x88, 4, 0, 1, 0, 0, 0, 48, 0, 0, 0,
+    0, 0, 0, 0,
+    ...Buffer.from('GPSSECRET\0'),
+    1, 0, 0x01, 0x00, 2, 0, 2, 0, 0, 0, 0x4e, 0, 0, 0, 0, 0, 0, 0,
+  ]);
+  const payload = Buffer.concat([Buffer.from('Exif\0\0'), tiff]);
+  const app1 = Buffer.concat([Buffer.from([0xff, 0xe1, (payload.length + 2) >> 8, (payload.length + 2) & 0xff]), payload]);
+  return Buffer.concat([jpeg.subarray(0, 2), app1, jpeg.subarray(2)]);
+}
+
+/** A served photo must carry no metadata: no EXIF, no GPS directory's text. */
+function assertNoMetadata(bytes, what) {
+  assert.equal(bytes.indexOf('Exif'), -1, `${what}: EXIF kept`);
+  assert.equal(bytes.indexOf('GPSSECRET'), -1, `${what}: GPS data kept`);
+  assert.deepEqual([...bytes.subarray(0, 2)], [0xff, 0xd8], `${what}: a JPEG`);
+}
+
 async function noHorizontalScroll(page, what) {
   const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
   assert.ok(scroll <= inner, `${what}: page is ${scroll}px wide in a ${inner}px viewport`);
@@ -124,8 +158,14 @@ for (const [deployment, start] of Object.entries(DEPLOYMENTS)) {
       await page.fill('#body', `小区门口道路坑洼，雨天积水。我叫王小明，电话13812345678。${XSS}`);
       await page.fill('#phone', '13812345678');
       await page.check('input[name=public]');
+      // A photo of the road from the phone, with the place it was taken in its EXIF.
+      const photo = await phonePhoto(page);
+      assert.notEqual(photo.indexOf('GPSSECRET'), -1);
+      await page.setInputFiles('#files', { name: 'IMG_0001.jpg', mimeType: 'image/jpeg', buffer: photo });
       await noHorizontalScroll(page, 'write');
+      await page.screenshot({ path: join(shots, 'phone-write-attachment.png'), fullPage: true });
       await page.click('button[type=submit]');
+      assert.match(await page.locator('#attachments-count').innerText(), /附件：1 个/);
       state.number = (await page.locator('#case-number').innerText()).trim();
       state.code = (await page.locator('#query-code').innerText()).trim();
       assert.match(state.number, /^GA\d{12}$/);
@@ -163,6 +203,17 @@ for (const [deployment, start] of Object.entries(DEPLOYMENTS)) {
       assert.match(triage, /手机号码 1 处/, triage);
       assert.ok(!triage.includes('13812345678'), 'the suggestions never repeat personal data');
       await page.locator('#triage').screenshot({ path: join(shots, 'console-triage.png') });
+      // The photo opens for the dispatcher (on AWS through a short-lived link to the bucket), without
+      // its metadata; the dispatcher marks it publishable.
+      const link = page.locator('#attachments a:has-text("附件1")');
+      assert.match(await link.innerText(), /JPEG 图片/);
+      const file = await page.request.get(`${base}${await link.getAttribute('href')}`);
+      assert.equal(file.status(), 200);
+      assert.equal(file.headers()['content-type'], 'image/jpeg');
+      assertNoMetadata(await file.body(), 'the dispatcher\'s copy');
+      await page.click('#attachments button:has-text("设为可公开")');
+      assert.match(await page.locator('#attachments').innerText(), /可公开/);
+      assert.match(await page.locator('.timeline').innerText(), /将附件1设为可公开/);
       await page.click('form[action$="/accept"] button');
       assert.match(await page.locator('main').innerText(), /操作成功/);
       await page.selectOption('#dispatch-mode', 'transfer');
@@ -232,6 +283,13 @@ for (const [deployment, start] of Object.entries(DEPLOYMENTS)) {
       await noScriptRan(page, 'replies');
       await noHorizontalScroll(page, 'replies');
       await page.screenshot({ path: join(shots, 'phone-replies.png'), fullPage: true });
+      // The photo the dispatcher marked is public with the published reply, still without metadata.
+      const href = await page.locator('.attachments a:has-text("附件1")').getAttribute('href');
+      assert.match(href, /^\/replies\/GA\d{12}\/attachments\/1$/);
+      const file = await page.request.get(`${base}${href}`);
+      assert.equal(file.status(), 200);
+      assertNoMetadata(await file.body(), 'the public copy');
+      assert.equal((await page.request.get(`${base}/replies/${state.number}/attachments/2`)).status(), 404);
     });
 
     test('statistics with a server-rendered chart, supervision and admin pages', async () => {
@@ -289,6 +347,14 @@ for (const [deployment, start] of Object.entries(DEPLOYMENTS)) {
       await admin.click('form[action="/console/admin/calendar"] button');
       assert.match(await admin.locator('main').innerText(), /已导入 2027 年节假日安排/);
       assert.match(await admin.locator('#calendar-state').innerText(), /已导入 1 次。办理时限重算：进行中/);
+      // An Open311 key for another system: its secret shown once; revoked, it stays listed as such.
+      await admin.fill('#key-name', `12345热线-${deployment}`);
+      await admin.click('form[action="/console/admin/api-keys"] button');
+      const created = await admin.locator('[role=alert]').innerText();
+      assert.match(created, /密钥只显示这一次.*：k[0-9a-f]{12}\.[0-9a-f]{40}/);
+      const keyId = created.match(/已创建密钥 (k[0-9a-f]{12})/)[1];
+      await admin.click(`form[action="/console/admin/api-keys/${keyId}/revoke"] button`);
+      assert.match(await admin.locator('#api-keys').innerText(), new RegExp(`${keyId}[\\s\\S]*已停用`));
       // Without e-mail or SMS channels the delivery section says nothing is sent.
       assert.match(await admin.locator('main').innerText(), /通知投递[\s\S]*未配置邮件或短信通道/);
       await admin.screenshot({ path: join(shots, 'console-admin.png'), fullPage: true });

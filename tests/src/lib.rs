@@ -1,5 +1,7 @@
 //! Helpers for the end-to-end tests of the Mayor's Mailbox.
 
+pub mod http;
+
 use std::path::PathBuf;
 
 /// The reference data folder beside the checkout (`../shared/data`), or `MAILBOX_SHARED_DATA`.
@@ -55,6 +57,11 @@ impl Harness {
 }
 
 impl Harness {
+    /// The harness's data folder (the database and the attachments).
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// Publishes what the outbox holds on the embedded bus (as the relay worker of `mailbox serve`
     /// does) and takes the messages then waiting in `queue`: the bodies, oldest first.
     pub async fn relayed(&self, queue: &str) -> Vec<String> {

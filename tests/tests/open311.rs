@@ -5,78 +5,24 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use mailbox_app::accounts::LocalAuth;
-use mailbox_app::http::{router, AppState, SessionAuthenticator};
 use mailbox_app::open311::{ApiKey, ApiKeyAdmin};
 use mailbox_app::ports::CaseStore;
 use mailbox_domain::workflow::EventKind;
 use mailbox_domain::CaseNumber;
-use mailbox_tests::{at, Harness};
+use mailbox_tests::http::{Answer, Api};
 use serde_json::Value;
-use std::sync::Arc;
-use tower::ServiceExt;
 
-struct Answer {
-    status: StatusCode,
-    content_type: String,
-    body: String,
+/// The XML document of an answer, after checking the declaration and content type the
+/// specification asks for.
+fn xml_of(a: &Answer) -> roxmltree::Document<'_> {
+    assert_eq!(a.content_type, "text/xml; charset=utf-8");
+    assert!(a.body.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>"), "{}", a.body);
+    roxmltree::Document::parse(&a.body).unwrap_or_else(|e| panic!("{e}: {}", a.body))
 }
 
-impl Answer {
-    fn json(&self) -> Value {
-        assert_eq!(self.content_type, "application/json; charset=utf-8");
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-
-    /// The XML document, after checking the declaration and content type the specification asks for.
-    fn xml(&self) -> roxmltree::Document<'_> {
-        assert_eq!(self.content_type, "text/xml; charset=utf-8");
-        assert!(self.body.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>"), "{}", self.body);
-        roxmltree::Document::parse(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
-struct Api {
-    h: Harness,
-    router: axum::Router,
-}
-
-impl Api {
-    fn new(label: &str) -> Api {
-        let h = Harness::new(label, at("2026-11-20T10:00:00+08:00"));
-        let shared = Arc::new(h.store.clone());
-        let local = Arc::new(LocalAuth { accounts: shared.clone(), limits: shared });
-        let auth = Arc::new(SessionAuthenticator { local: local.clone(), clock: h.app.clock.clone() });
-        let router = router(AppState { app: h.app.clone(), auth, local: Some(local), actions: None });
-        Api { h, router }
-    }
-
-    async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let content_type =
-            response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        Answer { status, content_type, body: String::from_utf8(bytes.to_vec()).unwrap() }
-    }
-
-    async fn get(&self, uri: &str) -> Answer {
-        self.send(Request::get(uri).body(Body::empty()).unwrap()).await
-    }
-
-    async fn post(&self, uri: &str, form: &[(&str, &str)]) -> Answer {
-        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-        let request = Request::post(uri)
-            .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
-            .body(Body::from(body))
-            .unwrap();
-        self.send(request).await
-    }
-
-    async fn key(&self, name: &str, per_hour: u32) -> (ApiKey, String) {
-        let admin = ApiKeyAdmin { store: self.h.app.api_keys.as_ref() };
-        admin.create(name, per_hour, "admin", self.h.app.clock.now()).await.unwrap()
-    }
+async fn new_key(api: &Api, name: &str, per_hour: u32) -> (ApiKey, String) {
+    let admin = ApiKeyAdmin { store: api.h.app.api_keys.as_ref() };
+    admin.create(name, per_hour, "admin", api.h.app.clock.now()).await.unwrap()
 }
 
 /// A hotline's work order: 王小明's broken street light, with his phone in the text.
@@ -147,7 +93,7 @@ async fn services_and_their_definitions_follow_the_specification_in_xml_and_json
     }
 
     let xml = api.get("/open311/v2/services.xml").await;
-    let doc = xml.xml();
+    let doc = xml_of(&xml);
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "services");
     let services: Vec<_> = root.children().filter(|c| c.is_element()).collect();
@@ -178,7 +124,7 @@ async fn services_and_their_definitions_follow_the_specification_in_xml_and_json
     assert_eq!(keys, ["yes", "no"]);
     assert_eq!((attributes[1]["code"].as_str(), attributes[1]["required"].as_bool()), (Some("title"), Some(false)));
     let xml = api.get("/open311/v2/services/mayor.complaint.xml").await;
-    let doc = xml.xml();
+    let doc = xml_of(&xml);
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "service_definition");
     assert_eq!(names(root), ["service_code", "attributes"]);
@@ -196,7 +142,7 @@ async fn services_and_their_definitions_follow_the_specification_in_xml_and_json
     assert_eq!(missing.json()[0]["code"], 404);
     let missing = api.get("/open311/v2/services/nobody.help.xml").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    let doc = missing.xml();
+    let doc = xml_of(&missing);
     assert_eq!(doc.root_element().tag_name().name(), "errors");
     let error = doc.root_element().first_element_child().unwrap();
     assert_eq!(texts(error)[0], ("code", "404"));
@@ -207,8 +153,8 @@ async fn services_and_their_definitions_follow_the_specification_in_xml_and_json
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_posted_request_is_a_case_marked_with_its_key_and_followed_by_its_own_system_only() {
     let api = Api::new("open311-post");
-    let (key, secret) = api.key("12345热线工单系统", 600).await;
-    let (_, other) = api.key("某区网站", 600).await;
+    let (key, secret) = new_key(&api, "12345热线工单系统", 600).await;
+    let (_, other) = new_key(&api, "某区网站", 600).await;
 
     // Keys: none, wrong → 403 with the error list.
     let none = api.post("/open311/v2/requests.json", &order("", "yes")[1..]).await;
@@ -216,7 +162,7 @@ async fn a_posted_request_is_a_case_marked_with_its_key_and_followed_by_its_own_
     assert_eq!(none.json()[0]["code"], 403);
     let wrong = api.post("/open311/v2/requests.xml", &order("k000000000000.00", "yes")).await;
     assert_eq!(wrong.status, StatusCode::FORBIDDEN);
-    assert_eq!(texts(wrong.xml().root_element().first_element_child().unwrap())[0], ("code", "403"));
+    assert_eq!(texts(xml_of(&wrong).root_element().first_element_child().unwrap())[0], ("code", "403"));
 
     // Missing fields → 400; an unknown service → 404; nothing is stored by any of them.
     let without =
@@ -285,7 +231,7 @@ async fn a_posted_request_is_a_case_marked_with_its_key_and_followed_by_its_own_
         (Some(number.as_str()), Some(token.as_str()))
     );
     let xml = api.get(&format!("/open311/v2/tokens/{token}.xml")).await;
-    let doc = xml.xml();
+    let doc = xml_of(&xml);
     assert_eq!(doc.root_element().tag_name().name(), "service_requests");
     let request = doc.root_element().first_element_child().unwrap();
     assert_eq!(request.tag_name().name(), "request");
@@ -332,14 +278,14 @@ async fn a_posted_request_is_a_case_marked_with_its_key_and_followed_by_its_own_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_key_has_its_own_hourly_limit() {
     let api = Api::new("open311-limit");
-    let (_, small) = api.key("小程序", 2).await;
-    let (_, big) = api.key("12345热线", 600).await;
+    let (_, small) = new_key(&api, "小程序", 2).await;
+    let (_, big) = new_key(&api, "12345热线", 600).await;
     for _ in 0..2 {
         assert_eq!(api.post("/open311/v2/requests.json", &order(&small, "yes")).await.status, StatusCode::CREATED);
     }
     let limited = api.post("/open311/v2/requests.xml", &order(&small, "yes")).await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(texts(limited.xml().root_element().first_element_child().unwrap())[0], ("code", "429"));
+    assert_eq!(texts(xml_of(&limited).root_element().first_element_child().unwrap())[0], ("code", "429"));
     // Another key is not held back by it; the first key's hour passes.
     assert_eq!(api.post("/open311/v2/requests.json", &order(&big, "yes")).await.status, StatusCode::CREATED);
     api.h.clock.advance(chrono::Duration::minutes(61));
@@ -357,7 +303,7 @@ async fn each_key_has_its_own_hourly_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_public_reads_only_publishable_cases_with_a_published_reply_masked() {
     let api = Api::new("open311-public");
-    let (_, secret) = api.key("12345热线工单系统", 600).await;
+    let (_, secret) = new_key(&api, "12345热线工单系统", 600).await;
     let mut shown = order(&secret, "yes");
     shown[2].1 = "路灯坏了<script>alert(1)</script>。我叫王小明，电话13812345678。";
     let public = posted_number(&api, &shown).await;
@@ -385,7 +331,7 @@ async fn the_public_reads_only_publishable_cases_with_a_published_reply_masked()
 
     let xml = api.get("/open311/v2/requests.xml").await;
     assert!(xml.body.contains("&lt;script&gt;") && !xml.body.contains("<script>"), "{}", xml.body);
-    let doc = xml.xml();
+    let doc = xml_of(&xml);
     let request = doc.root_element().first_element_child().unwrap();
     assert_eq!(names(request), REQUEST_FIELDS);
     assert_eq!(api.get(&format!("/open311/v2/requests/{public}.xml")).await.status, StatusCode::OK);

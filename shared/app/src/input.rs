@@ -253,6 +253,9 @@ pub mod form {
             "unmerge" => Command::Unmerge,
             "close" => Command::Close,
             "feature" => Command::Feature { note: text("note") },
+            "publish_attachment" => {
+                Command::PublishAttachment { number: number("number")?, public: field(p, "public") == "1" }
+            }
             "explain" => Command::Explain { text: text("text") },
             _ => return Err("未知的操作".into()),
         })

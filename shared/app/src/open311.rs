@@ -445,7 +445,8 @@ impl App {
     }
 
     /// A case as Open311 shows it, texts masked; `full` shows the reply (public cases), else only
-    /// its status.
+    /// its status. `media_url` is the first published file (a path on this site; the HTTP side makes
+    /// it absolute).
     fn service_request(&self, case: &Case, full: bool) -> ServiceRequest {
         let names = [case.citizen.name.as_str()];
         let mask = |t: &str| mask_personal_data(t, &names);
@@ -480,15 +481,8 @@ impl App {
             requested_datetime: case.submitted_at,
             updated_datetime: updated(case),
             expected_datetime: case.deadline.as_ref().map(|d| d.due_at()),
-            media_url: None,
+            media_url: crate::reports::public_attachments(case).into_iter().next().map(|a| a.url),
         }
-    }
-
-    /// Whether the public may read this case: the citizen agreed, and its reply is published.
-    fn is_public(case: &Case) -> bool {
-        case.publishable
-            && case.reply.as_ref().is_some_and(|r| r.public)
-            && matches!(case.status, CaseStatus::Replied | CaseStatus::Closed)
     }
 
     /// `GET requests/{id}`: a public case in full; a case posted through `key` (the caller's own)
@@ -500,7 +494,7 @@ impl App {
             None
         };
         let case = case.ok_or(AppError::NotFound)?;
-        if App::is_public(&case) {
+        if crate::reports::is_published(&case) {
             return Ok(self.service_request(&case, true));
         }
         let own = key.is_some_and(|k| case.source.as_ref().is_some_and(|s| s.key_id == k.id));
@@ -577,7 +571,7 @@ impl App {
         while month <= last {
             let key = month.format("%Y-%m").to_string();
             for case in self.store.public_replies(mailbox, Some(&key), MAX_LISTED).await? {
-                let wanted = App::is_public(&case)
+                let wanted = crate::reports::is_published(&case)
                     && (start..=end).contains(&case.submitted_at)
                     && (services.is_empty() || services.iter().any(|(m, k)| m.id == case.mailbox && *k == case.kind));
                 if wanted {

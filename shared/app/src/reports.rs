@@ -24,6 +24,13 @@ pub struct MailboxFigures {
     pub figures: Figures,
 }
 
+/// Whether the public may read a case: its citizen agreed, and its reply is published.
+pub fn is_published(case: &Case) -> bool {
+    case.publishable
+        && case.reply.as_ref().is_some_and(|r| r.public)
+        && matches!(case.status, mailbox_domain::CaseStatus::Replied | mailbox_domain::CaseStatus::Closed)
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PublicCase {
     pub number: String,
@@ -39,6 +46,30 @@ pub struct PublicCase {
     pub featured: bool,
     /// Why it was chosen as a typical case, personal data masked.
     pub featured_note: Option<String>,
+    /// The citizen's files the dispatcher marked publishable: their addresses on this site.
+    #[serde(default)]
+    pub attachments: Vec<PublicAttachment>,
+}
+
+/// A published attachment of a public case.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PublicAttachment {
+    /// `/replies/<number>/attachments/<n>`.
+    pub url: String,
+    pub kind: mailbox_domain::AttachmentKind,
+}
+
+/// The public files of a published case, with their addresses on the site.
+pub fn public_attachments(case: &Case) -> Vec<PublicAttachment> {
+    if !is_published(case) {
+        return Vec::new();
+    }
+    case.attachments
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.public)
+        .map(|(i, a)| PublicAttachment { url: format!("/replies/{}/attachments/{}", case.number, i + 1), kind: a.kind })
+        .collect()
 }
 
 /// The monthly public report (the figures the source document publishes).
@@ -181,6 +212,7 @@ impl App {
             unit: unit_name(&self.org, &reply.unit),
             featured: case.featured,
             featured_note: case.featured_note.as_ref().filter(|_| case.featured).map(|n| mask_personal_data(n, &names)),
+            attachments: public_attachments(case),
         })
     }
 

@@ -830,7 +830,8 @@ fn fingerprint(r: &SubmitRequest, intake: &Intake) -> String {
     // form keeps its earlier fingerprint.
     if intake != &Intake::default() {
         if let Some(parts) = canonical.as_array_mut() {
-            parts.push(serde_json::json!([intake.source.as_ref().map(|s| &s.key_id), intake.location]));
+            let files: Vec<&str> = intake.attachments.iter().map(|a| a.id.as_str()).collect();
+            parts.push(serde_json::json!([intake.source.as_ref().map(|s| &s.key_id), intake.location, files]));
         }
     }
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
@@ -841,7 +842,7 @@ fn probe_commands(case: &Case) -> Vec<Command> {
     use mailbox_domain::deadline::DeadlineClass;
     let lead = case.lead().cloned().unwrap_or_else(|| mailbox_domain::UnitId::new("-"));
     let t = || "-".to_string();
-    vec![
+    let mut commands = vec![
         Command::Accept,
         Command::Reject { reason: t() },
         Command::Dispatch {
@@ -871,5 +872,11 @@ fn probe_commands(case: &Case) -> Vec<Command> {
         // A placeholder original: only whether the case may be merged at all is probed here.
         Command::Merge { into: CaseNumber::new("-") },
         Command::Unmerge,
-    ]
+    ];
+    // Marking a file publishable is possible only where there is a file; the probe asks for the
+    // change the first one would see (a case without consent to publication may only hide files).
+    if let Some(first) = case.attachments.first() {
+        commands.push(Command::PublishAttachment { number: 1, public: !first.public });
+    }
+    commands
 }

@@ -60,6 +60,8 @@ pub struct CitizenCaseView {
     pub rating: Option<Rating>,
     /// The reply can be rated now.
     pub can_rate: bool,
+    /// How many files the citizen attached (staff open them; the public sees only published ones).
+    pub attachments: usize,
     pub timeline: Vec<TimelineEntry>,
 }
 
@@ -177,6 +179,7 @@ pub fn citizen_view(org: &Organisation, case: &Case, events: &[AuditEvent]) -> C
         }),
         rating: case.rating.clone(),
         can_rate: case.status == CaseStatus::Replied,
+        attachments: case.attachments.len(),
         timeline: events
             .iter()
             .filter_map(|e| citizen_line(org, e).map(|text| TimelineEntry { at: e.at, text }))

@@ -18,6 +18,7 @@ pub const LINK_SECONDS: u64 = 300;
 pub struct S3Attachments {
     client: aws_sdk_s3::Client,
     bucket: String,
+    region: Option<String>,
 }
 
 fn unavailable<E: std::fmt::Debug>(e: E) -> StoreError {
@@ -29,7 +30,8 @@ impl S3Attachments {
     /// path-style addresses, since `<bucket>.127.0.0.1` resolves nowhere.
     pub fn new(sdk: &aws_config::SdkConfig, bucket: impl Into<String>) -> S3Attachments {
         let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some()).build();
-        S3Attachments { client: aws_sdk_s3::Client::from_conf(config), bucket: bucket.into() }
+        let region = sdk.region().map(|r| r.to_string());
+        S3Attachments { client: aws_sdk_s3::Client::from_conf(config), bucket: bucket.into(), region }
     }
 
     fn key(id: &str) -> StoreResult<String> {
@@ -44,10 +46,15 @@ impl S3Attachments {
     /// public access blocked. An existing bucket of ours is left as it is.
     pub async fn create_bucket(&self) -> Result<(), String> {
         use aws_sdk_s3::types::{
-            PublicAccessBlockConfiguration, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-            ServerSideEncryptionRule,
+            BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
+            ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
         };
-        match self.client.create_bucket().bucket(&self.bucket).send().await {
+        // Outside us-east-1 a bucket names its region (S3 refuses it otherwise).
+        let location = self.region.as_deref().filter(|r| *r != "us-east-1").map(|r| {
+            CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(r)).build()
+        });
+        let create = self.client.create_bucket().bucket(&self.bucket).set_create_bucket_configuration(location);
+        match create.send().await {
             Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you()) => {}
             Err(e) => return Err(format!("{e:?}")),

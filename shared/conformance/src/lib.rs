@@ -10,6 +10,7 @@ pub mod attachments;
 pub mod delivery;
 pub mod desk;
 pub mod discussion;
+pub mod fixtures;
 pub mod instances;
 pub mod moto;
 pub mod opinion;

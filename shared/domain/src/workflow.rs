@@ -122,6 +122,8 @@ pub enum Command {
     /// Marks the citizen's attachment number `number` (1, 2, 3) publishable or not: the public sees
     /// it with the published reply (the dispatcher, who looked at it).
     PublishAttachment {
+        #[serde(deserialize_with = "crate::json::u32_whole")]
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3))]
         number: u32,
         public: bool,
     },

@@ -49,10 +49,9 @@ impl Config {
             queue_prefix: std::env::var("QUEUE_PREFIX").unwrap_or_default(),
             queue_url_prefix: std::env::var("QUEUE_URL_PREFIX").ok().filter(|p| !p.is_empty()),
             org_config: std::env::var("ORG_CONFIG").ok().filter(|p| !p.is_empty()).map(Into::into),
-            attachments_bucket: std::env::var("ATTACHMENTS_BUCKET")
-                .ok()
-                .filter(|b| !b.is_empty())
-                .ok_or_else(|| anyhow::anyhow!("ATTACHMENTS_BUCKET is not set"))?,
+            // Required by the functions (`instance` refuses to start without it), not by the
+            // operators' tools that only touch the table.
+            attachments_bucket: std::env::var("ATTACHMENTS_BUCKET").unwrap_or_default(),
         })
     }
 
@@ -78,6 +77,7 @@ pub async fn app(config: &Config) -> anyhow::Result<Arc<App>> {
 
 /// Builds the app and the account store on DynamoDB and SQS.
 pub async fn instance(config: &Config) -> anyhow::Result<Instance> {
+    anyhow::ensure!(!config.attachments_bucket.is_empty(), "ATTACHMENTS_BUCKET is not set");
     let sdk = aws_config_for_env().await;
     let org = Arc::new(config.organisation()?);
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()));

@@ -10,10 +10,9 @@ use mailbox_app::http::Routes;
 use mailbox_app::open311::ApiKeyAdmin;
 use mailbox_app::ports::CaseStore;
 use mailbox_aws::{sdk_config, DynamoStore};
-use mailbox_conformance::moto;
 use mailbox_domain::workflow::EventKind;
 use mailbox_domain::CaseNumber;
-use mailbox_lambda::{http_router, Config};
+use mailbox_lambda::http_router;
 use serde_json::Value;
 use support::event;
 use tower::ServiceExt;
@@ -45,14 +44,8 @@ async fn get(router: &axum::Router, path: &str) -> (u16, String, String) {
 async fn open311_on_dynamodb_through_the_functions() {
     let endpoint = support::moto_env();
     let sdk = sdk_config(Some(endpoint)).await;
-    let config = Config {
-        table: moto::unique("mailbox"),
-        queue_prefix: format!("{}-", moto::unique("stack")),
-        // Submissions reach queues through the table's stream, not directly: no queue is needed.
-        queue_url_prefix: Some(format!("{endpoint}/123456789012/")),
-        org_config: None,
-        attachments_bucket: "files".into(),
-    };
+    // Submissions reach queues through the table's stream, not directly: no queue is needed.
+    let config = support::config(endpoint);
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
     store.create_table().await.unwrap();
     let instance = mailbox_lambda::instance(&config).await.unwrap();

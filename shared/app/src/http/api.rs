@@ -78,25 +78,65 @@ pub async fn mailboxes(State(s): State<AppState>) -> Json<Vec<MailboxView>> {
     )
 }
 
-#[utoipa::path(post, path = "/api/v1/cases", tag = "public", request_body = SubmitRequest,
+/// `POST /api/v1/cases` as `multipart/form-data`: the message in the part `request` (the JSON of
+/// the plain request) and up to three files in parts named `files`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SubmitWithFiles {
+    /// The message, as the JSON body of the plain request (`SubmitRequest`).
+    pub request: String,
+    /// JPEG, PNG or PDF files (the kind decided by the content), at most 3, each at most 5 MB;
+    /// images are stored without any metadata.
+    #[schema(value_type = Vec<String>, format = Binary, max_items = 3)]
+    pub files: Vec<Vec<u8>>,
+}
+
+#[utoipa::path(post, path = "/api/v1/cases", tag = "public",
+    request_body(content((SubmitRequest = "application/json"), (SubmitWithFiles = "multipart/form-data"))),
     params(("Idempotency-Key" = Option<String>, Header, description = "16 to 128 visible ASCII characters (a UUID); retrying with the same key within 24 hours returns the same case and query code", min_length = 16, max_length = 128)),
     responses(
         (status = 201, description = "Submitted; keep the query code", body = Submitted),
         (status = 400, description = "Invalid input", body = ErrorBody),
         (status = 409, description = "Idempotency key used for another request", body = ErrorBody),
         (status = 413, description = "Request too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor a multipart form", body = ErrorBody),
     ))]
-pub async fn submit(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    body: JsonBody<SubmitRequest>,
-) -> Result<Response, AppError> {
-    let key = match headers.get("idempotency-key") {
+pub async fn submit(State(s): State<AppState>, request: axum::extract::Request) -> Result<Response, AppError> {
+    use axum::extract::FromRequest;
+    let key = match request.headers().get("idempotency-key") {
         None => None,
-        Some(v) => Some(crate::input::idempotency_key(v.to_str().unwrap_or_default())?),
+        Some(v) => Some(crate::input::idempotency_key(v.to_str().unwrap_or_default())?.to_owned()),
     };
-    let submitted = s.app.submit(&body.0, key).await?;
+    let multipart = crate::attachments::is_multipart(request.headers());
+    let submitted = if multipart {
+        let form = axum::extract::Multipart::from_request(request, &s).await.map_err(|_| AppError::Invalid {
+            code: "malformed_form",
+            field: None,
+            message: "multipart 表单格式不正确".into(),
+        })?;
+        let (fields, files) = crate::attachments::read_multipart(form).await?;
+        let json = fields.iter().find(|(k, _)| k == "request").map(|(_, v)| v.as_str()).ok_or_else(|| {
+            AppError::invalid("request_required", "request", "multipart 表单须有 request 部分（留言的 JSON）")
+        })?;
+        let body: SubmitRequest = serde_json::from_str(json).map_err(|e| AppError::Invalid {
+            code: "malformed_json",
+            field: Some("request"),
+            message: format!("request 部分格式不正确：{e}"),
+        })?;
+        s.app.submit_with_files(&body, key.as_deref(), files).await?
+    } else {
+        // JSON keeps the API's own limit; only the multipart form may be larger.
+        let (parts, body) = request.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, crate::input::REQUEST_MAX_BYTES).await else {
+            return Ok(error_response(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", "请求内容过大", None));
+        };
+        let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+        let body = match JsonBody::<SubmitRequest>::from_request(request, &s).await {
+            Ok(b) => b.0,
+            Err(response) => return Ok(response),
+        };
+        s.app.submit(&body, key.as_deref()).await?
+    };
     Ok((StatusCode::CREATED, Json(submitted)).into_response())
 }
 
@@ -471,6 +511,26 @@ pub async fn staff_case(
     Path(case): Path<String>,
 ) -> Result<Json<StaffCaseView>, AppError> {
     Ok(Json(s.app.staff_view(&id.actor, &CaseId::new(case)).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/staff/cases/{id}/attachments/{n}", tag = "staff",
+    params(("id" = String, Path, description = "Case id", pattern = "^c[0-9a-f]{24}$"),
+           ("n" = u32, Path, description = "The attachment's number: 1, 2 or 3", minimum = 1, maximum = 3)),
+    responses(
+        (status = 200, description = "The file (JPEG, PNG, or PDF as a download)",
+            content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "application/pdf"))),
+        (status = 303, description = "On AWS: a link to the file, valid for five minutes"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "No such case or attachment, or not visible to this user", body = ErrorBody),
+    ))]
+pub async fn staff_attachment(
+    State(s): State<AppState>,
+    Staff(id): Staff,
+    Path((case, n)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let n: usize = n.parse().map_err(|_| AppError::NotFound)?;
+    let found = s.app.staff_attachment(&id.actor, &CaseId::new(case), n).await?;
+    s.app.attachment_response(found).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

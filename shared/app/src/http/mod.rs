@@ -71,6 +71,7 @@ pub const ASSIGN_ACTIONS: &[Action] = &[
     Action::Feature,
     Action::Merge,
     Action::Unmerge,
+    Action::PublishAttachment,
 ];
 
 /// The actions of the `reply` function.
@@ -161,7 +162,10 @@ pub fn router_for(state: AppState, routes: Routes) -> Router {
         api = api.route("/api/v1/mailboxes", get(api::mailboxes));
     }
     if has(&[R::Submit]) {
-        api = api.route("/api/v1/cases", post(api::submit)).route("/open311/v2/{file}", post(open311::post_request));
+        // Up to three files in a multipart form: its own body limit, on this route only.
+        let submit =
+            post(api::submit).layer(axum::extract::DefaultBodyLimit::max(crate::attachments::MAX_UPLOAD_REQUEST_BYTES));
+        api = api.route("/api/v1/cases", submit).route("/open311/v2/{file}", post(open311::post_request));
     }
     if has(&[R::Query]) {
         api = api
@@ -182,6 +186,7 @@ pub fn router_for(state: AppState, routes: Routes) -> Router {
             .route("/api/v1/staff/hot-topics/{id}/review", post(api::review_topic))
             .route("/api/v1/staff/assessment", get(api::assessment))
             .route("/api/v1/staff/cases/{id}", get(api::staff_case))
+            .route("/api/v1/staff/cases/{id}/attachments/{n}", get(api::staff_attachment))
             .route("/api/v1/admin/calendar", post(api::import_calendar));
     }
     if has(&[R::Assign, R::Reply]) {

@@ -2,12 +2,12 @@
 //! JSON, chosen by the path's extension; UTF-8; times in ISO 8601 with their zone; errors as the
 //! specification's list of `{code, description}`. The use cases are in `crate::open311`.
 
-use super::extract::ClientAddr;
+use super::extract::{ClientAddr, ServedOverHttps};
 use super::AppState;
 use crate::error::AppError;
 use crate::open311::{self, PostRequest, RequestsQuery, ServiceRequest, PUBLISH_ATTRIBUTE, TITLE_ATTRIBUTE};
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -215,7 +215,15 @@ fn service_node(s: &open311::Service) -> Node {
     ])
 }
 
-fn request_node(r: &ServiceRequest) -> Node {
+/// `scheme://host` of this request, to make the site's paths absolute (`media_url`).
+fn base_url(headers: &HeaderMap, https: bool) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| {
+        !h.is_empty() && h.len() <= 255 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+    });
+    format!("{}://{}", if https { "https" } else { "http" }, host.unwrap_or("localhost"))
+}
+
+fn request_node(r: &ServiceRequest, base: &str) -> Node {
     // The specification limits descriptions to 4,000 characters.
     let description: String = r.description.chars().take(4000).collect();
     Node::Obj(vec![
@@ -236,17 +244,13 @@ fn request_node(r: &ServiceRequest) -> Node {
         ("zipcode", Node::Null),
         ("lat", Node::Null),
         ("long", Node::Null),
-        ("media_url", opt_text(r.media_url.clone())),
+        ("media_url", opt_text(r.media_url.as_ref().map(|path| format!("{base}{path}")))),
     ])
 }
 
-fn requests_document(format: Format, items: &[ServiceRequest]) -> Response {
-    document(
-        format,
-        StatusCode::OK,
-        "service_requests",
-        Node::List("request", items.iter().map(request_node).collect()),
-    )
+fn requests_document(format: Format, items: &[ServiceRequest], base: &str) -> Response {
+    let items = items.iter().map(|r| request_node(r, base)).collect();
+    document(format, StatusCode::OK, "service_requests", Node::List("request", items))
 }
 
 /// The attributes every service takes: the citizen's consent to publication and a title.
@@ -293,7 +297,10 @@ pub async fn get_collection(
     State(s): State<AppState>,
     Path(file): Path<String>,
     RawQuery(query): RawQuery,
+    https: Option<Extension<ServedOverHttps>>,
+    headers: HeaderMap,
 ) -> Response {
+    let base = base_url(&headers, https.is_some());
     let Some((name, format)) = split_format(&file) else { return not_found() };
     match name {
         "services" => {
@@ -301,7 +308,7 @@ pub async fn get_collection(
             document(format, StatusCode::OK, "services", Node::List("service", items))
         }
         "requests" => match requests(&s, query.as_deref().unwrap_or_default()).await {
-            Ok(items) => requests_document(format, &items),
+            Ok(items) => requests_document(format, &items, &base),
             Err(e) => error_response(format, e),
         },
         _ => not_found(),
@@ -333,7 +340,10 @@ pub async fn get_item(
     Path((collection, file)): Path<(String, String)>,
     ClientAddr(client): ClientAddr,
     RawQuery(query): RawQuery,
+    https: Option<Extension<ServedOverHttps>>,
+    headers: HeaderMap,
 ) -> Response {
+    let base = base_url(&headers, https.is_some());
     let Some((id, format)) = split_format(&file) else { return not_found() };
     match collection.as_str() {
         "services" => match open311::parse_service_code(&s.app.org, id) {
@@ -354,7 +364,7 @@ pub async fn get_item(
             }
             .await;
             match result {
-                Ok(r) => requests_document(format, &[r]),
+                Ok(r) => requests_document(format, &[r], &base),
                 Err(e) => error_response(format, e),
             }
         }

@@ -32,6 +32,7 @@ use utoipa::{Modify, OpenApi};
         api::hot_topics,
         api::review_topic,
         api::staff_case,
+        api::staff_attachment,
         api::act,
     ),
     modifiers(&Security),

@@ -644,6 +644,7 @@ fn case_markup(s: &AppState, id: &Identity, v: &StaffCaseView, message: Option<(
         }
         h2 { "留言内容" }
         div.card { pre.text { (c.body) } }
+        @if !c.attachments.is_empty() { (attachments_markup(id, v)) }
         @if let Some(t) = &c.triage { (triage_markup(org, c, t)) }
         @if let Some(dl) = &v.deadline {
             h2 { "办理时限" }
@@ -676,6 +677,44 @@ fn case_markup(s: &AppState, id: &Identity, v: &StaffCaseView, message: Option<(
         ol.timeline { @for e in &v.events { li { time { (fmt_time(e.at)) } (event_line(s, e)) } } }
     };
     page(&c.title, nav(id), body)
+}
+
+/// A file's size as people read it: 37 KB, 2.4 MB.
+fn size_label(bytes: u64) -> String {
+    const MB: f64 = 1024.0 * 1024.0;
+    if (bytes as f64) < MB {
+        format!("{} KB", bytes.div_ceil(1024).max(1))
+    } else {
+        format!("{:.1} MB", bytes as f64 / MB)
+    }
+}
+
+/// The citizen's files: each opens in a new tab; the dispatcher marks each publishable or not.
+fn attachments_markup(id: &Identity, v: &StaffCaseView) -> Markup {
+    let c = &v.case;
+    let may_mark = mailbox_domain::authorize(&id.actor, Action::PublishAttachment, c).is_ok();
+    html! {
+        h2 { "附件" }
+        div.card id="attachments" {
+            p.muted { "上传时已重新编码图片，清除了拍摄地点、设备等信息。经标记可公开的附件，在答复公开后随答复在网站公开。" }
+            ul { @for (i, a) in c.attachments.iter().enumerate() { li {
+                a href={ "/console/cases/" (c.id) "/attachments/" (i + 1) } target="_blank" rel="noopener" {
+                    "附件" (i + 1) "（" (a.kind.label()) "，" (size_label(a.bytes)) "）"
+                }
+                @if a.public { " " span.badge { "可公开" } }
+                @if may_mark && (a.public || c.publishable) {
+                    form.inline method="post" action={ "/console/cases/" (c.id) "/publish_attachment" } {
+                        (csrf_input(id))
+                        input type="hidden" name="version" value=(c.version);
+                        input type="hidden" name="number" value=(i + 1);
+                        input type="hidden" name="public" value=(if a.public { "0" } else { "1" });
+                        button type="submit" { (if a.public { "取消公开" } else { "设为可公开" }) }
+                    }
+                }
+            } } }
+            @if may_mark && !c.publishable { p.muted { "留言人未同意公开，附件不能公开。" } }
+        }
+    }
 }
 
 /// Triage's suggestions, each with how sure it is and the words behind it.
@@ -748,6 +787,24 @@ pub async fn case_page(
         Err(AppError::NotFound) if done.is_some() => redirect(super::CONSOLE_HOME),
         Err(e) => console_error(e),
     }
+}
+
+/// A file of a case the signed-in staff member may see (`GET /console/cases/{id}/attachments/{n}`).
+pub async fn attachment(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((case, n)): Path<(String, String)>,
+) -> Response {
+    let id = match current(&s, &headers).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let Ok(n) = n.parse::<usize>() else { return console_error(AppError::NotFound) };
+    let found = match s.app.staff_attachment(&id.actor, &CaseId::new(case), n).await {
+        Ok(f) => f,
+        Err(e) => return console_error(e),
+    };
+    s.app.attachment_response(found).await.unwrap_or_else(console_error)
 }
 
 pub async fn act(

@@ -9,6 +9,7 @@ mod hot;
 mod public;
 
 use crate::http::AppState;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,10 +27,17 @@ pub fn site_routes() -> Router<AppState> {
         .route("/", get(public::home))
         .route("/static/site.css", get(css))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
-        .route("/mailbox/{id}", get(public::write_form).post(public::write_submit))
+        // The write form carries up to three files: its own body limit, on this route only.
+        .route(
+            "/mailbox/{id}",
+            get(public::write_form)
+                .post(public::write_submit)
+                .layer(DefaultBodyLimit::max(crate::attachments::MAX_UPLOAD_REQUEST_BYTES)),
+        )
         .route("/track", get(public::track_form).post(public::track_show))
         .route("/track/rate", post(public::track_rate))
         .route("/replies", get(public::replies))
+        .route("/replies/{number}/attachments/{n}", get(public::attachment))
         .route("/stats", get(public::stats))
         .route("/cases/featured", get(public::featured))
         .route("/topics", get(discussion::list))
@@ -49,6 +57,7 @@ pub fn console_routes() -> Router<AppState> {
         .route("/console/export", get(console::export))
         .route("/console/cases/{id}", get(console::case_page))
         .route("/console/cases/{id}/{action}", post(console::act))
+        .route("/console/cases/{id}/attachments/{n}", get(console::attachment))
         .route("/console/supervision", get(console::supervision))
         .route("/console/hot", get(hot::hot))
         .route("/console/opinion", get(desk::list).post(desk::record))

@@ -1,15 +1,17 @@
 //! The public site: mailboxes, writing a message, following a case, public replies, statistics.
 
 use super::{bar_chart, error_page, field, form_pairs, html_response, ok, page, Nav};
+use crate::attachments::MAX_FILE_BYTES;
 use crate::error::AppError;
 use crate::http::extract::ClientAddr;
 use crate::http::AppState;
 use crate::input::{SubmitRequest, BODY_MAX, NAME_MAX, TITLE_MAX};
 use crate::views::CitizenCaseView;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use mailbox_domain::case::MAX_ATTACHMENTS;
 use mailbox_domain::org::MailboxKind;
 use mailbox_domain::{Kind, MailboxId};
 use maud::{html, Markup};
@@ -76,7 +78,7 @@ fn write_page(mailbox: &mailbox_domain::org::Mailbox, d: &Draft) -> Markup {
         h1 { "写信：" (mailbox.name) }
         p.muted { "本信箱地址可直接链接：/mailbox/" (mailbox.id) }
         @if let Some(g) = &d.general { p.error role="alert" { (g) } }
-        form.card method="post" action={ "/mailbox/" (mailbox.id) } novalidate {
+        form.card method="post" action={ "/mailbox/" (mailbox.id) } enctype="multipart/form-data" novalidate {
             input type="hidden" name="key" value=(key);
             div class=(input_class(d, "kind")) {
                 label for="kind" { "留言类型" }
@@ -108,6 +110,16 @@ fn write_page(mailbox: &mailbox_domain::org::Mailbox, d: &Draft) -> Markup {
                 input type="tel" id="phone" name="phone" value=(d.v("phone")) autocomplete="tel" required;
                 (field_error(d, "phone"))
             }
+            div class=(input_class(d, "attachments")) {
+                label for="files" { "附件（选填）" }
+                input type="file" id="files" name="files" multiple accept="image/jpeg,image/png,application/pdf,.jpg,.jpeg,.png,.pdf" aria-describedby="files-help err-attachments";
+                p.muted id="files-help" {
+                    "可上传照片或扫描件：JPEG、PNG 图片或 PDF 文件，最多 " (MAX_ATTACHMENTS) " 个，每个不超过 " (MAX_FILE_BYTES / 1024 / 1024) " MB。"
+                    "照片中的拍摄地点等信息会被自动清除。附件仅供办理人员查看，经审核后才可能随答复公开。"
+                }
+                @if !d.values.is_empty() { p.muted { "如需附件，请重新选择文件。" } }
+                (field_error(d, "attachments"))
+            }
             label.check { input type="checkbox" name="public" value="1" checked[d.v("public") == "1"]; "同意公开留言和答复（个人信息会隐去）" }
             p.muted { "您的姓名和电话仅用于办理和回访，不会公开。" }
             button type="submit" { "提交留言" }
@@ -123,23 +135,52 @@ pub async fn write_form(State(s): State<AppState>, Path(id): Path<String>) -> Re
     }
 }
 
-pub async fn write_submit(State(s): State<AppState>, Path(id): Path<String>, body: Bytes) -> Response {
+/// The write form's post: a multipart form with its files (a plain form, without files, too).
+pub async fn write_submit(State(s): State<AppState>, Path(id): Path<String>, request: Request) -> Response {
     let Some(mailbox) = s.app.org.mailbox(&MailboxId::new(id)).cloned() else {
         return error_page(StatusCode::NOT_FOUND, false, "信箱不存在");
     };
-    let pairs = form_pairs(&body);
+    let multipart = crate::attachments::is_multipart(request.headers());
+    let read = if multipart {
+        match Multipart::from_request(request, &s).await {
+            Ok(form) => crate::attachments::read_multipart(form).await,
+            Err(_) => Err(AppError::Invalid {
+                code: "malformed_form",
+                field: None,
+                message: "表单格式不正确，请重新提交".into(),
+            }),
+        }
+    } else {
+        match axum::body::to_bytes(request.into_body(), crate::input::REQUEST_MAX_BYTES).await {
+            Ok(body) => Ok((form_pairs(&body), Vec::new())),
+            Err(_) => {
+                Err(AppError::Invalid {
+                    code: "request_too_large", field: None, message: "提交的内容过大".into()
+                })
+            }
+        }
+    };
+    let (pairs, files) = match read {
+        Ok(x) => x,
+        Err(e) => {
+            let draft = Draft { general: Some(e.to_string()), ..Draft::default() };
+            return html_response(StatusCode::BAD_REQUEST, write_page(&mailbox, &draft));
+        }
+    };
     let mut draft = Draft { values: pairs.iter().cloned().collect(), ..Draft::default() };
     let request = SubmitRequest::from_form(mailbox.id.as_str(), &pairs);
     let key = field(&pairs, "key");
     // The form's own key (32 hex characters); a form that lost it is still submitted, once.
     let key = crate::input::idempotency_key(key).ok();
-    match s.app.submit(&request, key).await {
+    let files_sent = files.len();
+    match s.app.submit_with_files(&request, key, files).await {
         Ok(done) => {
             let body = html! {
                 h1 { "留言已提交" }
                 div.success role="status" {
                     p { "留言编号：" span.code id="case-number" { (done.number) } }
                     p { "查询码：" span.code id="query-code" { (done.query_code) } }
+                    @if files_sent > 0 { p id="attachments-count" { "附件：" (files_sent) " 个（已清除照片中的位置等信息）" } }
                 }
                 div.notice { strong { "请妥善保存留言编号和查询码。" } "查询码只显示这一次，凭它查询办理进度、查看答复和评价；遗失后无法找回。" }
                 p { a.button href="/track" { "查询办理进度" } }
@@ -157,6 +198,29 @@ pub async fn write_submit(State(s): State<AppState>, Path(id): Path<String>, bod
         Err(e) => {
             tracing::error!(error = %e, "submission failed");
             error_page(StatusCode::INTERNAL_SERVER_ERROR, false, "服务暂时不可用，请稍后再试；您的留言尚未提交。")
+        }
+    }
+}
+
+/// A file the dispatcher marked publishable, of a case with a published reply
+/// (`GET /replies/{number}/attachments/{n}`); anything else is not found.
+pub async fn attachment(State(s): State<AppState>, Path((number, n)): Path<(String, String)>) -> Response {
+    let found = match n.parse::<usize>() {
+        Ok(n) => s.app.public_attachment(&number, n).await,
+        Err(_) => Err(AppError::NotFound),
+    };
+    match found {
+        Ok(f) => match s.app.attachment_response(f).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "public attachment not served");
+                error_page(StatusCode::INTERNAL_SERVER_ERROR, false, "服务暂时不可用，请稍后再试")
+            }
+        },
+        Err(AppError::NotFound) => error_page(StatusCode::NOT_FOUND, false, "附件不存在或未公开"),
+        Err(e) => {
+            tracing::error!(error = %e, "public attachment not served");
+            error_page(StatusCode::INTERNAL_SERVER_ERROR, false, "服务暂时不可用，请稍后再试")
         }
     }
 }
@@ -193,6 +257,7 @@ fn case_view(v: &CitizenCaseView, code: &str, message: Option<(&str, bool)>) -> 
                 @if let Some(u) = &v.handling_unit { dt { "承办单位" } dd { (u) } }
                 @if let Some(d) = v.due_on { dt { "办理时限" } dd { (d) @if v.due_provisional { span.muted { "（暂按周一至周五计算）" } } } }
                 @if let Some(r) = &v.invalid_reason { dt { "无效原因" } dd { (r) } }
+                @if v.attachments > 0 { dt { "附件" } dd id="attachments-count" { (v.attachments) " 个" } }
             }
         }
         h2 { "留言内容" }
@@ -314,6 +379,11 @@ fn public_card(c: &crate::reports::PublicCase) -> Markup {
             pre.text.body { (c.body) }
             h4 { "答复" }
             pre.text.reply { (c.reply) }
+            @if !c.attachments.is_empty() {
+                p.attachments { "附件：" @for (i, a) in c.attachments.iter().enumerate() {
+                    a href=(a.url) target="_blank" rel="noopener" { "附件" (i + 1) "（" (a.kind.label()) "）" } " "
+                } }
+            }
             @if let Some(note) = &c.featured_note { h4 { "推荐理由" } p.featured-note { (note) } }
         }
     }

@@ -120,6 +120,19 @@ pub fn moto_env() -> &'static str {
     endpoint
 }
 
+/// A fresh deployment's configuration on moto at `endpoint`: its own table, queue prefix and bucket
+/// names (created by the test as it needs them).
+pub fn config(endpoint: &str) -> mailbox_lambda::Config {
+    let moto = mailbox_conformance::moto::unique;
+    mailbox_lambda::Config {
+        table: moto("mailbox"),
+        queue_prefix: format!("{}-", moto("stack")),
+        queue_url_prefix: Some(format!("{endpoint}/123456789012/")),
+        org_config: None,
+        attachments_bucket: moto("files"),
+    }
+}
+
 /// The sample event `events/<name>.json` with its placeholders filled in.
 pub fn event(name: &str, vars: &[(&str, &str)]) -> String {
     let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events").join(format!("{name}.json"));
