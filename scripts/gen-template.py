@@ -95,6 +95,9 @@ FUNCTIONS = {
 # What each function may do with the attachments' bucket (files/<SHA-256>): the functions that take
 # citizens' messages store files; those that show them sign links to them (a presigned GET is only as
 # good as the signer's own permission).
+# The functions that decode citizens' photos get more memory (a 40-megapixel photo is 160 MB decoded,
+# and Lambda's CPU grows with its memory: decoding stays well within the time limit).
+MEMORY = {"submit": 1024, "site": 1024}
 S3_ACCESS = {"submit": ["s3:PutObject"], "site": ["s3:GetObject", "s3:PutObject"], "console": ["s3:GetObject"], "staff": ["s3:GetObject"]}
 # The functions that deliver notifications by e-mail and SMS: only they get the channels' settings and
 # secrets (the public functions and the relay send nothing).
@@ -492,6 +495,8 @@ for name, (desc, public, jwt, ddb, keys, sends, event, concurrency, timeout) in 
       ReservedConcurrentExecutions: !Ref {concurrency}""")
     if timeout != 10:
         w(f"      Timeout: {timeout}")
+    if name in MEMORY:
+        w(f"      MemorySize: {MEMORY[name]}")
     if name in DELIVERS:
         w("""      Environment:
         Variables:

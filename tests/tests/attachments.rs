@@ -104,6 +104,9 @@ async fn a_photo_with_gps_is_stored_without_metadata_and_a_pdf_named_jpg_stays_a
     assert!(!jpeg_has_metadata(&bytes), "a served photo carries no metadata");
     let decoded = image::load_from_memory(&bytes).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (64, 48));
+    // A PDF keeps its own metadata: for the staff of the case only, never public.
+    let pdf_public = Command::PublishAttachment { number: 2, public: true };
+    assert!(matches!(api.h.app.act(&xfj, &c.id, None, pdf_public).await, Err(AppError::Invalid { .. })));
     let pdf_served =
         api.h.app.attachment_response(api.h.app.staff_attachment(&zfb, &c.id, 2).await.unwrap()).await.unwrap();
     assert_eq!(pdf_served.headers()["content-disposition"], format!("attachment; filename=\"{number}-2.pdf\""));

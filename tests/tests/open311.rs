@@ -290,6 +290,11 @@ async fn each_key_has_its_own_hourly_limit() {
     assert_eq!(api.post("/open311/v2/requests.json", &order(&big, "yes")).await.status, StatusCode::CREATED);
     api.h.clock.advance(chrono::Duration::minutes(61));
     assert_eq!(api.post("/open311/v2/requests.json", &order(&small, "yes")).await.status, StatusCode::CREATED);
+    // Lists of public cases: 30 a minute per client.
+    for _ in 0..30 {
+        assert_eq!(api.get("/open311/v2/requests.json").await.status, StatusCode::OK);
+    }
+    assert_eq!(api.get("/open311/v2/requests.json").await.status, StatusCode::TOO_MANY_REQUESTS);
     // Wrong keys from one client: 20 in 15 minutes, then 429.
     for _ in 0..20 {
         assert_eq!(api.post("/open311/v2/requests.json", &order("guess", "yes")).await.status, StatusCode::FORBIDDEN);

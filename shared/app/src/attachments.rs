@@ -20,9 +20,17 @@ pub const MAX_UPLOAD_REQUEST_BYTES: usize = MAX_ATTACHMENTS * MAX_FILE_BYTES + 2
 /// Longest side of a stored image: a larger photo is scaled down (a phone's 4032 × 3024 stays).
 pub const MAX_SIDE: u32 = 4096;
 /// Bounds on what a decoder may allocate, whatever the file claims: a few hundred bytes can declare
-/// a 60,000 × 60,000 picture.
+/// a 60,000 × 60,000 picture. 40 megapixels covers every phone camera's photo (a 16 MP photo is
+/// 4,624 × 3,472); decoded as RGBA it is 160 MB at most, and nothing else of that size is made
+/// (scaling down writes only the smaller picture).
 const MAX_DECODED_SIDE: u32 = 12_000;
-const MAX_DECODE_ALLOC: u64 = 256 * 1024 * 1024;
+pub const MAX_PIXELS: u64 = 40_000_000;
+const MAX_DECODE_ALLOC: u64 = 4 * MAX_PIXELS + 16 * 1024 * 1024;
+/// Images decoded at once in this process; more wait for a turn (up to `DECODE_WAIT`), then `Busy`.
+/// Bounds memory (160 MB each at most) whatever the number of uploads arriving together.
+pub const PARALLEL_DECODES: usize = 2;
+const DECODE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+static DECODES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(PARALLEL_DECODES);
 /// JPEG quality of re-encoded photos: no visible loss for a photo of a pothole, a third of the size.
 const JPEG_QUALITY: u8 = 85;
 
@@ -87,30 +95,33 @@ fn decode(bytes: &[u8], format: ImageFormat) -> image::ImageResult<DynamicImage>
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(limits);
     let mut decoder = reader.into_decoder()?;
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(image::ImageError::Limits(image::error::LimitError::from_kind(
+            image::error::LimitErrorKind::DimensionError,
+        )));
+    }
     let orientation = decoder.orientation()?;
     let mut img = DynamicImage::from_decoder(decoder)?;
     img.apply_orientation(orientation);
     Ok(img)
 }
 
-/// Encodes the pixels alone (no metadata of any kind), scaled down to `MAX_SIDE`.
+/// Encodes the pixels alone (no metadata of any kind), scaled down to `MAX_SIDE` (`thumbnail`:
+/// area averaging on 8-bit samples, so no buffer larger than the result is made).
 fn encode(img: DynamicImage, kind: AttachmentKind) -> image::ImageResult<Vec<u8>> {
-    let img = if img.width().max(img.height()) > MAX_SIDE {
-        img.resize(MAX_SIDE, MAX_SIDE, image::imageops::FilterType::Triangle)
-    } else {
-        img
-    };
+    let img = if img.width().max(img.height()) > MAX_SIDE { img.thumbnail(MAX_SIDE, MAX_SIDE) } else { img };
     let mut out = Vec::new();
     match kind {
         AttachmentKind::Jpeg => {
             let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY);
-            DynamicImage::ImageRgb8(img.to_rgb8()).write_with_encoder(encoder)?;
+            DynamicImage::ImageRgb8(img.into_rgb8()).write_with_encoder(encoder)?;
         }
         _ => {
             let img = if img.color().has_alpha() {
-                DynamicImage::ImageRgba8(img.to_rgba8())
+                DynamicImage::ImageRgba8(img.into_rgba8())
             } else {
-                DynamicImage::ImageRgb8(img.to_rgb8())
+                DynamicImage::ImageRgb8(img.into_rgb8())
             };
             img.write_with_encoder(image::codecs::png::PngEncoder::new(&mut out))?;
         }
@@ -143,9 +154,15 @@ pub fn sanitize(bytes: &[u8], number: usize) -> Result<(AttachmentKind, Vec<u8>)
         }
         AttachmentKind::Jpeg | AttachmentKind::Png => {
             let format = if kind == AttachmentKind::Jpeg { ImageFormat::Jpeg } else { ImageFormat::Png };
-            let img = decode(bytes, format).map_err(|e| {
-                tracing::info!(error = %e, "attachment refused: image does not decode");
-                unreadable()
+            let img = decode(bytes, format).map_err(|e| match e {
+                image::ImageError::Limits(_) => refused(
+                    "attachment_too_many_pixels",
+                    format!("第{number}个附件图片尺寸过大（超过 {} 万像素），请缩小后再上传", MAX_PIXELS / 10_000),
+                ),
+                e => {
+                    tracing::info!(error = %e, "attachment refused: image does not decode");
+                    unreadable()
+                }
             })?;
             let clean = encode(img, kind).map_err(|e| AppError::Internal(format!("image encoding failed: {e}")))?;
             Ok((kind, clean))
@@ -165,6 +182,13 @@ pub async fn check_files(store: &dyn AttachmentStore, files: Vec<Vec<u8>>) -> Re
     if files.len() > MAX_ATTACHMENTS {
         return Err(refused("too_many_attachments", format!("附件最多{MAX_ATTACHMENTS}个")));
     }
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let _turn = tokio::time::timeout(DECODE_WAIT, DECODES.acquire())
+        .await
+        .map_err(|_| AppError::Busy)?
+        .map_err(|e| AppError::Internal(format!("decode turns closed: {e}")))?;
     let checked = tokio::task::spawn_blocking(move || {
         files.iter().enumerate().map(|(i, f)| sanitize(f, i + 1)).collect::<Result<Vec<_>, _>>()
     })
@@ -240,6 +264,13 @@ impl crate::App {
         files: Vec<Vec<u8>>,
     ) -> Result<crate::service::Submitted, AppError> {
         request.parse(&self.org)?;
+        let total: usize = files.iter().map(Vec::len).sum();
+        if total > self.upload_limit() {
+            return Err(refused(
+                "attachments_too_large",
+                format!("附件合计不能超过 {} MB，请减少或压缩后再上传", self.upload_limit() / 1024 / 1024),
+            ));
+        }
         let attachments = check_files(self.attachments.as_ref(), files).await?;
         let intake = mailbox_domain::Intake { attachments, ..Default::default() };
         self.submit_via(request, idempotency_key, intake).await
@@ -293,10 +324,7 @@ impl crate::App {
         let bytes = self.attachments.get(&a.id).await?.ok_or_else(|| {
             AppError::Internal(format!("attachment {} of case {number} is missing from the store", a.id))
         })?;
-        let disposition = match a.kind {
-            AttachmentKind::Pdf => "attachment",
-            AttachmentKind::Jpeg | AttachmentKind::Png => "inline",
-        };
+        let disposition = a.kind.disposition();
         let mut response = (StatusCode::OK, bytes).into_response();
         let h = response.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(a.kind.mime()));
@@ -328,6 +356,38 @@ mod tests {
         out
     }
 
+    /// A PNG declaring `width` × `height` pixels, with a few bytes of image data: what a decoder
+    /// reads of it before allocating is only the header.
+    fn png_header(width: u32, height: u32) -> Vec<u8> {
+        let chunk = |kind: &[u8], data: &[u8]| {
+            let mut body = kind.to_vec();
+            body.extend_from_slice(data);
+            let mut out = (data.len() as u32).to_be_bytes().to_vec();
+            out.extend_from_slice(&body);
+            out.extend_from_slice(&crc32(&body).to_be_bytes());
+            out
+        };
+        let mut ihdr = width.to_be_bytes().to_vec();
+        ihdr.extend_from_slice(&height.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend(chunk(b"IHDR", &ihdr));
+        png.extend(chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]));
+        png.extend(chunk(b"IEND", &[]));
+        png
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+
     #[test]
     fn the_kind_comes_from_the_content_and_other_files_are_refused() {
         let pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec();
@@ -344,13 +404,24 @@ mod tests {
     }
 
     #[test]
+    fn a_picture_over_forty_megapixels_is_refused_as_too_large_and_a_phone_photo_is_scaled() {
+        // 9,000 × 9,000 (81 MP, within the 12,000 a side): refused on its header, before decoding.
+        assert!(matches!(
+            sanitize(&png_header(9_000, 9_000), 1),
+            Err(AppError::Invalid { code: "attachment_too_many_pixels", .. })
+        ));
+        // A 16 MP phone photo (4,624 × 3,472) is taken and scaled to 4,096 on its longer side.
+        let (_, clean) = sanitize(&png(4_624, 3_472), 1).unwrap();
+        let back = image::load_from_memory_with_format(&clean, ImageFormat::Png).unwrap();
+        assert_eq!((back.width(), back.height()), (MAX_SIDE, 3_076));
+    }
+
+    #[test]
     fn a_picture_claiming_to_be_huge_is_refused_before_its_pixels_are_allocated() {
-        // A PNG header declaring 60,000 × 60,000 pixels, and nothing else.
-        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
-        png.extend_from_slice(&60_000u32.to_be_bytes());
-        png.extend_from_slice(&60_000u32.to_be_bytes());
-        png.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
-        assert!(matches!(sanitize(&png, 1), Err(AppError::Invalid { code: "attachment_unreadable", .. })));
+        assert!(matches!(
+            sanitize(&png_header(60_000, 60_000), 1),
+            Err(AppError::Invalid { code: "attachment_too_many_pixels", .. })
+        ));
     }
 
     #[test]

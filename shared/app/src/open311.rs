@@ -65,8 +65,11 @@ pub const MAX_PER_HOUR: u32 = 100_000;
 pub const BAD_KEY: Limit = Limit { max: 20, window: Duration::from_secs(15 * 60) };
 /// The longest span `GET requests` covers, as the specification's default.
 pub const MAX_SPAN_DAYS: i64 = 90;
-/// Most service requests one `GET requests` answers.
+/// Most service requests one `GET requests` answers, and most public cases read per month of
+/// replies (a month with more answers the newest).
 pub const MAX_LISTED: usize = 500;
+/// `GET requests` lists per client address: each reads up to seven months of public replies.
+pub const LISTS: Limit = Limit { max: 30, window: Duration::from_secs(60) };
 
 fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(format!("mailbox api key v1\0{secret}").as_bytes()))
@@ -426,18 +429,27 @@ impl App {
         idempotency_key: Option<&str>,
     ) -> Result<Posted, AppError> {
         let (submit, intake) = request.parse(&self.org, key)?;
+        // Checked before the key's hour is counted: a request refused for its fields creates nothing.
+        let mailbox = submit.parse(&self.org)?.mailbox;
+        let dispatcher = self.org.mailbox(&mailbox).map(|m| m.dispatcher.clone()).ok_or(AppError::NotFound)?;
         let limit = Limit { max: key.per_hour, window: Duration::from_secs(3600) };
-        limiter::take_all(self.limits.as_ref(), &[limiter::key("o311", &key.id)], limit, self.now()).await?;
-        let submitted = self.submit_via(&submit, idempotency_key, intake).await?;
-        let case = self
-            .store
-            .get_by_number(&CaseNumber::new(submitted.number.as_str()))
-            .await?
-            .ok_or_else(|| AppError::Internal("a case just submitted is not found".into()))?;
-        tracing::info!(case = %case.id, key = %key.id, "service request posted through open311");
+        let quota = [limiter::key("o311", &key.id)];
+        limiter::take_all(self.limits.as_ref(), &quota, limit, self.now()).await?;
+        let submitted = match self.submit_via(&submit, idempotency_key, intake).await {
+            Ok(s) => s,
+            Err(e) => {
+                limiter::give_back_all(self.limits.as_ref(), &quota).await;
+                return Err(e);
+            }
+        };
+        if submitted.replayed {
+            // A retry of a request already counted.
+            limiter::give_back_all(self.limits.as_ref(), &quota).await;
+        }
+        tracing::info!(case = %submitted.case_id, key = %key.id, "service request posted through open311");
         let service_notice =
-            format!("已收到，将由{}受理；请保存查询码，用于查询办理进度", self.unit_label(&case.dispatcher));
-        Ok(Posted { submitted, token: case.id.to_string(), service_notice })
+            format!("已收到，将由{}受理；请保存查询码，用于查询办理进度", self.unit_label(&dispatcher));
+        Ok(Posted { token: submitted.case_id.to_string(), submitted, service_notice })
     }
 
     fn unit_label(&self, unit: &mailbox_domain::UnitId) -> String {
@@ -517,7 +529,8 @@ impl App {
 
     /// `GET requests`: public cases requested within the span (at most 90 days; the last 90 days
     /// by default), newest first, at most [`MAX_LISTED`].
-    pub async fn open311_requests(&self, q: &RequestsQuery) -> Result<Vec<ServiceRequest>, AppError> {
+    pub async fn open311_requests(&self, q: &RequestsQuery, client: &str) -> Result<Vec<ServiceRequest>, AppError> {
+        limiter::take_all(self.limits.as_ref(), &[limiter::key("o311list", client)], LISTS, self.now()).await?;
         if !q.ids.is_empty() {
             let mut out = Vec::new();
             for id in &q.ids {

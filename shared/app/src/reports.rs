@@ -24,11 +24,10 @@ pub struct MailboxFigures {
     pub figures: Figures,
 }
 
-/// Whether the public may read a case: its citizen agreed, and its reply is published.
+/// Whether the public may read a case: its citizen agreed, and its reply (its own, or the one of
+/// the case it was merged into) is published. One rule for the reply list, files and Open311.
 pub fn is_published(case: &Case) -> bool {
-    case.publishable
-        && case.reply.as_ref().is_some_and(|r| r.public)
-        && matches!(case.status, mailbox_domain::CaseStatus::Replied | mailbox_domain::CaseStatus::Closed)
+    case.publishable && case.reply.as_ref().is_some_and(|r| r.public)
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -198,7 +197,7 @@ pub fn parse_month(s: &str) -> Result<String, AppError> {
 
 impl App {
     fn public_case(&self, case: &Case) -> Option<PublicCase> {
-        let reply = case.reply.as_ref().filter(|r| r.public)?;
+        let reply = case.reply.as_ref().filter(|_| is_published(case))?;
         let names = [case.citizen.name.as_str()];
         Some(PublicCase {
             number: case.number.to_string(),

@@ -61,6 +61,10 @@ pub struct Submitted {
     pub submitted_at: DateTime<Utc>,
     /// True when this answers a retry with the same Idempotency-Key.
     pub replayed: bool,
+    /// The case's internal id (for the caller's own use: never in an answer to the public).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub case_id: CaseId,
 }
 
 /// A page of a staff list; `next` continues after its last case.
@@ -103,6 +107,8 @@ pub struct App {
     /// Citizens' attachment files.
     pub attachments: Arc<dyn crate::attachments::AttachmentStore>,
     sweep_concurrency: std::sync::atomic::AtomicUsize,
+    /// The largest total of files one request may carry on this deployment (`set_upload_limit`).
+    upload_limit: std::sync::atomic::AtomicUsize,
     /// Built on first use: only the triage worker needs it, and its dictionary takes a moment to load.
     triage: std::sync::OnceLock<mailbox_triage::Triage>,
     /// Delivery of notifications by e-mail and SMS (`set_delivery`); unset: the outbox only.
@@ -158,6 +164,9 @@ impl App {
             api_keys: adapters.api_keys,
             attachments: adapters.attachments,
             sweep_concurrency: std::sync::atomic::AtomicUsize::new(16),
+            upload_limit: std::sync::atomic::AtomicUsize::new(
+                mailbox_domain::case::MAX_ATTACHMENTS * crate::attachments::MAX_FILE_BYTES,
+            ),
             triage: std::sync::OnceLock::new(),
             delivering: std::sync::OnceLock::new(),
         }
@@ -168,6 +177,16 @@ impl App {
     /// (DynamoDB transactions).
     pub fn set_sweep_concurrency(&self, n: usize) {
         self.sweep_concurrency.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The most bytes of files one message may carry here: three full files in the embedded host;
+    /// on AWS what fits in Lambda's 6 MB request after API Gateway's base64 (the form says so).
+    pub fn set_upload_limit(&self, bytes: usize) {
+        self.upload_limit.store(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn upload_limit(&self) -> usize {
+        self.upload_limit.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -224,6 +243,7 @@ impl App {
                     status: case.status,
                     submitted_at: case.submitted_at,
                     replayed: false,
+                    case_id: case.id.clone(),
                 })
             }
             // Two first tries with one key at the same moment: the other one created the case (the
@@ -777,6 +797,7 @@ fn replayed(outcome: CreateOutcome, key: &str) -> Result<Submitted, AppError> {
             status: case.status,
             submitted_at: case.submitted_at,
             replayed: true,
+            case_id: case.id.clone(),
         }),
         CreateOutcome::KeyReused => Err(AppError::Conflict {
             code: "idempotency_key_reused",

@@ -115,10 +115,7 @@ impl AttachmentStore for S3Attachments {
     }
 
     async fn link(&self, id: &str, kind: AttachmentKind, file_name: &str) -> StoreResult<Option<String>> {
-        let disposition = match kind {
-            AttachmentKind::Pdf => "attachment",
-            AttachmentKind::Jpeg | AttachmentKind::Png => "inline",
-        };
+        let disposition = kind.disposition();
         let presigning = PresigningConfig::expires_in(Duration::from_secs(LINK_SECONDS)).map_err(unavailable)?;
         let request = self
             .client
@@ -127,6 +124,7 @@ impl AttachmentStore for S3Attachments {
             .key(S3Attachments::key(id)?)
             .response_content_type(kind.mime())
             .response_content_disposition(format!("{disposition}; filename=\"{file_name}\""))
+            .response_cache_control("private, no-store")
             .presigned(presigning)
             .await
             .map_err(unavailable)?;

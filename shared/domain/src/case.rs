@@ -225,6 +225,14 @@ impl AttachmentKind {
         }
     }
 
+    /// How a browser is to take the file: images shown, PDFs saved (never opened as this site).
+    pub fn disposition(self) -> &'static str {
+        match self {
+            AttachmentKind::Pdf => "attachment",
+            AttachmentKind::Jpeg | AttachmentKind::Png => "inline",
+        }
+    }
+
     pub fn extension(self) -> &'static str {
         match self {
             AttachmentKind::Jpeg => "jpg",

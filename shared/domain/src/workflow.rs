@@ -782,6 +782,14 @@ impl Case {
                 if public && !self.publishable {
                     return Err(WorkflowError::PublicationNotAllowed);
                 }
+                // A PDF is kept as it was sent, with its own metadata (author, the photos inside it
+                // with theirs): for the staff of the case only.
+                if public && attachment.kind == crate::case::AttachmentKind::Pdf {
+                    return Err(WorkflowError::Invalid {
+                        field: "number",
+                        message: "PDF 文件保留原有的作者等信息，只供办理人员查看，不能公开".into(),
+                    });
+                }
                 if attachment.public == public {
                     return Err(WorkflowError::Unchanged);
                 }

@@ -63,6 +63,9 @@ impl Config {
 
 pub use mailbox_app::service::queue_names;
 
+/// The most bytes of files one request carries on AWS (see `instance`).
+pub const AWS_UPLOAD_LIMIT: usize = 4 * 1024 * 1024;
+
 /// The application of a Lambda instance and the staff accounts it signs in against.
 #[derive(Clone)]
 pub struct Instance {
@@ -105,6 +108,9 @@ pub async fn instance(config: &Config) -> anyhow::Result<Instance> {
     app.set_delivery(Delivering { store: store.clone(), accounts: store.clone(), channels });
     // DynamoDB gains nothing from concurrent sweep writes; they would only contend for counters.
     app.set_sweep_concurrency(1);
+    // A request reaches a function as at most 6 MB of JSON, its body base64-encoded (4/3): 4 MB of
+    // files and the form around them fit.
+    app.set_upload_limit(AWS_UPLOAD_LIMIT);
     app.load_stored_notices().await?;
     if config.org_config.is_some() {
         // A city's own file may have changed since the cases were made: refuse to start, as the

@@ -86,6 +86,11 @@ async fn a_photo_through_the_functions_to_s3_and_back_without_metadata() {
     let staff = http_router(instance.clone(), Routes::Staff);
     let site = http_router(instance.clone(), Routes::Site);
 
+    // The form says what fits in a request here (Lambda's 6 MB, base64-encoded).
+    let form = call(&site, event_for("site-home", "GET", "/mailbox/mayor", None, None)).await;
+    let form = axum::body::to_bytes(form.into_body(), 1 << 20).await.unwrap();
+    assert!(String::from_utf8_lossy(&form).contains("每个不超过 5 MB，合计不超过 4 MB"));
+
     let request = serde_json::json!({"mailbox": "mayor", "kind": "complaint", "title": "路面塌陷",
         "body": "城北路路面塌陷，附照片。", "name": "王小明", "phone": "13812345678", "public": true})
     .to_string();

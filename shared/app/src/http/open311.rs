@@ -95,8 +95,7 @@ fn xml_element(name: &str, node: &Node, out: &mut String) {
             out.push_str("/>");
             return;
         }
-        Node::List(item, items) if items.is_empty() => {
-            let _ = item;
+        Node::List(_, items) if items.is_empty() => {
             out.push('<');
             out.push_str(name);
             out.push_str("/>");
@@ -175,11 +174,47 @@ fn not_found() -> Response {
     errors(Format::Xml, StatusCode::NOT_FOUND, "没有这个资源：请求地址须以 .xml 或 .json 结尾")
 }
 
-/// Pairs of a query string or form body; `Err` names a parameter given twice (ambiguous, refused).
+/// Whether every percent-encoded name and value of a query string or form body is UTF-8 (the
+/// specification's encoding; GBK from an older system would otherwise become replacement characters).
+fn utf8_encoded(raw: &[u8]) -> bool {
+    raw.split(|&b| b == b'&' || b == b'=').all(|part| {
+        let mut bytes = Vec::with_capacity(part.len());
+        let mut i = 0;
+        while i < part.len() {
+            match part[i] {
+                b'%' if i + 2 < part.len() => {
+                    let hex =
+                        std::str::from_utf8(&part[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                    match hex {
+                        Some(b) => {
+                            bytes.push(b);
+                            i += 3;
+                            continue;
+                        }
+                        None => bytes.push(b'%'),
+                    }
+                }
+                b'+' => bytes.push(b' '),
+                b => bytes.push(b),
+            }
+            i += 1;
+        }
+        std::str::from_utf8(&bytes).is_ok()
+    })
+}
+
+/// Pairs of a query string or form body; `Err` names a parameter given twice (ambiguous, refused),
+/// or text that is not UTF-8.
 fn pairs(raw: &[u8]) -> Result<Vec<(String, String)>, AppError> {
+    if !utf8_encoded(raw) {
+        return Err(AppError::Invalid {
+            code: "invalid_encoding", field: None, message: "参数须为 UTF-8 编码".into()
+        });
+    }
+    let mut seen = std::collections::HashSet::new();
     let mut out: Vec<(String, String)> = Vec::new();
     for (k, v) in form_urlencoded::parse(raw) {
-        if out.iter().any(|(seen, _)| *seen == k) {
+        if !seen.insert(k.clone()) {
             return Err(AppError::Invalid {
                 code: "duplicate_parameter",
                 field: None,
@@ -296,6 +331,7 @@ fn definition_node(code: &str, kind: Kind) -> Node {
 pub async fn get_collection(
     State(s): State<AppState>,
     Path(file): Path<String>,
+    ClientAddr(client): ClientAddr,
     RawQuery(query): RawQuery,
     https: Option<Extension<ServedOverHttps>>,
     headers: HeaderMap,
@@ -307,7 +343,7 @@ pub async fn get_collection(
             let items = open311::services(&s.app.org).iter().map(service_node).collect();
             document(format, StatusCode::OK, "services", Node::List("service", items))
         }
-        "requests" => match requests(&s, query.as_deref().unwrap_or_default()).await {
+        "requests" => match requests(&s, query.as_deref().unwrap_or_default(), &client).await {
             Ok(items) => requests_document(format, &items, &base),
             Err(e) => error_response(format, e),
         },
@@ -315,7 +351,7 @@ pub async fn get_collection(
     }
 }
 
-async fn requests(s: &AppState, raw: &str) -> Result<Vec<ServiceRequest>, AppError> {
+async fn requests(s: &AppState, raw: &str, client: &str) -> Result<Vec<ServiceRequest>, AppError> {
     let mut p = pairs(raw.as_bytes())?;
     let ids = list(&take(&mut p, "service_request_id"));
     if ids.len() > 50 {
@@ -331,7 +367,7 @@ async fn requests(s: &AppState, raw: &str) -> Result<Vec<ServiceRequest>, AppErr
         end: time(take(&mut p, "end_date"), "end_date")?,
         statuses: list(&take(&mut p, "status")),
     };
-    s.app.open311_requests(&q).await
+    s.app.open311_requests(&q, client).await
 }
 
 /// `GET /open311/v2/{services|requests|tokens}/{id}.{xml|json}`.
@@ -485,6 +521,16 @@ mod tests {
     fn lists_become_arrays_and_empty_elements_null_in_json() {
         let node = Node::List("service", vec![Node::Obj(vec![("x", Node::Null), ("b", Node::Bool(true))])]);
         assert_eq!(json(&node), serde_json::json!([{"x": null, "b": true}]));
+    }
+
+    #[test]
+    fn parameters_must_be_utf8_and_given_once() {
+        assert!(pairs("a=%E4%BD%A0&b=x+y&c=%zz".as_bytes()).is_ok());
+        // GBK's 你 (C4 E3), percent-encoded.
+        assert!(matches!(pairs(b"description=%C4%E3"), Err(AppError::Invalid { code: "invalid_encoding", .. })));
+        assert!(matches!(pairs(b"a=1&a=2"), Err(AppError::Invalid { code: "duplicate_parameter", .. })));
+        let many: String = (0..20_000).map(|i| format!("k{i}=v&")).collect();
+        assert_eq!(pairs(many.as_bytes()).unwrap().len(), 20_000);
     }
 
     #[test]

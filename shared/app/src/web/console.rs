@@ -702,7 +702,9 @@ fn attachments_markup(id: &Identity, v: &StaffCaseView) -> Markup {
                     "附件" (i + 1) "（" (a.kind.label()) "，" (size_label(a.bytes)) "）"
                 }
                 @if a.public { " " span.badge { "可公开" } }
-                @if may_mark && (a.public || c.publishable) {
+                @if may_mark && a.kind == mailbox_domain::AttachmentKind::Pdf && !a.public {
+                    " " span.muted { "（PDF 仅供办理人员查看）" }
+                } @else if may_mark && (a.public || c.publishable) {
                     form.inline method="post" action={ "/console/cases/" (c.id) "/publish_attachment" } {
                         (csrf_input(id))
                         input type="hidden" name="version" value=(c.version);

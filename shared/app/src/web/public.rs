@@ -71,7 +71,7 @@ fn field_error(d: &Draft, k: &str) -> Markup {
     html! { @if let Some(e) = d.errors.get(k) { p.error id={ "err-" (k) } role="alert" { (e) } } }
 }
 
-fn write_page(mailbox: &mailbox_domain::org::Mailbox, d: &Draft) -> Markup {
+fn write_page(mailbox: &mailbox_domain::org::Mailbox, d: &Draft, upload_limit: usize) -> Markup {
     let key =
         if d.v("key").is_empty() { hex::encode(rand::thread_rng().gen::<[u8; 16]>()) } else { d.v("key").to_owned() };
     let body = html! {
@@ -114,7 +114,9 @@ fn write_page(mailbox: &mailbox_domain::org::Mailbox, d: &Draft) -> Markup {
                 label for="files" { "附件（选填）" }
                 input type="file" id="files" name="files" multiple accept="image/jpeg,image/png,application/pdf,.jpg,.jpeg,.png,.pdf" aria-describedby="files-help err-attachments";
                 p.muted id="files-help" {
-                    "可上传照片或扫描件：JPEG、PNG 图片或 PDF 文件，最多 " (MAX_ATTACHMENTS) " 个，每个不超过 " (MAX_FILE_BYTES / 1024 / 1024) " MB。"
+                    "可上传照片或扫描件：JPEG、PNG 图片或 PDF 文件，最多 " (MAX_ATTACHMENTS) " 个，每个不超过 " (MAX_FILE_BYTES / 1024 / 1024) " MB"
+                    @if upload_limit < MAX_ATTACHMENTS * MAX_FILE_BYTES { "，合计不超过 " (upload_limit / 1024 / 1024) " MB" }
+                    "。"
                     "照片中的拍摄地点等信息会被自动清除。附件仅供办理人员查看，经审核后才可能随答复公开。"
                 }
                 @if !d.values.is_empty() { p.muted { "如需附件，请重新选择文件。" } }
@@ -130,7 +132,7 @@ fn write_page(mailbox: &mailbox_domain::org::Mailbox, d: &Draft) -> Markup {
 
 pub async fn write_form(State(s): State<AppState>, Path(id): Path<String>) -> Response {
     match s.app.org.mailbox(&MailboxId::new(id)) {
-        Some(m) => ok(write_page(m, &Draft::default())),
+        Some(m) => ok(write_page(m, &Draft::default(), s.app.upload_limit())),
         None => error_page(StatusCode::NOT_FOUND, false, "信箱不存在"),
     }
 }
@@ -164,7 +166,7 @@ pub async fn write_submit(State(s): State<AppState>, Path(id): Path<String>, req
         Ok(x) => x,
         Err(e) => {
             let draft = Draft { general: Some(e.to_string()), ..Draft::default() };
-            return html_response(StatusCode::BAD_REQUEST, write_page(&mailbox, &draft));
+            return html_response(StatusCode::BAD_REQUEST, write_page(&mailbox, &draft, s.app.upload_limit()));
         }
     };
     let mut draft = Draft { values: pairs.iter().cloned().collect(), ..Draft::default() };
@@ -189,11 +191,11 @@ pub async fn write_submit(State(s): State<AppState>, Path(id): Path<String>, req
         }
         Err(AppError::Invalid { field: Some(f), message, .. }) => {
             draft.errors.insert(f.to_owned(), message);
-            html_response(StatusCode::BAD_REQUEST, write_page(&mailbox, &draft))
+            html_response(StatusCode::BAD_REQUEST, write_page(&mailbox, &draft, s.app.upload_limit()))
         }
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
             draft.general = Some(e.to_string());
-            html_response(StatusCode::BAD_REQUEST, write_page(&mailbox, &draft))
+            html_response(StatusCode::BAD_REQUEST, write_page(&mailbox, &draft, s.app.upload_limit()))
         }
         Err(e) => {
             tracing::error!(error = %e, "submission failed");
