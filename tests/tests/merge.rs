@@ -7,9 +7,8 @@
 use mailbox_app::input::SubmitRequest;
 use mailbox_app::ports::CaseStore;
 use mailbox_app::AppError;
-use mailbox_domain::deadline::DeadlineClass;
 use mailbox_domain::workflow::Command;
-use mailbox_domain::{Actor, CaseId, CaseNumber, CaseStatus, DispatchMode, Role, UnitId};
+use mailbox_domain::{Actor, CaseId, CaseNumber, CaseStatus, Role, UnitId};
 use mailbox_tests::{at, Harness};
 
 fn request(name: &str, phone: &str, public: bool) -> SubmitRequest {
@@ -95,18 +94,8 @@ async fn merged_citizens_get_the_original_reply_masked_and_statistics_count_them
     assert_eq!(view.status_label, format!("已并入 {a_no}"));
 
     // The original is transferred, received and answered publicly, naming its citizen.
-    h.app.act(&xfj(), &a, None, Command::Accept).await.unwrap();
-    let transfer = Command::Dispatch {
-        mode: DispatchMode::Transfer,
-        lead: UnitId::new("transport"),
-        co_handlers: vec![],
-        class: DeadlineClass::Standard,
-        special_days: None,
-    };
-    h.app.act(&xfj(), &a, None, transfer).await.unwrap();
-    h.app.act(&handler, &a, None, Command::Receive).await.unwrap();
     let answer = "王小明您好，违章搭建已拆除。联系电话 139 1234 5678。";
-    h.app.act(&handler, &a, None, Command::Reply { text: answer.into(), public: true }).await.unwrap();
+    mailbox_conformance::story::transferred_and_replied(&h.app, &a, answer, true).await;
     for message in h.relayed("triage").await {
         h.app.take_triage(&message).await.unwrap();
     }

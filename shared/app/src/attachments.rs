@@ -217,8 +217,14 @@ pub fn is_multipart(headers: &axum::http::HeaderMap) -> bool {
 /// may carry is [`check_files`]' to say, once the text fields are known (so a form refused for its
 /// files comes back filled in).
 pub async fn read_multipart(
-    mut form: axum::extract::Multipart,
+    request: axum::extract::Request,
 ) -> Result<(Vec<(String, String)>, Vec<Vec<u8>>), AppError> {
+    use axum::extract::FromRequest;
+    let mut form = axum::extract::Multipart::from_request(request, &()).await.map_err(|_| AppError::Invalid {
+        code: "malformed_form",
+        field: None,
+        message: "表单格式不正确，请重新提交".into(),
+    })?;
     let malformed = |e: axum::extract::multipart::MultipartError| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             refused(

@@ -109,12 +109,7 @@ pub async fn submit(State(s): State<AppState>, request: axum::extract::Request) 
     };
     let multipart = crate::attachments::is_multipart(request.headers());
     let submitted = if multipart {
-        let form = axum::extract::Multipart::from_request(request, &s).await.map_err(|_| AppError::Invalid {
-            code: "malformed_form",
-            field: None,
-            message: "multipart 表单格式不正确".into(),
-        })?;
-        let (fields, files) = crate::attachments::read_multipart(form).await?;
+        let (fields, files) = crate::attachments::read_multipart(request).await?;
         let json = fields.iter().find(|(k, _)| k == "request").map(|(_, v)| v.as_str()).ok_or_else(|| {
             AppError::invalid("request_required", "request", "multipart 表单须有 request 部分（留言的 JSON）")
         })?;

@@ -291,40 +291,39 @@ fn requests_document(format: Format, items: &[ServiceRequest], base: &str) -> Re
 /// The attributes every service takes: the citizen's consent to publication and a title.
 fn definition_node(code: &str, kind: Kind) -> Node {
     let value = |key: &str, name: &str| Node::Obj(vec![("key", text(key)), ("name", text(name))]);
-    Node::Obj(vec![
-        ("service_code", text(code)),
-        (
-            "attributes",
-            Node::List(
-                "attribute",
-                vec![
-                    Node::Obj(vec![
-                        ("variable", Node::Bool(true)),
-                        ("code", text(PUBLISH_ATTRIBUTE)),
-                        ("datatype", text("singlevaluelist")),
-                        ("required", Node::Bool(true)),
-                        ("datatype_description", text("yes 或 no")),
-                        ("order", Node::Int(1)),
-                        ("description", text("留言人是否同意公开留言及答复（公开时隐去个人信息）")),
-                        (
-                            "values",
-                            Node::List("value", vec![value("yes", "同意公开（隐去个人信息）"), value("no", "不公开")]),
-                        ),
-                    ]),
-                    Node::Obj(vec![
-                        ("variable", Node::Bool(true)),
-                        ("code", text(TITLE_ATTRIBUTE)),
-                        ("datatype", text("string")),
-                        ("required", Node::Bool(false)),
-                        ("datatype_description", text("不超过100字；不填则取留言内容的第一句")),
-                        ("order", Node::Int(2)),
-                        ("description", text(format!("{}的标题", kind.label()))),
-                        ("values", Node::List("value", vec![])),
-                    ]),
-                ],
-            ),
-        ),
-    ])
+    // One attribute in the specification's element order; every one here is filled in by the user.
+    let attribute =
+        |code: &str, datatype: &str, required: bool, hint: &str, order: i64, description: String, values| {
+            Node::Obj(vec![
+                ("variable", Node::Bool(true)),
+                ("code", text(code)),
+                ("datatype", text(datatype)),
+                ("required", Node::Bool(required)),
+                ("datatype_description", text(hint)),
+                ("order", Node::Int(order)),
+                ("description", text(description)),
+                ("values", Node::List("value", values)),
+            ])
+        };
+    let publish = attribute(
+        PUBLISH_ATTRIBUTE,
+        "singlevaluelist",
+        true,
+        "yes 或 no",
+        1,
+        "留言人是否同意公开留言及答复（公开时隐去个人信息）".into(),
+        vec![value("yes", "同意公开（隐去个人信息）"), value("no", "不公开")],
+    );
+    let title = attribute(
+        TITLE_ATTRIBUTE,
+        "string",
+        false,
+        "不超过100字；不填则取留言内容的第一句",
+        2,
+        format!("{}的标题", kind.label()),
+        vec![],
+    );
+    Node::Obj(vec![("service_code", text(code)), ("attributes", Node::List("attribute", vec![publish, title]))])
 }
 
 /// `GET /open311/v2/{services|requests}.{xml|json}`.

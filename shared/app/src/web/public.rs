@@ -8,7 +8,7 @@ use crate::http::AppState;
 use crate::input::{SubmitRequest, BODY_MAX, NAME_MAX, TITLE_MAX};
 use crate::views::CitizenCaseView;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use mailbox_domain::case::MAX_ATTACHMENTS;
@@ -144,14 +144,7 @@ pub async fn write_submit(State(s): State<AppState>, Path(id): Path<String>, req
     };
     let multipart = crate::attachments::is_multipart(request.headers());
     let read = if multipart {
-        match Multipart::from_request(request, &s).await {
-            Ok(form) => crate::attachments::read_multipart(form).await,
-            Err(_) => Err(AppError::Invalid {
-                code: "malformed_form",
-                field: None,
-                message: "表单格式不正确，请重新提交".into(),
-            }),
-        }
+        crate::attachments::read_multipart(request).await
     } else {
         match axum::body::to_bytes(request.into_body(), crate::input::REQUEST_MAX_BYTES).await {
             Ok(body) => Ok((form_pairs(&body), Vec::new())),
