@@ -226,7 +226,7 @@ async fn the_public_sees_a_file_only_when_marked_publishable_and_the_reply_is_pu
     assert_eq!(served.header("content-type"), "image/jpeg");
     assert!(!jpeg_has_metadata(&served.bytes));
     let replies = api.get("/api/v1/public/replies").await.json();
-    assert_eq!(replies[0]["attachments"][0]["url"], url.as_str(), "{replies}");
+    assert_eq!(replies["items"][0]["attachments"][0]["url"], url.as_str(), "{replies}");
     assert!(api.get("/replies").await.body.contains(&url));
     // Open311 gives it as the request's media_url, absolute.
     let request = axum::http::Request::get(format!("/open311/v2/requests/{number}.json"))

@@ -30,7 +30,29 @@ struct Stats {
     p99_ms: f64,
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
+/// The application over one SQLite store for a benchmark, its clock stopped at `now`, files in `dir`.
+pub(crate) fn sqlite_app(
+    org: std::sync::Arc<mailbox_domain::Organisation>,
+    store: std::sync::Arc<mailbox_store_sqlite::SqliteStore>,
+    dir: &Path,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<mailbox_app::App> {
+    let adapters = mailbox_app::Adapters {
+        store: store.clone(),
+        queue: store.clone(),
+        notifier: store.clone(),
+        clock: std::sync::Arc::new(mailbox_app::ports::ManualClock::new(now)),
+        limits: store.clone(),
+        topics: store.clone(),
+        discussion: store.clone(),
+        desk: store.clone(),
+        api_keys: store,
+        attachments: std::sync::Arc::new(mailbox_store_sqlite::FileAttachments::open(dir.join("attachments"))?),
+    };
+    Ok(mailbox_app::App::new(org, mailbox_domain::Calendar::builtin().clone(), adapters))
+}
+
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -4,8 +4,7 @@
 use anyhow::Result;
 use chrono::{Duration, Utc};
 use clap::Args;
-use mailbox_app::ports::{CaseStore, ManualClock};
-use mailbox_app::{Adapters, App};
+use mailbox_app::ports::CaseStore;
 use mailbox_domain::case::{Case, Citizen};
 use mailbox_domain::workflow::{Command, Context, NewCase};
 use mailbox_domain::{
@@ -143,20 +142,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let shared = Arc::new(store);
-        let clock = Arc::new(ManualClock::new(now));
-        let adapters = Adapters {
-            store: shared.clone(),
-            queue: shared.clone(),
-            notifier: shared.clone(),
-            clock,
-            limits: shared.clone(),
-            topics: shared.clone(),
-            discussion: shared.clone(),
-            desk: shared.clone(),
-            api_keys: shared.clone(),
-            attachments: Arc::new(mailbox_store_sqlite::FileAttachments::open(dir.path().join("attachments"))?),
-        };
-        let app = App::new(org, Calendar::builtin().clone(), adapters);
+        let app = crate::bench::sqlite_app(org, shared.clone(), dir.path(), now)?;
         let mut select = Vec::new();
         let mut by_key = Vec::new();
         for _ in 0..7 {

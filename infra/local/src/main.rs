@@ -4,6 +4,7 @@ mod accounts_cmd;
 mod api_keys_cmd;
 mod bench;
 mod bench_mask;
+mod bench_replies;
 mod bench_sweep;
 mod calendar_cmd;
 mod progress;
@@ -92,6 +93,8 @@ enum BenchCommand {
     Triage(triage_cmd::BenchTriageArgs),
     /// Masking of personal data over 64 KiB texts built to be hard for it.
     Mask(bench_mask::MaskArgs),
+    /// The public reply search over many published replies: page 1 and page 50 of two-word queries.
+    Replies(bench_replies::RepliesArgs),
 }
 
 fn main() -> ExitCode {
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
         Command::Bench { which: BenchCommand::Sweep(args) } => bench_sweep::run(args),
         Command::Bench { which: BenchCommand::Triage(args) } => triage_cmd::bench(args),
         Command::Bench { which: BenchCommand::Mask(args) } => bench_mask::run(args),
+        Command::Bench { which: BenchCommand::Replies(args) } => bench_replies::run(args),
         Command::Triage { which } => triage_cmd::run(which),
         Command::Stats { which: StatsCommand::Reconcile { data_dir, org } } => reconcile(&data_dir, org.as_deref()),
         Command::Backup { data_dir, to } => backup(&data_dir, &to),

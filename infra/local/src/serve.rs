@@ -165,6 +165,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     ));
     tokio::spawn(scheduler(app.clone(), Duration::from_secs(args.sweep_interval.max(1))));
     tokio::spawn(housekeeping(shared.clone(), app.clock.clone()));
+    tokio::spawn(republish(app.clone()));
 
     let listener =
         tokio::net::TcpListener::bind(&args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
@@ -209,6 +210,29 @@ fn print_delivery((email, sms): (bool, bool)) {
         (true, true) => println!("notifications: e-mail and SMS (failed sends are retried; dead ones in 系统管理)"),
         (true, false) => println!("notifications: e-mail (no --sms-gateway: no SMS)"),
         (false, true) => println!("notifications: SMS (no --smtp: no e-mail)"),
+    }
+}
+
+/// Masks again the published texts of older masking rules (and, after an upgrade, those published
+/// before texts were masked at publication), in the background: until then they are not listed.
+async fn republish(app: Arc<App>) {
+    let mut total = 0;
+    loop {
+        match app.republish_stale(mailbox_app::calendar::REPUBLISH_CHUNK).await {
+            Ok(n) => {
+                total += n;
+                if n < mailbox_app::calendar::REPUBLISH_CHUNK {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "published texts not masked again");
+                return;
+            }
+        }
+    }
+    if total > 0 {
+        tracing::info!(total, "published texts masked with the current rules");
     }
 }
 

@@ -450,8 +450,9 @@ async fn public_report_replies_assessment_exports_calendar_import_and_reconcile(
 
     let replies = api.call(Method::GET, "/api/v1/public/replies?mailbox=mayor&q=修复", None, None).await;
     assert_eq!(replies.status, 200);
-    let list = replies.body.as_array().unwrap();
+    let list = replies.body["items"].as_array().unwrap();
     assert_eq!(list.len(), 1);
+    assert!(replies.body["next"].is_null(), "one page");
     let text = list[0].to_string();
     assert!(!text.contains("13812345678") && !text.contains("王小明"), "masked: {text}");
     assert!(list[0]["body"].as_str().unwrap().contains("138****5678"));

@@ -24,6 +24,9 @@ use utoipa::ToSchema;
 /// The queue of background jobs (today: recomputing deadlines after a calendar import).
 pub const JOBS_QUEUE: &str = "jobs";
 
+/// Published cases one `Republish` job message masks again.
+pub const REPUBLISH_CHUNK: usize = 100;
+
 /// How often an instance compares its calendar with the stored one: the longest time a newly
 /// imported notice takes to reach every instance.
 pub const CALENDAR_REFRESH: Duration = Duration::from_secs(60);
@@ -61,6 +64,9 @@ pub enum Job {
         #[serde(default)]
         after: Option<String>,
     },
+    /// Mask the published texts masked with older rules again (and publish those stored before
+    /// texts were masked at publication), a chunk at a time, queueing itself until none is left.
+    Republish,
 }
 
 /// What one job message did.
@@ -192,6 +198,17 @@ impl App {
         match job {
             Job::RecomputeDeadlines { calendar_version, after } => {
                 self.recompute_chunk(calendar_version, after.as_deref()).await
+            }
+            Job::Republish => {
+                let written = self.republish_stale(REPUBLISH_CHUNK).await?;
+                if written == REPUBLISH_CHUNK {
+                    self.queue
+                        .send(JOBS_QUEUE, &serde_json::to_string(&Job::Republish).expect("jobs serialise"))
+                        .await?;
+                    return Ok(JobOutcome::Continued { recomputed: written, failed: 0 });
+                }
+                tracing::info!(written, "published texts masked with the current rules");
+                Ok(JobOutcome::Finished { recomputed: written, failed: 0, recorded: true })
             }
         }
     }

@@ -19,6 +19,7 @@ pub mod opinion;
 mod org_check;
 pub use org_check::load_organisation;
 pub mod ports;
+pub mod published;
 pub mod reports;
 pub mod service;
 pub mod views;

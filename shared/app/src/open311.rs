@@ -9,11 +9,11 @@ use crate::error::AppError;
 use crate::input::SubmitRequest;
 use crate::limiter::{self, Limit};
 use crate::ports::StoreResult;
+use crate::published::ReplyQuery;
 use crate::service::{App, Submitted};
 use async_trait::async_trait;
-use chrono::{DateTime, Datelike, Months, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use mailbox_domain::case::{ApiSource, Case};
-use mailbox_domain::deadline::cst;
 use mailbox_domain::mask::mask_personal_data;
 use mailbox_domain::org::Mailbox;
 use mailbox_domain::org::MailboxKind;
@@ -65,9 +65,11 @@ pub const MAX_PER_HOUR: u32 = 100_000;
 pub const BAD_KEY: Limit = Limit { max: 20, window: Duration::from_secs(15 * 60) };
 /// The longest span `GET requests` covers, as the specification's default.
 pub const MAX_SPAN_DAYS: i64 = 90;
-/// Most service requests one `GET requests` answers, and most public cases read per month of
-/// replies (a month with more answers the newest).
+/// Most service requests one `GET requests` answers.
 pub const MAX_LISTED: usize = 500;
+
+/// Pages of published replies one list reads at most (200 each): a bounded read however busy the span.
+const MAX_PAGES_READ: usize = 25;
 /// `GET requests` lists per client address: each reads up to seven months of public replies.
 pub const LISTS: Limit = Limit { max: 30, window: Duration::from_secs(60) };
 
@@ -462,13 +464,19 @@ impl App {
     fn service_request(&self, case: &Case, full: bool) -> ServiceRequest {
         let names = [case.citizen.name.as_str()];
         let mask = |t: &str| mask_personal_data(t, &names);
+        // A published case's texts were masked when it was published.
+        let published = case.published.as_ref().filter(|_| full);
+        let (title, body) = match published {
+            Some(p) => (p.title.clone(), p.body.clone()),
+            None => (mask(&case.title), mask(&case.body)),
+        };
         let (service_name, service_code) = match self.org.mailbox(&case.mailbox) {
             Some(m) => (service_name(m, case.kind), service_code(m, case.kind)),
             None => (case.mailbox.to_string(), format!("{}.{}", case.mailbox, kind_code(case.kind))),
         };
         let agency = case.lead().unwrap_or(&case.dispatcher);
         let status_notes = match (&case.reply, case.status) {
-            (Some(reply), _) if full => mask(&reply.text),
+            (Some(reply), _) if full => published.map_or_else(|| mask(&reply.text), |p| p.reply.clone()),
             (_, CaseStatus::Invalid) => {
                 format!("无效留言：{}", mask(case.invalid_reason.as_deref().unwrap_or_default()))
             }
@@ -484,11 +492,7 @@ impl App {
             service_name,
             service_code,
             // The title, then the message — once, where the title is the message's own first words.
-            description: if case.body.starts_with(&case.title) {
-                mask(&case.body)
-            } else {
-                format!("{}\n{}", mask(&case.title), mask(&case.body))
-            },
+            description: if case.body.starts_with(&case.title) { body } else { format!("{title}\n{body}") },
             agency_responsible: self.unit_label(agency),
             requested_datetime: case.submitted_at,
             updated_datetime: updated(case),
@@ -575,25 +579,25 @@ impl App {
             [(m, _), rest @ ..] if rest.iter().all(|(o, _)| o.id == m.id) => Some(&m.id),
             _ => None,
         };
-        // Public cases are found by the month of their reply (the store's published-replies index):
-        // a case requested in the span is replied within it or up to about a quarter after it.
+        // Public cases are found by the instant of their reply (the published-replies index): a case
+        // requested in the span is replied within it or up to about a quarter after it.
         let reach_end = (end + TimeDelta::days(100)).min(now.max(end));
-        let mut month = start.with_timezone(&cst()).date_naive().with_day(1).unwrap_or_default();
-        let last = reach_end.with_timezone(&cst()).date_naive();
+        let span = (start.timestamp_millis(), reach_end.timestamp_millis().saturating_add(1));
+        let mut query = ReplyQuery { mailbox: mailbox.cloned(), span: Some(span), limit: 200, ..ReplyQuery::default() };
         let mut out = Vec::new();
-        while month <= last {
-            let key = month.format("%Y-%m").to_string();
-            for case in self.store.public_replies(mailbox, Some(&key), MAX_LISTED).await? {
-                let wanted = crate::reports::is_published(&case)
+        for _ in 0..MAX_PAGES_READ {
+            let page = self.store.published(&query).await?;
+            for case in &page.items {
+                let wanted = crate::reports::is_published(case)
                     && (start..=end).contains(&case.submitted_at)
                     && (services.is_empty() || services.iter().any(|(m, k)| m.id == case.mailbox && *k == case.kind));
                 if wanted {
-                    out.push(self.service_request(&case, true));
+                    out.push(self.service_request(case, true));
                 }
             }
-            month = month.checked_add_months(Months::new(1)).unwrap_or(month.with_year(9999).unwrap_or(month));
-            if key == "9999-12" {
-                break;
+            match page.next {
+                Some(next) if out.len() < MAX_LISTED => query.after = Some(next),
+                _ => break,
             }
         }
         out.retain(|r| q.statuses.is_empty() || q.statuses.iter().any(|s| s == r.status));

@@ -7,7 +7,7 @@ use mailbox_domain::case::Case;
 use mailbox_domain::events::DomainEvent;
 use mailbox_domain::stats::CounterDelta;
 use mailbox_domain::workflow::AuditEvent;
-use mailbox_domain::{CaseId, CaseNumber, CaseStatus, MailboxId, UnitId};
+use mailbox_domain::{CaseId, CaseNumber, CaseStatus, UnitId};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -234,14 +234,13 @@ pub trait CaseStore: Send + Sync + 'static {
     /// Cases whose `next_alarm` is at or before `at` (the deadline sweep's work), earliest first,
     /// through an index that holds only cases with an alarm set: no other case is read.
     async fn alarms_due(&self, at: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Case>>;
-    /// Replied cases whose reply is public, newest first, optionally for one mailbox and month
-    /// (`YYYY-MM` of the reply, China time).
-    async fn public_replies(
-        &self,
-        mailbox: Option<&MailboxId>,
-        month: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<Vec<Case>>;
+    /// Published cases (`reports::is_published`, each with its `published` text) matching `query`,
+    /// in its order (see `ReplyQuery`), after `query.after`: at most `query.limit`, and `next` when
+    /// there may be more. A store whose reads are bounded may return fewer with a `next`.
+    async fn published(&self, query: &crate::published::ReplyQuery) -> StoreResult<crate::published::ReplyPage>;
+    /// Up to `limit` cases with a public reply whose published text is missing or was masked with
+    /// rules older than `rules`: the re-masking job's work (after it writes them, they are not).
+    async fn stale_published(&self, rules: u32, limit: usize) -> StoreResult<Vec<Case>>;
     /// Counters whose key starts with `prefix`.
     async fn counters(&self, prefix: &str) -> StoreResult<Vec<(String, i64)>>;
     /// Next value of a named sequence (1, 2, …); gaps are possible, repeats are not.

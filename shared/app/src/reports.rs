@@ -3,12 +3,12 @@
 
 use crate::error::AppError;
 use crate::ports::{CaseQuery, Notification, Scope};
+use crate::published::{ReplyCursor, ReplyQuery};
 use crate::service::App;
 use crate::views::unit_name;
 use chrono::{DateTime, NaiveDate, Utc};
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst_date;
-use mailbox_domain::mask::mask_personal_data;
 use mailbox_domain::org::UnitKind;
 use mailbox_domain::stats::{expected_counters, metric, parse_event_key, Cell, Figures, CELL_PREFIX, EVENT_PREFIX};
 use mailbox_domain::{CaseStatus, Kind, MailboxId, UnitId};
@@ -154,10 +154,6 @@ pub fn month_after(month: &str, n: u32) -> Result<String, AppError> {
         .ok_or_else(|| AppError::invalid("invalid_month", "from", "月份超出范围"))
 }
 
-/// `YYYY-MM`, or a clear error.
-/// Public replies of a month read for its typical cases (a city's month has a few hundred).
-const FEATURED_READ: usize = 2000;
-
 /// The typical-case column as a spreadsheet for the media.
 pub fn featured_table(month: &str, cases: &[PublicCase]) -> crate::export::Table {
     use crate::export::Cell;
@@ -186,6 +182,7 @@ pub fn featured_table(month: &str, cases: &[PublicCase]) -> crate::export::Table
     }
 }
 
+/// `YYYY-MM`, or a clear error.
 pub fn parse_month(s: &str) -> Result<String, AppError> {
     let ok = s.len() == 7 && NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").is_ok();
     if ok {
@@ -195,22 +192,50 @@ pub fn parse_month(s: &str) -> Result<String, AppError> {
     }
 }
 
+/// A search of the published replies, as the public asks it.
+#[derive(Debug, Clone, Default)]
+pub struct ReplySearch {
+    pub q: Option<String>,
+    pub mailbox: Option<MailboxId>,
+    pub unit: Option<UnitId>,
+    pub domain: Option<String>,
+    /// `YYYY-MM` of the reply, China time.
+    pub month: Option<String>,
+    pub featured_only: bool,
+    /// The `next` of the page before.
+    pub after: Option<String>,
+    pub limit: usize,
+}
+
+/// A page of published replies: the best matches first (every word in the title, then anywhere),
+/// newest first within each; `next` continues it.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct ReplyList {
+    pub items: Vec<PublicCase>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next: Option<String>,
+}
+
+/// Most typical cases of one month read for the column and its spreadsheet.
+const FEATURED_MAX: usize = 2000;
+
 impl App {
-    fn public_case(&self, case: &Case) -> Option<PublicCase> {
+    /// The public form of a published case, from the text masked when it was published.
+    pub fn public_case(&self, case: &Case) -> Option<PublicCase> {
         let reply = case.reply.as_ref().filter(|_| is_published(case))?;
-        let names = [case.citizen.name.as_str()];
+        let text = case.published.as_ref()?;
         Some(PublicCase {
             number: case.number.to_string(),
             mailbox: case.mailbox.to_string(),
             mailbox_name: self.org.mailbox(&case.mailbox).map_or_else(|| case.mailbox.to_string(), |m| m.name.clone()),
             kind: case.kind,
-            title: mask_personal_data(&case.title, &names),
-            body: mask_personal_data(&case.body, &names),
-            reply: mask_personal_data(&reply.text, &names),
+            title: text.title.clone(),
+            body: text.body.clone(),
+            reply: text.reply.clone(),
             replied_at: reply.at,
             unit: unit_name(&self.org, &reply.unit),
             featured: case.featured,
-            featured_note: case.featured_note.as_ref().filter(|_| case.featured).map(|n| mask_personal_data(n, &names)),
+            featured_note: text.featured_note.clone().filter(|_| case.featured),
             attachments: public_attachments(case),
         })
     }
@@ -219,35 +244,73 @@ impl App {
     /// featured cases with a public reply and the citizen's consent, masked, oldest reply first.
     pub async fn featured_cases(&self, month: &str) -> Result<Vec<PublicCase>, AppError> {
         let month = parse_month(month)?;
-        let mut cases: Vec<PublicCase> = self
-            .store
-            .public_replies(None, Some(&month), FEATURED_READ)
-            .await?
-            .iter()
-            .filter(|c| c.featured && c.publishable)
-            .filter_map(|c| self.public_case(c))
-            .collect();
+        let span = crate::published::month_span(&month);
+        let mut query = ReplyQuery { featured_only: true, span, limit: 200, ..ReplyQuery::default() };
+        let mut cases = Vec::new();
+        loop {
+            let page = self.store.published(&query).await?;
+            cases.extend(page.items.iter().filter_map(|c| self.public_case(c)));
+            match page.next {
+                Some(next) if cases.len() < FEATURED_MAX => query.after = Some(next),
+                _ => break,
+            }
+        }
+        cases.truncate(FEATURED_MAX);
         cases.reverse();
         Ok(cases)
     }
 
-    /// Replied cases that may be published, newest first, masked; `q` searches title and texts.
-    pub async fn public_replies(
-        &self,
-        mailbox: Option<&MailboxId>,
-        month: Option<&str>,
-        q: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<PublicCase>, AppError> {
-        let cases = self.store.public_replies(mailbox, month, if q.is_some() { 2000 } else { limit }).await?;
-        let q = q.map(str::trim).filter(|q| !q.is_empty());
-        Ok(cases
-            .iter()
-            .filter(|c| c.publishable)
-            .filter_map(|c| self.public_case(c))
-            .filter(|p| q.is_none_or(|q| p.title.contains(q) || p.body.contains(q) || p.reply.contains(q)))
-            .take(limit)
-            .collect())
+    /// Published replies, masked when they were published: a search over all of them (every word
+    /// of `q` must appear), filtered, a page at a time.
+    pub async fn public_replies(&self, search: &ReplySearch) -> Result<ReplyList, AppError> {
+        let invalid_cursor = || AppError::invalid("invalid_cursor", "after", "翻页参数无效，请从第一页重新查询");
+        let after = search.after.as_deref().map(|a| ReplyCursor::parse(a).ok_or_else(invalid_cursor)).transpose()?;
+        let span = match search.month.as_deref() {
+            Some(m) => Some(
+                crate::published::month_span(&parse_month(m)?)
+                    .ok_or_else(|| AppError::invalid("invalid_month", "month", "月份超出范围"))?,
+            ),
+            None => None,
+        };
+        let q = search.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        let words = q.map(crate::published::query_words).unwrap_or_default();
+        if q.is_some() && words.is_empty() {
+            // Only single characters or punctuation: nothing is indexed by them.
+            return Err(AppError::invalid("query_too_short", "q", "请输入至少两个字的词语，例如“路灯”“积水”"));
+        }
+        let query = ReplyQuery {
+            words,
+            mailbox: search.mailbox.clone(),
+            unit: search.unit.clone(),
+            domain: search.domain.clone(),
+            featured_only: search.featured_only,
+            span,
+            limit: search.limit.clamp(1, 200),
+            after,
+        };
+        let page = self.store.published(&query).await?;
+        Ok(ReplyList {
+            items: page.items.iter().filter_map(|c| self.public_case(c)).collect(),
+            next: page.next.map(|n| n.encode()),
+        })
+    }
+
+    /// Masks again the published texts masked with older rules (and publishes cases stored before
+    /// texts were masked at publication), up to `limit`; returns how many were written. Run until 0.
+    pub async fn republish_stale(&self, limit: usize) -> Result<usize, AppError> {
+        let mut written = 0;
+        for case in self.store.stale_published(mailbox_domain::mask::MASK_RULES, limit).await? {
+            let mut next = case.clone();
+            crate::published::refresh(&mut next);
+            // Over the version read, without a new version: someone who changed it since wrote
+            // its publication with the current rules already.
+            match self.store.update(&next, case.version, &[], &[], &[], &[]).await {
+                Ok(()) => written += 1,
+                Err(crate::ports::StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(written)
     }
 
     pub async fn monthly_report(&self, month: &str) -> Result<MonthlyReport, AppError> {

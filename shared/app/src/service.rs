@@ -333,6 +333,8 @@ impl App {
             }
         }
         let events = case.apply(&ctx, actor, command)?;
+        // Published (or withdrawn) with the change itself: masked here, once, never on a read.
+        crate::published::refresh(&mut case);
         let counters = change_deltas(&before, &case, &events, &calendar);
         // The domain events go with the change (a dispatch's to the hand-off queue by the bus), and
         // so do the staff notifications they bring (the `notify` consumer delivers them).

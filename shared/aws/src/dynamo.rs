@@ -23,19 +23,19 @@ use mailbox_app::ports::{
     NotificationPage, Notifier, Page, Scope, StoreError, StoreResult, StoredCalendar, NOTIFICATION_TTL,
 };
 use mailbox_domain::case::Case;
-use mailbox_domain::deadline::cst;
+
 use mailbox_domain::discussion::{Comment, CommentStatus, Topic};
 use mailbox_domain::events::DomainEvent;
 use mailbox_domain::opinion::{surge_key, surge_range, week_of, HotTopic, OpinionItem, TopicEntry};
 use mailbox_domain::stats::CounterDelta;
 use mailbox_domain::workflow::AuditEvent;
-use mailbox_domain::{CaseId, CaseNumber, CaseStatus, MailboxId, UnitId};
+use mailbox_domain::{CaseId, CaseNumber, CaseStatus, UnitId};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// Write shards of the alarm index and the all-cases index, and of each counter.
 const SHARDS: u32 = 8;
@@ -46,21 +46,23 @@ pub const TTL_ATTRIBUTE: &str = "ttl";
 
 #[derive(Clone)]
 pub struct DynamoStore {
-    client: Client,
-    table: String,
+    pub(crate) client: Client,
+    pub(crate) table: String,
     /// Months already registered in the counter-month registry by this instance.
     months: std::sync::Arc<Mutex<HashSet<String>>>,
+    /// The first month with cases, once read (it never changes after): where searches stop.
+    first_month: std::sync::Arc<Mutex<Option<String>>>,
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn n(v: impl ToString) -> AttributeValue {
+pub(crate) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn unavailable<E: std::fmt::Debug>(e: E) -> StoreError {
+pub(crate) fn unavailable<E: std::fmt::Debug>(e: E) -> StoreError {
     StoreError::Unavailable(format!("{e:?}"))
 }
 
@@ -69,7 +71,7 @@ fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> StoreResult<T> {
 }
 
 /// The index whose keys are the attributes `<g>PK` and `<g>SK`.
-fn index_name(g: &str) -> String {
+pub(crate) fn index_name(g: &str) -> String {
     format!("{g}-index")
 }
 
@@ -83,7 +85,12 @@ fn status_name(s: CaseStatus) -> String {
 }
 
 fn ms13(t: DateTime<Utc>) -> String {
-    format!("{:013}", t.timestamp_millis().max(0))
+    ms13_of(t.timestamp_millis())
+}
+
+/// Milliseconds as 13 digits: sort keys of instants sort as the instants.
+pub(crate) fn ms13_of(ms: i64) -> String {
+    format!("{:013}", ms.max(0))
 }
 
 /// A number attribute of an item.
@@ -105,7 +112,7 @@ fn epoch_secs(t: DateTime<Utc>) -> i64 {
     t.timestamp().max(0)
 }
 
-fn doc_of(item: &Item) -> StoreResult<Case> {
+pub(crate) fn doc_of(item: &Item) -> StoreResult<Case> {
     let doc = item
         .get("doc")
         .and_then(|v| v.as_s().ok())
@@ -179,11 +186,7 @@ fn case_item_unchecked(case: &Case) -> Item {
         item.insert("G4PK".into(), s(format!("ALARM#{}", shard(case.id.as_str()))));
         item.insert("G4SK".into(), s(format!("{}#{}", ms13(alarm), case.id)));
     }
-    if let Some(r) = case.reply.as_ref().filter(|r| r.public) {
-        let month = r.at.with_timezone(&cst()).format("%Y-%m").to_string();
-        item.insert("G5PK".into(), s(format!("PUB#{month}")));
-        item.insert("G5SK".into(), s(format!("{}#{}", ms13(r.at), case.id)));
-    }
+    crate::published::add_attributes(case, &mut item);
     item
 }
 
@@ -262,7 +265,7 @@ fn merged(counters: &[CounterDelta]) -> BTreeMap<String, i64> {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
-        DynamoStore { client, table: table.into(), months: Default::default() }
+        DynamoStore { client, table: table.into(), months: Default::default(), first_month: Default::default() }
     }
 
     /// Creates the table with its indexes (what the SAM template does on AWS).
@@ -463,6 +466,22 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// The first month (`YYYY-MM`) with cases, from the month registry; `None` before any case.
+    /// Replies come after their case, so no published reply is in an earlier month.
+    pub(crate) async fn first_month(&self) -> StoreResult<Option<String>> {
+        if let Some(m) = self.first_month.lock().expect("first month lock").clone() {
+            return Ok(Some(m));
+        }
+        let first = self
+            .get_item(s("CTRMONTHS"), s("M"))
+            .await?
+            .and_then(|i| i.get("months").and_then(|v| v.as_ss().ok()).and_then(|m| m.iter().min().cloned()));
+        if let Some(m) = &first {
+            *self.first_month.lock().expect("first month lock") = Some(m.clone());
+        }
+        Ok(first)
+    }
+
     /// Runs a transaction; a conflict with another transaction on a shared item (a counter) is
     /// transient and retried; a failed condition is the caller's conflict.
     /// One transaction. It carries a `ClientRequestToken`, so that when the SDK sends it again —
@@ -544,7 +563,7 @@ impl DynamoStore {
 
     /// `query` with a filter expression: pages (each at most `limit` items evaluated, 1 MB) are read
     /// until `limit` items passed the filter or the partition ends.
-    async fn query_filtered(
+    pub(crate) async fn query_filtered(
         &self,
         index: Option<&str>,
         condition: &str,
@@ -890,45 +909,15 @@ impl CaseStore for DynamoStore {
         Ok(all)
     }
 
-    async fn public_replies(
+    async fn published(
         &self,
-        mailbox: Option<&MailboxId>,
-        month: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<Vec<Case>> {
-        let months: Vec<String> = match month {
-            Some(m) => vec![m.to_owned()],
-            // Without a month: the last twelve months, newest first.
-            None => {
-                let now = Utc::now().with_timezone(&cst()).date_naive();
-                (0..12)
-                    .filter_map(|i| {
-                        now.checked_sub_months(chrono::Months::new(i)).map(|d| d.format("%Y-%m").to_string())
-                    })
-                    .collect()
-            }
-        };
-        // Each month's read stops at what is still wanted (after the mailbox filter): never the
-        // whole month when a page is enough.
-        let mut out = Vec::new();
-        for m in months {
-            let mut values = vec![(":pk", s(format!("PUB#{m}")))];
-            let filter = mailbox.map(|mb| {
-                values.push((":mb", s(mb.as_str())));
-                "mailbox = :mb"
-            });
-            let wanted = Some(limit.saturating_sub(out.len()).max(1));
-            for item in
-                self.query_filtered(Some(&index_name("G5")), "G5PK = :pk", filter, values, false, wanted).await?
-            {
-                out.push(doc_of(&item)?);
-            }
-            if out.len() >= limit {
-                out.truncate(limit);
-                return Ok(out);
-            }
-        }
-        Ok(out)
+        query: &mailbox_app::published::ReplyQuery,
+    ) -> StoreResult<mailbox_app::published::ReplyPage> {
+        self.search_published(query).await
+    }
+
+    async fn stale_published(&self, rules: u32, limit: usize) -> StoreResult<Vec<Case>> {
+        self.stale_published_cases(rules, limit).await
     }
 
     async fn counters(&self, prefix: &str) -> StoreResult<Vec<(String, i64)>> {

@@ -2,9 +2,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 use mailbox_app::ports::{CaseQuery, CaseStore, CreateOutcome, IdempotencyRecord, Notification, Scope, StoreError};
+use mailbox_app::published::ReplyQuery;
 use mailbox_domain::case::{Case, Citizen};
 use mailbox_domain::deadline::DeadlineClass;
 use mailbox_domain::events::DomainEvent;
+use mailbox_domain::mask::MASK_RULES;
 use mailbox_domain::stats::counter_deltas;
 use mailbox_domain::workflow::{AuditEvent, Command, Context, NewCase};
 use mailbox_domain::{
@@ -57,6 +59,8 @@ async fn create<S: CaseStore>(store: &S, mailbox: &str, day: i64) -> Case {
 async fn step<S: CaseStore>(store: &S, case: &Case, actor: &Actor, cmd: Command, day: i64) -> Case {
     let mut next = case.clone();
     let events = next.apply(&ctx(at(day)), actor, cmd).unwrap();
+    // As the application does: a published case carries its masked text.
+    mailbox_app::published::refresh(&mut next);
     store
         .update(&next, case.version, &events, &domains(&next, &events), &counter_deltas(Some(case), &next), &[])
         .await
@@ -326,23 +330,135 @@ pub async fn notices_are_stored_by_year<S: CaseStore>(store: &S) {
     assert!(ours[0].1.contains("\"b\""));
 }
 
-pub async fn public_replies_by_mailbox_and_month<S: CaseStore>(store: &S) {
-    let public = replied(store, "education", 0, true).await;
-    let private = replied(store, "education", 0, false).await;
-    let month = "2026-11";
-    let found: Vec<CaseId> = store
-        .public_replies(Some(&MailboxId::new("mayor")), Some(month), 100_000)
+/// A page of published replies, every page walked (bounded: a store may answer short pages).
+async fn all_published<S: CaseStore>(store: &S, mut query: ReplyQuery) -> Vec<CaseId> {
+    let mut found = Vec::new();
+    for _ in 0..50 {
+        let page = store.published(&query).await.unwrap();
+        assert!(page.items.len() <= query.limit);
+        found.extend(page.items.iter().map(|c| c.id.clone()));
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return found,
+        }
+    }
+    panic!("pages never end: {found:?}");
+}
+
+fn words(q: &str) -> Vec<String> {
+    let words = mailbox_app::published::query_words(q);
+    assert!(!words.is_empty(), "{q} has terms to search");
+    words
+}
+
+/// A case of `mailbox` replied publicly on `day` (its citizen agreed to publication or not).
+async fn published_case<S: CaseStore>(store: &S, title: &str, body: &str, day: i64, publishable: bool) -> Case {
+    let (mut case, event) = new_case("mayor", day);
+    case.title = title.into();
+    case.body = body.into();
+    case.publishable = publishable;
+    store.create(&case, &event, &domain(&case, &event), &counter_deltas(None, &case), None).await.unwrap();
+    let d = dispatcher();
+    let case = step(store, &case, &d, Command::Accept, day).await;
+    let cmd = Command::Dispatch {
+        mode: DispatchMode::Transfer,
+        lead: UnitId::new("education"),
+        co_handlers: vec![],
+        class: DeadlineClass::Simple,
+        special_days: None,
+    };
+    let case = step(store, &case, &d, cmd, day).await;
+    let h = handler("education");
+    let case = step(store, &case, &h, Command::Receive, day).await;
+    step(store, &case, &h, Command::Reply { text: "问题已修复，联系电话13812345678".into(), public: publishable }, day)
         .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    assert!(found.contains(&public.id));
-    assert!(!found.contains(&private.id));
-    let other_month = store.public_replies(None, Some("2020-01"), 100_000).await.unwrap();
-    assert!(!other_month.iter().any(|c| c.id == public.id));
-    let other_box = store.public_replies(Some(&MailboxId::new("linshui-head")), None, 100_000).await.unwrap();
-    assert!(!other_box.iter().any(|c| c.id == public.id));
+}
+
+/// Published replies: found by every word (title, message or reply), by mailbox, replying unit,
+/// month and featured mark; masked; never the unpublished; withdrawn when reopened.
+pub async fn published_replies_are_searched_filtered_and_withdrawn<S: CaseStore>(store: &S) {
+    let lamp = published_case(store, "路灯不亮", "小区门口路灯坏了一个月，我叫张三", 1, true).await;
+    let water = published_case(store, "积水严重", "路灯下面积水很深", 0, true).await;
+    let private = published_case(store, "路灯不亮了", "路灯坏了", 0, false).await;
+    let unrelated = published_case(store, "噪音扰民", "工地夜间施工", 0, true).await;
+    assert!(private.published.is_none());
+    let text = lamp.published.as_ref().expect("published with its masked text");
+    assert!(!text.reply.contains("13812345678") && !text.body.contains("张三"), "{text:?}");
+    let base = ReplyQuery { limit: 10, ..ReplyQuery::default() };
+    let q = |w: &str| ReplyQuery { words: words(w), ..base.clone() };
+    // The title match, then the other (also newest first: `water` was replied a day earlier).
+    assert_eq!(all_published(store, q("路灯")).await, [lamp.id.clone(), water.id.clone()]);
+    assert_eq!(all_published(store, q("路灯 积水")).await, std::slice::from_ref(&water.id));
+    assert_eq!(all_published(store, q("修复")).await.len(), 3, "the reply's words count");
+    assert!(all_published(store, q("13812345678")).await.is_empty(), "masked text only");
+    assert!(all_published(store, q("张三")).await.is_empty(), "masked text only");
+    assert_eq!(all_published(store, base.clone()).await.len(), 3);
+    let by = |f: fn(&mut ReplyQuery)| {
+        let mut query = q("路灯");
+        f(&mut query);
+        query
+    };
+    assert!(all_published(store, by(|q| q.mailbox = Some(MailboxId::new("linshui-head")))).await.is_empty());
+    assert_eq!(all_published(store, by(|q| q.mailbox = Some(MailboxId::new("mayor")))).await.len(), 2);
+    assert_eq!(all_published(store, by(|q| q.unit = Some(UnitId::new("education")))).await.len(), 2);
+    assert!(all_published(store, by(|q| q.unit = Some(UnitId::new("water")))).await.is_empty());
+    assert!(all_published(store, by(|q| q.span = mailbox_app::published::month_span("2020-01"))).await.is_empty());
+    assert_eq!(all_published(store, by(|q| q.span = mailbox_app::published::month_span("2026-11"))).await.len(), 2);
+    assert!(all_published(store, by(|q| q.featured_only = true)).await.is_empty());
+    let featured = step(store, &unrelated, &dispatcher(), Command::Feature { note: "处理及时".into() }, 2).await;
+    let mut query = base.clone();
+    query.featured_only = true;
+    assert_eq!(all_published(store, query).await, std::slice::from_ref(&featured.id));
+    // Reopened: its reply goes back to work, and off the public list.
+    let citizen = Actor::citizen(lamp.id.clone());
+    let rated = step(store, &lamp, &citizen, Command::Rate { satisfied: false, comment: "没有解决".into() }, 3).await;
+    let reopened = step(store, &rated, &dispatcher(), Command::Reopen { reason: "未解决".into() }, 3).await;
+    assert!(reopened.published.is_none());
+    assert_eq!(all_published(store, q("路灯")).await, std::slice::from_ref(&water.id));
+    assert!(store.stale_published(MASK_RULES, 10).await.unwrap().is_empty());
+}
+
+/// Pages of published replies never repeat nor skip one, whatever the page size.
+pub async fn published_pages_continue_without_repeats<S: CaseStore>(store: &S) {
+    let mut made = Vec::new();
+    for i in 0..7 {
+        made.push(published_case(store, &format!("路灯问题{i}"), "路灯坏了", i % 3, true).await.id);
+    }
+    for limit in [1, 2, 3, 7, 10] {
+        let mut found = all_published(store, ReplyQuery { words: words("路灯"), limit, ..ReplyQuery::default() }).await;
+        assert_eq!(found.len(), 7, "limit {limit}: {found:?}");
+        found.sort();
+        found.dedup();
+        assert_eq!(found.len(), 7, "no repeats at limit {limit}");
+    }
+    let browse = all_published(store, ReplyQuery { limit: 2, ..ReplyQuery::default() }).await;
+    let mut sorted = browse.clone();
+    sorted.sort();
+    made.sort();
+    assert_eq!(sorted, made);
+}
+
+/// Cases published before their text was masked at publication (or masked by older rules) are the
+/// re-masking job's; once written with their text they are not.
+pub async fn stale_publications_are_found_until_masked<S: CaseStore>(store: &S) {
+    let case = published_case(store, "路灯不亮", "路灯坏了", 0, true).await;
+    let mut old = case.clone();
+    old.published = None;
+    store.update(&old, case.version, &[], &[], &[], &[]).await.unwrap();
+    assert!(all_published(store, ReplyQuery { words: words("路灯"), limit: 5, ..ReplyQuery::default() })
+        .await
+        .is_empty());
+    let stale = store.stale_published(MASK_RULES, 10).await.unwrap();
+    assert_eq!(stale.iter().map(|c| &c.id).collect::<Vec<_>>(), [&case.id]);
+    let mut fixed = stale[0].clone();
+    mailbox_app::published::refresh(&mut fixed);
+    store.update(&fixed, old.version, &[], &[], &[], &[]).await.unwrap();
+    assert!(store.stale_published(MASK_RULES, 10).await.unwrap().is_empty());
+    assert!(!store.stale_published(MASK_RULES + 1, 10).await.unwrap().is_empty(), "newer rules make it stale again");
+    assert_eq!(
+        all_published(store, ReplyQuery { words: words("路灯"), limit: 5, ..ReplyQuery::default() }).await,
+        [case.id]
+    );
 }
 
 pub async fn counters_by_prefix<S: CaseStore>(store: &S) {

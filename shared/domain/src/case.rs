@@ -366,6 +366,26 @@ pub struct Case {
     /// The citizen's photos and documents (附件), at most [`MAX_ATTACHMENTS`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+    /// What the public reads of this case while it is published, masked when it was published (or
+    /// when the masking rules changed since): public reads never mask. `None` when not published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub published: Option<Published>,
+}
+
+/// The public text of a published case, masked once (stores index its search terms).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Published {
+    /// The masking rules it was masked with (`mask::MASK_RULES`); older ones are masked again.
+    pub rules: u32,
+    /// Digest of what it was made from (texts, reply, citizen's name, featured note): a change
+    /// masks again, anything else keeps it.
+    pub source: String,
+    pub title: String,
+    pub body: String,
+    pub reply: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub featured_note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -476,6 +476,7 @@ impl Case {
             source: intake.source.clone(),
             location,
             attachments,
+            published: None,
         };
         let event = AuditEvent {
             case: id,

@@ -4,6 +4,7 @@
 
 pub mod backup;
 mod files;
+mod published;
 pub use files::FileAttachments;
 mod schema;
 mod writer;
@@ -22,13 +23,12 @@ use mailbox_app::ports::{
     StoreError, StoreResult, StoredCalendar, EVENT_RETENTION, NOTIFICATION_TTL,
 };
 use mailbox_domain::case::Case;
-use mailbox_domain::deadline::cst;
 use mailbox_domain::discussion::{Comment, CommentStatus, Topic};
 use mailbox_domain::events::DomainEvent;
 use mailbox_domain::opinion::{surge_key, surge_range, week_of, HotTopic, OpinionItem, TopicEntry};
 use mailbox_domain::stats::CounterDelta;
 use mailbox_domain::workflow::AuditEvent;
-use mailbox_domain::{CaseId, CaseNumber, CaseStatus, MailboxId, UnitId};
+use mailbox_domain::{CaseId, CaseNumber, CaseStatus, UnitId};
 use rand::RngCore;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::collections::HashSet;
@@ -145,6 +145,12 @@ impl SqliteStore {
         self.inner.writer.write(f).await
     }
 
+    /// Stores cases as they are (with their indexes and published texts), in one transaction, with
+    /// no events or counters: filling a database for a benchmark. Not for the application's writes.
+    pub async fn load(&self, cases: Vec<Case>) -> StoreResult<()> {
+        self.write(move |conn| cases.iter().try_for_each(|c| write_case(conn, c, true, 0))).await
+    }
+
     fn check_queue(&self, queue: &str) -> QueueResult<()> {
         if self.inner.queues.contains(queue) {
             Ok(())
@@ -158,18 +164,15 @@ impl SqliteStore {
 struct Row {
     alarm_ms: Option<i64>,
     sort_due_ms: Option<i64>,
-    public_month: Option<String>,
-    reply_ms: Option<i64>,
+    pub_rules: Option<i64>,
 }
 
 fn row_of(case: &Case) -> Row {
-    let public = case.reply.as_ref().filter(|r| r.public);
     Row {
         // Sparse: only cases the deadline sweep still has to look at are in the alarm index.
         alarm_ms: case.next_alarm.map(ms),
         sort_due_ms: case.list_instant().map(ms),
-        public_month: public.map(|r| r.at.with_timezone(&cst()).format("%Y-%m").to_string()),
-        reply_ms: case.reply.as_ref().map(|r| ms(r.at)),
+        pub_rules: published::pub_rules(case),
     }
 }
 
@@ -179,19 +182,28 @@ fn write_case(conn: &Connection, case: &Case, insert: bool, expected_version: u6
     let doc = to_json(case);
     if insert {
         conn.execute(
-            "INSERT INTO cases (id, number, dispatcher, mailbox, status, alarm_ms, sort_due_ms, submitted_ms, public_month, reply_ms, version, doc)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            "INSERT INTO cases (id, number, dispatcher, mailbox, status, alarm_ms, sort_due_ms, submitted_ms, pub_rules, version, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![case.id.as_str(), case.number.as_str(), case.dispatcher.as_str(), case.mailbox.as_str(), status,
-                row.alarm_ms, row.sort_due_ms, ms(case.submitted_at), row.public_month, row.reply_ms, case.version as i64, doc],
+                row.alarm_ms, row.sort_due_ms, ms(case.submitted_at), row.pub_rules, case.version as i64, doc],
         )
         .map_err(map_err)?;
     } else {
         let changed = conn
             .execute(
-                "UPDATE cases SET status = ?1, alarm_ms = ?2, sort_due_ms = ?3, public_month = ?4, reply_ms = ?5, version = ?6, doc = ?7,
-                 merged_into = ?10 WHERE id = ?8 AND version = ?9",
-                params![status, row.alarm_ms, row.sort_due_ms, row.public_month, row.reply_ms, case.version as i64, doc,
-                    case.id.as_str(), expected_version as i64, case.merged_into.as_ref().map(|n| n.as_str())],
+                "UPDATE cases SET status = ?1, alarm_ms = ?2, sort_due_ms = ?3, pub_rules = ?4, version = ?5, doc = ?6,
+                 merged_into = ?9 WHERE id = ?7 AND version = ?8",
+                params![
+                    status,
+                    row.alarm_ms,
+                    row.sort_due_ms,
+                    row.pub_rules,
+                    case.version as i64,
+                    doc,
+                    case.id.as_str(),
+                    expected_version as i64,
+                    case.merged_into.as_ref().map(|n| n.as_str())
+                ],
             )
             .map_err(map_err)?;
         if changed == 0 {
@@ -199,6 +211,7 @@ fn write_case(conn: &Connection, case: &Case, insert: bool, expected_version: u6
         }
         conn.execute("DELETE FROM case_units WHERE case_id = ?1", [case.id.as_str()]).map_err(map_err)?;
     }
+    published::sync(conn, case)?;
     for unit in case.handling_units() {
         conn.execute(
             "INSERT OR IGNORE INTO case_units (unit, case_id) VALUES (?1, ?2)",
@@ -534,22 +547,16 @@ impl CaseStore for SqliteStore {
         .await
     }
 
-    async fn public_replies(
+    async fn published(
         &self,
-        mailbox: Option<&MailboxId>,
-        month: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<Vec<Case>> {
-        let (mailbox, month) = (mailbox.map(|m| m.to_string()), month.map(str::to_owned));
-        self.read(move |c| {
-            query_cases(
-                c,
-                "SELECT doc FROM cases WHERE public_month IS NOT NULL AND (?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR public_month = ?2)
-                 ORDER BY reply_ms DESC LIMIT ?3",
-                params![mailbox, month, limit as i64],
-            )
-        })
-        .await
+        query: &mailbox_app::published::ReplyQuery,
+    ) -> StoreResult<mailbox_app::published::ReplyPage> {
+        let query = query.clone();
+        self.read(move |c| published::search(c, &query)).await
+    }
+
+    async fn stale_published(&self, rules: u32, limit: usize) -> StoreResult<Vec<Case>> {
+        self.read(move |c| published::stale(c, rules, limit)).await
     }
 
     async fn counters(&self, prefix: &str) -> StoreResult<Vec<(String, i64)>> {

@@ -155,6 +155,31 @@ const V11: &str = "
 CREATE TABLE api_keys (id TEXT PRIMARY KEY, digest TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL, doc TEXT NOT NULL);
 ";
 
+/// Published replies (masked when published): one row per published case keyed by reply instant
+/// (`reply ms × 1000 + n`, so key order is newest order and the key is the full-text rowid), the
+/// search words in a contentless FTS5 table (words segmented by the application, so the
+/// `unicode61` tokenizer only splits on the spaces between them; filters as `tags` terms), and
+/// `cases.pub_rules` marking cases whose published text is missing or masked by older rules
+/// (every case with a public reply is such at first: the application masks them again).
+const V12: &str = "
+DROP INDEX cases_public;
+ALTER TABLE cases DROP COLUMN public_month;
+ALTER TABLE cases DROP COLUMN reply_ms;
+ALTER TABLE cases ADD COLUMN pub_rules INTEGER;
+UPDATE cases SET pub_rules = 0 WHERE json_extract(doc, '$.reply.public') = 1;
+CREATE INDEX cases_pub_rules ON cases (pub_rules) WHERE pub_rules IS NOT NULL;
+CREATE TABLE published (
+    key INTEGER PRIMARY KEY, case_id TEXT NOT NULL UNIQUE, mailbox TEXT NOT NULL, unit TEXT NOT NULL,
+    domain TEXT, featured INTEGER NOT NULL, sig TEXT NOT NULL
+);
+CREATE INDEX published_mailbox ON published (mailbox, key);
+CREATE INDEX published_unit ON published (unit, key);
+CREATE INDEX published_domain ON published (domain, key) WHERE domain IS NOT NULL;
+CREATE INDEX published_featured ON published (key) WHERE featured = 1;
+CREATE VIRTUAL TABLE published_words USING fts5(title, text, tags, content='', contentless_delete=1,
+    detail=column, tokenize=\"unicode61 remove_diacritics 0 tokenchars '_-'\");
+";
+
 /// `CaseStore::running_deadlines`: a page of the partial index `cases_running`, in id order.
 pub const RUNNING_SQL: &str =
     "SELECT doc FROM cases WHERE status IN ('in_progress', 'reported') AND id > ?1 ORDER BY id LIMIT ?2";
@@ -167,8 +192,20 @@ pub const RECENT_SQL: &str = "SELECT doc FROM cases WHERE dispatcher = ?1 AND (s
 /// re-reads the version inside it, so two processes opening an old database at once (`mailbox
 /// serve` and `mailbox stats reconcile`, say) apply each step once.
 pub fn migrate(conn: &Connection) -> StoreResult<()> {
-    const STEPS: [(i64, &str); 11] =
-        [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7), (8, V8), (9, V9), (10, V10), (11, V11)];
+    const STEPS: [(i64, &str); 12] = [
+        (1, V1),
+        (2, V2),
+        (3, V3),
+        (4, V4),
+        (5, V5),
+        (6, V6),
+        (7, V7),
+        (8, V8),
+        (9, V9),
+        (10, V10),
+        (11, V11),
+        (12, V12),
+    ];
     // A current database (every open but the first) needs no write lock.
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_err)?;
     for (to, sql) in STEPS.into_iter().filter(|(to, _)| version < *to) {
@@ -202,12 +239,22 @@ mod tests {
         conn.execute_batch(&format!("{V1} PRAGMA user_version = 1;")).unwrap();
         conn.execute(
             "INSERT INTO cases (id, number, dispatcher, mailbox, status, submitted_ms, version, doc)
-             VALUES ('c1', 'GA1', 'city-xfj', 'mayor', 'submitted', 1, 1, '{}')",
+             VALUES ('c1', 'GA1', 'city-xfj', 'mayor', 'submitted', 1, 1, '{}'),
+                    ('c2', 'GA2', 'city-xfj', 'mayor', 'replied', 1, 1, '{\"reply\":{\"public\":true}}')",
             [],
         )
         .unwrap();
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 11);
+        // Version 12: a case with a public reply is to be published again (masked at publication).
+        let stale: Vec<(String, Option<i64>)> = conn
+            .prepare("SELECT id, pub_rules FROM cases ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(stale, [("c1".to_owned(), None), ("c2".to_owned(), Some(0))]);
+        assert_eq!(user_version(&conn), 12);
         // Version 7: the merged cases' original, with its partial index.
         let merged: Option<String> = conn.query_row("SELECT merged_into FROM cases", [], |r| r.get(0)).unwrap();
         assert_eq!(merged, None);
@@ -217,7 +264,7 @@ mod tests {
         assert!(steps.iter().any(|s| s.contains("USING INDEX cases_recent")), "{steps:?}");
         assert!(!steps.iter().any(|s| s.contains("TEMP B-TREE")), "read in index order, not sorted: {steps:?}");
         let n: i64 = conn.query_row("SELECT count(*) FROM cases", [], |r| r.get(0)).unwrap();
-        assert_eq!(n, 1);
+        assert_eq!(n, 2);
         // Version 8: topic-finding's tables, empty.
         let entries: i64 = conn.query_row("SELECT count(*) FROM topic_entries", [], |r| r.get(0)).unwrap();
         let topics: i64 = conn.query_row("SELECT count(*) FROM hot_topics", [], |r| r.get(0)).unwrap();
@@ -233,7 +280,7 @@ mod tests {
         assert_eq!(keys, 0);
         // Opening again applies nothing twice.
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 11);
+        assert_eq!(user_version(&conn), 12);
     }
 
     #[test]

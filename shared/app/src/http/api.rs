@@ -596,40 +596,78 @@ pub struct RepliesParams {
     /// A mailbox id from `GET /api/v1/mailboxes`.
     #[param(max_length = 32)]
     pub mailbox: Option<String>,
+    /// The unit that replied (a unit id from `GET /api/v1/units`).
+    #[param(max_length = 64)]
+    pub unit: Option<String>,
+    /// Triage's first-level domain (城乡建设, 环境保护, …).
+    #[param(max_length = 20)]
+    pub domain: Option<String>,
     /// `YYYY-MM` of the reply.
     #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub month: Option<String>,
-    /// Words to look for in title, message and reply (up to 50 characters).
+    /// Words to look for in title, message and reply (up to 50 characters); every word must appear.
     #[param(max_length = 50)]
     pub q: Option<String>,
     /// 1–200, default 50.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+    /// The `next` of the page before.
+    #[param(max_length = 100)]
+    pub after: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/public/replies", tag = "public", params(RepliesParams),
     responses(
-        (status = 200, description = "Replied cases that may be published, personal data masked, newest first", body = Vec<crate::reports::PublicCase>),
-        (status = 400, description = "Bad filter", body = ErrorBody),
+        (status = 200, description = "Published replies, personal data masked: with `q` those with every word in the title first, then the rest, newest first within each; without, newest first. `next` continues the list.", body = crate::reports::ReplyList),
+        (status = 400, description = "Bad filter or cursor", body = ErrorBody),
     ))]
 pub async fn public_replies(
     State(s): State<AppState>,
     q: Result<Query<RepliesParams>, QueryRejection>,
-) -> Result<Json<Vec<crate::reports::PublicCase>>, AppError> {
+) -> Result<Json<crate::reports::ReplyList>, AppError> {
     let q = query(q)?;
-    let month = q.month.as_deref().filter(|m| !m.is_empty()).map(crate::reports::parse_month).transpose()?;
-    let mailbox = q.mailbox.as_deref().filter(|m| !m.is_empty()).map(mailbox_domain::MailboxId::new);
-    if mailbox.as_ref().is_some_and(|m| s.app.org.mailbox(m).is_none()) {
-        return Err(AppError::invalid("unknown_mailbox", "mailbox", "信箱不存在"));
-    }
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(AppError::invalid("invalid_limit", "limit", "limit 须在 1 至 200 之间"));
     }
-    if q.q.as_deref().is_some_and(|w| w.chars().count() > 50) {
+    let mut search = reply_search(&s.app, q.mailbox, q.unit, q.domain, q.month, q.q, q.after)?;
+    search.limit = limit as usize;
+    Ok(Json(s.app.public_replies(&search).await?))
+}
+
+/// A public reply search from its parameters (API and page alike), each checked; empty ones ignored.
+pub fn reply_search(
+    app: &crate::service::App,
+    mailbox: Option<String>,
+    unit: Option<String>,
+    domain: Option<String>,
+    month: Option<String>,
+    q: Option<String>,
+    after: Option<String>,
+) -> Result<crate::reports::ReplySearch, AppError> {
+    let given = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let month = given(month).map(|m| crate::reports::parse_month(&m)).transpose()?;
+    let mailbox = given(mailbox).map(mailbox_domain::MailboxId::new);
+    if mailbox.as_ref().is_some_and(|m| app.org.mailbox(m).is_none()) {
+        return Err(AppError::invalid("unknown_mailbox", "mailbox", "信箱不存在"));
+    }
+    let unit = given(unit).map(mailbox_domain::UnitId::new);
+    if unit.as_ref().is_some_and(|u| app.org.unit(u).is_none()) {
+        return Err(AppError::invalid("unknown_unit", "unit", "单位不存在"));
+    }
+    let domain = given(domain);
+    if domain.as_ref().is_some_and(|d| d.chars().count() > 20 || !d.chars().all(char::is_alphanumeric)) {
+        return Err(AppError::invalid("invalid_domain", "domain", "领域名称无效"));
+    }
+    let q = given(q);
+    if q.as_deref().is_some_and(|w| w.chars().count() > 50) {
         return Err(AppError::invalid("query_too_long", "q", "搜索词不能超过50个字"));
     }
-    Ok(Json(s.app.public_replies(mailbox.as_ref(), month.as_deref(), q.q.as_deref(), limit as usize).await?))
+    let after = given(after);
+    if after.as_deref().is_some_and(|a| a.len() > 100) {
+        return Err(AppError::invalid("invalid_cursor", "after", "翻页参数无效，请从第一页重新查询"));
+    }
+    Ok(crate::reports::ReplySearch { q, mailbox, unit, domain, month, after, ..Default::default() })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

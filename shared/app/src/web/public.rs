@@ -328,42 +328,90 @@ pub async fn track_rate(State(s): State<AppState>, ClientAddr(client): ClientAdd
 #[derive(Deserialize, Default)]
 pub struct ReplyFilter {
     mailbox: Option<String>,
+    unit: Option<String>,
+    domain: Option<String>,
     month: Option<String>,
     q: Option<String>,
+    after: Option<String>,
 }
 
+/// Replies shown on one page of `/replies`.
+const REPLIES_PAGE: usize = 20;
+
 pub async fn replies(State(s): State<AppState>, Query(f): Query<ReplyFilter>) -> Response {
-    let mailbox =
-        f.mailbox.as_deref().filter(|m| !m.is_empty()).map(MailboxId::new).filter(|m| s.app.org.mailbox(m).is_some());
-    let month = f.month.as_deref().filter(|m| crate::reports::parse_month(m).is_ok());
-    let q = f.q.as_deref().map(|q| q.chars().take(50).collect::<String>());
-    let list = match s.app.public_replies(mailbox.as_ref(), month, q.as_deref(), 50).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(error = %e, "public replies failed");
-            return error_page(StatusCode::INTERNAL_SERVER_ERROR, false, "服务暂时不可用，请稍后再试");
+    let first_page = f.after.as_deref().is_none_or(str::is_empty);
+    let (list, problem) = match crate::http::api::reply_search(
+        &s.app,
+        f.mailbox.clone(),
+        f.unit.clone(),
+        f.domain.clone(),
+        f.month.clone(),
+        f.q.clone(),
+        f.after.clone(),
+    ) {
+        Ok(mut search) => {
+            search.limit = REPLIES_PAGE;
+            match s.app.public_replies(&search).await {
+                Ok(l) => (l, None),
+                Err(AppError::Invalid { message, .. }) => (Default::default(), Some(message)),
+                Err(e) => {
+                    tracing::error!(error = %e, "public replies failed");
+                    return error_page(StatusCode::INTERNAL_SERVER_ERROR, false, "服务暂时不可用，请稍后再试");
+                }
+            }
         }
+        Err(AppError::Invalid { message, .. }) => (Default::default(), Some(message)),
+        Err(_) => return error_page(StatusCode::BAD_REQUEST, false, "查询条件无效"),
     };
-    let featured: Vec<_> = list.iter().filter(|c| c.featured).collect();
+    let value = |v: &Option<String>| v.clone().unwrap_or_default();
+    let selected = |v: &Option<String>, x: &str| v.as_deref() == Some(x);
+    // The same filters, continued after this page.
+    let next = list.next.as_ref().map(|after| {
+        let pairs =
+            [("mailbox", &f.mailbox), ("unit", &f.unit), ("domain", &f.domain), ("month", &f.month), ("q", &f.q)];
+        let mut url = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                url.append_pair(k, v);
+            }
+        }
+        url.append_pair("after", after);
+        format!("/replies?{}", url.finish())
+    });
+    let mut units: Vec<_> =
+        s.app.org.units.iter().filter(|u| u.kind != mailbox_domain::org::UnitKind::GovernmentOffice).collect();
+    units.sort_by(|a, b| a.name.cmp(&b.name));
+    let featured: Vec<_> = list.items.iter().filter(|c| c.featured && first_page).collect();
+    let status = if problem.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let body = html! {
         h1 { "公开答复" }
         form.card.filters method="get" action="/replies" {
             div { label for="f-mailbox" { "信箱" }
                 select id="f-mailbox" name="mailbox" { option value="" { "全部" }
-                    @for m in &s.app.org.mailboxes { option value=(m.id) selected[mailbox.as_ref() == Some(&m.id)] { (m.name) } } } }
-            div { label for="f-month" { "月份" } input type="text" id="f-month" name="month" placeholder="2026-11" value=(month.unwrap_or("")); }
-            div { label for="f-q" { "关键词" } input type="search" id="f-q" name="q" value=(q.clone().unwrap_or_default()); }
+                    @for m in &s.app.org.mailboxes { option value=(m.id) selected[selected(&f.mailbox, m.id.as_str())] { (m.name) } } } }
+            div { label for="f-unit" { "答复单位" }
+                select id="f-unit" name="unit" { option value="" { "全部" }
+                    @for u in &units { option value=(u.id) selected[selected(&f.unit, u.id.as_str())] { (u.name) } } } }
+            div { label for="f-domain" { "领域" }
+                select id="f-domain" name="domain" { option value="" { "全部" }
+                    @for d in &s.app.org.domains { option value=(d.domain) selected[selected(&f.domain, &d.domain)] { (d.domain) } } } }
+            div { label for="f-month" { "月份" } input type="month" id="f-month" name="month" placeholder="2026-11" value=(value(&f.month)); }
+            div { label for="f-q" { "关键词" } input type="search" id="f-q" name="q" maxlength="50" value=(value(&f.q)); }
             button type="submit" { "查找" }
         }
+        @if let Some(message) = &problem { p.error role="alert" { (message) } }
         @if !featured.is_empty() {
             h2 { "典型案例" }
             @for c in &featured { (public_card(c)) }
         }
         h2 { "答复列表" }
-        @if list.is_empty() { p.muted { "暂无符合条件的公开答复" } }
-        @for c in &list { (public_card(c)) }
+        @if list.items.is_empty() && problem.is_none() { p.muted { "暂无符合条件的公开答复" } }
+        @for c in &list.items { (public_card(c)) }
+        @if let Some(next) = &next { p.pager { a.next-page href=(next) { "下一页" } } }
     };
-    ok(page("公开答复", nav(), body))
+    let mut response = ok(page("公开答复", nav(), body));
+    *response.status_mut() = status;
+    response
 }
 
 fn public_card(c: &crate::reports::PublicCase) -> Markup {
