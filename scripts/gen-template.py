@@ -69,7 +69,7 @@ FUNCTIONS = {
     "site": ("The public site: pages and forms for citizens", SITE + [("ANY", "$default")], [], READ + ["dynamodb:PutItem", "dynamodb:UpdateItem"],
              SITE_KEYS, [], None, "PublicConcurrency", 10),
     "console": ("The staff console: sign-in, inbox, case pages and actions, supervision, administration", CONSOLE, [],
-                READ + BATCH_READ + WRITE, None, ["jobs"], None, "ConsoleConcurrency", 10),
+                READ + BATCH_READ + WRITE, None, ["jobs"], None, "ConsoleConcurrency", 29),
     "assign": ("Dispatcher actions", [], [("POST", f"/api/v1/staff/cases/{{id}}/actions/{a}") for a in ASSIGN],
                READ + WRITE, STAFF_KEYS, [], None, "StaffApiConcurrency", 10),
     "reply": ("Handling-unit actions", [], [("POST", f"/api/v1/staff/cases/{{id}}/actions/{a}") for a in REPLY], READ + WRITE, STAFF_KEYS, [], None,
@@ -99,6 +99,10 @@ FUNCTIONS = {
 # and Lambda's CPU grows with its memory: decoding stays well within the time limit).
 MEMORY = {"submit": 1024, "site": 1024}
 S3_ACCESS = {"submit": ["s3:PutObject"], "site": ["s3:GetObject", "s3:PutObject"], "console": ["s3:GetObject"], "staff": ["s3:GetObject"]}
+# The console's exports (a page of cases at a time into a file in /tmp) are handed over as objects
+# under exports/ with a presigned GET, so they never pass through Lambda's 6 MB response; the
+# console's timeout is API Gateway's longest (30 s) less a second, for the largest lists.
+EXPORTS = ["console"]
 # The functions that deliver notifications by e-mail and SMS: only they get the channels' settings and
 # secrets (the public functions and the relay send nothing).
 DELIVERS = ["console", "triage", "handoff", "deadlines", "notify"]
@@ -286,6 +290,13 @@ Resources:
             Status: Enabled
             AbortIncompleteMultipartUpload:
               DaysAfterInitiation: 1
+          # Staff exports are fetched once, within minutes.
+          - Id: exports
+            Status: Enabled
+            Prefix: exports/
+            ExpirationInDays: 1
+            NoncurrentVersionExpiration:
+              NoncurrentDays: 1
   AttachmentsBucketPolicy:
     Type: AWS::S3::BucketPolicy
     Properties:
@@ -563,6 +574,10 @@ for name, (desc, public, jwt, ddb, keys, sends, event, concurrency, timeout) in 
         w(f"""            - Effect: Allow
               Action: [{", ".join(S3_ACCESS[name])}]
               Resource: {bucket_objects}""")
+    if name in EXPORTS:
+        w('            - Effect: Allow\n'
+          '              Action: [s3:PutObject, s3:GetObject]\n'
+          '              Resource: !Sub "${AttachmentsBucket.Arn}/exports/*"')
     # No sqs:GetQueueUrl: the functions build queue URLs from QUEUE_URL_PREFIX.
     if sends:
         w("""            - Effect: Allow

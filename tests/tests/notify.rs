@@ -184,7 +184,7 @@ async fn urgent_cases_are_told_at_once_and_a_third_repeat_tells_the_supervisors_
     let subjects: Vec<String> = w.smtp.received().iter().map(|m| m["subject"].as_str().unwrap().to_owned()).collect();
     assert!(subjects.iter().any(|s| s.starts_with("【市长信箱】【紧急】新留言待受理（群体讨薪）：")), "{subjects:?}");
     assert!(subjects.iter().any(|s| s.starts_with("【市长信箱】新留言待受理：")), "{subjects:?}");
-    let inbox = h.app.inbox(&xfj(), vec![], 10, None).await.unwrap();
+    let inbox = h.app.inbox(&xfj(), &Default::default(), 10, None).await.unwrap();
     let order: Vec<&str> = inbox.items.iter().map(|c| c.number.as_str()).collect();
     assert_eq!(order, [urgent.number.as_str(), ordinary.number.as_str()], "the urgent case first");
     assert!(inbox.items[0].urgent && !inbox.items[1].urgent);

@@ -30,6 +30,41 @@ struct Stats {
     p99_ms: f64,
 }
 
+/// A mayor's-mailbox case as the workflow leaves it at `at`: waiting to be accepted, and the same
+/// accepted, transferred to the transport bureau and received (its deadline running): to copy.
+pub(crate) fn case_templates(
+    org: &mailbox_domain::Organisation,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(mailbox_domain::case::Case, mailbox_domain::case::Case)> {
+    use mailbox_domain::workflow::{Command, Context, NewCase};
+    use mailbox_domain::{Actor, CaseId, CaseNumber, DeadlineClass, DispatchMode, Kind, MailboxId, Role, UnitId};
+    let ctx = Context { org, calendar: mailbox_domain::Calendar::builtin(), now: at };
+    let new = NewCase {
+        mailbox: MailboxId::new("mayor"),
+        kind: Kind::Complaint,
+        title: "小区门口道路破损严重".into(),
+        body: "小区门口道路坑洼，雨天积水，影响出行，请尽快维修。".repeat(6),
+        citizen: mailbox_domain::case::Citizen { name: "张三".into(), phone: "13812345678".into() },
+        publishable: true,
+    };
+    let (waiting, _) =
+        mailbox_domain::case::Case::submit(&ctx, CaseId::new("t"), CaseNumber::new("t"), "d".into(), new)?;
+    let mut case = waiting.clone();
+    let d = Actor::staff("xfj", Role::Dispatcher, Some(UnitId::new("city-xfj")));
+    let h = Actor::staff("jtj", Role::Handler, Some(UnitId::new("transport")));
+    case.apply(&ctx, &d, Command::Accept)?;
+    let dispatch = Command::Dispatch {
+        mode: DispatchMode::Transfer,
+        lead: UnitId::new("transport"),
+        co_handlers: vec![],
+        class: DeadlineClass::Standard,
+        special_days: None,
+    };
+    case.apply(&ctx, &d, dispatch)?;
+    case.apply(&ctx, &h, Command::Receive)?;
+    Ok((waiting, case))
+}
+
 /// The application over one SQLite store for a benchmark, its clock stopped at `now`, files in `dir`.
 pub(crate) fn sqlite_app(
     org: std::sync::Arc<mailbox_domain::Organisation>,

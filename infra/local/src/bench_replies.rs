@@ -6,11 +6,9 @@ use anyhow::{Context as _, Result};
 use chrono::{Duration, Utc};
 use clap::Args;
 use mailbox_app::reports::ReplySearch;
-use mailbox_domain::case::{Case, Citizen};
-use mailbox_domain::workflow::{Command, Context, NewCase};
-use mailbox_domain::{
-    Actor, Calendar, CaseId, CaseNumber, DeadlineClass, DispatchMode, Kind, MailboxId, Organisation, Role, UnitId,
-};
+use mailbox_domain::case::Case;
+use mailbox_domain::workflow::{Command, Context};
+use mailbox_domain::{Actor, Calendar, CaseId, CaseNumber, MailboxId, Organisation, Role, UnitId};
 use mailbox_store_sqlite::{QueueConfig, SqliteStore};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,13 +32,14 @@ const PAGE: usize = 20;
 /// Cases stored per transaction while loading.
 const CHUNK: usize = 10_000;
 
-struct Source {
-    title: String,
+pub(crate) struct Source {
+    pub(crate) title: String,
     body: String,
     reply: String,
 }
 
-fn read_sources(path: &std::path::Path) -> Result<Vec<Source>> {
+/// The messages of a CSV with their replies (rows missing any of the three are left out).
+pub(crate) fn read_sources(path: &std::path::Path) -> Result<Vec<Source>> {
     let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
     let headers = reader.headers()?.clone();
     let column = |name: &str| headers.iter().position(|h| h == name).with_context(|| format!("no column {name}"));
@@ -60,28 +59,10 @@ fn read_sources(path: &std::path::Path) -> Result<Vec<Source>> {
 
 /// A case replied publicly, as the workflow makes it, to copy.
 fn replied_template(org: &Organisation) -> Result<Case> {
-    let ctx = Context { org, calendar: Calendar::builtin(), now: Utc::now() };
-    let new = NewCase {
-        mailbox: MailboxId::new("mayor"),
-        kind: Kind::Complaint,
-        title: "标题".into(),
-        body: "内容".into(),
-        citizen: Citizen { name: "李明".into(), phone: "13812345678".into() },
-        publishable: true,
-    };
-    let (mut case, _) = Case::submit(&ctx, CaseId::new("t"), CaseNumber::new("t"), "d".into(), new)?;
-    let d = Actor::staff("xfj", Role::Dispatcher, Some(UnitId::new("city-xfj")));
+    let now = Utc::now();
+    let (_, mut case) = crate::bench::case_templates(org, now)?;
+    let ctx = Context { org, calendar: Calendar::builtin(), now };
     let h = Actor::staff("jtj", Role::Handler, Some(UnitId::new("transport")));
-    case.apply(&ctx, &d, Command::Accept)?;
-    let dispatch = Command::Dispatch {
-        mode: DispatchMode::Transfer,
-        lead: UnitId::new("transport"),
-        co_handlers: vec![],
-        class: DeadlineClass::Standard,
-        special_days: None,
-    };
-    case.apply(&ctx, &d, dispatch)?;
-    case.apply(&ctx, &h, Command::Receive)?;
     case.apply(&ctx, &h, Command::Reply { text: "答复".into(), public: true })?;
     Ok(case)
 }

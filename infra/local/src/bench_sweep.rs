@@ -5,11 +5,8 @@ use anyhow::Result;
 use chrono::{Duration, Utc};
 use clap::Args;
 use mailbox_app::ports::CaseStore;
-use mailbox_domain::case::{Case, Citizen};
-use mailbox_domain::workflow::{Command, Context, NewCase};
-use mailbox_domain::{
-    Actor, Calendar, CaseId, CaseNumber, DeadlineClass, DispatchMode, Kind, MailboxId, Organisation, Role, UnitId,
-};
+use mailbox_domain::case::Case;
+use mailbox_domain::{CaseId, CaseNumber, Organisation};
 use mailbox_store_sqlite::{QueueConfig, SqliteStore, ALARMS_DUE_SQL};
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,30 +23,7 @@ pub struct SweepArgs {
 
 /// A case received at `received`, as the workflow makes it, to copy; its alarm is the workflow's own.
 fn template(org: &Organisation, received: chrono::DateTime<Utc>) -> Case {
-    let now = received;
-    let ctx = Context { org, calendar: Calendar::builtin(), now };
-    let new = NewCase {
-        mailbox: MailboxId::new("mayor"),
-        kind: Kind::Complaint,
-        title: "小区门口道路破损严重".into(),
-        body: "小区门口道路坑洼，雨天积水，影响出行，请尽快维修。".repeat(6),
-        citizen: Citizen { name: "张三".into(), phone: "13812345678".into() },
-        publishable: true,
-    };
-    let (mut case, _) = Case::submit(&ctx, CaseId::new("t"), CaseNumber::new("t"), "d".into(), new).expect("valid");
-    let d = Actor::staff("xfj", Role::Dispatcher, Some(UnitId::new("city-xfj")));
-    let h = Actor::staff("jtj", Role::Handler, Some(UnitId::new("transport")));
-    case.apply(&ctx, &d, Command::Accept).expect("accept");
-    let dispatch = Command::Dispatch {
-        mode: DispatchMode::Transfer,
-        lead: UnitId::new("transport"),
-        co_handlers: vec![],
-        class: DeadlineClass::Standard,
-        special_days: None,
-    };
-    case.apply(&ctx, &d, dispatch).expect("dispatch");
-    case.apply(&ctx, &h, Command::Receive).expect("receive");
-    case
+    crate::bench::case_templates(org, received).expect("the workflow takes a case this far").1
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

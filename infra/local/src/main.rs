@@ -3,6 +3,7 @@
 mod accounts_cmd;
 mod api_keys_cmd;
 mod bench;
+mod bench_inbox;
 mod bench_mask;
 mod bench_replies;
 mod bench_sweep;
@@ -95,6 +96,8 @@ enum BenchCommand {
     Mask(bench_mask::MaskArgs),
     /// The public reply search over many published replies: page 1 and page 50 of two-word queries.
     Replies(bench_replies::RepliesArgs),
+    /// One dispatcher's list over many open cases: first page, title search, filters, full export.
+    Inbox(bench_inbox::InboxArgs),
 }
 
 fn main() -> ExitCode {
@@ -121,6 +124,7 @@ fn main() -> ExitCode {
         Command::Bench { which: BenchCommand::Triage(args) } => triage_cmd::bench(args),
         Command::Bench { which: BenchCommand::Mask(args) } => bench_mask::run(args),
         Command::Bench { which: BenchCommand::Replies(args) } => bench_replies::run(args),
+        Command::Bench { which: BenchCommand::Inbox(args) } => bench_inbox::run(args),
         Command::Triage { which } => triage_cmd::run(which),
         Command::Stats { which: StatsCommand::Reconcile { data_dir, org } } => reconcile(&data_dir, org.as_deref()),
         Command::Backup { data_dir, to } => backup(&data_dir, &to),

@@ -46,6 +46,11 @@ pub trait AttachmentStore: Send + Sync + 'static {
     /// that large files never pass through Lambda's 6 MB response), or `None` where the application
     /// serves the bytes itself.
     async fn link(&self, id: &str, kind: AttachmentKind, file_name: &str) -> StoreResult<Option<String>>;
+    /// Hands over a finished export (a temporary file, read from its start): `None` where the
+    /// application streams it to the browser itself; else a short-lived address of a copy (S3:
+    /// `exports/<random>/<name>`, a presigned GET, removed by the bucket's lifecycle after a day), so
+    /// a large export never passes through Lambda's 6 MB response.
+    async fn share_export(&self, file: &std::fs::File, name: &str, content_type: &str) -> StoreResult<Option<String>>;
 }
 
 fn refused(code: &'static str, message: String) -> AppError {

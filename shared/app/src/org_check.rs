@@ -30,9 +30,15 @@ impl App {
         let mut missing: BTreeMap<String, usize> = BTreeMap::new();
         let mut after = None;
         loop {
-            let query = CaseQuery { scope: Scope::All, statuses: open.clone(), limit: PAGE, after: after.take() };
+            let query = CaseQuery {
+                scope: Scope::All,
+                statuses: open.clone(),
+                limit: PAGE,
+                after: after.take(),
+                ..CaseQuery::default()
+            };
             let page = self.store.list(&query).await?;
-            for case in &page {
+            for case in &page.cases {
                 let mut refs = Vec::new();
                 if org.mailbox(&case.mailbox).is_none() {
                     refs.push(format!("mailbox `{}`", case.mailbox));
@@ -49,9 +55,9 @@ impl App {
                     *missing.entry(r).or_default() += 1;
                 }
             }
-            match page.last() {
-                Some(last) if page.len() == PAGE => after = Some(crate::ports::list_cursor(last)),
-                _ => break,
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
             }
         }
         Ok(missing.into_iter().collect())

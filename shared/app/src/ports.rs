@@ -139,6 +139,45 @@ pub struct CaseQuery {
     pub limit: usize,
     /// Continue after this position (`list_cursor` of the last case of the page before).
     pub after: Option<String>,
+    /// Only cases whose title has every one of these terms (`published::query_words`)…
+    pub title_terms: Vec<String>,
+    /// …in the title as supervisors read it, personal data masked (else a search would tell them
+    /// what a masked title hides).
+    pub masked_titles: bool,
+    /// Only cases this unit handles (lead or co-handler).
+    pub unit: Option<UnitId>,
+    /// Only open cases whose deadline instant (milliseconds) is in `[from, to)`.
+    pub due: Option<(i64, i64)>,
+}
+
+impl CaseQuery {
+    /// Whether `case` is in this query's scope and passes its filters but the title terms (a case
+    /// found by its number).
+    pub fn admits(&self, case: &Case) -> bool {
+        let handles = |u: &UnitId| case.handling_units().any(|h| h == u);
+        let in_scope = match &self.scope {
+            Scope::Dispatcher(u) => &case.dispatcher == u,
+            Scope::Handler(u) => handles(u),
+            Scope::All => true,
+        };
+        in_scope
+            && (self.statuses.is_empty() || self.statuses.contains(&case.status))
+            && self.unit.as_ref().is_none_or(handles)
+            && self.due.is_none_or(|(from, to)| due_ms(case).is_some_and(|d| (from..to).contains(&d)))
+    }
+}
+
+/// A page of a case list and where the next one starts: `None` when the list is complete. A store
+/// whose reads are bounded (filters on DynamoDB) may give fewer than the limit and a `next`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CasePage {
+    pub cases: Vec<Case>,
+    pub next: Option<String>,
+}
+
+/// The deadline instant lists filter on: an open case's deadline (none when closed or not running).
+pub fn due_ms(case: &Case) -> Option<i64> {
+    case.deadline.as_ref().filter(|_| case.status.is_open()).map(|d| d.due_at().timestamp_millis())
 }
 
 /// Most cases merged into one original that `CaseStore::merged_into` returns: more repeats than
@@ -214,9 +253,10 @@ pub trait CaseStore: Send + Sync + 'static {
     async fn get_by_number(&self, number: &CaseNumber) -> StoreResult<Option<Case>>;
     /// The audit trail, oldest first.
     async fn events(&self, id: &CaseId) -> StoreResult<Vec<AuditEvent>>;
-    /// Cases in scope in list position order (`list_cursor`): urgent waiting cases first, then
-    /// earliest due, cases without a deadline last; ties in id order.
-    async fn list(&self, query: &CaseQuery) -> StoreResult<Vec<Case>>;
+    /// Cases in scope that pass the query's filters, in list position order (`list_cursor`): urgent
+    /// waiting cases first, then earliest due, cases without a deadline last; ties in id order.
+    /// A page at a time: `next` continues it.
+    async fn list(&self, query: &CaseQuery) -> StoreResult<CasePage>;
     /// Whether the store answers now (one cheap read): `GET /readyz`.
     async fn ready(&self) -> StoreResult<()>;
     /// The cases merged into `original` (并单), in id order; at most [`MAX_MERGED`].

@@ -8,7 +8,8 @@ use mailbox_domain::case::{Case, Published};
 use mailbox_domain::deadline::cst;
 use mailbox_domain::mask::{mask_personal_data, MASK_RULES};
 use mailbox_domain::{MailboxId, UnitId};
-use mailbox_triage::text::{index_terms, query_terms};
+pub use mailbox_triage::text::index_terms;
+use mailbox_triage::text::query_terms;
 use sha2::{Digest, Sha256};
 
 /// Most words of a query that count (the rest are ignored).

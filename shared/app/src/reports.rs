@@ -219,7 +219,23 @@ pub struct ReplyList {
 /// Most typical cases of one month read for the column and its spreadsheet.
 const FEATURED_MAX: usize = 2000;
 
+/// Cases read per page where every case of a list is looked at.
+const LIST_PAGE: usize = 500;
+
 impl App {
+    /// Calls `f` with every case of a list, a page at a time (memory bounded by a page).
+    pub(crate) async fn each_case(&self, mut query: CaseQuery, mut f: impl FnMut(&Case)) -> Result<(), AppError> {
+        query.limit = LIST_PAGE;
+        loop {
+            let page = self.store.list(&query).await?;
+            page.cases.iter().for_each(&mut f);
+            match page.next {
+                Some(next) => query.after = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// The public form of a published case, from the text masked when it was published.
     pub fn public_case(&self, case: &Case) -> Option<PublicCase> {
         let reply = case.reply.as_ref().filter(|_| is_published(case))?;
@@ -429,23 +445,28 @@ impl App {
         for unit in &self.org.units {
             let mut lines = Vec::new();
             if matches!(unit.kind, UnitKind::Bureau | UnitKind::DistrictGovernment) {
+                let (mut not_received, mut due_today, mut overdue) = (0, 0, 0);
                 let q = CaseQuery {
                     scope: Scope::Handler(unit.id.clone()),
                     statuses: vec![CaseStatus::Dispatched, CaseStatus::InProgress],
-                    limit: 10_000,
-                    after: None,
+                    ..CaseQuery::default()
                 };
-                let cases: Vec<Case> =
-                    self.store.list(&q).await?.into_iter().filter(|c| c.lead() == Some(&unit.id)).collect();
-                let not_received = cases
-                    .iter()
-                    .filter(|c| c.status == CaseStatus::Dispatched && c.dispatch.as_ref().is_some_and(|d| stale(d.at)))
-                    .count();
-                let due_today = cases
-                    .iter()
-                    .filter(|c| c.deadline.as_ref().is_some_and(|d| d.due_on == today) && !c.is_overdue(now))
-                    .count();
-                let overdue = cases.iter().filter(|c| c.is_overdue(now)).count();
+                // A page at a time: counted, not kept.
+                self.each_case(q, |c| {
+                    if c.lead() != Some(&unit.id) {
+                        return;
+                    }
+                    if c.status == CaseStatus::Dispatched && c.dispatch.as_ref().is_some_and(|d| stale(d.at)) {
+                        not_received += 1;
+                    }
+                    if c.deadline.as_ref().is_some_and(|d| d.due_on == today) && !c.is_overdue(now) {
+                        due_today += 1;
+                    }
+                    if c.is_overdue(now) {
+                        overdue += 1;
+                    }
+                })
+                .await?;
                 for (n, label) in [(not_received, "超过1个工作日未签收"), (due_today, "今日到期"), (overdue, "已超期")]
                 {
                     if n > 0 {
@@ -457,10 +478,10 @@ impl App {
                 let q = CaseQuery {
                     scope: Scope::Dispatcher(unit.id.clone()),
                     statuses: vec![CaseStatus::Submitted],
-                    limit: 10_000,
-                    after: None,
+                    ..CaseQuery::default()
                 };
-                let waiting = self.store.list(&q).await?.iter().filter(|c| stale(c.submitted_at)).count();
+                let mut waiting = 0;
+                self.each_case(q, |c| waiting += usize::from(stale(c.submitted_at))).await?;
                 if waiting > 0 {
                     lines.push(format!("超过1个工作日未受理 {waiting} 件"));
                 }

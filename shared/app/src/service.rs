@@ -67,6 +67,52 @@ pub struct Submitted {
     pub case_id: CaseId,
 }
 
+/// Cases read per page by an export.
+const EXPORT_PAGE: usize = 500;
+
+/// How near its deadline an open case is (the lists' 紧急程度 filter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Urgency {
+    Overdue,
+    DueSoon,
+    Normal,
+}
+
+impl Urgency {
+    pub fn parse(s: &str) -> Result<Option<Urgency>, AppError> {
+        match s.trim() {
+            "" => Ok(None),
+            "overdue" => Ok(Some(Urgency::Overdue)),
+            "due_soon" => Ok(Some(Urgency::DueSoon)),
+            "normal" => Ok(Some(Urgency::Normal)),
+            _ => Err(AppError::invalid("invalid_urgency", "urgency", "紧急程度应为 overdue、due_soon 或 normal")),
+        }
+    }
+}
+
+/// What a staff list asks for besides the actor's scope.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub statuses: Vec<CaseStatus>,
+    /// A case number, or words of the title.
+    pub q: Option<String>,
+    /// Cases this unit handles.
+    pub unit: Option<mailbox_domain::UnitId>,
+    pub urgency: Option<Urgency>,
+}
+
+impl ListFilter {
+    /// The case number `q` is, when it looks like one (letters then digits, no spaces): numbers are
+    /// looked up, not searched for.
+    pub fn number(&self) -> Option<&str> {
+        let q = self.q.as_deref()?.trim();
+        let letters = q.bytes().take_while(u8::is_ascii_uppercase).count();
+        let looks = (6..=32).contains(&q.len()) && letters >= 1 && q.bytes().skip(letters).all(|b| b.is_ascii_digit());
+        looks.then_some(q)
+    }
+}
+
 /// A page of a staff list; `next` continues after its last case.
 #[derive(Debug, Clone, Serialize)]
 pub struct InboxPage {
@@ -480,15 +526,67 @@ impl App {
             .collect()
     }
 
-    /// A page of the actor's cases, earliest deadline first, from the list position `after` (the
-    /// `next` of the page before).
+    /// A page of the actor's cases that pass `filter`, earliest deadline first, from the list
+    /// position `after` (the `next` of the page before). Every case in scope is searched: the store
+    /// walks its list in order with the filter applied.
     pub async fn inbox(
         &self,
         actor: &Actor,
-        statuses: Vec<CaseStatus>,
+        filter: &ListFilter,
         limit: usize,
         after: Option<&str>,
     ) -> Result<InboxPage, AppError> {
+        let mut query = self.list_query(actor, filter, after)?;
+        query.limit = limit.max(1);
+        self.refresh_calendar().await;
+        let now = self.now();
+        let calendar = self.calendar();
+        let summaries = |cases: &[Case]| -> Vec<CaseSummary> {
+            cases.iter().filter(|c| can_view(actor, c)).map(|c| views::summary(actor, c, now, &calendar)).collect()
+        };
+        if let Some(number) = filter.number() {
+            // A case number: that case, when it is in the actor's scope and passes the filters.
+            let case = self.store.get_by_number(&CaseNumber::new(number)).await?;
+            let items =
+                case.filter(|c| query.admits(c)).map(|c| summaries(std::slice::from_ref(&c))).unwrap_or_default();
+            return Ok(InboxPage { items, next: None });
+        }
+        let page = self.store.list(&query).await?;
+        Ok(InboxPage { items: summaries(&page.cases), next: page.next })
+    }
+
+    /// Every case of a staff list (as `inbox` finds them) as a CSV or XLSX file, a page of cases read
+    /// at a time and each row written to a temporary file as it comes: memory holds one page, however
+    /// many rows. The file is read from its start and removed when closed.
+    pub async fn export_cases(
+        &self,
+        actor: &Actor,
+        filter: &ListFilter,
+        format: crate::export::Format,
+        headers: &[&str],
+        row: impl Fn(&CaseSummary) -> Vec<crate::export::Cell>,
+    ) -> Result<std::fs::File, AppError> {
+        let mut table = crate::export::FileTable::new(format, "留言列表", headers)?;
+        let mut after = None;
+        loop {
+            let page = self.inbox(actor, filter, EXPORT_PAGE, after.as_deref()).await?;
+            for summary in &page.items {
+                table.push(row(summary))?;
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        // Compressing the XLSX reads the rows back from disk: off the async threads.
+        tokio::task::spawn_blocking(move || table.finish())
+            .await
+            .map_err(|e| AppError::Internal(format!("export task: {e}")))?
+    }
+
+    /// The store query of a staff list: the actor's scope, the filter's statuses, title terms (of
+    /// the masked title for supervisors), unit and urgency (as a range of deadline instants).
+    pub fn list_query(&self, actor: &Actor, filter: &ListFilter, after: Option<&str>) -> Result<CaseQuery, AppError> {
         let scope = match (actor.role, &actor.unit) {
             (Role::Dispatcher, Some(u)) => Scope::Dispatcher(u.clone()),
             (Role::Handler, Some(u)) => Scope::Handler(u.clone()),
@@ -498,16 +596,52 @@ impl App {
         if after.is_some_and(|c| crate::ports::parse_list_cursor(c).is_none()) {
             return Err(AppError::invalid("invalid_cursor", "after", "翻页标记无效，请从第一页重新查看"));
         }
-        self.refresh_calendar().await;
-        let limit = limit.max(1);
-        let query = CaseQuery { scope, statuses, limit, after: after.map(str::to_owned) };
-        let cases = self.store.list(&query).await?;
-        let next = if cases.len() >= limit { cases.last().map(crate::ports::list_cursor) } else { None };
+        if filter.unit.as_ref().is_some_and(|u| self.org.unit(u).is_none()) {
+            return Err(AppError::invalid("unknown_unit", "unit", "单位不存在"));
+        }
+        let q = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        if q.is_some_and(|q| q.chars().count() > 50) {
+            return Err(AppError::invalid("query_too_long", "q", "搜索词不能超过50个字"));
+        }
+        let title_terms = match q.filter(|_| filter.number().is_none()) {
+            Some(q) => {
+                let terms = crate::published::query_words(q);
+                if terms.is_empty() {
+                    return Err(AppError::invalid("query_too_short", "q", "请输入留言编号，或标题中至少两个字的词语"));
+                }
+                terms
+            }
+            None => Vec::new(),
+        };
+        let due = filter.urgency.map(|u| self.due_range(u));
+        Ok(CaseQuery {
+            scope,
+            statuses: filter.statuses.clone(),
+            limit: 0,
+            after: after.map(str::to_owned),
+            title_terms,
+            masked_titles: actor.role == Role::Supervisor,
+            unit: filter.unit.clone(),
+            due,
+        })
+    }
+
+    /// The deadline instants (ms, `[from, to)`) of an urgency now, as `views::urgency` decides it:
+    /// overdue when the deadline has passed, due soon when it ends by the next working day.
+    fn due_range(&self, urgency: Urgency) -> (i64, i64) {
         let now = self.now();
         let calendar = self.calendar();
-        let items =
-            cases.iter().filter(|c| can_view(actor, c)).map(|c| views::summary(actor, c, now, &calendar)).collect();
-        Ok(InboxPage { items, next })
+        let today = mailbox_domain::deadline::cst_date(now);
+        let soon = calendar
+            .add_working_days(today, 1)
+            .map(|span| mailbox_domain::deadline::end_of_cst_day(span.end).timestamp_millis())
+            .unwrap_or(i64::MAX);
+        let now = now.timestamp_millis();
+        match urgency {
+            Urgency::Overdue => (i64::MIN, now + 1),
+            Urgency::DueSoon => (now + 1, soon),
+            Urgency::Normal => (soon, i64::MAX),
+        }
     }
 
     /// The `triage` queue consumer. A new case: records triage's suggestions on it (once) and tells

@@ -119,6 +119,30 @@ fn case_without_digest<S: serde::Serializer>(case: &Case, s: S) -> Result<S::Ok,
     value.serialize(s)
 }
 
+/// The columns of a staff list's export.
+pub const EXPORT_HEADERS: [&str; 8] = ["编号", "标题", "类型", "状态", "承办单位", "提交时间", "办理时限", "紧急程度"];
+
+/// A row of a staff list's export (`EXPORT_HEADERS`): the summary the list shows.
+pub fn export_row(org: &Organisation, c: &CaseSummary) -> Vec<crate::export::Cell> {
+    use crate::export::Cell;
+    let urgency = match c.urgency.as_str() {
+        "overdue" => "已超期",
+        "due_soon" => "1个工作日内到期",
+        "normal" => "正常",
+        _ => "未计时",
+    };
+    vec![
+        Cell::from(c.number.as_str()),
+        Cell::from(c.title.as_str()),
+        Cell::from(c.kind.label()),
+        Cell::from(c.status_label.as_str()),
+        Cell::Text(c.lead.as_ref().map(|u| unit_name(org, &UnitId::new(u.as_str()))).unwrap_or_default()),
+        Cell::Text(c.submitted_at.with_timezone(&mailbox_domain::deadline::cst()).format("%Y-%m-%d %H:%M").to_string()),
+        Cell::Text(c.due_on.map(|d| d.to_string()).unwrap_or_default()),
+        Cell::from(urgency),
+    ]
+}
+
 pub fn unit_name(org: &Organisation, id: &UnitId) -> String {
     org.unit(id).map_or_else(|| id.to_string(), |u| u.name.clone())
 }

@@ -17,10 +17,10 @@ use mailbox_app::desk::OpinionDesk;
 use mailbox_app::discussion::DiscussionStore;
 use mailbox_app::open311::{ApiKey, ApiKeyStore};
 use mailbox_app::opinion::TopicStore;
-use mailbox_app::ports::{list_cursor, parse_list_cursor};
+use mailbox_app::ports::{list_cursor, CasePage};
 use mailbox_app::ports::{
     AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, IdempotencyRecord, Notification,
-    NotificationPage, Notifier, Page, Scope, StoreError, StoreResult, StoredCalendar, NOTIFICATION_TTL,
+    NotificationPage, Notifier, Page, StoreError, StoreResult, StoredCalendar, NOTIFICATION_TTL,
 };
 use mailbox_domain::case::Case;
 
@@ -38,7 +38,7 @@ use std::time::Duration;
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// Write shards of the alarm index and the all-cases index, and of each counter.
-const SHARDS: u32 = 8;
+pub(crate) const SHARDS: u32 = 8;
 /// The global secondary indexes (infra/TABLE.md); the SAM template lists the same.
 const INDEXES: [&str; 7] = ["G1", "G2", "G3", "G4", "G5", "G6", "G7"];
 /// The attribute DynamoDB's time to live reads (epoch seconds): sessions and attempt counts.
@@ -187,18 +187,22 @@ fn case_item_unchecked(case: &Case) -> Item {
         item.insert("G4SK".into(), s(format!("{}#{}", ms13(alarm), case.id)));
     }
     crate::published::add_attributes(case, &mut item);
+    crate::lists::add_attributes(case, &mut item);
     item
 }
 
 /// Membership items: one per handling unit, so a unit's inbox is one Query of index G2.
 fn unit_item(case: &Case, unit: &UnitId) -> Item {
-    HashMap::from([
+    let mut item = HashMap::from([
         ("PK".into(), s(format!("CASE#{}", case.id))),
         ("SK".into(), s(format!("UNIT#{unit}"))),
         ("G2PK".into(), s(format!("UNIT#{unit}"))),
         ("G2SK".into(), s(list_sk(case))),
         ("case".into(), s(case.id.as_str())),
-    ])
+    ]);
+    // The list's filters are evaluated on the membership item itself.
+    crate::lists::add_attributes(case, &mut item);
+    item
 }
 
 /// 并单 link: a merged case's item naming its original in index G1 (`MERGED#<original number>`), so
@@ -602,7 +606,7 @@ impl DynamoStore {
         }
     }
 
-    async fn batch_get_cases(&self, ids: &[String]) -> StoreResult<HashMap<String, Case>> {
+    pub(crate) async fn batch_get_cases(&self, ids: &[String]) -> StoreResult<HashMap<String, Case>> {
         let mut found = HashMap::new();
         for chunk in ids.chunks(100) {
             let keys: Vec<Item> = chunk
@@ -809,47 +813,8 @@ impl CaseStore for DynamoStore {
         self.get_item(s("READY"), s("READY")).await.map(|_| ())
     }
 
-    async fn list(&self, query: &CaseQuery) -> StoreResult<Vec<Case>> {
-        let statuses: Vec<CaseStatus> =
-            if query.statuses.is_empty() { CaseStatus::ALL.to_vec() } else { query.statuses.clone() };
-        let (index, partitions): (&str, Vec<String>) = match &query.scope {
-            Scope::Dispatcher(u) => ("G2", vec![format!("DISP#{u}")]),
-            Scope::Handler(u) => ("G2", vec![format!("UNIT#{u}")]),
-            Scope::All => ("G3", (0..SHARDS).map(|i| format!("ALL#{i}")).collect()),
-        };
-        if query.after.as_deref().is_some_and(|c| parse_list_cursor(c).is_none()) {
-            return Err(StoreError::Corrupt(format!("not a list position: {:?}", query.after)));
-        }
-        let after = query.after.as_deref().unwrap_or("");
-        let mut rows: Vec<(String, Item)> = Vec::new();
-        for partition in &partitions {
-            for status in &statuses {
-                // The status's keys from the position on ('~' follows every digit): the position's own
-                // item is left out below.
-                let (lo, hi) = (format!("{}#{after}", status_name(*status)), format!("{}#~", status_name(*status)));
-                let condition = format!("{index}PK = :pk AND {index}SK BETWEEN :lo AND :hi");
-                let values = vec![(":pk", s(partition.as_str())), (":lo", s(lo.as_str())), (":hi", s(hi))];
-                let limit = Some(query.limit + 1);
-                for item in self.query(Some(&index_name(index)), &condition, values, true, limit).await? {
-                    let sk = item.get(&format!("{index}SK")).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-                    if !after.is_empty() && sk == lo {
-                        continue;
-                    }
-                    // Order by due instant across statuses: the part after the status.
-                    let order = sk.split_once('#').map(|(_, rest)| rest.to_owned()).unwrap_or_default();
-                    rows.push((order, item));
-                }
-            }
-        }
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        rows.truncate(query.limit);
-        if matches!(query.scope, Scope::Handler(_)) {
-            let ids: Vec<String> =
-                rows.iter().filter_map(|(_, i)| i.get("case").and_then(|v| v.as_s().ok()).cloned()).collect();
-            let mut cases = self.batch_get_cases(&ids).await?;
-            return Ok(ids.iter().filter_map(|id| cases.remove(id)).collect());
-        }
-        rows.iter().map(|(_, i)| doc_of(i)).collect()
+    async fn list(&self, query: &CaseQuery) -> StoreResult<CasePage> {
+        self.list_cases(query).await
     }
 
     async fn recent(

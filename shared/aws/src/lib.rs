@@ -4,6 +4,7 @@
 
 pub mod dynamo;
 pub mod eventbridge;
+mod lists;
 mod published;
 pub mod s3;
 pub mod sqs;

@@ -1,6 +1,7 @@
 //! Attachments on AWS: one private bucket (encrypted at rest, public access blocked, TLS only — see
 //! `infra/template.yaml`), objects `files/<SHA-256>`. Browsers fetch a file through a presigned GET
-//! valid for five minutes, so large files never pass through Lambda's 6 MB response.
+//! valid for five minutes, so large files never pass through Lambda's 6 MB response. Staff exports go
+//! the same way, under `exports/` (removed after a day).
 
 use async_trait::async_trait;
 use aws_sdk_s3::presigning::PresigningConfig;
@@ -91,6 +92,36 @@ impl S3Attachments {
 
 #[async_trait]
 impl AttachmentStore for S3Attachments {
+    async fn share_export(&self, file: &std::fs::File, name: &str, content_type: &str) -> StoreResult<Option<String>> {
+        let key = format!("exports/{}/{name}", hex::encode(rand::random::<[u8; 16]>()));
+        // Streamed from the file (its length known): the export is never in memory whole.
+        let file = tokio::fs::File::from_std(file.try_clone().map_err(unavailable)?);
+        let body = ByteStream::read_from().file(file).build().await.map_err(unavailable)?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .content_type(content_type)
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .body(body)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let presigning = PresigningConfig::expires_in(Duration::from_secs(LINK_SECONDS)).map_err(unavailable)?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .response_content_type(content_type)
+            .response_content_disposition(format!("attachment; filename=\"{name}\""))
+            .response_cache_control("private, no-store")
+            .presigned(presigning)
+            .await
+            .map_err(unavailable)?;
+        Ok(Some(request.uri().to_owned()))
+    }
+
     async fn put(&self, id: &str, kind: AttachmentKind, bytes: Vec<u8>) -> StoreResult<()> {
         self.client
             .put_object()

@@ -32,7 +32,7 @@ macro_rules! case_store_suite {
             published_replies_are_searched_filtered_and_withdrawn,
             published_pages_continue_without_repeats, stale_publications_are_found_until_masked, counters_by_prefix, sequences_never_repeat, notifications_are_deduplicated,
             calendar_versions_rise_and_recompute_finishes_once, running_deadlines_walks_each_running_case_once,
-            notifications_page_newest_first, lists_continue_after_a_position, urgent_cases_come_first_while_they_wait,
+            notifications_page_newest_first, lists_continue_after_a_position, lists_filter_by_title_unit_and_deadline, urgent_cases_come_first_while_they_wait,
             merged_cases_are_found_by_their_original,
             a_reachable_store_is_ready);
     };

@@ -1,7 +1,9 @@
 //! Checks of the `CaseStore` port.
 
 use chrono::{DateTime, Duration, Utc};
-use mailbox_app::ports::{CaseQuery, CaseStore, CreateOutcome, IdempotencyRecord, Notification, Scope, StoreError};
+use mailbox_app::ports::{
+    CasePage, CaseQuery, CaseStore, CreateOutcome, IdempotencyRecord, Notification, Scope, StoreError,
+};
 use mailbox_app::published::ReplyQuery;
 use mailbox_domain::case::{Case, Citizen};
 use mailbox_domain::deadline::DeadlineClass;
@@ -234,20 +236,21 @@ pub async fn list_by_scope_status_and_due<S: CaseStore>(store: &S) {
     let ours = |cases: Vec<Case>| -> Vec<CaseId> {
         cases.into_iter().map(|c| c.id).filter(|id| [&late.id, &early.id, &waiting.id].contains(&id)).collect()
     };
-    let q = |scope, statuses| CaseQuery { scope, statuses, limit: 100_000, after: None };
-    let transport = ours(store.list(&q(Scope::Handler(UnitId::new("transport")), vec![])).await.unwrap());
+    let q = |scope, statuses| CaseQuery { scope, statuses, limit: 100_000, ..CaseQuery::default() };
+    let list = |q: CaseQuery| async move { store.list(&q).await.unwrap().cases };
+    let transport = ours(list(q(Scope::Handler(UnitId::new("transport")), vec![])).await);
     assert_eq!(transport, vec![early.id.clone(), late.id.clone()], "earliest deadline first");
-    let health = ours(store.list(&q(Scope::Handler(UnitId::new("health")), vec![])).await.unwrap());
+    let health = ours(list(q(Scope::Handler(UnitId::new("health")), vec![])).await);
     assert_eq!(health, vec![early.id.clone()], "co-handlers see the case too");
-    let dispatcher = ours(store.list(&q(Scope::Dispatcher(UnitId::new("city-xfj")), vec![])).await.unwrap());
+    let dispatcher = ours(list(q(Scope::Dispatcher(UnitId::new("city-xfj")), vec![])).await);
     assert_eq!(
         dispatcher,
         vec![early.id.clone(), late.id.clone(), waiting.id.clone()],
         "cases without a deadline last"
     );
-    let submitted = ours(store.list(&q(Scope::All, vec![CaseStatus::Submitted])).await.unwrap());
+    let submitted = ours(list(q(Scope::All, vec![CaseStatus::Submitted])).await);
     assert_eq!(submitted, vec![waiting.id.clone()]);
-    let none = ours(store.list(&q(Scope::Dispatcher(UnitId::new("linshui-xfj")), vec![])).await.unwrap());
+    let none = ours(list(q(Scope::Dispatcher(UnitId::new("linshui-xfj")), vec![])).await);
     assert!(none.is_empty());
 }
 
@@ -617,10 +620,104 @@ pub async fn notifications_page_newest_first<S: CaseStore + mailbox_app::ports::
     assert_eq!((all.items.len(), all.next), (5, None));
 }
 
+/// A mayor's-mailbox case with `title`, transferred to `lead` (with `co`) and received
+/// on `day`: its deadline runs.
+async fn titled<S: CaseStore>(store: &S, title: &str, lead: &str, co: &str, day: i64) -> Case {
+    let (mut case, event) = new_case("mayor", day);
+    case.title = title.into();
+    store.create(&case, &event, &domain(&case, &event), &counter_deltas(None, &case), None).await.unwrap();
+    let d = dispatcher();
+    let case = step(store, &case, &d, Command::Accept, day).await;
+    let dispatch = Command::Dispatch {
+        mode: DispatchMode::Transfer,
+        lead: UnitId::new(lead),
+        co_handlers: vec![UnitId::new(co)],
+        class: DeadlineClass::Simple,
+        special_days: None,
+    };
+    let case = step(store, &case, &d, dispatch, day).await;
+    step(store, &case, &handler(lead), Command::Receive, day).await
+}
+
+/// Every case of a filtered list, walked a page at a time (a store may give short pages).
+async fn walk<S: CaseStore>(store: &S, mut q: CaseQuery) -> Vec<CaseId> {
+    let mut out = Vec::new();
+    for _ in 0..100 {
+        let page = store.list(&q).await.unwrap();
+        assert!(page.cases.len() <= q.limit);
+        out.extend(page.cases.into_iter().map(|c| c.id));
+        match page.next {
+            Some(next) => q.after = Some(next),
+            None => return out,
+        }
+    }
+    panic!("pages never end: {out:?}");
+}
+
+/// Lists filtered by title terms (the masked title for supervisors), handling unit and deadline
+/// range, in list order, a page at a time, every match once.
+pub async fn lists_filter_by_title_unit_and_deadline<S: CaseStore>(store: &S) {
+    // Each check has a store of its own: these are the dispatcher's only cases.
+    let unit = UnitId::new("city-xfj");
+    let named = titled(store, "张三反映路灯不亮", "transport", "water", -6).await;
+    let flooded = titled(store, "道路积水严重", "transport", "health", -3).await;
+    let broken = titled(store, "路灯损坏", "water", "health", 0).await;
+    let terms = |q: &str| mailbox_app::published::query_words(q);
+    let base = CaseQuery { scope: Scope::Dispatcher(unit.clone()), limit: 1, ..CaseQuery::default() };
+    let with = |f: &dyn Fn(&mut CaseQuery)| {
+        let mut q = base.clone();
+        f(&mut q);
+        q
+    };
+    assert_eq!(walk(store, with(&|q| q.title_terms = terms("路灯"))).await, [named.id.clone(), broken.id.clone()]);
+    assert_eq!(walk(store, with(&|q| q.title_terms = terms("道路 积水"))).await, std::slice::from_ref(&flooded.id));
+    assert!(walk(store, with(&|q| q.title_terms = terms("路灯 积水"))).await.is_empty(), "every term");
+    // The title as supervisors read it: the citizen's name masked, so not found by it.
+    assert_eq!(walk(store, with(&|q| q.title_terms = terms("张三"))).await, std::slice::from_ref(&named.id));
+    let masked = |q: &mut CaseQuery| {
+        q.title_terms = terms("张三");
+        q.masked_titles = true;
+    };
+    assert!(walk(store, with(&masked)).await.is_empty());
+    let everyone = CaseQuery {
+        scope: Scope::All,
+        title_terms: terms("张三"),
+        masked_titles: true,
+        limit: 50,
+        ..CaseQuery::default()
+    };
+    assert!(!walk(store, everyone).await.contains(&named.id));
+    // Handling units: lead or co-handler.
+    assert_eq!(
+        walk(store, with(&|q| q.unit = Some(UnitId::new("health")))).await,
+        [flooded.id.clone(), broken.id.clone()]
+    );
+    let handler_scope = CaseQuery {
+        scope: Scope::Handler(UnitId::new("water")),
+        title_terms: terms("路灯"),
+        limit: 1,
+        ..CaseQuery::default()
+    };
+    let water = walk(store, handler_scope).await;
+    assert!(water.contains(&named.id) && water.contains(&broken.id) && !water.contains(&flooded.id), "{water:?}");
+    // Deadline instants: up to the second one's.
+    let due = |c: &Case| mailbox_app::ports::due_ms(c).unwrap();
+    let (first, second) = (due(&named), due(&flooded));
+    assert!(first < second && second < due(&broken));
+    assert_eq!(walk(store, with(&|q| q.due = Some((first, second + 1)))).await, [named.id.clone(), flooded.id.clone()]);
+    assert_eq!(walk(store, with(&|q| q.due = Some((second + 1, i64::MAX)))).await, std::slice::from_ref(&broken.id));
+    // Together with statuses: the filters all apply.
+    let mixed = with(&|q| {
+        q.statuses = vec![CaseStatus::InProgress];
+        q.title_terms = terms("路灯");
+        q.unit = Some(UnitId::new("health"));
+    });
+    assert_eq!(walk(store, mixed).await, std::slice::from_ref(&broken.id));
+}
+
 /// Lists continue after a position (keyset pagination): every case once, in list order, whatever
 /// the page size.
 pub async fn lists_continue_after_a_position<S: CaseStore>(store: &S) {
-    use mailbox_app::ports::list_cursor;
     let unit = UnitId::new(format!("pages-{}", token()));
     let mut ids = Vec::new();
     for day in 0..5 {
@@ -633,11 +730,16 @@ pub async fn lists_continue_after_a_position<S: CaseStore>(store: &S) {
     let mut seen = Vec::new();
     let mut after = None;
     for _ in 0..10 {
-        let q = CaseQuery { scope: Scope::Dispatcher(unit.clone()), statuses: vec![], limit: 2, after: after.clone() };
+        let q = CaseQuery {
+            scope: Scope::Dispatcher(unit.clone()),
+            limit: 2,
+            after: after.clone(),
+            ..CaseQuery::default()
+        };
         let page = store.list(&q).await.unwrap();
-        assert!(page.len() <= 2);
-        after = page.last().map(list_cursor);
-        seen.extend(page.into_iter().map(|c| c.id));
+        assert!(page.cases.len() <= 2);
+        after = page.next;
+        seen.extend(page.cases.into_iter().map(|c| c.id));
         if after.is_none() {
             break;
         }
@@ -648,14 +750,14 @@ pub async fn lists_continue_after_a_position<S: CaseStore>(store: &S) {
         statuses: vec![CaseStatus::Submitted],
         limit: 10,
         after: Some(format!("{}#{}", mailbox_app::ports::NO_DUE, ids[2])),
+        ..CaseQuery::default()
     };
-    assert_eq!(store.list(&q).await.unwrap().into_iter().map(|c| c.id).collect::<Vec<_>>(), ids[3..].to_vec());
+    assert_eq!(store.list(&q).await.unwrap().cases.into_iter().map(|c| c.id).collect::<Vec<_>>(), ids[3..].to_vec());
 }
 
 /// 紧急件 come first in lists while they wait for an answer — before cases due earlier — and pages
 /// continue exactly after them; once answered (or refused) they take their ordinary place.
 pub async fn urgent_cases_come_first_while_they_wait<S: CaseStore>(store: &S) {
-    use mailbox_app::ports::list_cursor;
     use mailbox_domain::triage::{TriageNote, UrgentFound};
     let unit = UnitId::new(format!("urgent-{}", token()));
     let mut cases = Vec::new();
@@ -681,17 +783,18 @@ pub async fn urgent_cases_come_first_while_they_wait<S: CaseStore>(store: &S) {
     let urgent = step(store, &cases[2], &Actor::system(), Command::RecordTriage { note: Box::new(note) }, 3).await;
     let list = |after: Option<String>, limit: usize| CaseQuery {
         scope: Scope::Dispatcher(unit.clone()),
-        statuses: vec![],
         limit,
         after,
+        ..CaseQuery::default()
     };
-    let ids = |cases: Vec<Case>| cases.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let ids = |page: CasePage| page.cases.into_iter().map(|c| c.id).collect::<Vec<_>>();
     let mut by_id = vec![cases[0].id.clone(), cases[1].id.clone()];
     by_id.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     let expected: Vec<CaseId> = std::iter::once(urgent.id.clone()).chain(by_id.iter().cloned()).collect();
     assert_eq!(ids(store.list(&list(None, 10)).await.unwrap()), expected, "the urgent case first");
     let first = store.list(&list(None, 1)).await.unwrap();
-    let after = first.last().map(list_cursor);
+    let after = first.cases.last().map(mailbox_app::ports::list_cursor);
+    assert_eq!(first.next, after, "the next page starts after the last case");
     assert_eq!(ids(first), vec![urgent.id.clone()]);
     let rest = store.list(&list(after, 10)).await.unwrap();
     assert_eq!(ids(rest), by_id, "the next page continues after it, nothing twice");

@@ -118,13 +118,8 @@ async fn every_log_line_of_a_flow_is_json_with_unique_keys() {
     let request = axum::http::Request::from_parts(parts, Body::from(body.as_ref().to_vec()));
     let response = http_router(instance.clone(), Routes::Submit).oneshot(request).await.unwrap();
     assert_eq!(response.status(), 201);
-    let all = mailbox_app::ports::CaseQuery {
-        scope: mailbox_app::ports::Scope::All,
-        statuses: vec![],
-        limit: 10,
-        after: None,
-    };
-    let id = instance.app.store.list(&all).await.unwrap()[0].id.to_string();
+    let all = mailbox_app::ports::CaseQuery { limit: 10, ..Default::default() };
+    let id = instance.app.store.list(&all).await.unwrap().cases[0].id.to_string();
     let record = |n: &str, body: String| {
         let mut m = SqsMessage::default();
         m.message_id = Some(n.into());

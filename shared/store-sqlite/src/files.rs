@@ -55,6 +55,11 @@ fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 #[async_trait]
 impl AttachmentStore for FileAttachments {
+    async fn share_export(&self, _file: &std::fs::File, _name: &str, _type: &str) -> StoreResult<Option<String>> {
+        // One process serves the file itself, streaming it.
+        Ok(None)
+    }
+
     async fn put(&self, id: &str, _kind: AttachmentKind, bytes: Vec<u8>) -> StoreResult<()> {
         let path = self.path(id)?;
         tokio::task::spawn_blocking(move || write_new(&path, &bytes))

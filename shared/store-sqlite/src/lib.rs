@@ -4,6 +4,7 @@
 
 pub mod backup;
 mod files;
+mod lists;
 mod published;
 pub use files::FileAttachments;
 mod schema;
@@ -18,9 +19,9 @@ use mailbox_app::discussion::DiscussionStore;
 use mailbox_app::open311::{ApiKey, ApiKeyStore};
 use mailbox_app::opinion::TopicStore;
 use mailbox_app::ports::{
-    parse_list_cursor, AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, EventOutbox, HandoffQueue,
-    IdempotencyRecord, Notification, NotificationPage, Notifier, Page, QueueError, QueueResult, Received, Scope,
-    StoreError, StoreResult, StoredCalendar, EVENT_RETENTION, NOTIFICATION_TTL,
+    AttemptStore, CalendarState, CasePage, CaseQuery, CaseStore, CreateOutcome, EventOutbox, HandoffQueue,
+    IdempotencyRecord, Notification, NotificationPage, Notifier, Page, QueueError, QueueResult, Received, StoreError,
+    StoreResult, StoredCalendar, EVENT_RETENTION, NOTIFICATION_TTL,
 };
 use mailbox_domain::case::Case;
 use mailbox_domain::discussion::{Comment, CommentStatus, Topic};
@@ -79,7 +80,7 @@ fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn status_name(s: CaseStatus) -> String {
+pub(crate) fn status_name(s: CaseStatus) -> String {
     serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
@@ -182,17 +183,17 @@ fn write_case(conn: &Connection, case: &Case, insert: bool, expected_version: u6
     let doc = to_json(case);
     if insert {
         conn.execute(
-            "INSERT INTO cases (id, number, dispatcher, mailbox, status, alarm_ms, sort_due_ms, submitted_ms, pub_rules, version, doc)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "INSERT INTO cases (id, number, dispatcher, mailbox, status, alarm_ms, sort_due_ms, submitted_ms, pub_rules, version, doc, due_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![case.id.as_str(), case.number.as_str(), case.dispatcher.as_str(), case.mailbox.as_str(), status,
-                row.alarm_ms, row.sort_due_ms, ms(case.submitted_at), row.pub_rules, case.version as i64, doc],
+                row.alarm_ms, row.sort_due_ms, ms(case.submitted_at), row.pub_rules, case.version as i64, doc, lists::due(case)],
         )
         .map_err(map_err)?;
     } else {
         let changed = conn
             .execute(
                 "UPDATE cases SET status = ?1, alarm_ms = ?2, sort_due_ms = ?3, pub_rules = ?4, version = ?5, doc = ?6,
-                 merged_into = ?9 WHERE id = ?7 AND version = ?8",
+                 merged_into = ?9, due_ms = ?10 WHERE id = ?7 AND version = ?8",
                 params![
                     status,
                     row.alarm_ms,
@@ -202,7 +203,8 @@ fn write_case(conn: &Connection, case: &Case, insert: bool, expected_version: u6
                     doc,
                     case.id.as_str(),
                     expected_version as i64,
-                    case.merged_into.as_ref().map(|n| n.as_str())
+                    case.merged_into.as_ref().map(|n| n.as_str()),
+                    lists::due(case),
                 ],
             )
             .map_err(map_err)?;
@@ -214,11 +216,12 @@ fn write_case(conn: &Connection, case: &Case, insert: bool, expected_version: u6
     published::sync(conn, case)?;
     for unit in case.handling_units() {
         conn.execute(
-            "INSERT OR IGNORE INTO case_units (unit, case_id) VALUES (?1, ?2)",
-            params![unit.as_str(), case.id.as_str()],
+            "INSERT OR IGNORE INTO case_units (unit, case_id, pos) VALUES (?1, ?2, ?3)",
+            params![unit.as_str(), case.id.as_str(), lists::list_pos(case)],
         )
         .map_err(map_err)?;
     }
+    lists::write_title(conn, case)?;
     Ok(())
 }
 
@@ -414,37 +417,9 @@ impl CaseStore for SqliteStore {
         .await
     }
 
-    async fn list(&self, query: &CaseQuery) -> StoreResult<Vec<Case>> {
+    async fn list(&self, query: &CaseQuery) -> StoreResult<CasePage> {
         let query = query.clone();
-        self.read(move |c| {
-            let statuses: Vec<String> = query.statuses.iter().map(|s| status_name(*s)).collect();
-            let status_filter = if statuses.is_empty() {
-                String::new()
-            } else {
-                // Status names come from our own enum, never from the request text.
-                format!(" AND c.status IN ({})", statuses.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(","))
-            };
-            // Keyset order: the list position of `list_cursor` (due instant, no deadline last; id).
-            let position = "COALESCE(c.sort_due_ms, 9999999999999)";
-            let order = format!(" AND ({position}, c.id) > (?3, ?4) ORDER BY {position}, c.id LIMIT ?2");
-            let limit = query.limit as i64;
-            let (after_due, after_id) = match query.after.as_deref() {
-                Some(cursor) => parse_list_cursor(cursor)
-                    .map(|(due, id)| (due, id.to_owned()))
-                    .ok_or_else(|| StoreError::Corrupt(format!("not a list position: {cursor}")))?,
-                None => (-1, String::new()),
-            };
-            match &query.scope {
-                Scope::Dispatcher(unit) => query_cases(c, &format!("SELECT c.doc FROM cases c WHERE c.dispatcher = ?1{status_filter}{order}"), params![unit.as_str(), limit, after_due, after_id]),
-                Scope::Handler(unit) => query_cases(
-                    c,
-                    &format!("SELECT c.doc FROM case_units u JOIN cases c ON c.id = u.case_id WHERE u.unit = ?1{status_filter}{order}"),
-                    params![unit.as_str(), limit, after_due, after_id],
-                ),
-                Scope::All => query_cases(c, &format!("SELECT c.doc FROM cases c WHERE ?1 = ?1{status_filter}{order}"), params!["", limit, after_due, after_id]),
-            }
-        })
-        .await
+        self.read(move |c| lists::list(c, &query)).await
     }
 
     async fn recent(

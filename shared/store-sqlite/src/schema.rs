@@ -180,6 +180,25 @@ CREATE VIRTUAL TABLE published_words USING fts5(title, text, tags, content='', c
     detail=column, tokenize=\"unicode61 remove_diacritics 0 tokenchars '_-'\");
 ";
 
+/// Staff lists walk indexes in list position order (`COALESCE(sort_due_ms, NO_DUE), id`; a unit's
+/// memberships carry the position too), filter by the deadline instant of open cases (`due_ms`) and
+/// search titles through a contentless FTS5 table of their terms, raw and masked (supervisors'),
+/// keyed by a stable integer per case (`case_title_keys`; rowids of `cases` may change on VACUUM).
+/// Existing titles are indexed by `lists::backfill_titles` in the same step.
+const V13: &str = "
+ALTER TABLE cases ADD COLUMN due_ms INTEGER;
+UPDATE cases SET due_ms = (unixepoch(json_extract(doc, '$.deadline.due_on')) + 86400 - 28800) * 1000
+    WHERE status NOT IN ('invalid', 'replied', 'closed', 'merged') AND json_extract(doc, '$.deadline.due_on') IS NOT NULL;
+CREATE INDEX cases_list_dispatcher ON cases (dispatcher, COALESCE(sort_due_ms, 9999999999999), id);
+CREATE INDEX cases_list_all ON cases (COALESCE(sort_due_ms, 9999999999999), id);
+ALTER TABLE case_units ADD COLUMN pos INTEGER NOT NULL DEFAULT 9999999999999;
+UPDATE case_units SET pos = (SELECT COALESCE(c.sort_due_ms, 9999999999999) FROM cases c WHERE c.id = case_units.case_id);
+CREATE INDEX case_units_list ON case_units (unit, pos, case_id);
+CREATE TABLE case_title_keys (key INTEGER PRIMARY KEY, case_id TEXT NOT NULL UNIQUE);
+CREATE VIRTUAL TABLE case_titles USING fts5(title, masked, content='', contentless_delete=1, detail=column,
+    tokenize=\"unicode61 remove_diacritics 0\");
+";
+
 /// `CaseStore::running_deadlines`: a page of the partial index `cases_running`, in id order.
 pub const RUNNING_SQL: &str =
     "SELECT doc FROM cases WHERE status IN ('in_progress', 'reported') AND id > ?1 ORDER BY id LIMIT ?2";
@@ -192,7 +211,7 @@ pub const RECENT_SQL: &str = "SELECT doc FROM cases WHERE dispatcher = ?1 AND (s
 /// re-reads the version inside it, so two processes opening an old database at once (`mailbox
 /// serve` and `mailbox stats reconcile`, say) apply each step once.
 pub fn migrate(conn: &Connection) -> StoreResult<()> {
-    const STEPS: [(i64, &str); 12] = [
+    const STEPS: [(i64, &str); 13] = [
         (1, V1),
         (2, V2),
         (3, V3),
@@ -205,6 +224,7 @@ pub fn migrate(conn: &Connection) -> StoreResult<()> {
         (10, V10),
         (11, V11),
         (12, V12),
+        (13, V13),
     ];
     // A current database (every open but the first) needs no write lock.
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_err)?;
@@ -213,7 +233,11 @@ pub fn migrate(conn: &Connection) -> StoreResult<()> {
         let step = (|| {
             let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
             if version < to {
-                conn.execute_batch(&format!("{sql} PRAGMA user_version = {to};"))?;
+                conn.execute_batch(sql)?;
+                if to == 13 {
+                    crate::lists::backfill_titles(conn)?;
+                }
+                conn.execute_batch(&format!("PRAGMA user_version = {to};"))?;
             }
             conn.execute_batch("COMMIT")
         })();
@@ -254,7 +278,7 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(stale, [("c1".to_owned(), None), ("c2".to_owned(), Some(0))]);
-        assert_eq!(user_version(&conn), 12);
+        assert_eq!(user_version(&conn), 13);
         // Version 7: the merged cases' original, with its partial index.
         let merged: Option<String> = conn.query_row("SELECT merged_into FROM cases", [], |r| r.get(0)).unwrap();
         assert_eq!(merged, None);
@@ -280,7 +304,7 @@ mod tests {
         assert_eq!(keys, 0);
         // Opening again applies nothing twice.
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 12);
+        assert_eq!(user_version(&conn), 13);
     }
 
     #[test]

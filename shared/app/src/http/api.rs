@@ -335,6 +335,17 @@ pub struct InboxParams {
         pattern = "^((submitted|accepted|invalid|dispatched|in_progress|reported|replied|closed|merged)(,(submitted|accepted|invalid|dispatched|in_progress|reported|replied|closed|merged))*)?$"
     )]
     pub status: Option<String>,
+    /// A case number (that case), or words of the title (every one must appear; supervisors search
+    /// the title as they read it, masked).
+    #[param(max_length = 50)]
+    pub q: Option<String>,
+    /// Only cases this unit handles (lead or co-handler).
+    #[param(max_length = 64)]
+    pub unit: Option<String>,
+    /// Only open cases whose deadline has passed (`overdue`), ends by the next working day
+    /// (`due_soon`), or later (`normal`).
+    #[param(pattern = "^(overdue|due_soon|normal)?$")]
+    pub urgency: Option<String>,
     /// At most this many cases (1–500, default 200).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
@@ -346,7 +357,7 @@ pub struct InboxParams {
 
 #[utoipa::path(get, path = "/api/v1/staff/inbox", tag = "staff", params(InboxParams),
     responses(
-        (status = 200, description = "The user's cases, earliest deadline first; a `Link` header with `rel=\"next\"` when there may be more", body = Vec<CaseSummary>,
+        (status = 200, description = "The user's cases that pass the filters, earliest deadline first; a `Link` header with `rel=\"next\"` when there are more", body = Vec<CaseSummary>,
             headers(("Link" = String, description = "The next page: `</api/v1/staff/inbox?…&after=…>; rel=\"next\"`"))),
         (status = 400, description = "Bad filter", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
@@ -358,23 +369,42 @@ pub async fn inbox(
     q: Result<Query<InboxParams>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let q = query(q)?;
-    let mut statuses = Vec::new();
-    for word in q.status.as_deref().unwrap_or("").split(',').map(str::trim).filter(|w| !w.is_empty()) {
-        let status: CaseStatus = serde_json::from_value(serde_json::Value::String(word.into()))
-            .map_err(|_| AppError::invalid("invalid_status", "status", format!("未知的状态“{word}”")))?;
-        statuses.push(status);
-    }
+    let filter = list_filter(q.status.as_deref(), q.q.clone(), q.unit.as_deref(), q.urgency.as_deref())?;
     let limit = q.limit.unwrap_or(200);
     if !(1..=500).contains(&limit) {
         return Err(AppError::invalid("invalid_limit", "limit", "limit 须在 1 至 500 之间"));
     }
     let after = q.after.as_deref().filter(|a| !a.is_empty());
-    let page = s.app.inbox(&id.actor, statuses, limit as usize, after).await?;
+    let page = s.app.inbox(&id.actor, &filter, limit as usize, after).await?;
     let mut pairs = vec![("limit", limit.to_string())];
-    if let Some(status) = q.status.as_deref().filter(|v| !v.is_empty()) {
-        pairs.push(("status", status.to_owned()));
+    for (name, value) in [("status", &q.status), ("q", &q.q), ("unit", &q.unit), ("urgency", &q.urgency)] {
+        if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+            pairs.push((name, v.to_owned()));
+        }
     }
     Ok(with_next_link(Json(page.items).into_response(), "/api/v1/staff/inbox", pairs, page.next.map(|n| ("after", n))))
+}
+
+/// A staff list's filter from its parameters (API and console alike): comma-separated statuses,
+/// a number or title words, a unit id, an urgency; empty ones ignored.
+pub fn list_filter(
+    status: Option<&str>,
+    q: Option<String>,
+    unit: Option<&str>,
+    urgency: Option<&str>,
+) -> Result<crate::service::ListFilter, AppError> {
+    let mut statuses = Vec::new();
+    for word in status.unwrap_or("").split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        let status: CaseStatus = serde_json::from_value(serde_json::Value::String(word.into()))
+            .map_err(|_| AppError::invalid("invalid_status", "status", format!("未知的状态“{word}”")))?;
+        statuses.push(status);
+    }
+    Ok(crate::service::ListFilter {
+        statuses,
+        q: q.filter(|q| !q.trim().is_empty()),
+        unit: unit.map(str::trim).filter(|u| !u.is_empty()).map(mailbox_domain::UnitId::new),
+        urgency: crate::service::Urgency::parse(urgency.unwrap_or(""))?,
+    })
 }
 
 /// Adds `Link: <path?query>; rel="next"` (RFC 8288) when a list has a next page.
@@ -780,6 +810,38 @@ pub fn file(bytes: Vec<u8>, content_type: &'static str, filename: &str) -> Respo
     let disposition = format!("attachment; filename=\"{filename}\"");
     ([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], bytes)
         .into_response()
+}
+
+/// A finished file (a temporary one: removed once sent) streamed as a download, 64 KiB at a time.
+pub fn file_stream(file: std::fs::File, content_type: &'static str, filename: &str) -> Response {
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    let length = file.metadata().map(|m| m.len()).ok();
+    // Each chunk read off the async threads; the stream ends at the file's end or its first error.
+    let chunks = futures::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let read = tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            let n = std::io::Read::read(&mut file, &mut buf)?;
+            buf.truncate(n);
+            Ok::<_, std::io::Error>((buf, file))
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        match read {
+            Ok((buf, _)) if buf.is_empty() => None,
+            Ok((buf, file)) => Some((Ok(axum::body::Bytes::from(buf)), Some(file))),
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    let mut response = (
+        [(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)],
+        axum::body::Body::from_stream(chunks),
+    )
+        .into_response();
+    if let Some(length) = length {
+        response.headers_mut().insert(header::CONTENT_LENGTH, length.into());
+    }
+    response
 }
 
 /// A holiday-cn file (github.com/NateScarlet/holiday-cn): the State Council's notice of one year.

@@ -294,6 +294,7 @@ pub struct InboxFilter {
     status: Option<String>,
     urgency: Option<String>,
     q: Option<String>,
+    unit: Option<String>,
     format: Option<String>,
     /// The list position to continue after (the page before's last).
     after: Option<String>,
@@ -301,8 +302,6 @@ pub struct InboxFilter {
 
 /// Cases on one page of the console's list.
 const CONSOLE_PAGE: usize = 100;
-/// Cases read from the store at a time while filtering.
-const READ_PAGE: usize = 500;
 
 fn status_name(s: CaseStatus) -> String {
     serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
@@ -317,41 +316,23 @@ fn urgency_label(u: &str) -> &'static str {
     }
 }
 
-/// The cases in the user's scope that pass the filter, from the filter's position on: `want` of them
-/// and where the next page starts, or all of them (`want` = `None`, the exports). Reads the store a
-/// page at a time, so every case in scope is searched, not only the first page.
-async fn filtered(
-    s: &AppState,
-    id: &Identity,
-    f: &InboxFilter,
-    want: Option<usize>,
-) -> Result<(Vec<CaseSummary>, Option<String>), AppError> {
-    let statuses: Vec<CaseStatus> = f
-        .status
-        .as_deref()
-        .filter(|v| !v.is_empty())
-        .and_then(|v| serde_json::from_value(serde_json::Value::String(v.into())).ok())
-        .into_iter()
-        .collect();
-    let q = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    let urgency = f.urgency.as_deref().filter(|u| !u.is_empty());
-    let mut after = f.after.clone().filter(|a| !a.is_empty());
-    let mut found = Vec::new();
-    loop {
-        let page = s.app.inbox(&id.actor, statuses.clone(), READ_PAGE, after.as_deref()).await?;
-        for c in page.items {
-            if urgency.is_none_or(|u| c.urgency == u) && q.is_none_or(|q| c.title.contains(q) || c.number.contains(q)) {
-                found.push(c);
-                if want.is_some_and(|w| found.len() == w) {
-                    let next = found.last().map(CaseSummary::cursor);
-                    return Ok((found, next));
-                }
-            }
+impl InboxFilter {
+    fn list_filter(&self) -> Result<crate::service::ListFilter, AppError> {
+        crate::http::api::list_filter(
+            self.status.as_deref(),
+            self.q.clone(),
+            self.unit.as_deref(),
+            self.urgency.as_deref(),
+        )
+    }
+
+    /// The filter as a query string (for the next page and the exports).
+    fn query(&self) -> String {
+        let mut url = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [("status", &self.status), ("urgency", &self.urgency), ("q", &self.q), ("unit", &self.unit)] {
+            url.append_pair(k, v.as_deref().unwrap_or(""));
         }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok((found, None)),
-        }
+        url.finish()
     }
 }
 
@@ -366,18 +347,23 @@ pub async fn inbox(State(s): State<AppState>, headers: HeaderMap, Query(f): Quer
         Role::Opinion => return redirect("/console/opinion"),
         _ => {}
     }
-    let (list, next) = match filtered(&s, &id, &f, Some(CONSOLE_PAGE)).await {
-        Ok(l) => l,
+    // One page of the store's list, the filter applied there (every case in scope is searched).
+    let after = f.after.as_deref().filter(|a| !a.is_empty());
+    let (list, next, problem) = match f.list_filter() {
+        Ok(filter) => match s.app.inbox(&id.actor, &filter, CONSOLE_PAGE, after).await {
+            Ok(page) => (page.items, page.next, None),
+            Err(AppError::Invalid { message, .. }) => (Vec::new(), None, Some(message)),
+            Err(e) => return console_error(e),
+        },
+        Err(AppError::Invalid { message, .. }) => (Vec::new(), None, Some(message)),
         Err(e) => return console_error(e),
     };
     let count = |u: &str| list.iter().filter(|c| c.urgency == u).count();
     let org = &s.app.org;
-    let query = format!(
-        "status={}&urgency={}&q={}",
-        f.status.clone().unwrap_or_default(),
-        f.urgency.clone().unwrap_or_default(),
-        form_urlencoded::byte_serialize(f.q.clone().unwrap_or_default().as_bytes()).collect::<String>()
-    );
+    let query = f.query();
+    let mut units: Vec<_> =
+        org.units.iter().filter(|u| u.kind != mailbox_domain::org::UnitKind::GovernmentOffice).collect();
+    units.sort_by(|a, b| a.name.cmp(&b.name));
     let body = html! {
         h1 { "待办留言" @if let Some(u) = &id.actor.unit { span.muted { " · " (unit_name(org, u)) } } }
         div.counts {
@@ -391,9 +377,12 @@ pub async fn inbox(State(s): State<AppState>, headers: HeaderMap, Query(f): Quer
                 @for st in CaseStatus::ALL { option value=(status_name(st)) selected[f.status.as_deref() == Some(status_name(st).as_str())] { (st.label()) } } } }
             div { label for="urgency" { "紧急程度" } select id="urgency" name="urgency" { option value="" { "全部" }
                 @for u in ["overdue", "due_soon", "normal"] { option value=(u) selected[f.urgency.as_deref() == Some(u)] { (urgency_label(u)) } } } }
-            div { label for="q" { "搜索" } input type="search" id="q" name="q" placeholder="标题或编号" value=(f.q.clone().unwrap_or_default()); }
+            div { label for="unit" { "承办单位" } select id="unit" name="unit" { option value="" { "全部" }
+                @for u in &units { option value=(u.id) selected[f.unit.as_deref() == Some(u.id.as_str())] { (u.name) } } } }
+            div { label for="q" { "搜索" } input type="search" id="q" name="q" maxlength="50" placeholder="标题中的词语或留言编号" value=(f.q.clone().unwrap_or_default()); }
             button type="submit" { "筛选" }
         }
+        @if let Some(message) = &problem { p.error role="alert" { (message) } }
         p { a href={ "/console/export?" (query) "&format=csv" } { "导出 CSV" } " · " a href={ "/console/export?" (query) "&format=xlsx" } { "导出 XLSX" } }
         div.table-wrap { table id="inbox" {
             thead { tr { th { "编号" } th { "标题" } th { "类型" } th { "状态" } th { "承办单位" } th { "办理时限" } } }
@@ -428,47 +417,32 @@ pub async fn export(State(s): State<AppState>, headers: HeaderMap, Query(f): Que
         Ok(id) => id,
         Err(r) => return r,
     };
-    // Every case in scope that passes the filter, not one page: read a page at a time.
-    let list = match filtered(&s, &id, &f, None).await {
-        Ok((l, _)) => l,
+    let filter = match f.list_filter() {
+        Ok(filter) => filter,
         Err(e) => return console_error(e),
     };
-    use crate::export::Cell;
+    let format = if f.format.as_deref() == Some("xlsx") { Format::Xlsx } else { Format::Csv };
+    use crate::export::Format;
     let org = &s.app.org;
-    let table = crate::export::Table {
-        sheet: "留言列表".into(),
-        headers: ["编号", "标题", "类型", "状态", "承办单位", "提交时间", "办理时限", "紧急程度"]
-            .iter()
-            .map(|h| h.to_string())
-            .collect(),
-        rows: list
-            .iter()
-            .map(|c| {
-                vec![
-                    Cell::from(c.number.as_str()),
-                    Cell::from(c.title.as_str()),
-                    Cell::from(c.kind.label()),
-                    Cell::from(c.status_label.as_str()),
-                    Cell::Text(c.lead.as_ref().map(|u| unit_name(org, &UnitId::new(u.as_str()))).unwrap_or_default()),
-                    Cell::Text(fmt_time(c.submitted_at)),
-                    Cell::Text(c.due_on.map(|d| d.to_string()).unwrap_or_default()),
-                    Cell::from(urgency_label(&c.urgency)),
-                ]
-            })
-            .collect(),
+    let row = |c: &CaseSummary| crate::views::export_row(org, c);
+    // Every case in scope that passes the filter, a page at a time into a file: then the file is
+    // streamed (embedded) or handed over as a short-lived link (AWS).
+    let file = match s.app.export_cases(&id.actor, &filter, format, &crate::views::EXPORT_HEADERS, row).await {
+        Ok(file) => file,
+        Err(e) => return console_error(e),
     };
-    let result = match f.format.as_deref() {
-        Some("xlsx") => crate::export::to_xlsx(&table).map(|b| {
-            crate::http::api::file(b, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "cases.xlsx")
-        }),
-        _ => crate::export::to_csv(&table).map(|b| crate::http::api::file(b, "text/csv; charset=utf-8", "cases.csv")),
-    };
-    result.unwrap_or_else(console_error)
+    let name = format!("cases.{}", format.extension());
+    match s.app.attachments.share_export(&file, &name, format.content_type()).await {
+        Ok(Some(url)) => (StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, url)]).into_response(),
+        Ok(None) => crate::http::api::file_stream(file, format.content_type(), &name),
+        Err(e) => console_error(e.into()),
+    }
 }
 
 pub(super) fn console_error(e: AppError) -> Response {
     match e {
         AppError::NotFound => error_page(StatusCode::NOT_FOUND, true, "留言不存在"),
+        AppError::Invalid { message, .. } => error_page(StatusCode::BAD_REQUEST, true, &message),
         AppError::Forbidden(m) => error_page(StatusCode::FORBIDDEN, true, &m),
         e @ AppError::Busy => error_page(StatusCode::SERVICE_UNAVAILABLE, true, &e.to_string()),
         e => {
@@ -856,13 +830,21 @@ pub async fn supervision(State(s): State<AppState>, headers: HeaderMap) -> Respo
     }
     let month = s.app.now().with_timezone(&cst()).format("%Y-%m").to_string();
     // Every open case, a page at a time: the overdue and supervised ones are watched.
-    let open = InboxFilter::default();
-    let open_statuses = [CaseStatus::Dispatched, CaseStatus::InProgress, CaseStatus::Reported];
+    let open = crate::service::ListFilter {
+        statuses: vec![CaseStatus::Dispatched, CaseStatus::InProgress, CaseStatus::Reported],
+        ..Default::default()
+    };
     let mut watched: Vec<CaseSummary> = Vec::new();
-    for status in open_statuses {
-        let f = InboxFilter { status: Some(status_name(status)), ..open.clone() };
-        match filtered(&s, &id, &f, None).await {
-            Ok((cases, _)) => watched.extend(cases.into_iter().filter(|c| c.urgency == "overdue" || c.supervised)),
+    let mut after: Option<String> = None;
+    loop {
+        match s.app.inbox(&id.actor, &open, 500, after.as_deref()).await {
+            Ok(page) => {
+                watched.extend(page.items.into_iter().filter(|c| c.urgency == "overdue" || c.supervised));
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
             Err(e) => return console_error(e),
         }
     }
