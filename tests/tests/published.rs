@@ -100,7 +100,7 @@ async fn the_republish_job_masks_texts_published_before() {
     let case = h.store.get(&id).await.unwrap().unwrap();
     let mut old = case.clone();
     old.published = None;
-    h.store.update(&old, case.version, &[], &[], &[], &[]).await.unwrap();
+    h.store.update(&old, &case, &[], &[], &[], &[]).await.unwrap();
     assert!(h.app.public_replies(&search("路灯", 5)).await.unwrap().items.is_empty());
     let outcome = h.app.take_job(r#"{"job":"republish"}"#).await.unwrap();
     assert!(matches!(outcome, mailbox_app::calendar::JobOutcome::Finished { recomputed: 1, .. }), "{outcome:?}");

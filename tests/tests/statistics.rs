@@ -141,11 +141,11 @@ async fn reconcile_finds_no_difference_after_a_long_random_scenario() {
     assert!(report.differences.is_empty(), "{:?}", report.differences);
 
     // The check itself notices a wrong counter.
-    let mut broken = h.store.get(&ids[0]).await.unwrap().unwrap();
-    let version = broken.version;
+    let stored = h.store.get(&ids[0]).await.unwrap().unwrap();
+    let mut broken = stored.clone();
     broken.version += 1;
     let bogus = mailbox_domain::stats::CounterDelta { key: mailbox_domain::stats::Cell::of(&broken).key(), delta: 5 };
-    h.store.update(&broken, version, &[], &[], &[bogus], &[]).await.unwrap();
+    h.store.update(&broken, &stored, &[], &[], &[bogus], &[]).await.unwrap();
     assert_eq!(h.app.reconcile().await.unwrap().differences.len(), 1);
 }
 

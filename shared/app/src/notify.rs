@@ -76,6 +76,16 @@ impl App {
     /// number the SMS names (none for the digest).
     pub async fn deliver(&self, notifications: &[Notification], number: Option<&str>) -> Result<(), AppError> {
         self.notifier.notify(notifications).await?;
+        self.send_notifications(notifications, number).await
+    }
+
+    /// The e-mail and SMS half of `deliver`, for notifications already written (with the change
+    /// that brought them): each delivery keyed, so a repeat sends nothing twice.
+    pub async fn send_notifications(
+        &self,
+        notifications: &[Notification],
+        number: Option<&str>,
+    ) -> Result<(), AppError> {
         let Some(delivering) = self.delivering.get().filter(|d| d.channels.any()) else { return Ok(()) };
         if notifications.is_empty() {
             return Ok(());

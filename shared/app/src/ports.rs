@@ -235,14 +235,16 @@ pub trait CaseStore: Send + Sync + 'static {
     /// own; DynamoDB's TTL does it there). Returns how many went.
     async fn purge_idempotency(&self, now: DateTime<Utc>) -> StoreResult<usize>;
 
-    /// Writes a new version of a case over `expected_version`, with its audit events, their domain
-    /// events (one per audit event, same `seq`), counter changes and notifications, in one
-    /// transaction. `Conflict` if the stored version is another.
+    /// Writes a new version of a case over `before` — the case as it was read: the write happens
+    /// only while `before.version` is the stored version, so `before` is what is stored and what
+    /// the case leaves (its units' lists, a merge) is known without reading it again — with its audit
+    /// events, their domain events (one per audit event, same `seq`), counter changes and
+    /// notifications, in one transaction. `Conflict` if the stored version is another.
     #[allow(clippy::too_many_arguments)]
     async fn update(
         &self,
         case: &Case,
-        expected_version: u64,
+        before: &Case,
         events: &[AuditEvent],
         domain: &[DomainEvent],
         counters: &[CounterDelta],

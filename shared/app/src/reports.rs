@@ -320,7 +320,7 @@ impl App {
             crate::published::refresh(&mut next);
             // Over the version read, without a new version: someone who changed it since wrote
             // its publication with the current rules already.
-            match self.store.update(&next, case.version, &[], &[], &[], &[]).await {
+            match self.store.update(&next, &case, &[], &[], &[], &[]).await {
                 Ok(()) => written += 1,
                 Err(crate::ports::StoreError::Conflict(_)) => {}
                 Err(e) => return Err(e.into()),

@@ -339,7 +339,13 @@ impl App {
     ) -> Result<CitizenCaseView, AppError> {
         let case = self.citizen_case(number, query_code, client).await?;
         let actor = Actor::citizen(case.id.clone());
-        let case = self.act(&actor, &case.id, Some(case.version), Command::Rate { satisfied, comment }).await?;
+        let command = Command::Rate { satisfied, comment };
+        // Written over the case as the number found it; the number's index may lag a moment behind
+        // a change, and then the rating goes over the current version (the workflow still decides).
+        let case = match self.act_on(&actor, case.clone(), Some(case.version), command.clone()).await {
+            Err(AppError::Conflict { code: "stale_version", .. }) => self.act(&actor, &case.id, None, command).await?,
+            other => other?,
+        };
         let events = self.store.events(&case.id).await?;
         Ok(views::citizen_view(&self.org, &case, &events))
     }
@@ -352,8 +358,20 @@ impl App {
         expected_version: Option<u64>,
         command: Command,
     ) -> Result<Case, AppError> {
+        let case = self.store.get(id).await?.ok_or(AppError::NotFound)?;
+        self.act_on(actor, case, expected_version, command).await
+    }
+
+    /// `act` on a case already read: written over the version it was read at (a change since is a
+    /// conflict, as in `act`), without reading it again.
+    pub async fn act_on(
+        &self,
+        actor: &Actor,
+        mut case: Case,
+        expected_version: Option<u64>,
+        command: Command,
+    ) -> Result<Case, AppError> {
         self.refresh_calendar().await;
-        let mut case = self.store.get(id).await?.ok_or(AppError::NotFound)?;
         if !can_view(actor, &case) {
             return Err(AppError::NotFound);
         }
@@ -378,6 +396,7 @@ impl App {
                 original = Some(self.merge_target(actor, &case, into).await?);
             }
         }
+        let triaged = matches!(command, Command::RecordTriage { .. });
         let events = case.apply(&ctx, actor, command)?;
         // Published (or withdrawn) with the change itself: masked here, once, never on a read.
         crate::published::refresh(&mut case);
@@ -385,8 +404,12 @@ impl App {
         // The domain events go with the change (a dispatch's to the hand-off queue by the bus), and
         // so do the staff notifications they bring (the `notify` consumer delivers them).
         let domain = DomainEvent::of_change(&self.org, &case, &events);
-        let notifications = self.notifications_for(&case, &domain);
-        self.store.update(&case, before.version, &events, &domain, &counters, &notifications).await?;
+        let mut notifications = self.notifications_for(&case, &domain);
+        if triaged {
+            // "A new message waits" (urgent ones marked) goes with triage's record: no write of its own.
+            notifications.extend(intake_notifications(&self.org, &case));
+        }
+        self.store.update(&case, &before, &events, &domain, &counters, &notifications).await?;
         tracing::info!(case = %case.id, version = case.version, user = %actor.user, events = events.len(), "case updated");
         crate::failpoint::after_commit();
         if let Some(original) = original {
@@ -661,15 +684,24 @@ impl App {
             let note = self.triage_note(&case).await?;
             let command = Command::RecordTriage { note: Box::new(note) };
             // No expected version: the text triage read never changes, whatever staff did meanwhile.
-            match self.act(&Actor::system(), &case.id, None, command).await {
+            // Written over the case as read here; changed by staff since, over the current one.
+            let system = Actor::system();
+            let recorded = match self.act_on(&system, case.clone(), None, command.clone()).await {
+                Err(AppError::Conflict { code: "stale_version", .. }) => {
+                    self.act(&system, &case.id, None, command).await
+                }
+                other => other,
+            };
+            match recorded {
                 Ok(updated) => case = updated,
                 // Recorded meanwhile by a redelivery of the same message: nothing left to do.
                 Err(AppError::Conflict { code: "unchanged", .. }) => {}
                 Err(e) => return Err(e),
             }
         }
+        // Written with the record (a redelivery finds them there); sent now, keyed, so at most once.
         let notifications = intake_notifications(&self.org, &case);
-        self.deliver(&notifications, Some(case.number.as_str())).await?;
+        self.send_notifications(&notifications, Some(case.number.as_str())).await?;
         self.watch_topics(&case).await
     }
 

@@ -716,19 +716,20 @@ impl CaseStore for DynamoStore {
     async fn update(
         &self,
         case: &Case,
-        expected_version: u64,
+        before: &Case,
         events: &[AuditEvent],
         domain: &[DomainEvent],
         counters: &[CounterDelta],
         notifications: &[Notification],
     ) -> StoreResult<()> {
         self.register_months(counters).await?;
-        let before = self.get(&case.id).await?.ok_or(StoreError::NotFound)?;
+        // Written only over `before`'s version: the stored item is `before`, so what the case
+        // leaves (a unit's list, a merge) is known from it without reading the item again.
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(case_item(case)?))
             .condition_expression("version = :v")
-            .expression_attribute_values(":v", n(expected_version))
+            .expression_attribute_values(":v", n(before.version))
             .build();
         let mut items = vec![TransactWriteItem::builder().put(build(put)?).build()];
         for e in events {

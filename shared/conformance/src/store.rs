@@ -64,7 +64,7 @@ async fn step<S: CaseStore>(store: &S, case: &Case, actor: &Actor, cmd: Command,
     // As the application does: a published case carries its masked text.
     mailbox_app::published::refresh(&mut next);
     store
-        .update(&next, case.version, &events, &domains(&next, &events), &counter_deltas(Some(case), &next), &[])
+        .update(&next, case, &events, &domains(&next, &events), &counter_deltas(Some(case), &next), &[])
         .await
         .unwrap();
     next
@@ -181,12 +181,12 @@ pub async fn stale_update_changes_nothing<S: CaseStore>(store: &S) {
     let mut stale = case.clone();
     let events = stale.apply(&ctx(at(0)), &dispatcher(), Command::Reject { reason: "重复".into() }).unwrap();
     let err = store
-        .update(&stale, case.version, &events, &domains(&stale, &events), &counter_deltas(Some(&case), &stale), &[])
+        .update(&stale, &case, &events, &domains(&stale, &events), &counter_deltas(Some(&case), &stale), &[])
         .await
         .expect_err("stale version is refused");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     // The version check alone refuses it, even when no event number collides.
-    let err = store.update(&stale, case.version, &[], &[], &[], &[]).await.expect_err("stale version is refused");
+    let err = store.update(&stale, &case, &[], &[], &[], &[]).await.expect_err("stale version is refused");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(store.get(&case.id).await.unwrap().unwrap(), accepted);
     assert_eq!(store.events(&case.id).await.unwrap().len(), 2, "the refused write added no event");
@@ -205,10 +205,8 @@ pub async fn concurrent_updates_one_wins<S: CaseStore>(store: &S) {
     let eb = b.apply(&ctx(at(0)), &dispatcher(), Command::Reject { reason: "广告".into() }).unwrap();
     let (ca, cb) = (counter_deltas(Some(&case), &a), counter_deltas(Some(&case), &b));
     let (da, db) = (domains(&a, &ea), domains(&b, &eb));
-    let (ra, rb) = tokio::join!(
-        store.update(&a, case.version, &ea, &da, &ca, &[]),
-        store.update(&b, case.version, &eb, &db, &cb, &[]),
-    );
+    let (ra, rb) =
+        tokio::join!(store.update(&a, &case, &ea, &da, &ca, &[]), store.update(&b, &case, &eb, &db, &cb, &[]),);
     assert_eq!(ra.is_ok() as u8 + rb.is_ok() as u8, 1, "exactly one wins: {ra:?} {rb:?}");
     let stored = store.get(&case.id).await.unwrap().unwrap();
     assert_eq!(stored, if ra.is_ok() { a } else { b });
@@ -220,10 +218,8 @@ pub async fn duplicate_event_is_refused<S: CaseStore>(store: &S) {
     let mut next = case.clone();
     let mut events = next.apply(&ctx(at(0)), &dispatcher(), Command::Accept).unwrap();
     events[0].seq = 1; // already taken by the submission
-    let err = store
-        .update(&next, case.version, &events, &domains(&next, &events), &[], &[])
-        .await
-        .expect_err("duplicate event");
+    let err =
+        store.update(&next, &case, &events, &domains(&next, &events), &[], &[]).await.expect_err("duplicate event");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(store.get(&case.id).await.unwrap().unwrap(), case, "nothing of the write remains");
 }
@@ -447,7 +443,7 @@ pub async fn stale_publications_are_found_until_masked<S: CaseStore>(store: &S) 
     let case = published_case(store, "路灯不亮", "路灯坏了", 0, true).await;
     let mut old = case.clone();
     old.published = None;
-    store.update(&old, case.version, &[], &[], &[], &[]).await.unwrap();
+    store.update(&old, &case, &[], &[], &[], &[]).await.unwrap();
     assert!(all_published(store, ReplyQuery { words: words("路灯"), limit: 5, ..ReplyQuery::default() })
         .await
         .is_empty());
@@ -455,7 +451,7 @@ pub async fn stale_publications_are_found_until_masked<S: CaseStore>(store: &S) 
     assert_eq!(stale.iter().map(|c| &c.id).collect::<Vec<_>>(), [&case.id]);
     let mut fixed = stale[0].clone();
     mailbox_app::published::refresh(&mut fixed);
-    store.update(&fixed, old.version, &[], &[], &[], &[]).await.unwrap();
+    store.update(&fixed, &old, &[], &[], &[], &[]).await.unwrap();
     assert!(store.stale_published(MASK_RULES, 10).await.unwrap().is_empty());
     assert!(!store.stale_published(MASK_RULES + 1, 10).await.unwrap().is_empty(), "newer rules make it stale again");
     assert_eq!(
@@ -504,7 +500,7 @@ pub async fn notifications_are_deduplicated<S: CaseStore>(store: &S) {
     };
     let mut next = case.clone();
     let events = next.apply(&ctx(at(0)), &dispatcher(), Command::Accept).unwrap();
-    store.update(&next, case.version, &events, &domains(&next, &events), &[], std::slice::from_ref(&n)).await.unwrap();
+    store.update(&next, &case, &events, &domains(&next, &events), &[], std::slice::from_ref(&n)).await.unwrap();
     let listed = store.notifications(Some(&unit), None, 10).await.unwrap().items;
     assert_eq!(listed, vec![n.clone()]);
     // A later write carrying the same notification (a retried delivery) keeps one.
@@ -512,7 +508,7 @@ pub async fn notifications_are_deduplicated<S: CaseStore>(store: &S) {
     let supervisor = Actor::staff("s", Role::Supervisor, Some(UnitId::new("city-gov-office")));
     let events = supervised.apply(&ctx(at(0)), &supervisor, Command::Supervise { note: String::new() }).unwrap();
     store
-        .update(&supervised, next.version, &events, &domains(&supervised, &events), &[], std::slice::from_ref(&n))
+        .update(&supervised, &next, &events, &domains(&supervised, &events), &[], std::slice::from_ref(&n))
         .await
         .unwrap();
     assert_eq!(store.notifications(Some(&unit), None, 10).await.unwrap().items.len(), 1);

@@ -365,12 +365,13 @@ impl CaseStore for SqliteStore {
     async fn update(
         &self,
         case: &Case,
-        expected_version: u64,
+        before: &Case,
         events: &[AuditEvent],
         domain: &[DomainEvent],
         counters: &[CounterDelta],
         notifications: &[Notification],
     ) -> StoreResult<()> {
+        let expected_version = before.version;
         let (case, events, domain, counters, notifications) =
             (case.clone(), events.to_vec(), domain.to_vec(), counters.to_vec(), notifications.to_vec());
         self.write(move |conn| {
