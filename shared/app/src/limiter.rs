@@ -68,10 +68,8 @@ pub async fn take_all(
 /// Gives back one attempt under each key (the attempt succeeded). A failure only leaves the attempt
 /// counted, which errs on the safe side, so it is logged and not passed on.
 pub async fn give_back_all(store: &dyn AttemptStore, keys: &[String]) {
-    for k in keys {
-        if let Err(e) = store.give_back(k).await {
-            tracing::warn!(error = %e, "attempt not given back");
-        }
+    if let Err(e) = store.give_back_each(keys).await {
+        tracing::warn!(error = %e, "attempt not given back");
     }
 }
 

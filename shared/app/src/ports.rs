@@ -372,6 +372,17 @@ pub trait AttemptStore: Send + Sync + 'static {
     async fn take(&self, key: &str, max: u32, window: Duration, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Gives back one attempt of a key (the attempt succeeded and should not count).
     async fn give_back(&self, key: &str) -> StoreResult<()>;
+    /// Gives back one attempt under each key, as `give_back` does for each (a store may do it in one
+    /// request). Every key is tried; the last failure is the answer.
+    async fn give_back_each(&self, keys: &[String]) -> StoreResult<()> {
+        let mut result = Ok(());
+        for k in keys {
+            if let Err(e) = self.give_back(k).await {
+                result = Err(e);
+            }
+        }
+        result
+    }
     /// Forgets a key.
     async fn clear(&self, key: &str) -> StoreResult<()>;
     /// Removes keys whose window ended before `now`; the number removed. (DynamoDB's TTL removes

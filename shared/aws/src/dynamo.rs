@@ -1405,6 +1405,41 @@ impl AttemptStore for DynamoStore {
         }
     }
 
+    /// In one transaction (the usual case: every key has the attempt just taken); when one key has
+    /// none left to give back (its window ended meanwhile), key by key.
+    async fn give_back_each(&self, keys: &[String]) -> StoreResult<()> {
+        if keys.len() < 2 {
+            for k in keys {
+                self.give_back(k).await?;
+            }
+            return Ok(());
+        }
+        let mut items = Vec::new();
+        for key in keys {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key("PK", s(format!("LIMIT#{key}")))
+                .key("SK", s("LIMIT"))
+                .update_expression("ADD #n :minus")
+                .condition_expression("#n > :zero")
+                .expression_attribute_names("#n", "count")
+                .expression_attribute_values(":minus", n(-1))
+                .expression_attribute_values(":zero", n(0))
+                .build();
+            items.push(TransactWriteItem::builder().update(build(update)?).build());
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TransactFailure::Condition(_)) => {
+                for k in keys {
+                    self.give_back(k).await?;
+                }
+                Ok(())
+            }
+            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
+        }
+    }
+
     async fn clear(&self, key: &str) -> StoreResult<()> {
         self.client
             .delete_item()

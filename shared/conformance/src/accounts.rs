@@ -150,6 +150,19 @@ pub async fn given_back_and_cleared_attempts_do_not_count<S: AttemptStore>(store
     assert!(store.take(&key, 5, WINDOW, t0()).await.unwrap(), "a cleared key starts again");
     store.give_back(&unique("never-taken")).await.unwrap();
     store.clear(&unique("never-taken")).await.unwrap();
+    // Several keys at once (a case number and a client address), also when one has none to give.
+    let (a, b) = (unique("a"), unique("b"));
+    for _ in 0..5 {
+        assert!(store.take(&a, 5, WINDOW, t0()).await.unwrap());
+        assert!(store.take(&b, 5, WINDOW, t0()).await.unwrap());
+        store.give_back_each(&[a.clone(), b.clone()]).await.unwrap();
+    }
+    assert!(store.take(&a, 5, WINDOW, t0()).await.unwrap(), "given back under both");
+    store.give_back_each(&[a.clone(), unique("never-taken")]).await.unwrap();
+    for _ in 0..5 {
+        assert!(store.take(&a, 5, WINDOW, t0()).await.unwrap(), "given back though the other key had none");
+    }
+    assert!(!store.take(&a, 5, WINDOW, t0()).await.unwrap());
 }
 
 /// Twenty attempts at the same moment: exactly five are let through.
