@@ -103,6 +103,13 @@ phases.stateful.enabled = false
 phases.examples.enabled = false
 phases.coverage.enabled = false
 
+# The inbox's search, unit and urgency filters are checked by the unit and end-to-end tests (every
+# refusal included); here they stay empty, so that the stateful phase's inbox lists cases to follow
+# (a random unit or word lists none, and a link to `#/0/id` then resolves to nothing).
+[[operations]]
+include-operation-id = "inbox"
+parameters = {{ "query.q" = "", "query.unit" = "", "query.urgency" = "" }}
+
 # A real topic to mark (the case id of path.id names none).
 [[operations]]
 include-operation-id = "review_topic"

@@ -114,6 +114,13 @@ async fn staff_search_every_case_by_title_number_unit_and_urgency() {
         other => panic!("expected a refusal, got {other:?}"),
     };
     assert_eq!(refused(h.app.inbox(&xfj(), &search("灯"), 5, None).await), "query_too_short");
+    // Letters with combining marks: nothing found, or a clear refusal — never an error.
+    for q in ["किताब पढ़ना", "ก่อนหน้า"] {
+        match h.app.inbox(&xfj(), &search(q), 5, None).await {
+            Ok(page) => assert!(page.items.is_empty(), "{q}"),
+            Err(e) => assert!(matches!(e, AppError::Invalid { .. }), "{q}: {e:?}"),
+        }
+    }
     let nowhere = ListFilter { unit: Some(UnitId::new("nowhere")), ..ListFilter::default() };
     assert_eq!(refused(h.app.inbox(&xfj(), &nowhere, 5, None).await), "unknown_unit");
     assert_eq!(refused(h.app.inbox(&xfj(), &ListFilter::default(), 5, Some("x#y")).await), "invalid_cursor");
@@ -142,4 +149,27 @@ async fn exports_write_every_case_a_page_at_a_time() {
     let file = h.app.export_cases(&xfj(), &filtered, Format::Xlsx, &["编号", "标题"], row).await.unwrap();
     std::io::Read::read_to_end(&mut { file }, &mut xlsx).unwrap();
     assert_eq!(&xlsx[..2], b"PK");
+}
+
+/// The urgency filters agree with the urgency each case shows, at every distance from its deadline
+/// (the boundary: a deadline at the end of the next working day is "due soon").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn urgency_filters_agree_with_the_urgency_shown() {
+    let h = Harness::new("lists-urgency", at("2026-11-02T10:00:00+08:00"));
+    // Received one a day over twelve days (simple class: five working days each).
+    for i in 0..12 {
+        let id = submit(&h, &format!("第{i}件"), "李四").await;
+        received(&h, &id, "transport").await;
+        h.clock.advance(chrono::Duration::days(1));
+    }
+    let all = h.app.inbox(&xfj(), &ListFilter::default(), 100, None).await.unwrap().items;
+    let mut seen = std::collections::BTreeSet::new();
+    for (u, name) in [(Urgency::Overdue, "overdue"), (Urgency::DueSoon, "due_soon"), (Urgency::Normal, "normal")] {
+        let listed = numbers(&h, &xfj(), &ListFilter { urgency: Some(u), ..ListFilter::default() }, 100).await;
+        let shown: Vec<String> = all.iter().filter(|c| c.urgency == name).map(|c| c.number.clone()).collect();
+        assert_eq!(listed, shown, "{name}");
+        seen.insert(name);
+        assert!(!listed.is_empty(), "the test reaches {name}");
+    }
+    assert_eq!(seen.len(), 3);
 }

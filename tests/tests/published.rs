@@ -83,6 +83,14 @@ async fn search_input_is_checked() {
         assert_eq!(code(r), "invalid_cursor", "{bad}");
     }
     assert_eq!(code(h.app.public_replies(&search("的 了", 5)).await), "query_too_short");
+    // Letters with combining marks (which the index's tokenizer and the term splitter may see
+    // differently) find nothing, without an error.
+    for q in ["किताब पढ़ना", "ก่อนหน้า"] {
+        match h.app.public_replies(&search(q, 5)).await {
+            Ok(page) => assert!(page.items.is_empty(), "{q}"),
+            Err(e) => assert!(matches!(e, AppError::Invalid { .. }), "{q}: {e:?}"),
+        }
+    }
     let month = ReplySearch { month: Some("2026-13".into()), ..search("路灯", 5) };
     assert_eq!(code(h.app.public_replies(&month).await), "invalid_month");
     let november = ReplySearch { month: Some("2026-11".into()), ..search("路灯", 5) };

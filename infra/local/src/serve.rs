@@ -219,9 +219,9 @@ async fn republish(app: Arc<App>) {
     let mut total = 0;
     loop {
         match app.republish_stale(mailbox_app::calendar::REPUBLISH_CHUNK).await {
-            Ok(n) => {
-                total += n;
-                if n < mailbox_app::calendar::REPUBLISH_CHUNK {
+            Ok(done) => {
+                total += done.written;
+                if !done.more(mailbox_app::calendar::REPUBLISH_CHUNK) {
                     break;
                 }
             }

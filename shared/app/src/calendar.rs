@@ -200,15 +200,16 @@ impl App {
                 self.recompute_chunk(calendar_version, after.as_deref()).await
             }
             Job::Republish => {
-                let written = self.republish_stale(REPUBLISH_CHUNK).await?;
-                if written == REPUBLISH_CHUNK {
+                let done = self.republish_stale(REPUBLISH_CHUNK).await?;
+                let failed = done.read - done.written;
+                if done.more(REPUBLISH_CHUNK) {
                     self.queue
                         .send(JOBS_QUEUE, &serde_json::to_string(&Job::Republish).expect("jobs serialise"))
                         .await?;
-                    return Ok(JobOutcome::Continued { recomputed: written, failed: 0 });
+                    return Ok(JobOutcome::Continued { recomputed: done.written, failed });
                 }
-                tracing::info!(written, "published texts masked with the current rules");
-                Ok(JobOutcome::Finished { recomputed: written, failed: 0, recorded: true })
+                tracing::info!(written = done.written, "published texts masked with the current rules");
+                Ok(JobOutcome::Finished { recomputed: done.written, failed, recorded: true })
             }
         }
     }

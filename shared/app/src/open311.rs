@@ -70,7 +70,7 @@ pub const MAX_LISTED: usize = 500;
 
 /// Pages of published replies one list reads at most (200 each): a bounded read however busy the span.
 const MAX_PAGES_READ: usize = 25;
-/// `GET requests` lists per client address: each reads up to seven months of public replies.
+/// `GET requests` lists per client address: each reads up to 25 pages of published replies.
 pub const LISTS: Limit = Limit { max: 30, window: Duration::from_secs(60) };
 
 fn digest(secret: &str) -> String {
@@ -465,7 +465,7 @@ impl App {
         let names = [case.citizen.name.as_str()];
         let mask = |t: &str| mask_personal_data(t, &names);
         // A published case's texts were masked when it was published.
-        let published = case.published.as_ref().filter(|_| full);
+        let published = case.published.as_ref().filter(|p| full && p.rules == mailbox_domain::mask::MASK_RULES);
         let (title, body) = match published {
             Some(p) => (p.title.clone(), p.body.clone()),
             None => (mask(&case.title), mask(&case.body)),

@@ -145,6 +145,45 @@ pub fn refresh(case: &mut Case) {
     }
 }
 
+/// What one chunk of `reindex` did, and where the next starts (`None`: every case is done).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reindexed {
+    pub written: usize,
+    pub failed: usize,
+    pub next: Option<mailbox_domain::CaseId>,
+}
+
+/// Writes the cases after `after` (id order, `limit` of them) again as they are, their published
+/// text brought up to date: after an upgrade that adds what a store keeps beside a case (on DynamoDB
+/// the lists' filter attributes and the published replies' attributes), so that old cases are found
+/// like new ones. Maintenance with an operator's credentials (`mailbox-aws-accounts reindex`): it
+/// reads every case (`CaseStore::scan`, a Scan on DynamoDB), which no function may.
+pub async fn reindex(
+    store: &dyn crate::ports::CaseStore,
+    after: Option<&mailbox_domain::CaseId>,
+    limit: usize,
+) -> Result<Reindexed, crate::AppError> {
+    use crate::ports::StoreError;
+    let cases = store.scan(after, limit).await?;
+    let mut done = Reindexed::default();
+    for case in &cases {
+        let mut next = case.clone();
+        refresh(&mut next);
+        match store.update(&next, case, &[], &[], &[], &[]).await {
+            Ok(()) => done.written += 1,
+            // Changed meanwhile: that change wrote it with everything already.
+            Err(StoreError::Conflict(_)) => {}
+            Err(e @ (StoreError::TooLarge(_) | StoreError::Corrupt(_))) => {
+                tracing::error!(case = %case.id, error = %e, "case not written again");
+                done.failed += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    done.next = if cases.len() == limit { cases.last().map(|c| c.id.clone()) } else { None };
+    Ok(done)
+}
+
 /// The terms of a public query (`query_terms`), at most [`MAX_QUERY_WORDS`].
 pub fn query_words(q: &str) -> Vec<String> {
     let mut words = query_terms(q);

@@ -218,6 +218,23 @@ pub struct ReplyList {
 
 /// Most typical cases of one month read for the column and its spreadsheet.
 const FEATURED_MAX: usize = 2000;
+/// Most pages of published replies the column reads (each bounded by the store): a month with more
+/// replies than that shows the typical cases among its newest.
+const FEATURED_PAGES: usize = 10;
+
+/// What one run of `App::republish_stale` did: stale texts read, and written masked again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Republished {
+    pub read: usize,
+    pub written: usize,
+}
+
+impl Republished {
+    /// Whether another run may find more: a full chunk read, and progress made.
+    pub fn more(&self, limit: usize) -> bool {
+        self.read == limit && self.written > 0
+    }
+}
 
 /// Cases read per page where every case of a list is looked at.
 const LIST_PAGE: usize = 500;
@@ -239,7 +256,8 @@ impl App {
     /// The public form of a published case, from the text masked when it was published.
     pub fn public_case(&self, case: &Case) -> Option<PublicCase> {
         let reply = case.reply.as_ref().filter(|_| is_published(case))?;
-        let text = case.published.as_ref()?;
+        // Masked with older rules: not shown until the republish job has masked it again.
+        let text = case.published.as_ref().filter(|p| p.rules == mailbox_domain::mask::MASK_RULES)?;
         Some(PublicCase {
             number: case.number.to_string(),
             mailbox: case.mailbox.to_string(),
@@ -263,7 +281,7 @@ impl App {
         let span = crate::published::month_span(&month);
         let mut query = ReplyQuery { featured_only: true, span, limit: 200, ..ReplyQuery::default() };
         let mut cases = Vec::new();
-        loop {
+        for _ in 0..FEATURED_PAGES {
             let page = self.store.published(&query).await?;
             cases.extend(page.items.iter().filter_map(|c| self.public_case(c)));
             match page.next {
@@ -313,20 +331,27 @@ impl App {
 
     /// Masks again the published texts masked with older rules (and publishes cases stored before
     /// texts were masked at publication), up to `limit`; returns how many were written. Run until 0.
-    pub async fn republish_stale(&self, limit: usize) -> Result<usize, AppError> {
-        let mut written = 0;
-        for case in self.store.stale_published(mailbox_domain::mask::MASK_RULES, limit).await? {
+    pub async fn republish_stale(&self, limit: usize) -> Result<Republished, AppError> {
+        use crate::ports::StoreError;
+        let stale = self.store.stale_published(mailbox_domain::mask::MASK_RULES, limit).await?;
+        let mut done = Republished { read: stale.len(), written: 0 };
+        for case in stale {
             let mut next = case.clone();
             crate::published::refresh(&mut next);
             // Over the version read, without a new version: someone who changed it since wrote
             // its publication with the current rules already.
             match self.store.update(&next, &case, &[], &[], &[], &[]).await {
-                Ok(()) => written += 1,
-                Err(crate::ports::StoreError::Conflict(_)) => {}
+                Ok(()) => done.written += 1,
+                Err(StoreError::Conflict(_)) => {}
+                // One case that cannot be written must not hold back the others: logged (ERROR
+                // alarms), left unlisted until staff look at it.
+                Err(e @ (StoreError::TooLarge(_) | StoreError::Corrupt(_))) => {
+                    tracing::error!(case = %case.id, error = %e, "published text not masked again");
+                }
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(written)
+        Ok(done)
     }
 
     pub async fn monthly_report(&self, month: &str) -> Result<MonthlyReport, AppError> {

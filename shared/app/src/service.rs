@@ -574,7 +574,16 @@ impl App {
                 case.filter(|c| query.admits(c)).map(|c| summaries(std::slice::from_ref(&c))).unwrap_or_default();
             return Ok(InboxPage { items, next: None });
         }
-        let page = self.store.list(&query).await?;
+        let mut page = self.store.list(&query).await?;
+        if query.masked_titles && !query.title_terms.is_empty() {
+            // The stored terms of a masked title were masked with the rules of the case's last
+            // write: checked again with today's, so better rules never leave an older title's
+            // words searchable. (The page may be shorter; `next` is the store's.)
+            page.cases.retain(|c| {
+                let terms = crate::published::index_terms(&views::masked_title(c));
+                query.title_terms.iter().all(|t| terms.contains(t))
+            });
+        }
         Ok(InboxPage { items: summaries(&page.cases), next: page.next })
     }
 
@@ -655,9 +664,10 @@ impl App {
         let now = self.now();
         let calendar = self.calendar();
         let today = mailbox_domain::deadline::cst_date(now);
+        // Due soon: the deadline ends by the end of the next working day (inclusive).
         let soon = calendar
             .add_working_days(today, 1)
-            .map(|span| mailbox_domain::deadline::end_of_cst_day(span.end).timestamp_millis())
+            .map(|span| mailbox_domain::deadline::end_of_cst_day(span.end).timestamp_millis() + 1)
             .unwrap_or(i64::MAX);
         let now = now.timestamp_millis();
         match urgency {

@@ -115,6 +115,9 @@ fn case_without_digest<S: serde::Serializer>(case: &Case, s: S) -> Result<S::Ok,
     let mut value = serde_json::to_value(case).map_err(serde::ser::Error::custom)?;
     if let Some(fields) = value.as_object_mut() {
         fields.remove("query_code_digest");
+        // The public copy is the public's: staff read the case itself (and its digest of the
+        // citizen's name must not reach anyone).
+        fields.remove("published");
     }
     value.serialize(s)
 }
@@ -253,6 +256,8 @@ pub fn summary(actor: &Actor, case: &Case, now: DateTime<Utc>, calendar: &mailbo
 /// typical-case note and triage's notes. Masked here, when read, so better masking reaches old cases too.
 pub fn without_personal_data(case: &Case) -> Case {
     let mut c = case.clone();
+    // Masked with the rules of its publication, and with a digest that includes the citizen's name.
+    c.published = None;
     let name = case.citizen.name.as_str();
     let names = [name];
     let m = |t: &mut String| *t = mask_personal_data(t, &names);

@@ -42,9 +42,10 @@ pub(crate) fn add_attributes(case: &Case, item: &mut Item) {
 
 /// The filter expression of a search and its values.
 fn filter_of(q: &ReplyQuery) -> (String, Vec<(String, AttributeValue)>) {
-    // Items whose text is missing (not yet masked again, `pr` 0 or absent) are left out.
-    let mut parts = vec!["pr > :zero".to_owned()];
-    let mut values = vec![(":zero".to_owned(), n(0))];
+    // Only texts masked with the current rules: missing or older ones (`pr` absent, 0 or less) wait
+    // for the republish job.
+    let mut parts = vec!["pr = :rules".to_owned()];
+    let mut values = vec![(":rules".to_owned(), n(mailbox_domain::mask::MASK_RULES))];
     for (i, w) in q.words.iter().enumerate() {
         parts.push(format!("contains(pw, :w{i})"));
         values.push((format!(":w{i}"), s(format!(" {w} "))));
@@ -98,8 +99,12 @@ impl DynamoStore {
         let mut upper = to.min(now_end);
         let mut start: Option<(i64, String)> = None;
         if let Some(c) = &q.after {
-            upper = upper.min(c.ms.saturating_add(i64::from(c.id.is_some())));
-            start = c.id.clone().map(|id| (c.ms, id));
+            // A cursor inside the range continues after its item; one beyond it (not ours, or the
+            // span changed) starts from the range's end.
+            if c.ms < upper {
+                upper = c.ms.saturating_add(i64::from(c.id.is_some()));
+                start = c.id.clone().map(|id| (c.ms, id));
+            }
         }
         let (filter, values) = filter_of(q);
         let mut items: Vec<Case> = Vec::new();

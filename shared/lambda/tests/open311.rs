@@ -9,7 +9,6 @@ use axum::body::Body;
 use mailbox_app::http::Routes;
 use mailbox_app::open311::ApiKeyAdmin;
 use mailbox_app::ports::CaseStore;
-use mailbox_aws::{sdk_config, DynamoStore};
 use mailbox_domain::workflow::EventKind;
 use mailbox_domain::CaseNumber;
 use mailbox_lambda::http_router;
@@ -42,13 +41,8 @@ async fn get(router: &axum::Router, path: &str) -> (u16, String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open311_on_dynamodb_through_the_functions() {
-    let endpoint = support::moto_env();
-    let sdk = sdk_config(Some(endpoint)).await;
     // Submissions reach queues through the table's stream, not directly: no queue is needed.
-    let config = support::config(endpoint);
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
-    store.create_table().await.unwrap();
-    let instance = mailbox_lambda::instance(&config).await.unwrap();
+    let support::OnMoto { store, instance, .. } = support::on_moto().await;
     let app = instance.app.clone();
     let submit = http_router(instance.clone(), Routes::Submit);
     let query = http_router(instance.clone(), Routes::Query);

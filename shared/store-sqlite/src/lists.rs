@@ -116,11 +116,13 @@ pub(crate) fn list(conn: &Connection, q: &CaseQuery) -> StoreResult<CasePage> {
     let limit = arg(((q.limit.max(1) + 1) as i64).into());
     sql.push_str(&format!(" AND ({pos}, {id}) > ({p}, {i}) ORDER BY {pos}, {id} LIMIT {limit}"));
     let mut stmt = conn.prepare_cached(&sql).map_err(map_err)?;
-    let docs: Vec<String> = stmt
-        .query_map(params_from_iter(args), |r| r.get(0))
-        .map_err(map_err)?
-        .collect::<Result<_, _>>()
-        .map_err(map_err)?;
+    let docs: Vec<String> =
+        match stmt.query_map(params_from_iter(args), |r| r.get(0)).and_then(|rows| rows.collect::<Result<_, _>>()) {
+            Ok(docs) => docs,
+            // Terms the full-text index cannot hold find nothing.
+            Err(e) if crate::published::unsearchable(&e) => Vec::new(),
+            Err(e) => return Err(map_err(e)),
+        };
     let mut cases = docs.iter().map(|d| from_json::<Case>(d)).collect::<StoreResult<Vec<_>>>()?;
     let more = cases.len() > q.limit.max(1);
     cases.truncate(q.limit.max(1));

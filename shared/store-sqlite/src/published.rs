@@ -164,10 +164,19 @@ fn tier_rows(
     let mut stmt = conn.prepare_cached(&sql).map_err(map_err)?;
     let rows = stmt
         .query_map(params_from_iter(args), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-        .map_err(map_err)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(map_err)?;
-    Ok(rows)
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>());
+    match rows {
+        Ok(rows) => Ok(rows),
+        Err(e) if unsearchable(&e) => Ok(Vec::new()),
+        Err(e) => Err(map_err(e)),
+    }
+}
+
+/// Whether FTS5 refused a query's terms (a term its tokenizer splits in two is a phrase, which
+/// `detail=column` cannot answer): such terms are in no index row, so nothing matches.
+pub(crate) fn unsearchable(e: &rusqlite::Error) -> bool {
+    let text = e.to_string();
+    text.contains("fts5:") || text.contains("detail!=full") || text.contains("not supported")
 }
 
 /// The key a cursor continues before: its case's key when that case is still where it was, else

@@ -177,7 +177,7 @@ CREATE INDEX published_unit ON published (unit, key);
 CREATE INDEX published_domain ON published (domain, key) WHERE domain IS NOT NULL;
 CREATE INDEX published_featured ON published (key) WHERE featured = 1;
 CREATE VIRTUAL TABLE published_words USING fts5(title, text, tags, content='', contentless_delete=1,
-    detail=column, tokenize=\"unicode61 remove_diacritics 0 tokenchars '_-'\");
+    detail=column, tokenize=\"unicode61 remove_diacritics 0 tokenchars '_-' categories 'L* N* Co M*'\");
 ";
 
 /// Staff lists walk indexes in list position order (`COALESCE(sort_due_ms, NO_DUE), id`; a unit's
@@ -196,7 +196,7 @@ UPDATE case_units SET pos = (SELECT COALESCE(c.sort_due_ms, 9999999999999) FROM 
 CREATE INDEX case_units_list ON case_units (unit, pos, case_id);
 CREATE TABLE case_title_keys (key INTEGER PRIMARY KEY, case_id TEXT NOT NULL UNIQUE);
 CREATE VIRTUAL TABLE case_titles USING fts5(title, masked, content='', contentless_delete=1, detail=column,
-    tokenize=\"unicode61 remove_diacritics 0\");
+    tokenize=\"unicode61 remove_diacritics 0 categories 'L* N* Co M*'\");
 ";
 
 /// `CaseStore::running_deadlines`: a page of the partial index `cases_running`, in id order.

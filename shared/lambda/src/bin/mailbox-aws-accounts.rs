@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: mailbox-aws-accounts create --username U --name N --role R [--unit U] [--phone P] \
 [--email E] | list | disable USERNAME | enable USERNAME | reset-password USERNAME | api-keys create --name N \
-[--per-hour N] | api-keys list | api-keys revoke ID (TABLE_NAME, AWS_REGION, ORG_CONFIG \
+[--per-hour N] | api-keys list | api-keys revoke ID | reindex (TABLE_NAME, AWS_REGION, ORG_CONFIG \
 from the environment; passwords on standard input)";
 
 fn password() -> anyhow::Result<String> {
@@ -99,6 +99,22 @@ async fn run(args: Vec<String>) -> anyhow::Result<()> {
             println!("account {} enabled", one()?);
         }
         "api-keys" => api_keys(&store, rest, now).await?,
+        "reindex" => {
+            // Every case written again, 100 at a time, its published text brought up to date.
+            let (mut after, mut written, mut failed) = (None, 0, 0);
+            loop {
+                let done = mailbox_app::published::reindex(&store, after.as_ref(), 100).await?;
+                written += done.written;
+                failed += done.failed;
+                println!("{written} cases written again");
+                match done.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            println!("every case written again: {written} written, {failed} not (see the log)");
+            anyhow::ensure!(failed == 0, "{failed} cases could not be written again");
+        }
         "reset-password" => {
             admin.reset_password(one()?, &password()?, now).await?;
             println!("password of {} reset; it must choose a new one at sign-in", one()?);

@@ -142,3 +142,22 @@ pub fn event(name: &str, vars: &[(&str, &str)]) -> String {
     }
     text
 }
+
+/// A fresh table on moto (its name in the configuration) and the functions' instance over it.
+pub struct OnMoto {
+    pub endpoint: &'static str,
+    pub sdk: aws_config::SdkConfig,
+    pub config: mailbox_lambda::Config,
+    pub store: mailbox_aws::DynamoStore,
+    pub instance: mailbox_lambda::Instance,
+}
+
+pub async fn on_moto() -> OnMoto {
+    let endpoint = moto_env();
+    let sdk = mailbox_aws::sdk_config(Some(endpoint)).await;
+    let config = config(endpoint);
+    let store = mailbox_aws::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
+    store.create_table().await.unwrap();
+    let instance = mailbox_lambda::instance(&config).await.unwrap();
+    OnMoto { endpoint, sdk, config, store, instance }
+}
