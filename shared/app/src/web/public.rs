@@ -395,7 +395,7 @@ pub async fn replies(State(s): State<AppState>, Query(f): Query<ReplyFilter>) ->
             div { label for="f-domain" { "领域" }
                 select id="f-domain" name="domain" { option value="" { "全部" }
                     @for d in &s.app.org.domains { option value=(d.domain) selected[selected(&f.domain, &d.domain)] { (d.domain) } } } }
-            div { label for="f-month" { "月份" } input type="month" id="f-month" name="month" placeholder="2026-11" value=(value(&f.month)); }
+            div { label for="f-month" { "月份" } input type="text" id="f-month" name="month" inputmode="numeric" maxlength="7" placeholder="2026-11" value=(value(&f.month)); }
             div { label for="f-q" { "关键词" } input type="search" id="f-q" name="q" maxlength="50" value=(value(&f.q)); }
             button type="submit" { "查找" }
         }
