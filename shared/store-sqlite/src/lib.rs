@@ -149,7 +149,8 @@ impl SqliteStore {
     /// Stores cases as they are (with their indexes and published texts), in one transaction, with
     /// no events or counters: filling a database for a benchmark. Not for the application's writes.
     pub async fn load(&self, cases: Vec<Case>) -> StoreResult<()> {
-        self.write(move |conn| cases.iter().try_for_each(|c| write_case(conn, c, true, 0))).await
+        let titles: Vec<lists::TitleTerms> = cases.iter().map(lists::TitleTerms::of).collect();
+        self.write(move |conn| cases.iter().zip(&titles).try_for_each(|(c, t)| write_case(conn, c, Some(t), 0))).await
     }
 
     fn check_queue(&self, queue: &str) -> QueueResult<()> {
@@ -177,7 +178,15 @@ fn row_of(case: &Case) -> Row {
     }
 }
 
-fn write_case(conn: &Connection, case: &Case, insert: bool, expected_version: u64) -> StoreResult<()> {
+/// Writes a case's row and what is kept beside it: a new case with its title's terms (`title`), or a
+/// new version over `expected_version` (`title` none: a title never changes).
+fn write_case(
+    conn: &Connection,
+    case: &Case,
+    title: Option<&lists::TitleTerms>,
+    expected_version: u64,
+) -> StoreResult<()> {
+    let insert = title.is_some();
     let row = row_of(case);
     let status = status_name(case.status);
     let doc = to_json(case);
@@ -213,7 +222,10 @@ fn write_case(conn: &Connection, case: &Case, insert: bool, expected_version: u6
         }
         conn.execute("DELETE FROM case_units WHERE case_id = ?1", [case.id.as_str()]).map_err(map_err)?;
     }
-    published::sync(conn, case)?;
+    // A new case is never published (unless loaded as one): nothing to look up for it.
+    if !insert || case.published.is_some() {
+        published::sync(conn, case)?;
+    }
     for unit in case.handling_units() {
         conn.execute(
             "INSERT OR IGNORE INTO case_units (unit, case_id, pos) VALUES (?1, ?2, ?3)",
@@ -221,7 +233,9 @@ fn write_case(conn: &Connection, case: &Case, insert: bool, expected_version: u6
         )
         .map_err(map_err)?;
     }
-    lists::write_title(conn, case)?;
+    if let Some(terms) = title {
+        lists::write_title(conn, case.id.as_str(), terms)?;
+    }
     Ok(())
 }
 
@@ -324,6 +338,7 @@ impl CaseStore for SqliteStore {
     ) -> StoreResult<CreateOutcome> {
         let (case, event, domain, counters, idempotency) =
             (case.clone(), event.clone(), domain.clone(), counters.to_vec(), idempotency.cloned());
+        let title = lists::TitleTerms::of(&case);
         self.write(move |conn| {
             if let Some(record) = &idempotency {
                 if let Some(outcome) = replay(conn, record)? {
@@ -343,7 +358,7 @@ impl CaseStore for SqliteStore {
                 )
                 .map_err(map_err)?;
             }
-            write_case(conn, &case, true, 0)?;
+            write_case(conn, &case, Some(&title), 0)?;
             write_events(conn, std::slice::from_ref(&event))?;
             write_domain_events(conn, std::slice::from_ref(&domain))?;
             write_counters(conn, &counters)?;
@@ -375,7 +390,7 @@ impl CaseStore for SqliteStore {
         let (case, events, domain, counters, notifications) =
             (case.clone(), events.to_vec(), domain.to_vec(), counters.to_vec(), notifications.to_vec());
         self.write(move |conn| {
-            write_case(conn, &case, false, expected_version)?;
+            write_case(conn, &case, None, expected_version)?;
             write_events(conn, &events)?;
             write_domain_events(conn, &domain)?;
             write_counters(conn, &counters)?;

@@ -21,22 +21,35 @@ pub(crate) fn due(case: &Case) -> Option<i64> {
     due_ms(case)
 }
 
-/// Keeps the title index of a case as the case is: its title's terms and, for supervisors, the terms
-/// of its masked title (masked with the rules of this write).
-pub(crate) fn write_title(conn: &Connection, case: &Case) -> StoreResult<()> {
-    write_title_text(conn, case.id.as_str(), &case.title, &case.citizen.name)
+/// The title index terms of a case: its title's and, for supervisors, its masked title's (masked
+/// with the rules of its creation; readers check supervisors' matches against today's masking).
+/// Computed before a write enters the one writer (masking is the costly part), written once: a
+/// title never changes.
+pub(crate) struct TitleTerms {
+    raw: String,
+    masked: String,
 }
 
-fn write_title_text(conn: &Connection, id: &str, title: &str, name: &str) -> StoreResult<()> {
+impl TitleTerms {
+    pub(crate) fn of(case: &Case) -> TitleTerms {
+        TitleTerms::of_text(&case.title, &case.citizen.name)
+    }
+
+    fn of_text(title: &str, name: &str) -> TitleTerms {
+        let terms = |t: &str| mailbox_app::published::index_terms(t).join(" ");
+        TitleTerms { raw: terms(title), masked: terms(&mailbox_domain::mask::mask_personal_data(title, &[name])) }
+    }
+}
+
+/// Indexes a case's title (its key stable across VACUUM).
+pub(crate) fn write_title(conn: &Connection, id: &str, terms: &TitleTerms) -> StoreResult<()> {
     conn.execute("INSERT OR IGNORE INTO case_title_keys (case_id) VALUES (?1)", [id]).map_err(map_err)?;
     let key: i64 =
         conn.query_row("SELECT key FROM case_title_keys WHERE case_id = ?1", [id], |r| r.get(0)).map_err(map_err)?;
     conn.execute("DELETE FROM case_titles WHERE rowid = ?1", [key]).map_err(map_err)?;
-    let terms = |t: &str| mailbox_app::published::index_terms(t).join(" ");
-    let masked = mailbox_domain::mask::mask_personal_data(title, &[name]);
     conn.execute(
         "INSERT INTO case_titles (rowid, title, masked) VALUES (?1, ?2, ?3)",
-        rusqlite::params![key, terms(title), terms(&masked)],
+        rusqlite::params![key, terms.raw, terms.masked],
     )
     .map_err(map_err)?;
     Ok(())
@@ -50,8 +63,8 @@ pub(crate) fn backfill_titles(conn: &Connection) -> rusqlite::Result<()> {
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
     for (id, title, name) in rows {
-        write_title_text(conn, &id, title.as_deref().unwrap_or(""), name.as_deref().unwrap_or(""))
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        let terms = TitleTerms::of_text(title.as_deref().unwrap_or(""), name.as_deref().unwrap_or(""));
+        write_title(conn, &id, &terms).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     }
     Ok(())
 }

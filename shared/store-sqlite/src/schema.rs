@@ -180,7 +180,8 @@ CREATE VIRTUAL TABLE published_words USING fts5(title, text, tags, content='', c
     detail=column, tokenize=\"unicode61 remove_diacritics 0 tokenchars '_-' categories 'L* N* Co M*'\");
 ";
 
-/// Staff lists walk indexes in list position order (`COALESCE(sort_due_ms, NO_DUE), id`; a unit's
+/// Staff lists walk indexes in list position order (`COALESCE(sort_due_ms, NO_DUE), id`, which
+/// replaces the plain `cases_sort`: one index less to write per change; a unit's
 /// memberships carry the position too), filter by the deadline instant of open cases (`due_ms`) and
 /// search titles through a contentless FTS5 table of their terms, raw and masked (supervisors'),
 /// keyed by a stable integer per case (`case_title_keys`; rowids of `cases` may change on VACUUM).
@@ -191,6 +192,7 @@ UPDATE cases SET due_ms = (unixepoch(json_extract(doc, '$.deadline.due_on')) + 8
     WHERE status NOT IN ('invalid', 'replied', 'closed', 'merged') AND json_extract(doc, '$.deadline.due_on') IS NOT NULL;
 CREATE INDEX cases_list_dispatcher ON cases (dispatcher, COALESCE(sort_due_ms, 9999999999999), id);
 CREATE INDEX cases_list_all ON cases (COALESCE(sort_due_ms, 9999999999999), id);
+DROP INDEX cases_sort;
 ALTER TABLE case_units ADD COLUMN pos INTEGER NOT NULL DEFAULT 9999999999999;
 UPDATE case_units SET pos = (SELECT COALESCE(c.sort_due_ms, 9999999999999) FROM cases c WHERE c.id = case_units.case_id);
 CREATE INDEX case_units_list ON case_units (unit, pos, case_id);
