@@ -89,6 +89,11 @@ async fn staff_search_every_case_by_title_number_unit_and_urgency() {
     // A case number: that case.
     let number = h.store.get(&roads).await.unwrap().unwrap().number.to_string();
     assert_eq!(numbers(&h, &xfj(), &search(&number), 5).await, std::slice::from_ref(&number));
+    assert_eq!(
+        numbers(&h, &xfj(), &search(&number.to_lowercase()), 5).await,
+        std::slice::from_ref(&number),
+        "typed in lower case"
+    );
     // By handling unit, by urgency.
     let transport = ListFilter { unit: Some(UnitId::new("transport")), ..ListFilter::default() };
     assert_eq!(numbers(&h, &xfj(), &transport, 1).await.len(), 2);

@@ -103,10 +103,10 @@ pub struct ListFilter {
 }
 
 impl ListFilter {
-    /// The case number `q` is, when it looks like one (letters then digits, no spaces): numbers are
-    /// looked up, not searched for.
-    pub fn number(&self) -> Option<&str> {
-        let q = self.q.as_deref()?.trim();
+    /// The case number `q` is, when it looks like one (letters then digits, no spaces; typed in
+    /// either case): numbers are looked up, not searched for.
+    pub fn number(&self) -> Option<String> {
+        let q = self.q.as_deref()?.trim().to_ascii_uppercase();
         let letters = q.bytes().take_while(u8::is_ascii_uppercase).count();
         let looks = (6..=32).contains(&q.len()) && letters >= 1 && q.bytes().skip(letters).all(|b| b.is_ascii_digit());
         looks.then_some(q)
@@ -569,7 +569,7 @@ impl App {
         };
         if let Some(number) = filter.number() {
             // A case number: that case, when it is in the actor's scope and passes the filters.
-            let case = self.store.get_by_number(&CaseNumber::new(number)).await?;
+            let case = self.store.get_by_number(&CaseNumber::new(number.as_str())).await?;
             let items =
                 case.filter(|c| query.admits(c)).map(|c| summaries(std::slice::from_ref(&c))).unwrap_or_default();
             return Ok(InboxPage { items, next: None });
