@@ -79,7 +79,7 @@ FUNCTIONS = {
               READ + BATCH_READ + WRITE, OPINION_KEYS, ["jobs"], None, "StaffApiConcurrency", 10),
     # Queue consumers that also send e-mail and SMS (3 s of sending per message at most): room for a
     # batch of 10.
-    "triage": ("Consumer of the triage queue: records suggestions, compares with recent cases, finds hot topics and surges", [], [], READ + BATCH_READ + WRITE, OPINION_KEYS, [],
+    "triage": ("Consumer of the triage queue: records suggestions, compares with recent cases; finds hot topics and surges of triaged cases", [], [], READ + BATCH_READ + WRITE, OPINION_KEYS, [],
                ("sqs", ["triage"], 10), "WorkerConcurrency", 60),
     "handoff": ("Consumer of the jurisdictions' hand-off queues", [], [], READ + ["dynamodb:PutItem"], STAFF_KEYS, [], ("sqs", HANDOFFS, 10),
                 "HandoffConcurrency", 60),
@@ -107,11 +107,13 @@ EXPORTS = ["console"]
 # secrets (the public functions and the relay send nothing).
 DELIVERS = ["console", "triage", "handoff", "deadlines", "notify"]
 # The event bus's rules (shared/app/src/events.rs, `rules`; a test compares the two): new cases to
-# triage, and replies too (shared with the cases merged into them, 并单); notifications; a dispatch to
+# triage, triaged ones back to it for topic-finding (舆情, a step of its own), and replies too (shared
+# with the cases merged into them, 并单); notifications; a dispatch to
 # another jurisdiction's unit to that jurisdiction's hand-off queue.
 NOTIFY_TYPES = ["CaseAccepted", "CaseRejected", "CaseReplied", "CaseReplyShared", "CaseMerged", "CaseDispatched", "CaseReturned", "CaseReported",
                 "CaseExtensionRequested", "CaseUrged", "CaseDueSoon", "CaseExplanationRequested", "CaseOverdue", "CaseSupervised"]
 RULES = [("triage", {"source": ["mailbox"], "detail-type": ["CaseSubmitted"]}, "triage"),
+         ("topics", {"source": ["mailbox"], "detail-type": ["CaseTriaged"]}, "triage"),
          ("merged", {"source": ["mailbox"], "detail-type": ["CaseReplied"]}, "triage"),
          ("notify", {"source": ["mailbox"], "detail-type": NOTIFY_TYPES}, "notify")] + [
     (f"handoff-{j}", {"source": ["mailbox"], "detail-type": ["CaseDispatched"], "detail": {"handoff": [j]}}, f"handoff-{j}")

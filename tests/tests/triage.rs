@@ -89,3 +89,29 @@ async fn the_newest_cases_are_compared_however_many_older_ones_wait() {
     let numbers: Vec<&str> = note.duplicates.iter().map(|d| d.number.as_str()).collect();
     assert_eq!(numbers, vec![original.number.as_str()], "{note:?}");
 }
+
+/// Triage reads the case from its dispatcher's recent list (with the cases before it) in one read;
+/// where the list does not have it yet (an index a moment behind, or an event whose time is not
+/// the submission's), the case is read by id, and its predecessors are still the ones compared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_missing_from_the_recent_list_is_read_by_id() {
+    let h = Harness::new("triage-by-id", at("2026-03-02T09:00:00+08:00"));
+    let original = h.app.submit(&request("幸福小区电梯停运", "王小明"), None).await.unwrap();
+    h.clock.advance(chrono::Duration::minutes(5));
+    let again = h.app.submit(&request("再次反映幸福小区电梯停运", "李四"), None).await.unwrap();
+    let again = h.store.get_by_number(&CaseNumber::new(again.number)).await.unwrap().unwrap();
+    let first = h.store.get_by_number(&CaseNumber::new(original.number.as_str())).await.unwrap().unwrap();
+    let bodies = h.relayed("triage").await;
+    let of = |id: &mailbox_domain::CaseId| bodies.iter().find(|b| b.contains(id.as_str())).cloned().unwrap();
+    let mut message: serde_json::Value = serde_json::from_str(&of(&again.id)).unwrap();
+    // A minute before the submission: the list through that instant holds only the original.
+    message["time"] = serde_json::json!((again.submitted_at - chrono::Duration::minutes(1)).to_rfc3339());
+    h.app.take_triage(&message.to_string()).await.unwrap();
+    let note = h.store.get(&again.id).await.unwrap().unwrap().triage.expect("recorded");
+    let numbers: Vec<&str> = note.duplicates.iter().map(|d| d.number.as_str()).collect();
+    assert_eq!(numbers, vec![original.number.as_str()], "{note:?}");
+    // The original's own triage message finds it at the head of the list and records on it.
+    h.app.take_triage(&of(&first.id)).await.unwrap();
+    let first = h.store.get(&first.id).await.unwrap().unwrap();
+    assert!(first.triage.as_ref().is_some_and(|n| n.duplicates.is_empty()), "{:?}", first.triage);
+}

@@ -87,7 +87,8 @@ pub struct Rule {
     pub queue: String,
 }
 
-/// The bus's rules for an organisation: new cases to triage, and replies too (the triage consumer
+/// The bus's rules for an organisation: new cases to triage, triaged ones back to it for topic-finding
+/// (舆情), and replies too (the triage consumer
 /// shares a reply with the cases merged into the replied one, 并单); events that bring
 /// notifications to the notify queue; a dispatch to a unit of another jurisdiction to that
 /// jurisdiction's hand-off queue.
@@ -97,6 +98,11 @@ pub fn rules(org: &Organisation) -> Vec<Rule> {
         Rule {
             name: "triage".into(),
             pattern: json!({"source": [EVENT_SOURCE], "detail-type": [DetailType::CaseSubmitted.name()]}),
+            queue: TRIAGE_QUEUE.into(),
+        },
+        Rule {
+            name: "topics".into(),
+            pattern: json!({"source": [EVENT_SOURCE], "detail-type": [DetailType::CaseTriaged.name()]}),
             queue: TRIAGE_QUEUE.into(),
         },
         Rule {

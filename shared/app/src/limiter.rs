@@ -36,32 +36,17 @@ pub fn key(kind: &str, value: &str) -> String {
     }
 }
 
-/// Takes one attempt under every key (all at once), or none: when one key is at its limit, the
-/// attempts taken under the others are given back and the answer is `RateLimited`.
+/// Takes one attempt under every key, or none (`AttemptStore::take_all`): `RateLimited` when one key
+/// is at its limit.
 pub async fn take_all(
     store: &dyn AttemptStore,
     keys: &[String],
     limit: Limit,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let taken = futures::future::join_all(keys.iter().map(|k| store.take(k, limit.max, limit.window, now))).await;
-    let mut given = Vec::new();
-    let mut refused = false;
-    let mut failure = None;
-    for (k, t) in keys.iter().zip(taken) {
-        match t {
-            Ok(true) => given.push(k.clone()),
-            Ok(false) => refused = true,
-            Err(e) => failure = Some(e),
-        }
-    }
-    if refused || failure.is_some() {
-        give_back_all(store, &given).await;
-    }
-    match (failure, refused) {
-        (Some(e), _) => Err(e.into()),
-        (None, true) => Err(AppError::RateLimited),
-        (None, false) => Ok(()),
+    match store.take_all(keys, limit.max, limit.window, now).await? {
+        true => Ok(()),
+        false => Err(AppError::RateLimited),
     }
 }
 

@@ -240,7 +240,6 @@ pub trait CaseStore: Send + Sync + 'static {
     /// the case leaves (its units' lists, a merge) is known without reading it again — with its audit
     /// events, their domain events (one per audit event, same `seq`), counter changes and
     /// notifications, in one transaction. `Conflict` if the stored version is another.
-    #[allow(clippy::too_many_arguments)]
     async fn update(
         &self,
         case: &Case,
@@ -249,10 +248,34 @@ pub trait CaseStore: Send + Sync + 'static {
         domain: &[DomainEvent],
         counters: &[CounterDelta],
         notifications: &[Notification],
+    ) -> StoreResult<()> {
+        self.update_releasing(case, before, events, domain, counters, notifications, &[]).await
+    }
+
+    /// `update`, giving back in the same transaction one attempt under each key of `released`
+    /// (`AttemptStore::give_back`: the attempts a citizen's right query code took — the rating
+    /// costs no write of their own).
+    #[allow(clippy::too_many_arguments)]
+    async fn update_releasing(
+        &self,
+        case: &Case,
+        before: &Case,
+        events: &[AuditEvent],
+        domain: &[DomainEvent],
+        counters: &[CounterDelta],
+        notifications: &[Notification],
+        released: &[String],
     ) -> StoreResult<()>;
 
     async fn get(&self, id: &CaseId) -> StoreResult<Option<Case>>;
     async fn get_by_number(&self, number: &CaseNumber) -> StoreResult<Option<Case>>;
+    /// A case by number with its audit trail, oldest first (a store may read both at once). The
+    /// trail ends at the case's last event (`case.events`).
+    async fn by_number(&self, number: &CaseNumber) -> StoreResult<Option<(Case, Vec<AuditEvent>)>> {
+        let Some(case) = self.get_by_number(number).await? else { return Ok(None) };
+        let trail = self.events(&case.id).await?.into_iter().filter(|e| e.seq <= case.events).collect();
+        Ok(Some((case, trail)))
+    }
     /// The audit trail, oldest first.
     async fn events(&self, id: &CaseId) -> StoreResult<Vec<AuditEvent>>;
     /// Cases in scope that pass the query's filters, in list position order (`list_cursor`): urgent
@@ -264,13 +287,15 @@ pub trait CaseStore: Send + Sync + 'static {
     /// The cases merged into `original` (并单), in id order; at most [`MAX_MERGED`].
     async fn merged_into(&self, original: &CaseNumber) -> StoreResult<Vec<Case>>;
 
-    /// A dispatcher's cases in any status that came before `before` — submitted earlier, or in the
-    /// same millisecond with a smaller id — most recent first: what triage compares a new message
-    /// with to find duplicates (its predecessors, however late triage runs).
+    /// A dispatcher's cases in any status up to `through` — that case itself, then those submitted
+    /// earlier, or in the same millisecond with a smaller id — most recent first: triage reads the
+    /// case it records on and what it compares it with to find duplicates (its predecessors,
+    /// however late triage runs) in one read. (An index may lag: the case may be missing, or older
+    /// than stored.)
     async fn recent(
         &self,
         dispatcher: &UnitId,
-        before: (DateTime<Utc>, &CaseId),
+        through: (DateTime<Utc>, &CaseId),
         limit: usize,
     ) -> StoreResult<Vec<Case>>;
     /// Cases whose `next_alarm` is at or before `at` (the deadline sweep's work), earliest first,
@@ -370,6 +395,11 @@ pub trait AttemptStore: Send + Sync + 'static {
     /// with its first attempt and lasts `window`; taking or giving back never moves it, and a key
     /// whose window has passed starts again from nothing (a new window from `now`).
     async fn take(&self, key: &str, max: u32, window: Duration, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Takes one attempt under every key, or none: true when each key had one left; false (and
+    /// nothing counted) when one is at its limit. A store may do it in one request.
+    async fn take_all(&self, keys: &[String], max: u32, window: Duration, now: DateTime<Utc>) -> StoreResult<bool> {
+        take_each(self, keys, max, window, now).await
+    }
     /// Gives back one attempt of a key (the attempt succeeded and should not count).
     async fn give_back(&self, key: &str) -> StoreResult<()>;
     /// Gives back one attempt under each key, as `give_back` does for each (a store may do it in one
@@ -388,6 +418,38 @@ pub trait AttemptStore: Send + Sync + 'static {
     /// Removes keys whose window ended before `now`; the number removed. (DynamoDB's TTL removes
     /// them by itself; SQLite needs this.)
     async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<usize>;
+}
+
+/// `AttemptStore::take_all` key by key: an attempt taken under each (all at once), and when one key
+/// is at its limit, the attempts taken under the others given back.
+pub async fn take_each<S: AttemptStore + ?Sized>(
+    store: &S,
+    keys: &[String],
+    max: u32,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let taken = futures::future::join_all(keys.iter().map(|k| store.take(k, max, window, now))).await;
+    let mut given = Vec::new();
+    let mut refused = false;
+    let mut failure = None;
+    for (k, t) in keys.iter().zip(taken) {
+        match t {
+            Ok(true) => given.push(k.clone()),
+            Ok(false) => refused = true,
+            Err(e) => failure = Some(e),
+        }
+    }
+    if refused || failure.is_some() {
+        // Best effort: an attempt left counted errs on the safe side.
+        if let Err(e) = store.give_back_each(&given).await {
+            tracing::warn!(error = %e, "attempt not given back");
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(!refused),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -16,7 +16,7 @@ use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
 use mailbox_domain::events::{DetailType, DomainEvent};
 use mailbox_domain::stats::{change_deltas, counter_deltas};
-use mailbox_domain::workflow::{Command, Context, Intake, WorkflowError};
+use mailbox_domain::workflow::{AuditEvent, Command, Context, Intake, WorkflowError};
 use mailbox_domain::{
     authorize, can_view, Action, Actor, Calendar, CaseId, CaseNumber, CaseStatus, Organisation, Role,
 };
@@ -298,21 +298,22 @@ impl App {
         }
     }
 
-    /// Finds the citizen's case by number and query code. Every try takes an attempt under the case
-    /// number and under the client's address before the code is checked — one atomic step each in
-    /// the store, so tries sent at once to many instances all count — and a right code gives them
-    /// back: 5 wrong codes per number or per client in 15 minutes, then `RateLimited`.
-    async fn citizen_case(&self, number: &str, query_code: &str, client: &str) -> Result<Case, AppError> {
+    /// Finds the citizen's case by number and query code, with its trail. Every try takes an
+    /// attempt under the case number and under the client's address before the code is checked —
+    /// one atomic step in the store, so tries sent at once to many instances all count, and before
+    /// anything that depends on the code, so a try at the limit is answered alike whatever the code
+    /// — and a right code gives them back (the caller does, with the keys returned): 5 wrong codes
+    /// per number or per client in 15 minutes, then `RateLimited`.
+    async fn citizen_case(&self, number: &str, query_code: &str, client: &str) -> Result<CitizenCase, AppError> {
         self.refresh_calendar().await;
         let keys = [limiter::key("qn", number), limiter::key("qc", client)];
         limiter::take_all(self.limits.as_ref(), &keys, QUERY_CODE, self.now()).await?;
         // A case number is short: anything longer is no number and is not looked up.
-        let found = if number.len() <= 32 { self.store.get_by_number(&CaseNumber::new(number)).await? } else { None };
+        let found = if number.len() <= 32 { self.store.by_number(&CaseNumber::new(number)).await? } else { None };
         let code = query_code.trim().to_ascii_uppercase();
         match found {
-            Some(case) if same(&case.query_code_digest, &digest(&case.id, &code)) => {
-                limiter::give_back_all(self.limits.as_ref(), &keys).await;
-                Ok(case)
+            Some((case, trail)) if same(&case.query_code_digest, &digest(&case.id, &code)) => {
+                Ok(CitizenCase { case, trail, taken: keys.to_vec() })
             }
             _ => Err(AppError::NotFound),
         }
@@ -324,9 +325,9 @@ impl App {
         query_code: &str,
         client: &str,
     ) -> Result<CitizenCaseView, AppError> {
-        let case = self.citizen_case(number, query_code, client).await?;
-        let events = self.store.events(&case.id).await?;
-        Ok(views::citizen_view(&self.org, &case, &events))
+        let found = self.citizen_case(number, query_code, client).await?;
+        limiter::give_back_all(self.limits.as_ref(), &found.taken).await;
+        Ok(views::citizen_view(&self.org, &found.case, &found.trail))
     }
 
     pub async fn citizen_rate(
@@ -337,17 +338,29 @@ impl App {
         satisfied: bool,
         comment: String,
     ) -> Result<CitizenCaseView, AppError> {
-        let case = self.citizen_case(number, query_code, client).await?;
+        let CitizenCase { case, mut trail, taken } = self.citizen_case(number, query_code, client).await?;
         let actor = Actor::citizen(case.id.clone());
         let command = Command::Rate { satisfied, comment };
-        // Written over the case as the number found it; the number's index may lag a moment behind
-        // a change, and then the rating goes over the current version (the workflow still decides).
-        let case = match self.act_on(&actor, case.clone(), Some(case.version), command.clone()).await {
-            Err(AppError::Conflict { code: "stale_version", .. }) => self.act(&actor, &case.id, None, command).await?,
-            other => other?,
+        // Written over the case as the number found it, the attempts given back in the same
+        // transaction. The number's index may lag a moment behind a change: then the rating goes
+        // over the current version (the workflow still decides), and so does a refusal.
+        let rated = self.act_on_releasing(&actor, case.clone(), Some(case.version), command.clone(), &taken).await;
+        let (case, events) = match rated {
+            Ok((case, events)) => (case, events),
+            Err(e) => {
+                limiter::give_back_all(self.limits.as_ref(), &taken).await;
+                match e {
+                    AppError::Conflict { code: "stale_version", .. } => {
+                        let case = self.act(&actor, &case.id, None, command).await?;
+                        trail = self.store.events(&case.id).await?;
+                        (case, Vec::new())
+                    }
+                    other => return Err(other),
+                }
+            }
         };
-        let events = self.store.events(&case.id).await?;
-        Ok(views::citizen_view(&self.org, &case, &events))
+        trail.extend(events);
+        Ok(views::citizen_view(&self.org, &case, &trail))
     }
 
     /// A staff (or system) action on a case, written over `expected_version` when given.
@@ -367,10 +380,23 @@ impl App {
     pub async fn act_on(
         &self,
         actor: &Actor,
-        mut case: Case,
+        case: Case,
         expected_version: Option<u64>,
         command: Command,
     ) -> Result<Case, AppError> {
+        self.act_on_releasing(actor, case, expected_version, command, &[]).await.map(|(case, _)| case)
+    }
+
+    /// `act_on`, giving back an attempt under each key of `released` in the change's transaction;
+    /// the case as changed and the audit events the change added.
+    async fn act_on_releasing(
+        &self,
+        actor: &Actor,
+        mut case: Case,
+        expected_version: Option<u64>,
+        command: Command,
+        released: &[String],
+    ) -> Result<(Case, Vec<AuditEvent>), AppError> {
         self.refresh_calendar().await;
         if !can_view(actor, &case) {
             return Err(AppError::NotFound);
@@ -409,7 +435,7 @@ impl App {
             // "A new message waits" (urgent ones marked) goes with triage's record: no write of its own.
             notifications.extend(intake_notifications(&self.org, &case));
         }
-        self.store.update(&case, &before, &events, &domain, &counters, &notifications).await?;
+        self.store.update_releasing(&case, &before, &events, &domain, &counters, &notifications, released).await?;
         tracing::info!(case = %case.id, version = case.version, user = %actor.user, events = events.len(), "case updated");
         crate::failpoint::after_commit();
         if let Some(original) = original {
@@ -419,12 +445,13 @@ impl App {
             if now.reply.is_some() {
                 // The merge itself is done: a lost race here is the triage consumer's to finish.
                 return match Box::pin(self.share_reply(&now, &case)).await {
-                    Err(AppError::Conflict { .. }) => Ok(case),
-                    other => other,
+                    Err(AppError::Conflict { .. }) => Ok((case, events)),
+                    Ok(shared) => Ok((shared, events)),
+                    Err(e) => Err(e),
                 };
             }
         }
-        Ok(case)
+        Ok((case, events))
     }
 
     /// The original a case may be merged into (并单): an earlier case of the same dispatcher, not
@@ -677,21 +704,43 @@ impl App {
         }
     }
 
-    /// The `triage` queue consumer. A new case: records triage's suggestions on it (once) and tells
-    /// its dispatcher a message waits. A reply: shares it with the cases merged into the replied one
-    /// (并单). Idempotent: a redelivered message finds the suggestions recorded, the notification
-    /// keyed and the reply shared. An unreadable message is an error so the queue retries and
-    /// dead-letters it.
+    /// The `triage` queue consumer. A new case (`CaseSubmitted`): records triage's suggestions on it
+    /// (once) and tells its dispatcher a message waits. A triaged case (`CaseTriaged`): finds the
+    /// topics and surges it belongs to (舆情) — a step of its own, so that a failure there never
+    /// repeats triage and triage's cost does not carry it. A reply: shares it with the cases merged
+    /// into the replied one (并单). Idempotent: a redelivered message finds the suggestions
+    /// recorded, the notification keyed, the topic entry recorded and the reply shared. An
+    /// unreadable message is an error so the queue retries and dead-letters it.
     pub async fn take_triage(&self, body: &str) -> Result<(), AppError> {
         let message = Envelope::parse(body)
             .map_err(|e| AppError::invalid("malformed_triage", "body", format!("triage message unreadable: {e}")))?;
-        if message.detail_type == DetailType::CaseReplied {
-            self.share_replies(&message.detail.case_id).await?;
-            return Ok(());
+        match message.detail_type {
+            DetailType::CaseReplied => self.share_replies(&message.detail.case_id).await.map(|_| ()),
+            DetailType::CaseTriaged => {
+                let case = self.store.get(&message.detail.case_id).await?.ok_or(AppError::NotFound)?;
+                self.watch_topics(&case).await
+            }
+            _ => self.record_triage(&message).await,
         }
-        let mut case = self.store.get(&message.detail.case_id).await?.ok_or(AppError::NotFound)?;
+    }
+
+    /// Triage of a submitted case: one read brings the case and the cases before it (its
+    /// dispatcher's recent ones, through it), the suggestions are written over the case as read,
+    /// with the notification that a message waits.
+    async fn record_triage(&self, message: &Envelope) -> Result<(), AppError> {
+        const RECENT: usize = 400;
+        let detail = &message.detail;
+        // `CaseSubmitted`'s time is the submission's instant: the case sorts there in the list.
+        let mut page = self.store.recent(&detail.dispatcher, (message.time, &detail.case_id), RECENT + 1).await?;
+        let mut case = match page.first() {
+            Some(first) if first.id == detail.case_id => page.remove(0),
+            // Not in the index yet (it lags the table a moment), or another event's time.
+            _ => self.store.get(&detail.case_id).await?.ok_or(AppError::NotFound)?,
+        };
+        page.retain(|c| c.id != case.id);
+        page.truncate(RECENT);
         if case.triage.is_none() {
-            let note = self.triage_note(&case).await?;
+            let note = self.triage_note(&case, &page);
             let command = Command::RecordTriage { note: Box::new(note) };
             // No expected version: the text triage read never changes, whatever staff did meanwhile.
             // Written over the case as read here; changed by staff since, over the current one.
@@ -704,24 +753,24 @@ impl App {
             };
             match recorded {
                 Ok(updated) => case = updated,
-                // Recorded meanwhile by a redelivery of the same message: nothing left to do.
-                Err(AppError::Conflict { code: "unchanged", .. }) => {}
+                // Recorded meanwhile by a redelivery of the same message (the copy read was older):
+                // its notifications are the recorded case's.
+                Err(AppError::Conflict { code: "unchanged", .. }) => {
+                    case = self.store.get(&case.id).await?.ok_or(AppError::NotFound)?;
+                }
                 Err(e) => return Err(e),
             }
         }
         // Written with the record (a redelivery finds them there); sent now, keyed, so at most once.
         let notifications = intake_notifications(&self.org, &case);
-        self.send_notifications(&notifications, Some(case.number.as_str())).await?;
-        self.watch_topics(&case).await
+        self.send_notifications(&notifications, Some(case.number.as_str())).await
     }
 
-    /// Triage's suggestions for a case, compared for duplicates with the 400 cases of its dispatcher
-    /// that came just before it, in any status (a citizen who writes again usually does so within
-    /// weeks; 400 cases are about two months of the city mailbox).
-    async fn triage_note(&self, case: &Case) -> Result<mailbox_domain::triage::TriageNote, AppError> {
+    /// Triage's suggestions for a case, compared for duplicates with `others`: the 400 cases of its
+    /// dispatcher that came just before it, in any status (a citizen who writes again usually does
+    /// so within weeks; 400 cases are about two months of the city mailbox).
+    fn triage_note(&self, case: &Case, others: &[Case]) -> mailbox_domain::triage::TriageNote {
         use mailbox_triage::{dup::Fingerprint, Message, Recent};
-        const RECENT: usize = 400;
-        let others = self.store.recent(&case.dispatcher, (case.submitted_at, &case.id), RECENT).await?;
         // The note shows the likely originals' titles to staff who may not see those cases:
         // their titles are kept only with personal data masked.
         let titles: Vec<String> = others.iter().map(views::masked_title).collect();
@@ -755,7 +804,7 @@ impl App {
             kind: case.kind,
             names: &names,
         };
-        Ok(triage.analyse(&message, &recent, self.now()))
+        triage.analyse(&message, &recent, self.now())
     }
 
     /// Takes in one hand-off message (the `handoff` queue consumer). Idempotent: a redelivered or
@@ -963,6 +1012,14 @@ pub enum HandoffOutcome {
     Delivered,
     /// The case moved on (received, returned, re-dispatched) since the message was sent.
     Outdated,
+}
+
+/// A citizen's case found by number and right query code: its trail, and the attempt keys its
+/// lookup took (to be given back).
+struct CitizenCase {
+    case: Case,
+    trail: Vec<AuditEvent>,
+    taken: Vec<String>,
 }
 
 /// The answer to a retried submission.

@@ -120,6 +120,12 @@ pub(crate) fn doc_of(item: &Item) -> StoreResult<Case> {
     serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+fn event_of(item: &Item) -> StoreResult<AuditEvent> {
+    let doc =
+        item.get("doc").and_then(|v| v.as_s().ok()).ok_or_else(|| StoreError::Corrupt("event without doc".into()))?;
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 fn case_key(id: &str) -> (AttributeValue, AttributeValue) {
     (s(format!("CASE#{id}")), s("CASE"))
 }
@@ -221,10 +227,15 @@ fn merge_item(case: &Case, original: &CaseNumber) -> Item {
 /// the new item to the relay, which publishes this (and skips every item without it).
 pub const DOMAIN_ATTRIBUTE: &str = "domain";
 
-fn event_item(e: &AuditEvent, domain: Option<&DomainEvent>) -> Item {
+/// An audit event. Also under its case's number in `G1` (after the case item, `CASE` < `EV#…`), so
+/// a citizen's lookup by number reads the case and its trail in one Query.
+fn event_item(e: &AuditEvent, domain: Option<&DomainEvent>, number: &CaseNumber) -> Item {
+    let sk = format!("EV#{:010}", e.seq);
     let mut item = HashMap::from([
         ("PK".into(), s(format!("CASE#{}", e.case))),
-        ("SK".into(), s(format!("EV#{:010}", e.seq))),
+        ("SK".into(), s(sk.clone())),
+        ("G1PK".into(), s(format!("NUM#{number}"))),
+        ("G1SK".into(), s(sk)),
         ("doc".into(), s(serde_json::to_string(e).expect("events serialise"))),
     ]);
     if let Some(d) = domain {
@@ -382,6 +393,21 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder()
             .put(build(Put::builder().table_name(&self.table).set_item(Some(item)).build())?)
             .build())
+    }
+
+    /// One attempt given back under `key`, in a transaction: only where one is counted.
+    fn give_back_item(&self, key: &str) -> StoreResult<TransactWriteItem> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("PK", s(format!("LIMIT#{key}")))
+            .key("SK", s("LIMIT"))
+            .update_expression("ADD #n :minus")
+            .condition_expression("#n > :zero")
+            .expression_attribute_names("#n", "count")
+            .expression_attribute_values(":minus", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .build();
+        Ok(TransactWriteItem::builder().update(build(update)?).build())
     }
 
     fn put_new(&self, item: Item) -> StoreResult<TransactWriteItem> {
@@ -675,7 +701,7 @@ impl CaseStore for DynamoStore {
             items.push(TransactWriteItem::builder().put(build(put)?).build());
         }
         items.push(self.put_new(case_item(case)?)?);
-        items.push(self.put_new(event_item(event, Some(domain)))?);
+        items.push(self.put_new(event_item(event, Some(domain), &case.number))?);
         items.extend(self.counter_updates(counters, case.id.as_str())?);
         match self.transact(items).await {
             Ok(()) => Ok(CreateOutcome::Created),
@@ -713,7 +739,7 @@ impl CaseStore for DynamoStore {
         Ok(0)
     }
 
-    async fn update(
+    async fn update_releasing(
         &self,
         case: &Case,
         before: &Case,
@@ -721,6 +747,7 @@ impl CaseStore for DynamoStore {
         domain: &[DomainEvent],
         counters: &[CounterDelta],
         notifications: &[Notification],
+        released: &[String],
     ) -> StoreResult<()> {
         self.register_months(counters).await?;
         // Written only over `before`'s version: the stored item is `before`, so what the case
@@ -734,7 +761,7 @@ impl CaseStore for DynamoStore {
         let mut items = vec![TransactWriteItem::builder().put(build(put)?).build()];
         for e in events {
             let d = domain.iter().find(|d| d.detail.seq == e.seq);
-            items.push(self.put_new(event_item(e, d))?);
+            items.push(self.put_new(event_item(e, d, &case.number))?);
         }
         // Membership: units the case left are deleted, current ones rewritten with the new position.
         let now: HashSet<&UnitId> = case.handling_units().collect();
@@ -764,8 +791,18 @@ impl CaseStore for DynamoStore {
         }
         items.extend(self.counter_updates(counters, case.id.as_str())?);
         items.extend(self.notification_puts(notifications)?);
+        let first_release = items.len();
+        for key in released {
+            items.push(self.give_back_item(key)?);
+        }
         match self.transact(items).await {
             Ok(()) => Ok(()),
+            // A key with no attempt left to give back (its window ended meanwhile): the change
+            // without it, then the key's own give-back (which finds nothing to give back either).
+            Err(TransactFailure::Condition(i)) if i >= first_release => {
+                Box::pin(self.update_releasing(case, before, events, domain, counters, notifications, &[])).await?;
+                self.give_back_each(released).await
+            }
             // The case item is first: a stale version; an event is next: its number is taken.
             Err(TransactFailure::Condition(i)) => {
                 Err(StoreError::Conflict(format!("case {} changed (condition {i})", case.id)))
@@ -781,9 +818,36 @@ impl CaseStore for DynamoStore {
 
     async fn get_by_number(&self, number: &CaseNumber) -> StoreResult<Option<Case>> {
         let items = self
-            .query(Some(&index_name("G1")), "G1PK = :pk", vec![(":pk", s(format!("NUM#{number}")))], true, Some(1))
+            .query(
+                Some(&index_name("G1")),
+                "G1PK = :pk AND G1SK = :case",
+                vec![(":pk", s(format!("NUM#{number}"))), (":case", s("CASE"))],
+                true,
+                Some(1),
+            )
             .await?;
         items.first().map(doc_of).transpose()
+    }
+
+    async fn by_number(&self, number: &CaseNumber) -> StoreResult<Option<(Case, Vec<AuditEvent>)>> {
+        // The case item, then its events (`G1SK` `CASE` < `EV#…`), in one Query.
+        let values = vec![(":pk", s(format!("NUM#{number}")))];
+        let items = self.query(Some(&index_name("G1")), "G1PK = :pk", values, true, None).await?;
+        let Some(case) = items.first().filter(|i| i.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|k| k == "CASE"))
+        else {
+            return Ok(None);
+        };
+        let case: Case = doc_of(case)?;
+        let trail: Vec<AuditEvent> = items[1..].iter().map(event_of).collect::<StoreResult<_>>()?;
+        // The index copies each item on its own: events a moment ahead of the case copy are left
+        // out; a trail with a gap (an event not copied yet, or one written before events were
+        // indexed) is read from the table.
+        let trail: Vec<AuditEvent> = trail.into_iter().filter(|e| e.seq <= case.events).collect();
+        if trail.iter().enumerate().all(|(i, e)| e.seq == i as u64 + 1) && trail.len() as u64 == case.events {
+            return Ok(Some((case, trail)));
+        }
+        let trail = self.events(&case.id).await?.into_iter().filter(|e| e.seq <= case.events).collect();
+        Ok(Some((case, trail)))
     }
 
     async fn events(&self, id: &CaseId) -> StoreResult<Vec<AuditEvent>> {
@@ -796,16 +860,7 @@ impl CaseStore for DynamoStore {
                 None,
             )
             .await?;
-        items
-            .iter()
-            .map(|i| {
-                let doc = i
-                    .get("doc")
-                    .and_then(|v| v.as_s().ok())
-                    .ok_or_else(|| StoreError::Corrupt("event without doc".into()))?;
-                serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .collect()
+        items.iter().map(event_of).collect()
     }
 
     /// One strongly consistent read of a key that never exists: the table is there, reachable and
@@ -821,16 +876,16 @@ impl CaseStore for DynamoStore {
     async fn recent(
         &self,
         dispatcher: &UnitId,
-        before: (DateTime<Utc>, &CaseId),
+        through: (DateTime<Utc>, &CaseId),
         limit: usize,
     ) -> StoreResult<Vec<Case>> {
         // One Query backwards, newest first (a page per MB of items); the sort key `<ms>#<id>`
         // orders as SQLite's `(submitted_ms, id)`.
         let values = vec![
             (":pk", s(format!("RECENT#{dispatcher}"))),
-            (":before", s(format!("{}#{}", ms13(before.0), before.1))),
+            (":through", s(format!("{}#{}", ms13(through.0), through.1))),
         ];
-        let condition = "G6PK = :pk AND G6SK < :before";
+        let condition = "G6PK = :pk AND G6SK <= :through";
         let items = self.query(Some(&index_name("G6")), condition, values, false, Some(limit)).await?;
         items.iter().take(limit).map(doc_of).collect()
     }
@@ -1384,6 +1439,41 @@ impl AttemptStore for DynamoStore {
         Ok(false)
     }
 
+    /// One transaction counting an attempt under every key, each where its window is live and under
+    /// the limit or where it has none. Refused (a key at its limit, or with a window that has
+    /// passed and is not removed yet): key by key, as `take` decides.
+    async fn take_all(&self, keys: &[String], max: u32, window: Duration, now: DateTime<Utc>) -> StoreResult<bool> {
+        if keys.len() < 2 {
+            return mailbox_app::ports::take_each(self, keys, max, window, now).await;
+        }
+        let until = now + chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+        let mut items = Vec::new();
+        for key in keys {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key("PK", s(format!("LIMIT#{key}")))
+                .key("SK", s("LIMIT"))
+                .update_expression("SET #n = if_not_exists(#n, :zero) + :one, #u = if_not_exists(#u, :until), #t = if_not_exists(#t, :ttl)")
+                .condition_expression("attribute_not_exists(#n) OR (#u > :now AND #n < :max)")
+                .expression_attribute_names("#n", "count")
+                .expression_attribute_names("#u", "until")
+                .expression_attribute_names("#t", TTL_ATTRIBUTE)
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":now", n(now.timestamp_millis()))
+                .expression_attribute_values(":until", n(until.timestamp_millis()))
+                .expression_attribute_values(":ttl", n(epoch_secs(until) + 3600))
+                .expression_attribute_values(":max", n(max))
+                .build();
+            items.push(TransactWriteItem::builder().update(build(update)?).build());
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(TransactFailure::Condition(_)) => mailbox_app::ports::take_each(self, keys, max, window, now).await,
+            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
+        }
+    }
+
     async fn give_back(&self, key: &str) -> StoreResult<()> {
         let result = self
             .client
@@ -1414,20 +1504,7 @@ impl AttemptStore for DynamoStore {
             }
             return Ok(());
         }
-        let mut items = Vec::new();
-        for key in keys {
-            let update = Update::builder()
-                .table_name(&self.table)
-                .key("PK", s(format!("LIMIT#{key}")))
-                .key("SK", s("LIMIT"))
-                .update_expression("ADD #n :minus")
-                .condition_expression("#n > :zero")
-                .expression_attribute_names("#n", "count")
-                .expression_attribute_values(":minus", n(-1))
-                .expression_attribute_values(":zero", n(0))
-                .build();
-            items.push(TransactWriteItem::builder().update(build(update)?).build());
-        }
+        let items = keys.iter().map(|k| self.give_back_item(k)).collect::<StoreResult<Vec<_>>>()?;
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TransactFailure::Condition(_)) => {

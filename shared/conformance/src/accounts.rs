@@ -165,6 +165,42 @@ pub async fn given_back_and_cleared_attempts_do_not_count<S: AttemptStore>(store
     assert!(!store.take(&a, 5, WINDOW, t0()).await.unwrap());
 }
 
+/// Attempts under several keys at once (a case number and a client address): each counted, or none.
+pub async fn attempts_under_several_keys_count_all_or_none<S: AttemptStore + Clone>(store: &S) {
+    let (a, b) = (unique("a"), unique("b"));
+    for _ in 0..4 {
+        assert!(store.take(&a, 5, WINDOW, t0()).await.unwrap());
+    }
+    let both = [a.clone(), b.clone()];
+    assert!(store.take_all(&both, 5, WINDOW, t0()).await.unwrap(), "a's fifth, b's first");
+    assert!(!store.take_all(&both, 5, WINDOW, t0()).await.unwrap(), "a is at its limit");
+    for i in 0..4 {
+        assert!(store.take(&b, 5, WINDOW, t0()).await.unwrap(), "b counted once, not twice: attempt {}", i + 2);
+    }
+    assert!(!store.take(&b, 5, WINDOW, t0()).await.unwrap());
+    // A window that passed starts again, under every key.
+    assert!(store.take_all(&both, 5, WINDOW, t0() + Days::minutes(15)).await.unwrap(), "new windows");
+    for _ in 0..4 {
+        assert!(store.take_all(&both, 5, WINDOW, t0() + Days::minutes(16)).await.unwrap());
+    }
+    assert!(!store.take_all(&both, 5, WINDOW, t0() + Days::minutes(16)).await.unwrap());
+    // Twenty at once under one shared key (each with a key of its own beside it): five let through.
+    let shared = unique("s");
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (store, keys) = (store.clone(), [shared.clone(), unique("own")]);
+            tokio::spawn(async move { store.take_all(&keys, 5, WINDOW, t0()).await })
+        })
+        .collect();
+    let mut allowed = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap() {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 5, "each is checked and counted in one step");
+}
+
 /// Twenty attempts at the same moment: exactly five are let through.
 pub async fn attempts_made_at_once_all_count<S: AttemptStore + Clone>(store: &S) {
     let key = unique("k");

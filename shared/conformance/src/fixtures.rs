@@ -1,5 +1,5 @@
-//! Files for the attachment tests, made here rather than committed: a phone photo as cameras write
-//! it, with an EXIF block that holds GPS coordinates.
+//! Fixtures: files for the attachment tests, made here rather than committed (a phone photo as
+//! cameras write it, with an EXIF block that holds GPS coordinates), and common commands.
 
 use image::{ImageEncoder, RgbImage};
 
@@ -44,4 +44,15 @@ pub fn jpeg_has_metadata(jpeg: &[u8]) -> bool {
 /// A small PDF (what a scanner writes, without scripts).
 pub fn pdf() -> Vec<u8> {
     b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
+}
+
+/// A transfer (转办) to `unit` alone, as a standard complaint (20 working days).
+pub fn transfer_to(unit: &str) -> mailbox_domain::workflow::Command {
+    mailbox_domain::workflow::Command::Dispatch {
+        mode: mailbox_domain::DispatchMode::Transfer,
+        lead: mailbox_domain::UnitId::new(unit),
+        co_handlers: vec![],
+        class: mailbox_domain::DeadlineClass::Standard,
+        special_days: None,
+    }
 }

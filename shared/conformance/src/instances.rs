@@ -103,6 +103,43 @@ pub async fn query_code_limit_is_shared(a: &Instance, b: &Instance) {
     }
     let refused = a.app.citizen_view(&other.number, &other.query_code, client).await;
     assert!(matches!(refused, Err(AppError::RateLimited)), "{refused:?}");
+
+    // A rating with the right code gives back the attempts its lookup took, in the rating's own
+    // write: after four wrong codes and the rating, one more wrong code is answered, the next not.
+    let rated = a.app.submit(&request("评价限次"), None).await.unwrap();
+    let id = a.app.store.get_by_number(&CaseNumber::new(rated.number.as_str())).await.unwrap().unwrap().id;
+    let xfj = Actor::staff("xfj", Role::Dispatcher, Some(UnitId::new("city-xfj")));
+    let unit = Actor::staff("jt", Role::Handler, Some(UnitId::new("transport")));
+    for (actor, command) in [
+        (&xfj, Command::Accept),
+        (&xfj, crate::fixtures::transfer_to("transport")),
+        (&unit, Command::Receive),
+        (&unit, Command::Reply { text: "已修复".into(), public: false }),
+    ] {
+        a.app.act(actor, &id, None, command).await.unwrap();
+    }
+    let client = "198.51.100.200";
+    for who in [a, b, a, b] {
+        let wrong = who.app.citizen_rate(&rated.number, "WRONGCODE2", client, true, String::new()).await;
+        assert!(matches!(wrong, Err(AppError::NotFound)), "{wrong:?}");
+    }
+    let view = b.app.citizen_rate(&rated.number, &rated.query_code, client, true, "满意".into()).await.unwrap();
+    assert!(view.rating.is_some_and(|r| r.satisfied));
+    // The trail it answers with is the stored one, the rating's own event last.
+    let trail = a.app.store.events(&id).await.unwrap();
+    assert_eq!(
+        view.timeline.len(),
+        a.app.citizen_view(&rated.number, &rated.query_code, "198.51.100.201").await.unwrap().timeline.len()
+    );
+    assert!(trail.iter().rev().take(2).any(|e| matches!(e.kind, EventKind::Rated { .. })), "{trail:?}");
+    let fifth = a.app.citizen_view(&rated.number, "WRONGCODE2", client).await;
+    assert!(matches!(fifth, Err(AppError::NotFound)), "the fifth wrong code is answered: {fifth:?}");
+    let sixth = b.app.citizen_view(&rated.number, &rated.query_code, client).await;
+    assert!(matches!(sixth, Err(AppError::RateLimited)), "then the limit: {sixth:?}");
+    // A rating refused by the workflow (rated already) is answered like any other try: counted
+    // first, so at the limit it says only that.
+    let again = a.app.citizen_rate(&rated.number, &rated.query_code, client, false, String::new()).await;
+    assert!(matches!(again, Err(AppError::RateLimited)), "{again:?}");
 }
 
 /// Five wrong passwords, spread over both instances, lock the account on both.

@@ -33,7 +33,8 @@ macro_rules! case_store_suite {
             published_pages_continue_without_repeats, stale_publications_are_found_until_masked, counters_by_prefix, sequences_never_repeat, notifications_are_deduplicated,
             calendar_versions_rise_and_recompute_finishes_once, running_deadlines_walks_each_running_case_once,
             notifications_page_newest_first, lists_continue_after_a_position, lists_filter_by_title_unit_and_deadline, urgent_cases_come_first_while_they_wait,
-            merged_cases_are_found_by_their_original,
+            merged_cases_are_found_by_their_original, a_case_is_found_by_number_with_its_trail,
+            a_change_gives_back_attempts_in_its_transaction,
             a_reachable_store_is_ready);
     };
     (@tests $make:expr; $($name:ident),*) => {
@@ -80,6 +81,7 @@ macro_rules! accounts_suite {
             accounts_are_stored_and_listed, a_subject_links_one_account, sessions_are_stored_and_deleted,
             attempts_count_up_to_the_limit_then_refuse, a_window_passes_and_the_key_starts_again,
             given_back_and_cleared_attempts_do_not_count, attempts_made_at_once_all_count,
+            attempts_under_several_keys_count_all_or_none,
             expired_keys_and_sessions_are_purged, sign_in_is_alike_for_unknown_names_and_bounded,
             administration_ends_sessions_at_once);
     };

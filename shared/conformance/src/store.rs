@@ -270,12 +270,16 @@ pub async fn recent_lists_a_dispatchers_cases_newest_first<S: CaseStore>(store: 
     assert_eq!(all, vec![day5.clone(), day2[0].clone(), day2[1].clone(), cases[0].id.clone()], "newest first");
     let two = listed(store.recent(&unit, later, 2).await.unwrap());
     assert_eq!(two, vec![day5.clone(), day2[0].clone()], "the limit keeps the newest");
-    // A case's predecessors only: not itself, nothing after it.
-    let before_day5 = listed(store.recent(&unit, (cases[1].submitted_at, &cases[1].id), 10).await.unwrap());
-    assert_eq!(before_day5, vec![day2[0].clone(), day2[1].clone(), cases[0].id.clone()]);
+    // A case itself, then its predecessors: nothing after it.
+    let through_day5 = listed(store.recent(&unit, (cases[1].submitted_at, &cases[1].id), 10).await.unwrap());
+    assert_eq!(through_day5, vec![day5.clone(), day2[0].clone(), day2[1].clone(), cases[0].id.clone()]);
     let tied = cases.iter().find(|c| c.id == day2[0]).unwrap();
-    let before_tied = listed(store.recent(&unit, (tied.submitted_at, &tied.id), 10).await.unwrap());
-    assert_eq!(before_tied, vec![day2[1].clone(), cases[0].id.clone()], "same millisecond: the smaller id came first");
+    let through_tied = listed(store.recent(&unit, (tied.submitted_at, &tied.id), 10).await.unwrap());
+    assert_eq!(
+        through_tied,
+        vec![day2[0].clone(), day2[1].clone(), cases[0].id.clone()],
+        "same millisecond: the smaller id came first"
+    );
     // Another dispatcher's cases are not listed.
     let (other, event) = new_case("mayor", 9);
     store.create(&other, &event, &domain(&other, &event), &counter_deltas(None, &other), None).await.unwrap();
@@ -830,4 +834,44 @@ fn domain(case: &Case, event: &AuditEvent) -> DomainEvent {
 
 fn domains(case: &Case, events: &[AuditEvent]) -> Vec<DomainEvent> {
     DomainEvent::of_change(&Organisation::guangan(), case, events)
+}
+
+/// `by_number`: the case and its whole trail, as `get` and `events` read them.
+pub async fn a_case_is_found_by_number_with_its_trail<S: CaseStore>(store: &S) {
+    let case = create(store, "mayor", 0).await;
+    let d = Actor::staff("d", Role::Dispatcher, Some(UnitId::new("city-xfj")));
+    let accepted = step(store, &case, &d, Command::Accept, 0).await;
+    let (found, trail) = store.by_number(&case.number).await.unwrap().expect("found by number");
+    assert_eq!(found, accepted);
+    assert_eq!(trail, store.events(&case.id).await.unwrap());
+    assert_eq!(trail.len() as u64, found.events);
+    assert_eq!(store.by_number(&CaseNumber::new(format!("T{}", token()))).await.unwrap(), None);
+}
+
+/// `update_releasing` gives back the attempts with the change, in its transaction: a change that
+/// is refused (a stale version) gives back nothing.
+pub async fn a_change_gives_back_attempts_in_its_transaction<S: CaseStore + mailbox_app::ports::AttemptStore>(
+    store: &S,
+) {
+    let window = std::time::Duration::from_secs(15 * 60);
+    let now = Utc::now();
+    let (a, b) = (format!("qn:{}", token()), format!("qc:{}", token()));
+    let keys = [a.clone(), b.clone()];
+    assert!(store.take_all(&keys, 2, window, now).await.unwrap());
+    let case = create(store, "mayor", 0).await;
+    let mut next = case.clone();
+    let d = Actor::staff("d", Role::Dispatcher, Some(UnitId::new("city-xfj")));
+    let events = next.apply(&ctx(at(0)), &d, Command::Accept).unwrap();
+    let domains = domains(&next, &events);
+    // Stale: nothing written, nothing given back.
+    let mut stale = case.clone();
+    stale.version += 5;
+    let err = store.update_releasing(&next, &stale, &events, &domains, &[], &[], &keys).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(store.take_all(&keys, 2, window, now).await.unwrap(), "second attempts");
+    assert!(!store.take_all(&keys, 2, window, now).await.unwrap(), "at the limit: the refused change gave none back");
+    store.update_releasing(&next, &case, &events, &domains, &[], &[], &keys).await.unwrap();
+    assert_eq!(store.get(&case.id).await.unwrap(), Some(next));
+    assert!(store.take_all(&keys, 2, window, now).await.unwrap(), "one given back under each key");
+    assert!(!store.take_all(&keys, 2, window, now).await.unwrap());
 }

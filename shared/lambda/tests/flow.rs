@@ -117,8 +117,6 @@ async fn a_case_through_every_function() {
     let (status, body) = call(&submit, "submit", &[]).await;
     assert_eq!(status, 201, "{body}");
     let (number, code) = (body["number"].as_str().unwrap().to_owned(), body["query_code"].as_str().unwrap().to_owned());
-    let (status, again) = call(&submit, "submit", &[]).await;
-    assert_eq!((status, &again["number"]), (201, &body["number"]), "the same idempotency key, the same case");
     let (status, invalid) = call(&submit, "submit-invalid", &[]).await;
     assert_eq!(status, 400, "{invalid}");
     let case = store.get_by_number(&CaseNumber::new(number.as_str())).await.unwrap().unwrap();
@@ -237,4 +235,17 @@ async fn a_case_through_every_function() {
         6,
         "submitted, triaged, accepted, dispatched, received, replied — nothing twice: {events:?}"
     );
+
+    // The submission sent again with its idempotency key: the same case. Last, because the retry's
+    // create transaction is refused by its idempotency condition, and moto (unlike DynamoDB, which
+    // writes nothing of a cancelled transaction) applies the items after the refused one, emits
+    // their stream records and then restores a copy of the table whose stream this pump no longer
+    // reads.
+    let (status, again) = call(&submit, "submit", &[]).await;
+    assert_eq!(
+        (status, &again["number"]),
+        (201, &Value::String(number.clone())),
+        "the same idempotency key, the same case"
+    );
+    assert_eq!(again["query_code"].as_str(), Some(code.as_str()));
 }

@@ -377,7 +377,7 @@ impl CaseStore for SqliteStore {
             .await
     }
 
-    async fn update(
+    async fn update_releasing(
         &self,
         case: &Case,
         before: &Case,
@@ -385,16 +385,27 @@ impl CaseStore for SqliteStore {
         domain: &[DomainEvent],
         counters: &[CounterDelta],
         notifications: &[Notification],
+        released: &[String],
     ) -> StoreResult<()> {
         let expected_version = before.version;
-        let (case, events, domain, counters, notifications) =
-            (case.clone(), events.to_vec(), domain.to_vec(), counters.to_vec(), notifications.to_vec());
+        let (case, events, domain, counters, notifications, released) = (
+            case.clone(),
+            events.to_vec(),
+            domain.to_vec(),
+            counters.to_vec(),
+            notifications.to_vec(),
+            released.to_vec(),
+        );
         self.write(move |conn| {
             write_case(conn, &case, None, expected_version)?;
             write_events(conn, &events)?;
             write_domain_events(conn, &domain)?;
             write_counters(conn, &counters)?;
-            write_notifications(conn, &notifications)
+            write_notifications(conn, &notifications)?;
+            for key in &released {
+                give_back(conn, key)?;
+            }
+            Ok(())
         })
         .await
     }
@@ -441,10 +452,10 @@ impl CaseStore for SqliteStore {
     async fn recent(
         &self,
         dispatcher: &UnitId,
-        before: (DateTime<Utc>, &CaseId),
+        through: (DateTime<Utc>, &CaseId),
         limit: usize,
     ) -> StoreResult<Vec<Case>> {
-        let (dispatcher, at, id) = (dispatcher.as_str().to_owned(), ms(before.0), before.1.as_str().to_owned());
+        let (dispatcher, at, id) = (dispatcher.as_str().to_owned(), ms(through.0), through.1.as_str().to_owned());
         self.read(move |c| query_cases(c, schema::RECENT_SQL, params![dispatcher, at, id, limit as i64])).await
     }
 
@@ -1258,11 +1269,7 @@ impl AttemptStore for SqliteStore {
 
     async fn give_back(&self, key: &str) -> StoreResult<()> {
         let key = key.to_owned();
-        self.write(move |c| {
-            c.execute("UPDATE limits SET count = count - 1 WHERE key = ?1 AND count > 0", [key]).map_err(map_err)?;
-            Ok(())
-        })
-        .await
+        self.write(move |c| give_back(c, &key)).await
     }
 
     async fn clear(&self, key: &str) -> StoreResult<()> {
@@ -1321,4 +1328,10 @@ impl ApiKeyStore for SqliteStore {
         })
         .await
     }
+}
+
+/// One attempt given back under `key`, where one is counted.
+fn give_back(c: &Connection, key: &str) -> StoreResult<()> {
+    c.execute("UPDATE limits SET count = count - 1 WHERE key = ?1 AND count > 0", [key]).map_err(map_err)?;
+    Ok(())
 }

@@ -206,7 +206,7 @@ pub const RUNNING_SQL: &str =
     "SELECT doc FROM cases WHERE status IN ('in_progress', 'reported') AND id > ?1 ORDER BY id LIMIT ?2";
 
 /// `CaseStore::recent`: walks `cases_recent` backwards, no sort.
-pub const RECENT_SQL: &str = "SELECT doc FROM cases WHERE dispatcher = ?1 AND (submitted_ms, id) < (?2, ?3)
+pub const RECENT_SQL: &str = "SELECT doc FROM cases WHERE dispatcher = ?1 AND (submitted_ms, id) <= (?2, ?3)
      ORDER BY submitted_ms DESC, id DESC LIMIT ?4";
 
 /// Brings the database to the newest schema. Each step runs in its own write transaction and
