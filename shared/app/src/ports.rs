@@ -59,15 +59,36 @@ impl IdempotencyRecord {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreateOutcome {
-    Created,
+    /// Stored, under this number (the case's own, or the one its `Numbering` gave it).
+    Created(CaseNumber),
     /// The idempotency key was used before for the same request: the case it created, and its
     /// query code as sealed in the record.
-    Existing {
-        case: Box<Case>,
-        sealed_code: String,
-    },
+    Existing { case: Box<Case>, sealed_code: String },
     /// The idempotency key was used before for a different request.
     KeyReused,
+}
+
+/// How a new case gets its number (编号): the next value of a named sequence (a day's), as
+/// `<prefix><value, 4 digits or more>`. The store takes the value in the case's own write, so a
+/// number is used only by a case that was stored: no gaps (a retry, a refused or failed write takes
+/// none) and no repeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Numbering {
+    pub sequence: String,
+    pub prefix: String,
+}
+
+impl Numbering {
+    pub fn number(&self, value: u64) -> CaseNumber {
+        CaseNumber::new(format!("{}{value:04}", self.prefix))
+    }
+
+    /// Puts the number of `value` on a new case and its first domain event.
+    pub fn apply(&self, value: u64, case: &mut Case, domain: &mut DomainEvent) {
+        let number = self.number(value);
+        domain.detail.case_number = number.clone();
+        case.number = number;
+    }
 }
 
 /// A notification to staff (SMS/e-mail on AWS, the outbox table in the embedded host).
@@ -215,7 +236,8 @@ pub fn parse_list_cursor(cursor: &str) -> Option<(i64, &str)> {
 pub trait CaseStore: Send + Sync + 'static {
     /// Stores a new case with its first event, that event's domain event and counter changes in
     /// one transaction. With an idempotency record, a second call with the same key stores nothing
-    /// and returns the first case.
+    /// and returns the first case. With a `Numbering`, the case (and its domain event) gets the
+    /// sequence's next value as its number in the same transaction — only when it is stored.
     async fn create(
         &self,
         case: &Case,
@@ -223,12 +245,12 @@ pub trait CaseStore: Send + Sync + 'static {
         domain: &DomainEvent,
         counters: &[CounterDelta],
         idempotency: Option<&IdempotencyRecord>,
+        numbering: Option<&Numbering>,
     ) -> StoreResult<CreateOutcome>;
 
     /// What a retry with this idempotency record gets without creating anything: the first case
     /// (`Existing`), `KeyReused` for a different request, or `None` when the key is new or its
-    /// record has lapsed (at `record.created_at`). Read before a case number is taken, so that a
-    /// replay takes none.
+    /// record has lapsed (at `record.created_at`). What `create` answers a retry with.
     async fn replay(&self, record: &IdempotencyRecord) -> StoreResult<Option<CreateOutcome>>;
 
     /// Removes idempotency records that lapsed before `now` (where the store has no expiry of its
@@ -310,8 +332,6 @@ pub trait CaseStore: Send + Sync + 'static {
     async fn stale_published(&self, rules: u32, limit: usize) -> StoreResult<Vec<Case>>;
     /// Counters whose key starts with `prefix`.
     async fn counters(&self, prefix: &str) -> StoreResult<Vec<(String, i64)>>;
-    /// Next value of a named sequence (1, 2, …); gaps are possible, repeats are not.
-    async fn next_sequence(&self, name: &str) -> StoreResult<u64>;
     /// Every case, a page at a time in id order after `after`. For maintenance (reconciling
     /// statistics), never on a request or scheduled path.
     async fn scan(&self, after: Option<&CaseId>, limit: usize) -> StoreResult<Vec<Case>>;

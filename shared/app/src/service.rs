@@ -8,7 +8,7 @@ use crate::input::SubmitRequest;
 use crate::limiter::{self, QUERY_CODE};
 use crate::ports::{
     AttemptStore, CaseQuery, CaseStore, Clock, CreateOutcome, HandoffQueue, IdempotencyRecord, Notification, Notifier,
-    Scope,
+    Numbering, Scope,
 };
 use crate::views::{self, CaseSummary, CitizenCaseView, StaffCaseView};
 use chrono::{DateTime, Utc};
@@ -262,25 +262,24 @@ impl App {
             sealed_code: seal_code(key, &query_code),
             created_at: now,
         });
-        // A retry is answered before a number is taken, so replays leave no gaps in the numbers.
-        if let (Some(record), Some(key)) = (&record, idempotency_key) {
-            if let Some(outcome) = self.store.replay(record).await? {
-                return replayed(outcome, key);
-            }
-        }
+        // The day's next number is taken by the store with the case itself: a retry (answered from
+        // its idempotency record), a refused or a failed write takes none, so the numbers of a day
+        // have no gaps. Until then the case carries the sequence's number 0.
         let day = now.with_timezone(&cst()).format("%Y%m%d").to_string();
-        let seq = self.store.next_sequence(&format!("case-number:{day}")).await?;
-        let number = CaseNumber::new(format!("{}{day}{seq:04}", self.org.case_prefix));
+        let numbering =
+            Numbering { sequence: format!("case-number:{day}"), prefix: format!("{}{day}", self.org.case_prefix) };
         let id = CaseId::new(format!("c{}", hex::encode(rand::thread_rng().gen::<[u8; 12]>())));
         let calendar = self.calendar();
         let ctx = Context { org: &self.org, calendar: &calendar, now };
-        let (case, event) = Case::submit_via(&ctx, id.clone(), number, digest(&id, &query_code), new, intake)?;
+        let (mut case, event) =
+            Case::submit_via(&ctx, id.clone(), numbering.number(0), digest(&id, &query_code), new, intake)?;
         let counters = counter_deltas(None, &case);
         // The `CaseSubmitted` event is stored with the case: the bus brings it to triage, however
         // soon after the commit this process stops.
         let domain = DomainEvent::of(&self.org, &case, &event);
-        match self.store.create(&case, &event, &domain, &counters, record.as_ref()).await? {
-            CreateOutcome::Created => {
+        match self.store.create(&case, &event, &domain, &counters, record.as_ref(), Some(&numbering)).await? {
+            CreateOutcome::Created(number) => {
+                case.number = number;
                 tracing::info!(case = %case.id, number = %case.number, mailbox = %case.mailbox, "case submitted");
                 crate::failpoint::after_commit();
                 Ok(Submitted {
@@ -292,8 +291,7 @@ impl App {
                     case_id: case.id.clone(),
                 })
             }
-            // Two first tries with one key at the same moment: the other one created the case (the
-            // number this one took stays unused — the one way a gap in the numbers remains).
+            // A retry, or two first tries with one key at the same moment: the first case.
             outcome => replayed(outcome, idempotency_key.unwrap_or_default()),
         }
     }
@@ -1038,7 +1036,7 @@ fn replayed(outcome: CreateOutcome, key: &str) -> Result<Submitted, AppError> {
             code: "idempotency_key_reused",
             message: "该请求标识已用于另一条留言，请刷新页面后重新提交".into(),
         }),
-        CreateOutcome::Created => Err(AppError::Internal("a replay created nothing".into())),
+        CreateOutcome::Created(_) => Err(AppError::Internal("a replay created nothing".into())),
     }
 }
 

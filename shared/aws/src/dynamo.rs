@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TransactWriteItem, Update,
+    KeysAndAttributes, Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
@@ -20,7 +20,7 @@ use mailbox_app::opinion::TopicStore;
 use mailbox_app::ports::{list_cursor, CasePage};
 use mailbox_app::ports::{
     AttemptStore, CalendarState, CaseQuery, CaseStore, CreateOutcome, IdempotencyRecord, Notification,
-    NotificationPage, Notifier, Page, StoreError, StoreResult, StoredCalendar, NOTIFICATION_TTL,
+    NotificationPage, Notifier, Numbering, Page, StoreError, StoreResult, StoredCalendar, NOTIFICATION_TTL,
 };
 use mailbox_domain::case::Case;
 
@@ -395,6 +395,74 @@ impl DynamoStore {
             .build())
     }
 
+    /// A named sequence's value (0 before its first), read consistently.
+    async fn sequence_value(&self, name: &str) -> StoreResult<u64> {
+        let item = self.get_item(s(format!("SEQ#{name}")), s("SEQ")).await?;
+        Ok(number(item.as_ref(), "value").unwrap_or(0))
+    }
+
+    /// One try of `CaseStore::create`; with `claim` (a sequence and the value read), the case's
+    /// transaction also moves the sequence on from that value, only if it is still that value.
+    async fn create_once(
+        &self,
+        case: &Case,
+        event: &AuditEvent,
+        domain: &DomainEvent,
+        counters: &[CounterDelta],
+        idempotency: Option<&IdempotencyRecord>,
+        claim: Option<(&str, u64)>,
+    ) -> Result<CreateOutcome, CreateFailure> {
+        let mut items = Vec::new();
+        if let Some(r) = idempotency {
+            // New, or over a lapsed record of the same key that TTL has not removed yet.
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(HashMap::from([
+                    ("PK".into(), s(format!("IDEM#{}", r.key_digest))),
+                    ("SK".into(), s("IDEM")),
+                    ("case".into(), s(case.id.as_str())),
+                    ("fingerprint".into(), s(r.fingerprint.as_str())),
+                    ("sealed_code".into(), s(r.sealed_code.as_str())),
+                    (TTL_ATTRIBUTE.into(), n(epoch_secs(r.expires_at()))),
+                ])))
+                .condition_expression("attribute_not_exists(PK) OR #t <= :now")
+                .expression_attribute_names("#t", TTL_ATTRIBUTE)
+                .expression_attribute_values(":now", n(epoch_secs(r.created_at)))
+                .build();
+            items.push(TransactWriteItem::builder().put(build(put)?).build());
+        }
+        let claim_at = items.len();
+        if let Some((name, taken)) = claim {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key("PK", s(format!("SEQ#{name}")))
+                .key("SK", s("SEQ"))
+                .update_expression("SET #v = :next")
+                .expression_attribute_names("#v", "value")
+                .expression_attribute_values(":next", n(taken + 1));
+            let update = if taken == 0 {
+                update.condition_expression("attribute_not_exists(#v)")
+            } else {
+                update.condition_expression("#v = :taken").expression_attribute_values(":taken", n(taken))
+            };
+            items.push(TransactWriteItem::builder().update(build(update.build())?).build());
+        }
+        items.push(self.put_new(case_item(case)?)?);
+        items.push(self.put_new(event_item(event, Some(domain), &case.number))?);
+        items.extend(self.counter_updates(counters, case.id.as_str())?);
+        match self.transact(items).await {
+            Ok(()) => Ok(CreateOutcome::Created(case.number.clone())),
+            Err(TransactFailure::Condition(0)) if idempotency.is_some() => {
+                let r = idempotency.expect("checked");
+                let replayed = self.replay(r).await?;
+                Ok(replayed.ok_or(StoreError::Conflict("idempotency record changed meanwhile".into()))?)
+            }
+            Err(TransactFailure::Condition(i)) if claim.is_some() && i == claim_at => Err(CreateFailure::NumberTaken),
+            Err(TransactFailure::Condition(_)) => Err(StoreError::Conflict(format!("case {} exists", case.id)).into()),
+            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e).into()),
+        }
+    }
+
     /// One attempt given back under `key`, in a transaction: only where one is counted.
     fn give_back_item(&self, key: &str) -> StoreResult<TransactWriteItem> {
         let update = Update::builder()
@@ -664,6 +732,22 @@ impl DynamoStore {
     }
 }
 
+/// Why one try of a create stored nothing.
+enum CreateFailure {
+    /// Another case took the number read: read the sequence again.
+    NumberTaken,
+    Store(StoreError),
+}
+
+impl From<StoreError> for CreateFailure {
+    fn from(e: StoreError) -> Self {
+        CreateFailure::Store(e)
+    }
+}
+
+/// How many times a new case reads its day's sequence again after others took the number it read.
+const NUMBER_TRIES: usize = 30;
+
 enum TransactFailure {
     /// The condition of the item at this position failed.
     Condition(usize),
@@ -679,39 +763,41 @@ impl CaseStore for DynamoStore {
         domain: &DomainEvent,
         counters: &[CounterDelta],
         idempotency: Option<&IdempotencyRecord>,
+        numbering: Option<&Numbering>,
     ) -> StoreResult<CreateOutcome> {
         self.register_months(counters).await?;
-        let mut items = Vec::new();
-        if let Some(r) = idempotency {
-            // New, or over a lapsed record of the same key that TTL has not removed yet.
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(HashMap::from([
-                    ("PK".into(), s(format!("IDEM#{}", r.key_digest))),
-                    ("SK".into(), s("IDEM")),
-                    ("case".into(), s(case.id.as_str())),
-                    ("fingerprint".into(), s(r.fingerprint.as_str())),
-                    ("sealed_code".into(), s(r.sealed_code.as_str())),
-                    (TTL_ATTRIBUTE.into(), n(epoch_secs(r.expires_at()))),
-                ])))
-                .condition_expression("attribute_not_exists(PK) OR #t <= :now")
-                .expression_attribute_names("#t", TTL_ATTRIBUTE)
-                .expression_attribute_values(":now", n(epoch_secs(r.created_at)))
-                .build();
-            items.push(TransactWriteItem::builder().put(build(put)?).build());
-        }
-        items.push(self.put_new(case_item(case)?)?);
-        items.push(self.put_new(event_item(event, Some(domain), &case.number))?);
-        items.extend(self.counter_updates(counters, case.id.as_str())?);
-        match self.transact(items).await {
-            Ok(()) => Ok(CreateOutcome::Created),
-            Err(TransactFailure::Condition(0)) if idempotency.is_some() => {
-                let r = idempotency.expect("checked");
-                self.replay(r).await?.ok_or(StoreError::Conflict("idempotency record changed meanwhile".into()))
+        let Some(numbering) = numbering else {
+            return match self.create_once(case, event, domain, counters, idempotency, None).await {
+                Err(CreateFailure::NumberTaken) => Err(StoreError::Corrupt("no number was claimed".into())),
+                Err(CreateFailure::Store(e)) => Err(e),
+                Ok(outcome) => Ok(outcome),
+            };
+        };
+        // The number: the sequence's value as read, moved on by the case's own transaction only
+        // while it is still that value. Another case that took it first: read again and retry,
+        // after a random pause that grows, so that a burst of submissions spreads out.
+        let mut pause = 10u64;
+        for _ in 0..NUMBER_TRIES {
+            let taken = self.sequence_value(&numbering.sequence).await?;
+            let (mut case, mut domain) = (case.clone(), domain.clone());
+            numbering.apply(taken + 1, &mut case, &mut domain);
+            match self
+                .create_once(&case, event, &domain, counters, idempotency, Some((&numbering.sequence, taken)))
+                .await
+            {
+                Err(CreateFailure::NumberTaken) => {
+                    let wait = rand::Rng::gen_range(&mut rand::thread_rng(), pause / 2..=pause);
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                    pause = (pause * 2).min(400);
+                }
+                Err(CreateFailure::Store(e)) => return Err(e),
+                Ok(outcome) => return Ok(outcome),
             }
-            Err(TransactFailure::Condition(_)) => Err(StoreError::Conflict(format!("case {} exists", case.id))),
-            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
         }
+        Err(StoreError::Unavailable(format!(
+            "{} numbers taken by others {NUMBER_TRIES} times in a row",
+            numbering.sequence
+        )))
     }
 
     async fn replay(&self, record: &IdempotencyRecord) -> StoreResult<Option<CreateOutcome>> {
@@ -959,27 +1045,6 @@ impl CaseStore for DynamoStore {
             add_shards(&mut totals, &self.query(None, "PK = :pk AND begins_with(SK, :p)", values, true, None).await?);
         }
         Ok(totals.into_iter().filter(|(k, _)| k.starts_with(prefix)).collect())
-    }
-
-    async fn next_sequence(&self, name: &str) -> StoreResult<u64> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("PK", s(format!("SEQ#{name}")))
-            .key("SK", s("SEQ"))
-            .update_expression("ADD #v :one")
-            .expression_attribute_names("#v", "value")
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.attributes()
-            .and_then(|a| a.get("value"))
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| StoreError::Corrupt("sequence without value".into()))
     }
 
     /// Maintenance only (reconcile): the one place that scans the table.

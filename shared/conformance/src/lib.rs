@@ -30,7 +30,7 @@ macro_rules! case_store_suite {
             alarms_due_reads_only_cases_with_a_due_alarm,
             scan_pages_through_every_case, notices_are_stored_by_year,
             published_replies_are_searched_filtered_and_withdrawn,
-            published_pages_continue_without_repeats, stale_publications_are_found_until_masked, counters_by_prefix, sequences_never_repeat, notifications_are_deduplicated,
+            published_pages_continue_without_repeats, stale_publications_are_found_until_masked, counters_by_prefix, numbers_are_taken_with_the_case_without_gaps, notifications_are_deduplicated,
             calendar_versions_rise_and_recompute_finishes_once, running_deadlines_walks_each_running_case_once,
             notifications_page_newest_first, lists_continue_after_a_position, lists_filter_by_title_unit_and_deadline, urgent_cases_come_first_while_they_wait,
             merged_cases_are_found_by_their_original, a_case_is_found_by_number_with_its_trail,

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use mailbox_app::ports::{
-    CasePage, CaseQuery, CaseStore, CreateOutcome, IdempotencyRecord, Notification, Scope, StoreError,
+    CasePage, CaseQuery, CaseStore, CreateOutcome, IdempotencyRecord, Notification, Numbering, Scope, StoreError,
 };
 use mailbox_app::published::ReplyQuery;
 use mailbox_domain::case::{Case, Citizen};
@@ -52,8 +52,8 @@ fn new_case(mailbox: &str, day: i64) -> (Case, AuditEvent) {
 async fn create<S: CaseStore>(store: &S, mailbox: &str, day: i64) -> Case {
     let (case, event) = new_case(mailbox, day);
     let outcome =
-        store.create(&case, &event, &domain(&case, &event), &counter_deltas(None, &case), None).await.unwrap();
-    assert_eq!(outcome, CreateOutcome::Created);
+        store.create(&case, &event, &domain(&case, &event), &counter_deltas(None, &case), None, None).await.unwrap();
+    assert_eq!(outcome, CreateOutcome::Created(case.number.clone()));
     case
 }
 
@@ -133,8 +133,8 @@ pub async fn idempotent_create<S: CaseStore>(store: &S) {
     let (first, event) = new_case("mayor", 0);
     let counters = counter_deltas(None, &first);
     assert_eq!(
-        store.create(&first, &event, &domain(&first, &event), &counters, Some(&record)).await.unwrap(),
-        CreateOutcome::Created
+        store.create(&first, &event, &domain(&first, &event), &counters, Some(&record), None).await.unwrap(),
+        CreateOutcome::Created(first.number.clone())
     );
     let expected = CreateOutcome::Existing { case: Box::new(first.clone()), sealed_code: "SEALED1".into() };
     assert_eq!(
@@ -146,7 +146,14 @@ pub async fn idempotent_create<S: CaseStore>(store: &S) {
     let (retry, retry_event) = new_case("mayor", 0);
     assert_eq!(
         store
-            .create(&retry, &retry_event, &domain(&retry, &retry_event), &counter_deltas(None, &retry), Some(&record))
+            .create(
+                &retry,
+                &retry_event,
+                &domain(&retry, &retry_event),
+                &counter_deltas(None, &retry),
+                Some(&record),
+                None
+            )
             .await
             .unwrap(),
         expected
@@ -156,7 +163,7 @@ pub async fn idempotent_create<S: CaseStore>(store: &S) {
     assert_eq!(store.replay(&other).await.unwrap(), Some(CreateOutcome::KeyReused));
     let (third, third_event) = new_case("mayor", 0);
     assert_eq!(
-        store.create(&third, &third_event, &domain(&third, &third_event), &[], Some(&other)).await.unwrap(),
+        store.create(&third, &third_event, &domain(&third, &third_event), &[], Some(&other), None).await.unwrap(),
         CreateOutcome::KeyReused
     );
     assert_eq!(store.get(&third.id).await.unwrap(), None);
@@ -165,8 +172,8 @@ pub async fn idempotent_create<S: CaseStore>(store: &S) {
     assert_eq!(store.replay(&later).await.unwrap(), None);
     let (fourth, fourth_event) = new_case("mayor", 0);
     assert_eq!(
-        store.create(&fourth, &fourth_event, &domain(&fourth, &fourth_event), &[], Some(&later)).await.unwrap(),
-        CreateOutcome::Created
+        store.create(&fourth, &fourth_event, &domain(&fourth, &fourth_event), &[], Some(&later), None).await.unwrap(),
+        CreateOutcome::Created(fourth.number.clone())
     );
     assert!(store.get(&fourth.id).await.unwrap().is_some());
 }
@@ -257,7 +264,7 @@ pub async fn recent_lists_a_dispatchers_cases_newest_first<S: CaseStore>(store: 
     for day in [0, 5, 2, 2] {
         let (mut case, event) = new_case("mayor", day);
         case.dispatcher = unit.clone();
-        store.create(&case, &event, &domain(&case, &event), &counter_deltas(None, &case), None).await.unwrap();
+        store.create(&case, &event, &domain(&case, &event), &counter_deltas(None, &case), None, None).await.unwrap();
         cases.push(case);
     }
     // Two cases of day 2 share their millisecond: the larger id first, on every adapter.
@@ -282,7 +289,7 @@ pub async fn recent_lists_a_dispatchers_cases_newest_first<S: CaseStore>(store: 
     );
     // Another dispatcher's cases are not listed.
     let (other, event) = new_case("mayor", 9);
-    store.create(&other, &event, &domain(&other, &event), &counter_deltas(None, &other), None).await.unwrap();
+    store.create(&other, &event, &domain(&other, &event), &counter_deltas(None, &other), None, None).await.unwrap();
     assert_eq!(listed(store.recent(&unit, later, 10).await.unwrap()).len(), 4);
     assert!(store.recent(&UnitId::new(format!("nobody-{}", token())), later, 10).await.unwrap().is_empty());
 }
@@ -360,7 +367,7 @@ async fn published_case<S: CaseStore>(store: &S, title: &str, body: &str, day: i
     case.title = title.into();
     case.body = body.into();
     case.publishable = publishable;
-    store.create(&case, &event, &domain(&case, &event), &counter_deltas(None, &case), None).await.unwrap();
+    store.create(&case, &event, &domain(&case, &event), &counter_deltas(None, &case), None, None).await.unwrap();
     let d = dispatcher();
     let case = step(store, &case, &d, Command::Accept, day).await;
     let cmd = Command::Dispatch {
@@ -475,20 +482,59 @@ pub async fn counters_by_prefix<S: CaseStore>(store: &S) {
     assert!(store.counters(&format!("no-such-prefix-{}", token())).await.unwrap().is_empty());
 }
 
-pub async fn sequences_never_repeat<S: CaseStore>(store: &S) {
-    let name = format!("seq-{}", token());
-    let mut handles = Vec::new();
-    for _ in 0..20 {
-        handles.push(store.next_sequence(&name));
+/// Numbered creates: each case takes the sequence's next value in its own write — at once from
+/// many callers, no number twice and none skipped; a retry with an idempotency key and a refused
+/// create take none.
+pub async fn numbers_are_taken_with_the_case_without_gaps<S: CaseStore>(store: &S) {
+    let t = token();
+    let numbering = Numbering { sequence: format!("seq-{t}"), prefix: format!("N{t}-") };
+    let made: Vec<(Case, AuditEvent)> = (0..12).map(|_| new_case("mayor", 0)).collect();
+    let creates = made.iter().map(|(case, event)| {
+        let (domain, counters) = (domain(case, event), counter_deltas(None, case));
+        let numbering = &numbering;
+        async move { store.create(case, event, &domain, &counters, None, Some(numbering)).await }
+    });
+    let mut numbers = Vec::new();
+    for outcome in futures::future::join_all(creates).await {
+        match outcome.unwrap() {
+            CreateOutcome::Created(number) => numbers.push(number),
+            other => panic!("{other:?}"),
+        }
     }
-    let mut values: Vec<u64> = Vec::new();
-    for h in handles {
-        values.push(h.await.unwrap());
+    for (case, _) in &made {
+        let stored = store.get(&case.id).await.unwrap().expect("stored");
+        assert!(numbers.contains(&stored.number), "stored under the number answered");
+        assert_eq!(store.get_by_number(&stored.number).await.unwrap().map(|c| c.id), Some(case.id.clone()));
+        let domain = store.events(&case.id).await.unwrap();
+        assert_eq!(domain.len(), 1);
     }
-    values.sort_unstable();
-    values.dedup();
-    assert_eq!(values.len(), 20);
-    assert_eq!(values[0], 1);
+    numbers.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let expected: Vec<CaseNumber> = (1..=12).map(|v| numbering.number(v)).collect();
+    assert_eq!(numbers, expected, "1 to 12, each once");
+
+    // A retry of an idempotent create: the first case, and no number taken.
+    let record = IdempotencyRecord {
+        key_digest: format!("key-{}", token()),
+        fingerprint: "f".into(),
+        sealed_code: "S".into(),
+        created_at: chrono::Utc::now(),
+    };
+    let (first, event) = new_case("mayor", 0);
+    let created = store.create(&first, &event, &domain(&first, &event), &[], Some(&record), Some(&numbering)).await;
+    assert_eq!(created.unwrap(), CreateOutcome::Created(numbering.number(13)));
+    let (retry, event) = new_case("mayor", 0);
+    let replayed = store.create(&retry, &event, &domain(&retry, &event), &[], Some(&record), Some(&numbering)).await;
+    assert!(matches!(replayed.unwrap(), CreateOutcome::Existing { .. }));
+    // A case that exists already is refused, and takes no number either.
+    let (again, event) = (store.get(&made[0].0.id).await.unwrap().unwrap(), made[0].1.clone());
+    let refused = store.create(&again, &event, &domain(&again, &event), &[], None, Some(&numbering)).await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    let (next, event) = new_case("mayor", 0);
+    let created = store.create(&next, &event, &domain(&next, &event), &[], None, Some(&numbering)).await;
+    assert_eq!(created.unwrap(), CreateOutcome::Created(numbering.number(14)), "no gap");
+    // The domain event stored with the case names its number.
+    let stored = store.get(&next.id).await.unwrap().unwrap();
+    assert_eq!(stored.number, numbering.number(14));
 }
 
 pub async fn notifications_are_deduplicated<S: CaseStore>(store: &S) {
@@ -625,7 +671,7 @@ pub async fn notifications_page_newest_first<S: CaseStore + mailbox_app::ports::
 async fn titled<S: CaseStore>(store: &S, title: &str, lead: &str, co: &str, day: i64) -> Case {
     let (mut case, event) = new_case("mayor", day);
     case.title = title.into();
-    store.create(&case, &event, &domain(&case, &event), &counter_deltas(None, &case), None).await.unwrap();
+    store.create(&case, &event, &domain(&case, &event), &counter_deltas(None, &case), None, None).await.unwrap();
     let d = dispatcher();
     let case = step(store, &case, &d, Command::Accept, day).await;
     let dispatch = Command::Dispatch {
@@ -723,7 +769,7 @@ pub async fn lists_continue_after_a_position<S: CaseStore>(store: &S) {
     for day in 0..5 {
         let (mut case, event) = new_case("mayor", day);
         case.dispatcher = unit.clone();
-        store.create(&case, &event, &domain(&case, &event), &counter_deltas(None, &case), None).await.unwrap();
+        store.create(&case, &event, &domain(&case, &event), &counter_deltas(None, &case), None, None).await.unwrap();
         ids.push(case.id);
     }
     ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
@@ -764,7 +810,7 @@ pub async fn urgent_cases_come_first_while_they_wait<S: CaseStore>(store: &S) {
     for day in 0..3 {
         let (mut case, event) = new_case("mayor", day);
         case.dispatcher = unit.clone();
-        store.create(&case, &event, &domain(&case, &event), &counter_deltas(None, &case), None).await.unwrap();
+        store.create(&case, &event, &domain(&case, &event), &counter_deltas(None, &case), None, None).await.unwrap();
         cases.push(case);
     }
     let note = TriageNote {

@@ -20,8 +20,8 @@ use mailbox_app::open311::{ApiKey, ApiKeyStore};
 use mailbox_app::opinion::TopicStore;
 use mailbox_app::ports::{
     AttemptStore, CalendarState, CasePage, CaseQuery, CaseStore, CreateOutcome, EventOutbox, HandoffQueue,
-    IdempotencyRecord, Notification, NotificationPage, Notifier, Page, QueueError, QueueResult, Received, StoreError,
-    StoreResult, StoredCalendar, EVENT_RETENTION, NOTIFICATION_TTL,
+    IdempotencyRecord, Notification, NotificationPage, Notifier, Numbering, Page, QueueError, QueueResult, Received,
+    StoreError, StoreResult, StoredCalendar, EVENT_RETENTION, NOTIFICATION_TTL,
 };
 use mailbox_domain::case::Case;
 use mailbox_domain::discussion::{Comment, CommentStatus, Topic};
@@ -335,9 +335,10 @@ impl CaseStore for SqliteStore {
         domain: &DomainEvent,
         counters: &[CounterDelta],
         idempotency: Option<&IdempotencyRecord>,
+        numbering: Option<&Numbering>,
     ) -> StoreResult<CreateOutcome> {
-        let (case, event, domain, counters, idempotency) =
-            (case.clone(), event.clone(), domain.clone(), counters.to_vec(), idempotency.cloned());
+        let (mut case, event, mut domain, counters, idempotency, numbering) =
+            (case.clone(), event.clone(), domain.clone(), counters.to_vec(), idempotency.cloned(), numbering.cloned());
         let title = lists::TitleTerms::of(&case);
         self.write(move |conn| {
             if let Some(record) = &idempotency {
@@ -358,11 +359,15 @@ impl CaseStore for SqliteStore {
                 )
                 .map_err(map_err)?;
             }
+            // In this write's savepoint: a write that fails gives the number back.
+            if let Some(numbering) = &numbering {
+                numbering.apply(next_sequence(conn, &numbering.sequence)?, &mut case, &mut domain);
+            }
             write_case(conn, &case, Some(&title), 0)?;
             write_events(conn, std::slice::from_ref(&event))?;
             write_domain_events(conn, std::slice::from_ref(&domain))?;
             write_counters(conn, &counters)?;
-            Ok(CreateOutcome::Created)
+            Ok(CreateOutcome::Created(case.number.clone()))
         })
         .await
     }
@@ -571,20 +576,6 @@ impl CaseStore for SqliteStore {
                 .map_err(map_err)?;
             let rows = stmt.query_map([&prefix, &end], |r| Ok((r.get(0)?, r.get(1)?))).map_err(map_err)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
-        })
-        .await
-    }
-
-    async fn next_sequence(&self, name: &str) -> StoreResult<u64> {
-        let name = name.to_owned();
-        self.write(move |c| {
-            c.query_row(
-                "INSERT INTO sequences (name, value) VALUES (?1, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
-                [name],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|v| v as u64)
-            .map_err(map_err)
         })
         .await
     }
@@ -1334,4 +1325,15 @@ impl ApiKeyStore for SqliteStore {
 fn give_back(c: &Connection, key: &str) -> StoreResult<()> {
     c.execute("UPDATE limits SET count = count - 1 WHERE key = ?1 AND count > 0", [key]).map_err(map_err)?;
     Ok(())
+}
+
+/// The next value of a named sequence (1, 2, …).
+fn next_sequence(c: &Connection, name: &str) -> StoreResult<u64> {
+    c.query_row(
+        "INSERT INTO sequences (name, value) VALUES (?1, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
+        [name],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|v| v as u64)
+    .map_err(map_err)
 }
