@@ -96,6 +96,7 @@ async fn the_newest_cases_are_compared_however_many_older_ones_wait() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_missing_from_the_recent_list_is_read_by_id() {
     let h = Harness::new("triage-by-id", at("2026-03-02T09:00:00+08:00"));
+    h.clock.advance(chrono::Duration::milliseconds(1234));
     let original = h.app.submit(&request("幸福小区电梯停运", "王小明"), None).await.unwrap();
     h.clock.advance(chrono::Duration::minutes(5));
     let again = h.app.submit(&request("再次反映幸福小区电梯停运", "李四"), None).await.unwrap();
@@ -110,8 +111,11 @@ async fn a_case_missing_from_the_recent_list_is_read_by_id() {
     let note = h.store.get(&again.id).await.unwrap().unwrap().triage.expect("recorded");
     let numbers: Vec<&str> = note.duplicates.iter().map(|d| d.number.as_str()).collect();
     assert_eq!(numbers, vec![original.number.as_str()], "{note:?}");
-    // The original's own triage message finds it at the head of the list and records on it.
-    h.app.take_triage(&of(&first.id)).await.unwrap();
+    // The original's own triage message, its time to the second as EventBridge gives it, finds it
+    // in the list through that second and records on it.
+    let mut message: serde_json::Value = serde_json::from_str(&of(&first.id)).unwrap();
+    message["time"] = serde_json::json!(first.submitted_at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    h.app.take_triage(&message.to_string()).await.unwrap();
     let first = h.store.get(&first.id).await.unwrap().unwrap();
     assert!(first.triage.as_ref().is_some_and(|n| n.duplicates.is_empty()), "{:?}", first.triage);
 }

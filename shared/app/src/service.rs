@@ -11,7 +11,7 @@ use crate::ports::{
     Numbering, Scope,
 };
 use crate::views::{self, CaseSummary, CitizenCaseView, StaffCaseView};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use mailbox_domain::case::Case;
 use mailbox_domain::deadline::cst;
 use mailbox_domain::events::{DetailType, DomainEvent};
@@ -727,15 +727,30 @@ impl App {
     /// with the notification that a message waits.
     async fn record_triage(&self, message: &Envelope) -> Result<(), AppError> {
         const RECENT: usize = 400;
+        // Cases of the same second after this one, read too and left out.
+        const SAME_SECOND: usize = 8;
         let detail = &message.detail;
-        // `CaseSubmitted`'s time is the submission's instant: the case sorts there in the list.
-        let mut page = self.store.recent(&detail.dispatcher, (message.time, &detail.case_id), RECENT + 1).await?;
-        let mut case = match page.first() {
-            Some(first) if first.id == detail.case_id => page.remove(0),
-            // Not in the index yet (it lags the table a moment), or another event's time.
-            _ => self.store.get(&detail.case_id).await?.ok_or(AppError::NotFound)?,
+        // `CaseSubmitted`'s time is the submission's, to the second (EventBridge keeps seconds):
+        // the list through the end of that second holds the case and its predecessors.
+        let second = message.time.with_nanosecond(0).unwrap_or(message.time);
+        let through = second + chrono::Duration::milliseconds(999);
+        let last = CaseId::new("~"); // after every id
+        let mut page = self.store.recent(&detail.dispatcher, (through, &last), RECENT + SAME_SECOND).await?;
+        let mut case = match page.iter().position(|c| c.id == detail.case_id) {
+            Some(i) => page.remove(i),
+            // Not in the index yet (it lags the table a moment), or the event of another second.
+            None => {
+                let case = self.store.get(&detail.case_id).await?.ok_or(AppError::NotFound)?;
+                if case.submitted_at.with_nanosecond(0) != Some(second) {
+                    page = self.store.recent(&case.dispatcher, (case.submitted_at, &case.id), RECENT + 1).await?;
+                }
+                case
+            }
         };
-        page.retain(|c| c.id != case.id);
+        // Its predecessors as the stores order them: by millisecond, then id.
+        let key = |c: &Case| (c.submitted_at.timestamp_millis(), c.id.clone());
+        let own = key(&case);
+        page.retain(|c| key(c) < own);
         page.truncate(RECENT);
         if case.triage.is_none() {
             let note = self.triage_note(&case, &page);
