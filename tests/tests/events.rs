@@ -108,6 +108,9 @@ async fn a_case_life_yields_its_events_in_commit_order_without_personal_data() {
     );
     let positions: Vec<i64> = pending.iter().map(|(p, _)| *p).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "commit order");
+    // Every event names the case's number, the submission's too (given with the case's write).
+    let number = h.store.get(&id).await.unwrap().unwrap().number;
+    assert!(pending.iter().all(|(_, e)| e.detail.case_number == number), "{pending:?}");
     let dispatched = &pending[2].1;
     assert_eq!(dispatched.detail.handoff.as_ref().map(|j| j.as_str()), Some("linshui"));
     assert_eq!(dispatched.detail.case_id, id);

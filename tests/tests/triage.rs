@@ -119,3 +119,33 @@ async fn a_case_missing_from_the_recent_list_is_read_by_id() {
     let first = h.store.get(&first.id).await.unwrap().unwrap();
     assert!(first.triage.as_ref().is_some_and(|n| n.duplicates.is_empty()), "{:?}", first.triage);
 }
+
+/// More cases of the same second after a case than the list reads beyond it: triage reads the list
+/// again through the case, so the oldest of its 400 predecessors is still compared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_second_does_not_push_predecessors_out() {
+    let h = Harness::new("triage-busy", at("2026-03-02T09:00:00+08:00"));
+    let original = h.app.submit(&request("幸福小区电梯停运", "王小明"), None).await.unwrap();
+    let topics = ["路灯不亮", "噪音扰民", "公交线路", "学校招生", "社保转移", "超市价格", "医院挂号", "占道经营"];
+    let filler = |i: usize| {
+        let mut older = request(&format!("{}问题{i}", topics[i % topics.len()]), "赵一");
+        older.body = format!("{}的问题已经持续很久了，编号{i}，请有关部门尽快处理。", topics[i % topics.len()]);
+        older
+    };
+    for i in 0..399 {
+        h.clock.advance(chrono::Duration::seconds(1));
+        h.app.submit(&filler(i), None).await.unwrap();
+    }
+    h.clock.advance(chrono::Duration::seconds(1));
+    let again = h.app.submit(&request("再次反映幸福小区电梯停运", "李四"), None).await.unwrap();
+    let again = h.store.get_by_number(&CaseNumber::new(again.number)).await.unwrap().unwrap();
+    // Forty more in the same second, a millisecond later: more than the list reads beyond it.
+    h.clock.advance(chrono::Duration::milliseconds(1));
+    for i in 0..40 {
+        h.app.submit(&filler(1000 + i), None).await.unwrap();
+    }
+    h.app.take_triage(&triage_message(&h, &again.id).await).await.unwrap();
+    let note = h.store.get(&again.id).await.unwrap().unwrap().triage.expect("recorded");
+    let numbers: Vec<&str> = note.duplicates.iter().map(|d| d.number.as_str()).collect();
+    assert_eq!(numbers, vec![original.number.as_str()], "{note:?}");
+}

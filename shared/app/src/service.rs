@@ -736,21 +736,23 @@ impl App {
         let through = second + chrono::Duration::milliseconds(999);
         let last = CaseId::new("~"); // after every id
         let mut page = self.store.recent(&detail.dispatcher, (through, &last), RECENT + SAME_SECOND).await?;
+        let full = page.len() == RECENT + SAME_SECOND;
         let mut case = match page.iter().position(|c| c.id == detail.case_id) {
             Some(i) => page.remove(i),
             // Not in the index yet (it lags the table a moment), or the event of another second.
-            None => {
-                let case = self.store.get(&detail.case_id).await?.ok_or(AppError::NotFound)?;
-                if case.submitted_at.with_nanosecond(0) != Some(second) {
-                    page = self.store.recent(&case.dispatcher, (case.submitted_at, &case.id), RECENT + 1).await?;
-                }
-                case
-            }
+            None => self.store.get(&detail.case_id).await?.ok_or(AppError::NotFound)?,
         };
         // Its predecessors as the stores order them: by millisecond, then id.
         let key = |c: &Case| (c.submitted_at.timestamp_millis(), c.id.clone());
         let own = key(&case);
         page.retain(|c| key(c) < own);
+        // Fewer than a full list left: the page ended before them (more than a few cases in the
+        // same second after it, or the event of another second). Read through the case itself.
+        let another_second = case.submitted_at.with_nanosecond(0) != Some(second);
+        if page.len() < RECENT && (full || another_second) {
+            page = self.store.recent(&case.dispatcher, (case.submitted_at, &case.id), RECENT + 1).await?;
+            page.retain(|c| key(c) < own);
+        }
         page.truncate(RECENT);
         if case.triage.is_none() {
             let note = self.triage_note(&case, &page);

@@ -458,8 +458,11 @@ impl DynamoStore {
                 Ok(replayed.ok_or(StoreError::Conflict("idempotency record changed meanwhile".into()))?)
             }
             Err(TransactFailure::Condition(i)) if claim.is_some() && i == claim_at => Err(CreateFailure::NumberTaken),
+            // Other submissions' transactions on the sequence item every time: as if one took the
+            // number (read again after the growing random pause).
+            Err(TransactFailure::Contended(_)) if claim.is_some() => Err(CreateFailure::NumberTaken),
             Err(TransactFailure::Condition(_)) => Err(StoreError::Conflict(format!("case {} exists", case.id)).into()),
-            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e).into()),
+            Err(TransactFailure::Other(e) | TransactFailure::Contended(e)) => Err(StoreError::Unavailable(e).into()),
         }
     }
 
@@ -611,6 +614,9 @@ impl DynamoStore {
                                 return Err(TransactFailure::Condition(i));
                             }
                             if codes.contains(&"TransactionConflict") {
+                                if attempt == 5 {
+                                    return Err(TransactFailure::Contended(format!("{:?}", e.err())));
+                                }
                                 token = new_token();
                                 true
                             } else {
@@ -621,7 +627,9 @@ impl DynamoStore {
                         _ => false,
                     };
                     if retry && attempt < 5 {
-                        tokio::time::sleep(delay).await;
+                        // Random within the step, so that writers that met spread out.
+                        let wait = delay.mul_f64(rand::Rng::gen_range(&mut rand::thread_rng(), 0.5..=1.0));
+                        tokio::time::sleep(wait).await;
                         delay *= 2;
                         continue;
                     }
@@ -751,6 +759,8 @@ const NUMBER_TRIES: usize = 30;
 enum TransactFailure {
     /// The condition of the item at this position failed.
     Condition(usize),
+    /// Cancelled by other transactions on the same items every time it was tried.
+    Contended(String),
     Other(String),
 }
 
@@ -887,13 +897,17 @@ impl CaseStore for DynamoStore {
             // without it, then the key's own give-back (which finds nothing to give back either).
             Err(TransactFailure::Condition(i)) if i >= first_release => {
                 Box::pin(self.update_releasing(case, before, events, domain, counters, notifications, &[])).await?;
-                self.give_back_each(released).await
+                // The change is stored: a give-back that fails now only leaves an attempt counted.
+                if let Err(e) = self.give_back_each(released).await {
+                    tracing::warn!(case = %case.id, error = %e, "attempt not given back");
+                }
+                Ok(())
             }
             // The case item is first: a stale version; an event is next: its number is taken.
             Err(TransactFailure::Condition(i)) => {
                 Err(StoreError::Conflict(format!("case {} changed (condition {i})", case.id)))
             }
-            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
+            Err(TransactFailure::Other(e) | TransactFailure::Contended(e)) => Err(StoreError::Unavailable(e)),
         }
     }
 
@@ -1094,7 +1108,7 @@ impl CaseStore for DynamoStore {
         match self.transact(items).await {
             Ok(()) => {}
             Err(TransactFailure::Condition(i)) => return Err(StoreError::Conflict(format!("condition {i}"))),
-            Err(TransactFailure::Other(e)) => return Err(StoreError::Unavailable(e)),
+            Err(TransactFailure::Other(e) | TransactFailure::Contended(e)) => return Err(StoreError::Unavailable(e)),
         }
         // At least the version this import made (another import may have followed at once).
         Ok(self.calendar_state().await?.version)
@@ -1214,7 +1228,9 @@ impl Notifier for DynamoStore {
             match self.transact(self.notification_puts(chunk)?).await {
                 Ok(()) => {}
                 Err(TransactFailure::Condition(i)) => return Err(StoreError::Conflict(format!("condition {i}"))),
-                Err(TransactFailure::Other(e)) => return Err(StoreError::Unavailable(e)),
+                Err(TransactFailure::Other(e) | TransactFailure::Contended(e)) => {
+                    return Err(StoreError::Unavailable(e))
+                }
             }
         }
         Ok(())
@@ -1392,7 +1408,7 @@ impl AccountStore for DynamoStore {
             Err(TransactFailure::Condition(_)) => {
                 Err(StoreError::Conflict(format!("subject of {} is linked to another account", account.username)))
             }
-            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
+            Err(TransactFailure::Other(e) | TransactFailure::Contended(e)) => Err(StoreError::Unavailable(e)),
         }
     }
 
@@ -1534,7 +1550,11 @@ impl AttemptStore for DynamoStore {
         }
         match self.transact(items).await {
             Ok(()) => Ok(true),
-            Err(TransactFailure::Condition(_)) => mailbox_app::ports::take_each(self, keys, max, window, now).await,
+            // Refused, or other tries on the same keys every time: key by key (single-item
+            // conditional updates, which do not conflict).
+            Err(TransactFailure::Condition(_) | TransactFailure::Contended(_)) => {
+                mailbox_app::ports::take_each(self, keys, max, window, now).await
+            }
             Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
         }
     }
@@ -1578,7 +1598,7 @@ impl AttemptStore for DynamoStore {
                 }
                 Ok(())
             }
-            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
+            Err(TransactFailure::Other(e) | TransactFailure::Contended(e)) => Err(StoreError::Unavailable(e)),
         }
     }
 
@@ -1669,7 +1689,7 @@ impl TopicStore for DynamoStore {
             Ok(()) => Ok(true),
             Err(TransactFailure::Condition(0)) => Ok(false),
             Err(TransactFailure::Condition(i)) => Err(StoreError::Conflict(format!("condition {i}"))),
-            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
+            Err(TransactFailure::Other(e) | TransactFailure::Contended(e)) => Err(StoreError::Unavailable(e)),
         }
     }
 
@@ -1761,7 +1781,7 @@ impl TopicStore for DynamoStore {
             Err(TransactFailure::Condition(_)) => {
                 Err(StoreError::Conflict(format!("topic {} changed meanwhile", topic.id)))
             }
-            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
+            Err(TransactFailure::Other(e) | TransactFailure::Contended(e)) => Err(StoreError::Unavailable(e)),
         }
     }
 
@@ -1814,7 +1834,7 @@ impl DiscussionStore for DynamoStore {
         match self.transact(vec![self.put_new(topic_item(topic))?, pointer]).await {
             Ok(()) => Ok(()),
             Err(TransactFailure::Condition(_)) => Err(StoreError::Conflict(format!("topic {} exists", topic.id))),
-            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
+            Err(TransactFailure::Other(e) | TransactFailure::Contended(e)) => Err(StoreError::Unavailable(e)),
         }
     }
 
@@ -1914,7 +1934,7 @@ impl OpinionDesk for DynamoStore {
         match self.transact(vec![self.put_new(item_item(item))?, pointer]).await {
             Ok(()) => Ok(()),
             Err(TransactFailure::Condition(_)) => Err(StoreError::Conflict(format!("item {} exists", item.id))),
-            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
+            Err(TransactFailure::Other(e) | TransactFailure::Contended(e)) => Err(StoreError::Unavailable(e)),
         }
     }
 
@@ -1942,7 +1962,7 @@ impl OpinionDesk for DynamoStore {
             Err(TransactFailure::Condition(_)) => {
                 Err(StoreError::Conflict(format!("item {} is not at version {expected}", item.id)))
             }
-            Err(TransactFailure::Other(e)) => Err(StoreError::Unavailable(e)),
+            Err(TransactFailure::Other(e) | TransactFailure::Contended(e)) => Err(StoreError::Unavailable(e)),
         }
     }
 

@@ -125,7 +125,11 @@ async fn a_case_through_every_function() {
 
     // Triage: the stream brings the submission's event to the relay, the bus to the triage queue;
     // the new case reaches the city's 信访局.
-    relay(stream.next_batch().await).await;
+    let batch = stream.next_batch().await;
+    // The submission's domain event names the number its transaction gave the case.
+    let images = format!("{:?}", batch.records);
+    assert!(images.contains(&format!("\\\"case_number\\\":\\\"{number}\\\"")), "{images}");
+    relay(batch).await;
     assert_eq!(deliver(&app, &queues, "triage", Consumer::Triage).await, (1, 0));
     let notes = store.notifications(Some(&UnitId::new("city-xfj")), None, 10).await.unwrap().items;
     assert!(notes.iter().any(|n| n.subject.starts_with("新留言待受理")), "{notes:?}");
