@@ -61,7 +61,7 @@ function_checks() {
     assign) check assign assign-accept '"statusCode":404' ;;
     reply) check reply reply-receive '"statusCode":404' ;;
     staff) check staff staff-inbox '"statusCode":200'; check staff staff-unauthenticated '"statusCode":401' ;;
-    triage) check triage triage '"itemIdentifier":"triage-0"' ;;
+    triage) check triage triage '"itemIdentifier":"triage-0"'; check triage triage-topics '"itemIdentifier":"topics-0"' ;;
     handoff) check handoff handoff '"itemIdentifier":"handoff-1"' ;;
     deadlines) check deadlines deadlines-sweep '"job":"sweep"'; check deadlines deadlines-digest '"job":"digest"'
                check deadlines deadlines-jobs '"batchItemFailures":[{"itemIdentifier":"jobs-1"}]' ;;

@@ -723,8 +723,8 @@ impl App {
     }
 
     /// Triage of a submitted case: one read brings the case and the cases before it (its
-    /// dispatcher's recent ones, through it), the suggestions are written over the case as read,
-    /// with the notification that a message waits.
+    /// dispatcher's recent ones, through the end of its submission's second), the suggestions are
+    /// written over the case as read, with the notification that a message waits.
     async fn record_triage(&self, message: &Envelope) -> Result<(), AppError> {
         const RECENT: usize = 400;
         // Cases of the same second after this one, read too and left out.

@@ -151,6 +151,8 @@ async fn a_case_through_every_function() {
     assert_eq!(status, 200, "{body}");
     let version = body["case"]["version"].as_u64().unwrap().to_string();
     relay(stream.next_batch().await).await;
+    // Triage's record came back to the triage queue as `CaseTriaged`: topic-finding, its own step.
+    assert_eq!(deliver(&app, &queues, "triage", Consumer::Triage).await, (1, 0));
     assert_eq!(deliver(&app, &queues, "handoff-linshui", Consumer::Handoff).await, (1, 0));
     let delivered = |notes: &[mailbox_app::ports::Notification]| {
         notes.iter().filter(|n| n.subject.starts_with("上级交办留言已送达")).count()
