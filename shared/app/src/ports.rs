@@ -248,11 +248,6 @@ pub trait CaseStore: Send + Sync + 'static {
         numbering: Option<&Numbering>,
     ) -> StoreResult<CreateOutcome>;
 
-    /// What a retry with this idempotency record gets without creating anything: the first case
-    /// (`Existing`), `KeyReused` for a different request, or `None` when the key is new or its
-    /// record has lapsed (at `record.created_at`). What `create` answers a retry with.
-    async fn replay(&self, record: &IdempotencyRecord) -> StoreResult<Option<CreateOutcome>>;
-
     /// Removes idempotency records that lapsed before `now` (where the store has no expiry of its
     /// own; DynamoDB's TTL does it there). Returns how many went.
     async fn purge_idempotency(&self, now: DateTime<Utc>) -> StoreResult<usize>;

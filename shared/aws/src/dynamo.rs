@@ -395,6 +395,29 @@ impl DynamoStore {
             .build())
     }
 
+    /// What a retry with this idempotency record gets (its create's condition on the record
+    /// failed): the first case (`Existing`), `KeyReused` for a different request, or `None` when
+    /// the record has lapsed (at `record.created_at`).
+    async fn replay(&self, record: &IdempotencyRecord) -> StoreResult<Option<CreateOutcome>> {
+        let Some(idem) = self.get_item(s(format!("IDEM#{}", record.key_digest)), s("IDEM")).await? else {
+            return Ok(None);
+        };
+        let get = |k: &str| idem.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        // TTL removes lapsed records within a day or two, not at once: a lapsed one is no record.
+        let expires = idem.get(TTL_ATTRIBUTE).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok());
+        if expires.is_none_or(|t| t <= epoch_secs(record.created_at)) {
+            return Ok(None);
+        }
+        if get("fingerprint") != record.fingerprint {
+            return Ok(Some(CreateOutcome::KeyReused));
+        }
+        let first = self
+            .get(&CaseId::new(get("case")))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("idempotency record without its case".into()))?;
+        Ok(Some(CreateOutcome::Existing { case: Box::new(first), sealed_code: get("sealed_code") }))
+    }
+
     /// A named sequence's value (0 before its first), read consistently.
     async fn sequence_value(&self, name: &str) -> StoreResult<u64> {
         let item = self.get_item(s(format!("SEQ#{name}")), s("SEQ")).await?;
@@ -808,26 +831,6 @@ impl CaseStore for DynamoStore {
             "{} numbers taken by others {NUMBER_TRIES} times in a row",
             numbering.sequence
         )))
-    }
-
-    async fn replay(&self, record: &IdempotencyRecord) -> StoreResult<Option<CreateOutcome>> {
-        let Some(idem) = self.get_item(s(format!("IDEM#{}", record.key_digest)), s("IDEM")).await? else {
-            return Ok(None);
-        };
-        let get = |k: &str| idem.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-        // TTL removes lapsed records within a day or two, not at once: a lapsed one is no record.
-        let expires = idem.get(TTL_ATTRIBUTE).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok());
-        if expires.is_none_or(|t| t <= epoch_secs(record.created_at)) {
-            return Ok(None);
-        }
-        if get("fingerprint") != record.fingerprint {
-            return Ok(Some(CreateOutcome::KeyReused));
-        }
-        let first = self
-            .get(&CaseId::new(get("case")))
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("idempotency record without its case".into()))?;
-        Ok(Some(CreateOutcome::Existing { case: Box::new(first), sealed_code: get("sealed_code") }))
     }
 
     /// DynamoDB's TTL removes lapsed records (`ttl` attribute); nothing to do here.

@@ -307,7 +307,8 @@ fn get_case(conn: &Connection, id: &str) -> StoreResult<Option<Case>> {
         .transpose()
 }
 
-/// What a retry with `record` gets: see `CaseStore::replay`.
+/// What a retry with `record` gets without creating anything: the first case (`Existing`),
+/// `KeyReused` for a different request, or `None` when the key is new or its record has lapsed.
 fn replay(conn: &Connection, record: &IdempotencyRecord) -> StoreResult<Option<CreateOutcome>> {
     let existing = conn
         .query_row(
@@ -370,11 +371,6 @@ impl CaseStore for SqliteStore {
             Ok(CreateOutcome::Created(case.number.clone()))
         })
         .await
-    }
-
-    async fn replay(&self, record: &IdempotencyRecord) -> StoreResult<Option<CreateOutcome>> {
-        let record = record.clone();
-        self.read(move |conn| replay(conn, &record)).await
     }
 
     async fn purge_idempotency(&self, now: DateTime<Utc>) -> StoreResult<usize> {
