@@ -346,7 +346,12 @@ impl App {
         let (case, events) = match rated {
             Ok((case, events)) => (case, events),
             Err(e) => {
-                limiter::give_back_all(self.limits.as_ref(), &taken).await;
+                // Refused (the workflow, a changed version): nothing was written, the attempts go
+                // back. A store failure may have committed the rating with its give-backs: they
+                // stay counted rather than be given back twice.
+                if !matches!(e, AppError::Internal(_)) {
+                    limiter::give_back_all(self.limits.as_ref(), &taken).await;
+                }
                 match e {
                     AppError::Conflict { code: "stale_version", .. } => {
                         let case = self.act(&actor, &case.id, None, command).await?;

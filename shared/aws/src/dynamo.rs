@@ -776,8 +776,11 @@ impl From<StoreError> for CreateFailure {
     }
 }
 
-/// How many times a new case reads its day's sequence again after others took the number it read.
-const NUMBER_TRIES: usize = 30;
+/// How long a new case keeps reading its day's sequence again after others took the number it
+/// read: well inside the submitting function's 10 s timeout, so that a citizen in a burst gets a
+/// "busy, try again" answer (the retry with the same idempotency key is safe) rather than a timeout
+/// that may have cut a transaction short.
+const NUMBER_BUDGET: Duration = Duration::from_secs(5);
 
 enum TransactFailure {
     /// The condition of the item at this position failed.
@@ -809,8 +812,11 @@ impl CaseStore for DynamoStore {
         // The number: the sequence's value as read, moved on by the case's own transaction only
         // while it is still that value. Another case that took it first: read again and retry,
         // after a random pause that grows, so that a burst of submissions spreads out.
+        let started = tokio::time::Instant::now();
         let mut pause = 10u64;
-        for _ in 0..NUMBER_TRIES {
+        let mut tries = 0;
+        while started.elapsed() < NUMBER_BUDGET {
+            tries += 1;
             let taken = self.sequence_value(&numbering.sequence).await?;
             let (mut case, mut domain) = (case.clone(), domain.clone());
             numbering.apply(taken + 1, &mut case, &mut domain);
@@ -819,8 +825,11 @@ impl CaseStore for DynamoStore {
                 .await
             {
                 Err(CreateFailure::NumberTaken) => {
-                    let wait = rand::Rng::gen_range(&mut rand::thread_rng(), pause / 2..=pause);
-                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                    let wait = Duration::from_millis(rand::Rng::gen_range(&mut rand::thread_rng(), pause / 2..=pause));
+                    if started.elapsed() + wait >= NUMBER_BUDGET {
+                        break;
+                    }
+                    tokio::time::sleep(wait).await;
                     pause = (pause * 2).min(400);
                 }
                 Err(CreateFailure::Store(e)) => return Err(e),
@@ -828,8 +837,9 @@ impl CaseStore for DynamoStore {
             }
         }
         Err(StoreError::Unavailable(format!(
-            "{} numbers taken by others {NUMBER_TRIES} times in a row",
-            numbering.sequence
+            "{} numbers taken by others {tries} times in a row ({:?})",
+            numbering.sequence,
+            started.elapsed()
         )))
     }
 

@@ -132,12 +132,15 @@ pub async fn query_code_limit_is_shared(a: &Instance, b: &Instance) {
         a.app.citizen_view(&rated.number, &rated.query_code, "198.51.100.201").await.unwrap().timeline.len()
     );
     assert!(trail.iter().rev().take(2).any(|e| matches!(e.kind, EventKind::Rated { .. })), "{trail:?}");
+    // A rating the workflow refuses (rated already) with the right code says so and gives back
+    // the attempts it took.
+    let refused = a.app.citizen_rate(&rated.number, &rated.query_code, client, false, String::new()).await;
+    assert!(matches!(refused, Err(AppError::Conflict { code: "illegal_transition", .. })), "{refused:?}");
     let fifth = a.app.citizen_view(&rated.number, "WRONGCODE2", client).await;
     assert!(matches!(fifth, Err(AppError::NotFound)), "the fifth wrong code is answered: {fifth:?}");
     let sixth = b.app.citizen_view(&rated.number, &rated.query_code, client).await;
     assert!(matches!(sixth, Err(AppError::RateLimited)), "then the limit: {sixth:?}");
-    // A rating refused by the workflow (rated already) is answered like any other try: counted
-    // first, so at the limit it says only that.
+    // At the limit a rating is answered like any other try: counted first, so it says only that.
     let again = a.app.citizen_rate(&rated.number, &rated.query_code, client, false, String::new()).await;
     assert!(matches!(again, Err(AppError::RateLimited)), "{again:?}");
 }

@@ -497,8 +497,7 @@ pub async fn numbers_are_taken_with_the_case_without_gaps<S: CaseStore>(store: &
         let stored = store.get(&case.id).await.unwrap().expect("stored");
         assert!(numbers.contains(&stored.number), "stored under the number answered");
         assert_eq!(store.get_by_number(&stored.number).await.unwrap().map(|c| c.id), Some(case.id.clone()));
-        let domain = store.events(&case.id).await.unwrap();
-        assert_eq!(domain.len(), 1);
+        assert_eq!(store.events(&case.id).await.unwrap().len(), 1, "its first audit event, once");
     }
     numbers.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     let expected: Vec<CaseNumber> = (1..=12).map(|v| numbering.number(v)).collect();
@@ -514,9 +513,17 @@ pub async fn numbers_are_taken_with_the_case_without_gaps<S: CaseStore>(store: &
     let (first, event) = new_case("mayor", 0);
     let created = store.create(&first, &event, &domain(&first, &event), &[], Some(&record), Some(&numbering)).await;
     assert_eq!(created.unwrap(), CreateOutcome::Created(numbering.number(13)));
+    let stored_first = store.get(&first.id).await.unwrap().unwrap();
+    assert_eq!(stored_first.number, numbering.number(13));
     let (retry, event) = new_case("mayor", 0);
     let replayed = store.create(&retry, &event, &domain(&retry, &event), &[], Some(&record), Some(&numbering)).await;
-    assert!(matches!(replayed.unwrap(), CreateOutcome::Existing { .. }));
+    assert_eq!(replayed.unwrap(), CreateOutcome::Existing { case: Box::new(stored_first), sealed_code: "S".into() });
+    assert_eq!(store.get(&retry.id).await.unwrap(), None, "the retry stored nothing");
+    // The key used for another request: refused, no number taken.
+    let reused = IdempotencyRecord { fingerprint: "other".into(), ..record.clone() };
+    let (other, event) = new_case("mayor", 0);
+    let refused = store.create(&other, &event, &domain(&other, &event), &[], Some(&reused), Some(&numbering)).await;
+    assert_eq!(refused.unwrap(), CreateOutcome::KeyReused);
     // A case that exists already is refused, and takes no number either.
     let (again, event) = (store.get(&made[0].0.id).await.unwrap().unwrap(), made[0].1.clone());
     let refused = store.create(&again, &event, &domain(&again, &event), &[], None, Some(&numbering)).await;
@@ -524,9 +531,15 @@ pub async fn numbers_are_taken_with_the_case_without_gaps<S: CaseStore>(store: &
     let (next, event) = new_case("mayor", 0);
     let created = store.create(&next, &event, &domain(&next, &event), &[], None, Some(&numbering)).await;
     assert_eq!(created.unwrap(), CreateOutcome::Created(numbering.number(14)), "no gap");
-    // The domain event stored with the case names its number.
     let stored = store.get(&next.id).await.unwrap().unwrap();
     assert_eq!(stored.number, numbering.number(14));
+    // Once the key's record has lapsed, it is new again: a new case with the next number.
+    let lapsed = IdempotencyRecord { created_at: record.expires_at(), ..reused };
+    let (later, event) = new_case("mayor", 0);
+    let created = store.create(&later, &event, &domain(&later, &event), &[], Some(&lapsed), Some(&numbering)).await;
+    assert_eq!(created.unwrap(), CreateOutcome::Created(numbering.number(15)));
+    // (That the domain event stored with the case names its number is checked where each
+    // deployment reads them: the SQLite outbox test and the Lambda flow test on DynamoDB.)
 }
 
 pub async fn notifications_are_deduplicated<S: CaseStore>(store: &S) {
@@ -909,7 +922,24 @@ pub async fn a_change_gives_back_attempts_in_its_transaction<S: CaseStore + mail
     assert!(store.take_all(&keys, 2, window, now).await.unwrap(), "second attempts");
     assert!(!store.take_all(&keys, 2, window, now).await.unwrap(), "at the limit: the refused change gave none back");
     store.update_releasing(&next, &case, &events, &domains, &[], &[], &keys).await.unwrap();
-    assert_eq!(store.get(&case.id).await.unwrap(), Some(next));
+    assert_eq!(store.get(&case.id).await.unwrap().as_ref(), Some(&next));
     assert!(store.take_all(&keys, 2, window, now).await.unwrap(), "one given back under each key");
     assert!(!store.take_all(&keys, 2, window, now).await.unwrap());
+
+    // A key with nothing to give back (its window ended meanwhile): the change is stored all the
+    // same, the other key gets its attempt back, and the empty key no credit.
+    let (c, empty) = (format!("qn:{}", token()), format!("qc:{}", token()));
+    assert!(store.take(&c, 2, window, now).await.unwrap());
+    let supervisor = Actor::staff("s", Role::Supervisor, Some(UnitId::new("city-gov-office")));
+    let mut supervised = next.clone();
+    let events = supervised.apply(&ctx(at(0)), &supervisor, Command::Supervise { note: String::new() }).unwrap();
+    let released = [c.clone(), empty.clone()];
+    let domains = self::domains(&supervised, &events);
+    store.update_releasing(&supervised, &next, &events, &domains, &[], &[], &released).await.unwrap();
+    assert_eq!(store.get(&case.id).await.unwrap(), Some(supervised));
+    assert!(store.take(&c, 1, window, now).await.unwrap(), "c's attempt given back");
+    for _ in 0..2 {
+        assert!(store.take(&empty, 2, window, now).await.unwrap());
+    }
+    assert!(!store.take(&empty, 2, window, now).await.unwrap(), "nothing given back to a key with nothing counted");
 }

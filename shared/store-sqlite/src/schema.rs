@@ -180,8 +180,7 @@ CREATE VIRTUAL TABLE published_words USING fts5(title, text, tags, content='', c
     detail=column, tokenize=\"unicode61 remove_diacritics 0 tokenchars '_-' categories 'L* N* Co M*'\");
 ";
 
-/// Staff lists walk indexes in list position order (`COALESCE(sort_due_ms, NO_DUE), id`, which
-/// replaces the plain `cases_sort`: one index less to write per change; a unit's
+/// Staff lists walk indexes in list position order (`COALESCE(sort_due_ms, NO_DUE), id`; a unit's
 /// memberships carry the position too), filter by the deadline instant of open cases (`due_ms`) and
 /// search titles through a contentless FTS5 table of their terms, raw and masked (supervisors'),
 /// keyed by a stable integer per case (`case_title_keys`; rowids of `cases` may change on VACUUM).
@@ -192,13 +191,18 @@ UPDATE cases SET due_ms = (unixepoch(json_extract(doc, '$.deadline.due_on')) + 8
     WHERE status NOT IN ('invalid', 'replied', 'closed', 'merged') AND json_extract(doc, '$.deadline.due_on') IS NOT NULL;
 CREATE INDEX cases_list_dispatcher ON cases (dispatcher, COALESCE(sort_due_ms, 9999999999999), id);
 CREATE INDEX cases_list_all ON cases (COALESCE(sort_due_ms, 9999999999999), id);
-DROP INDEX cases_sort;
 ALTER TABLE case_units ADD COLUMN pos INTEGER NOT NULL DEFAULT 9999999999999;
 UPDATE case_units SET pos = (SELECT COALESCE(c.sort_due_ms, 9999999999999) FROM cases c WHERE c.id = case_units.case_id);
 CREATE INDEX case_units_list ON case_units (unit, pos, case_id);
 CREATE TABLE case_title_keys (key INTEGER PRIMARY KEY, case_id TEXT NOT NULL UNIQUE);
 CREATE VIRTUAL TABLE case_titles USING fts5(title, masked, content='', contentless_delete=1, detail=column,
     tokenize=\"unicode61 remove_diacritics 0 categories 'L* N* Co M*'\");
+";
+
+/// The plain `cases_sort` goes: version 13's list position index replaced it, and each index is one
+/// more to write per change. (A step of its own: databases already at 13 drop it too.)
+const V14: &str = "
+DROP INDEX IF EXISTS cases_sort;
 ";
 
 /// `CaseStore::running_deadlines`: a page of the partial index `cases_running`, in id order.
@@ -213,7 +217,7 @@ pub const RECENT_SQL: &str = "SELECT doc FROM cases WHERE dispatcher = ?1 AND (s
 /// re-reads the version inside it, so two processes opening an old database at once (`mailbox
 /// serve` and `mailbox stats reconcile`, say) apply each step once.
 pub fn migrate(conn: &Connection) -> StoreResult<()> {
-    const STEPS: [(i64, &str); 13] = [
+    const STEPS: [(i64, &str); 14] = [
         (1, V1),
         (2, V2),
         (3, V3),
@@ -227,6 +231,7 @@ pub fn migrate(conn: &Connection) -> StoreResult<()> {
         (11, V11),
         (12, V12),
         (13, V13),
+        (14, V14),
     ];
     // A current database (every open but the first) needs no write lock.
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_err)?;
@@ -280,7 +285,14 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(stale, [("c1".to_owned(), None), ("c2".to_owned(), Some(0))]);
-        assert_eq!(user_version(&conn), 13);
+        assert_eq!(user_version(&conn), 14);
+        // Version 14: the plain sort index is gone (version 13's list indexes replaced it).
+        let sort: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'cases_sort'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(sort, 0);
         // Version 7: the merged cases' original, with its partial index.
         let merged: Option<String> = conn.query_row("SELECT merged_into FROM cases", [], |r| r.get(0)).unwrap();
         assert_eq!(merged, None);
@@ -306,7 +318,7 @@ mod tests {
         assert_eq!(keys, 0);
         // Opening again applies nothing twice.
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 13);
+        assert_eq!(user_version(&conn), 14);
     }
 
     #[test]
